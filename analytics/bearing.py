@@ -1,0 +1,67 @@
+"""Rolling-element bearing defect frequencies from geometry (pure, no I/O).
+
+The simulator uses these to put defect impulses into its vibration and the
+analytics reads the envelope spectrum at the same frequencies, so one formula
+serves both ends. Standard kinematic formulas (e.g. Randall & Antoni 2011).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BEARINGS", "BearingGeometry", "DefectFrequencies", "defect_frequencies"]
+
+
+@dataclass(frozen=True, slots=True)
+class BearingGeometry:
+    """Ball count, ball and pitch diameters (same unit) and contact angle in degrees."""
+
+    n_balls: int
+    ball_d: float
+    pitch_d: float
+    contact_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_balls < 3 or not 0 < self.ball_d < self.pitch_d:
+            raise ValueError(
+                f"bearing geometry n_balls={self.n_balls}, ball_d={self.ball_d}, "
+                f"pitch_d={self.pitch_d} is impossible: need n_balls >= 3 and 0 < ball_d < pitch_d"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class DefectFrequencies:
+    """Defect frequencies as multiples of shaft speed (orders)."""
+
+    bpfo: float
+    bpfi: float
+    bsf: float
+    ftf: float
+
+    def hz(self, shaft_hz: float | np.ndarray) -> dict[str, float | np.ndarray]:
+        return {k: getattr(self, k) * shaft_hz for k in ("bpfo", "bpfi", "bsf", "ftf")}
+
+
+def defect_frequencies(g: BearingGeometry) -> DefectFrequencies:
+    r = g.ball_d / g.pitch_d * math.cos(math.radians(g.contact_deg))
+    n = g.n_balls
+    return DefectFrequencies(
+        bpfo=n / 2 * (1 - r),
+        bpfi=n / 2 * (1 + r),
+        bsf=g.pitch_d / (2 * g.ball_d) * (1 - r * r),
+        ftf=0.5 * (1 - r),
+    )
+
+
+# Geometries used by the simulator and in the validation data.
+BEARINGS: dict[str, BearingGeometry] = {
+    # SKF 6205-2RS JEM, the drive-end bearing of the CWRU test rig (inches).
+    "6205": BearingGeometry(n_balls=9, ball_d=0.3126, pitch_d=1.537),
+    # 6203, a common arm-shaft bearing size on industrial lockstitch machines (mm).
+    "6203": BearingGeometry(n_balls=8, ball_d=6.747, pitch_d=28.5),
+    # Rexnord ZA-2115 double-row bearing of the IMS run-to-failure rig (inches).
+    "ZA-2115": BearingGeometry(n_balls=16, ball_d=0.331, pitch_d=2.815, contact_deg=15.17),
+}

@@ -1,0 +1,92 @@
+"""InfluxDB line protocol, built column-wise from numpy arrays.
+
+Escaping is the security boundary of the storage layer: a machine called
+`line 3,a=b` must land in its own series, not add a tag `a=b` to someone
+else's. Names are checked upstream (no control characters, no backslash), so
+escaping commas, spaces and `=` is complete for tags and keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "encode_block",
+    "escape_field_key",
+    "escape_measurement",
+    "escape_string_value",
+    "escape_tag",
+]
+
+_TAG_TABLE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\"})
+_MEAS_TABLE = str.maketrans({",": r"\,", " ": r"\ ", "\\": "\\\\"})
+_CONTROL = {i: " " for i in range(32)}
+_STR_TABLE = str.maketrans({'"': r"\"", "\\": "\\\\", **{chr(k): v for k, v in _CONTROL.items()}})
+
+
+def escape_measurement(name: str) -> str:
+    return name.translate(_MEAS_TABLE)
+
+
+def escape_tag(value: str) -> str:
+    """Escape a tag key or value (also used for field keys)."""
+    return value.translate(_TAG_TABLE)
+
+
+escape_field_key = escape_tag
+
+
+def escape_string_value(value: str) -> str:
+    """Quote a string field; control characters become spaces so a value never ends a line."""
+    return '"' + value.translate(_STR_TABLE) + '"'
+
+
+def series_key(measurement: str, tags: Mapping[str, str]) -> str:
+    """The escaped `measurement,k=v,...` prefix, tags sorted as InfluxDB prefers."""
+    parts = [escape_measurement(measurement)]
+    parts.extend(f"{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v != "")
+    return ",".join(parts)
+
+
+def encode_block(
+    measurement: str,
+    tags: Mapping[str, str],
+    ts: np.ndarray,
+    float_fields: Mapping[str, np.ndarray] | None = None,
+    int_fields: Mapping[str, np.ndarray] | None = None,
+    str_fields: Mapping[str, Sequence[str]] | None = None,
+) -> bytes:
+    """Encode n points of one series; every field array has length n (ns timestamps).
+
+    Values are assumed validated (finite floats); this is the hot path of the
+    collector, so it formats each row with one `str.format` call.
+    """
+    n = int(ts.shape[0])
+    if n == 0:
+        return b""
+    float_fields = float_fields or {}
+    int_fields = int_fields or {}
+    str_fields = str_fields or {}
+    keys: list[str] = []
+    columns: list[list[object]] = []
+    for name, col in float_fields.items():
+        keys.append(f"{escape_field_key(name)}={{!r}}")
+        columns.append(np.asarray(col, dtype=np.float64).tolist())
+    for name, col in int_fields.items():
+        keys.append(f"{escape_field_key(name)}={{}}i")
+        columns.append(np.asarray(col, dtype=np.int64).tolist())
+    for name, col in str_fields.items():
+        keys.append(f"{escape_field_key(name)}={{}}")
+        columns.append([escape_string_value(v) for v in col])
+    if not keys:
+        raise ValueError("a point needs at least one field")
+    for col in columns:
+        if len(col) != n:
+            raise ValueError(f"field column has {len(col)} values for {n} timestamps")
+    template = series_key(measurement, tags).replace("{", "{{").replace("}", "}}")
+    template += " " + ",".join(keys) + " {}\n"
+    fmt = template.format
+    rows = zip(*columns, ts.astype(np.int64).tolist(), strict=True)
+    return "".join([fmt(*row) for row in rows]).encode()

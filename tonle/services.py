@@ -1,0 +1,268 @@
+"""Start private mosquitto and influxd instances on free loopback ports.
+
+The demo and the test suite both need a broker and a database that nobody else
+is using. Each instance gets its own port(s) and data folder and is stopped
+(and its process group killed) on exit, so Ctrl-C never leaves a daemon behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = [
+    "LocalBroker",
+    "LocalInfluxDB",
+    "ServiceError",
+    "free_port",
+    "local_broker",
+    "local_influxdb",
+]
+
+START_TIMEOUT_S = 20.0
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be found or started; the message says how to fix it."""
+
+
+def free_port() -> int:
+    """Ask the kernel for a free loopback TCP port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _find_binary(name: str, package: str) -> str:
+    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise ServiceError(
+        f"'{name}' is not installed. Install it with: sudo apt-get install {package} "
+        f"(or run 'make demo' / 'make test', which install it for you)."
+    )
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServiceError(
+                f"{what} exited with code {proc.returncode} while starting; see its log: {log}\n"
+                + _tail(log)
+            )
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise ServiceError(f"{what} did not open port {port} within {START_TIMEOUT_S:.0f}s; see {log}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@dataclass
+class LocalBroker:
+    """A mosquitto broker owned by this process."""
+
+    folder: Path
+    port: int = 0
+    max_queued_messages: int = 100_000
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def config_text(self) -> str:
+        # mosquitto's default max_queued_messages (1000) silently drops QoS 1
+        # messages for a subscriber that falls behind; the limits are set on
+        # purpose here and in deploy/mosquitto.conf. max_inflight_messages 0
+        # lets the client's MQTT v5 Receive Maximum decide how many un-acked
+        # messages it holds, which is how the collector applies back-pressure.
+        persistence = self.folder / "data"
+        persistence.mkdir(parents=True, exist_ok=True)
+        return "\n".join(
+            [
+                f"listener {self.port} 127.0.0.1",
+                "allow_anonymous true",
+                "persistence true",
+                f"persistence_location {persistence}/",
+                "autosave_interval 5",
+                f"max_queued_messages {self.max_queued_messages}",
+                "max_queued_bytes 0",
+                "max_inflight_messages 0",
+                "max_packet_size 16777216",
+                "log_dest stdout",
+                "log_type error",
+                "log_type warning",
+                "log_type notice",
+                "",
+            ]
+        )
+
+    def start(self) -> LocalBroker:
+        binary = _find_binary("mosquitto", "mosquitto")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        conf = self.folder / "mosquitto.conf"
+        conf.write_text(self.config_text())
+        log = self.folder / "mosquitto.log"
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [binary, "-c", str(conf)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        _wait_for_port(self.port, self.proc, log, "mosquitto")
+        return self
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    def kill(self) -> None:
+        """Kill without a clean shutdown, as a power cut would (used by fault drills)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class LocalInfluxDB:
+    """An influxd 1.x owned by this process: own HTTP and RPC ports, own folders."""
+
+    folder: Path
+    port: int = 0
+    rpc_port: int = 0
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def config_text(self) -> str:
+        # Only the keys that must differ from `influxd config` defaults: every
+        # instance gets its own ports and folders, nothing phones home, and the
+        # _internal monitor store is off to save CPU on a 2-core gateway.
+        f = self.folder
+        return f"""reporting-enabled = false
+bind-address = "127.0.0.1:{self.rpc_port}"
+
+[meta]
+  dir = "{f / "meta"}"
+
+[data]
+  dir = "{f / "data"}"
+  wal-dir = "{f / "wal"}"
+  query-log-enabled = false
+  cache-snapshot-write-cold-duration = "10s"
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+  suppress-write-log = true
+  pprof-enabled = false
+
+[logging]
+  level = "warn"
+  suppress-logo = true
+
+[continuous_queries]
+  log-enabled = false
+"""
+
+    def start(self) -> LocalInfluxDB:
+        binary = _find_binary("influxd", "influxdb")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        if not self.rpc_port:
+            self.rpc_port = free_port()
+        conf = self.folder / "influxdb.conf"
+        conf.write_text(self.config_text())
+        log = self.folder / "influxd.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [binary, "-config", str(conf)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        _wait_for_port(self.port, self.proc, log, "influxd")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/ping", timeout=1.0).status_code == 204:
+                    return self
+            time.sleep(0.05)
+        raise ServiceError(f"influxd on port {self.port} did not answer /ping; see {log}")
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@contextlib.contextmanager
+def local_broker(folder: Path, port: int = 0) -> Iterator[LocalBroker]:
+    broker = LocalBroker(folder=folder, port=port).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@contextlib.contextmanager
+def local_influxdb(folder: Path, port: int = 0) -> Iterator[LocalInfluxDB]:
+    db = LocalInfluxDB(folder=folder, port=port).start()
+    try:
+        yield db
+    finally:
+        db.stop()

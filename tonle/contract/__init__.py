@@ -46,8 +46,8 @@ __all__ = [
     "escape_field_key",
     "escape_measurement",
     "escape_tag",
-    "series_key",
     "parse_topic",
+    "series_key",
     "subscription",
     "telemetry_block",
 ]

@@ -1,0 +1,46 @@
+# Two commands for a new user: `make demo` and `make test`.
+# Each installs what it needs: Debian/Ubuntu packages when missing, then a venv.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+APT_PACKAGES := mosquitto influxdb docker-compose
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint system-deps venv clean
+
+demo: system-deps $(STAMP)
+	$(BIN)/tonle demo $(ARGS)
+
+test: system-deps $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Install only what is missing, so a configured machine is never touched.
+system-deps:
+	@missing=""; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v influxd >/dev/null || missing="$$missing influxdb"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null || \
+	  { echo "Could not install$$missing. Install them with: sudo apt-get install$$missing"; exit 1; }; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+clean:
+	rm -rf $(VENV) run .pytest_cache .ruff_cache

@@ -1,0 +1,311 @@
+"""The analytics service: InfluxQL windows in, KPIs and health out, commands down.
+
+Every interval it reads the last window for every line from InfluxDB (server-side
+`last()` for the state before the window, raw events inside it: a few hundred
+rows per line), runs the pure core on all machines at once, writes `oee`,
+`line_kpi` and `pdm` back, and turns health into commands and alerts through
+the hysteresis rules. All time comes from the injected clock, so the same code
+runs on wall time in the plant and on virtual time in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analytics.health import ewma_drift, health_index, robust_baseline
+from analytics.oee import counter_increase, line_oee, oee
+from analytics.rules import Action, RuleEngine
+from analytics.states import state_durations
+from collector.writers import Writer, WriteError
+from firmware_sim.clock import Clock
+from tonle.config import LineConfig, TonleConfig
+from tonle.contract import MACHINE_STATES, Alert, Command, MachineAddress, encode, encode_block
+from tonle.influxql import InfluxQLClient, InfluxQLError, Series, quote_str
+from tonle.mqtt import MqttConnection
+
+__all__ = ["AnalyticsService", "LineResult"]
+
+log = logging.getLogger("tonle.analytics")
+RUNNING = MACHINE_STATES.index("running")
+PLANNED_STOP = MACHINE_STATES.index("planned_stop")
+NS = 1_000_000_000
+
+
+@dataclass
+class LineResult:
+    """One evaluation of one line, kept for the live view and the demo summary."""
+
+    site: str
+    area: str
+    line: str
+    machines: list[str]
+    state: list[str]
+    availability: np.ndarray
+    performance: np.ndarray
+    quality: np.ndarray
+    oee: np.ndarray
+    pieces_per_hour: np.ndarray
+    health: np.ndarray
+    drift: np.ndarray
+    line_oee: float
+    line_pph: float
+    target_pph: float
+    efficiency: float
+    bottleneck: str
+    coverage: np.ndarray
+
+
+@dataclass
+class _Baseline:
+    rms: float = float("nan")
+    kurt: float = float("nan")
+    scale: float = float("nan")
+
+
+@dataclass
+class AnalyticsService:
+    cfg: TonleConfig
+    clock: Clock
+    query: InfluxQLClient
+    writer: Writer
+    mqtt: MqttConnection
+    rules: RuleEngine = field(init=False)
+    baselines: dict[tuple[str, str, str], _Baseline] = field(default_factory=dict)
+    results: dict[tuple[str, str, str], LineResult] = field(default_factory=dict)
+    commands_sent: int = 0
+    alerts_sent: int = 0
+    actions: list[Action] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rules = RuleEngine(self.cfg.analytics.rules)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once(self.clock.now_ns())
+            except (InfluxQLError, WriteError) as exc:
+                log.warning("analytics skipped this round: %s", exc)
+            await self.clock.sleep(self.cfg.analytics.interval_s)
+
+    async def run_once(self, end_ns: int) -> list[LineResult]:
+        a = self.cfg.analytics
+        start_ns = end_ns - int(a.window_s * NS)
+        site = "" if a.site == "+" else f" AND site = {quote_str(a.site)}"
+        latest = await self.query.query(
+            f"SELECT last(code) AS code FROM state WHERE time < {end_ns}{site} "
+            "GROUP BY site, area, line, machine"
+        )
+        lines: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for s in latest:
+            lines[(s.tags["site"], s.tags["area"], s.tags["line"])].append(s.tags["machine"])
+        out = []
+        for key, machines in sorted(lines.items()):
+            res = await self._line(key, sorted(machines), start_ns, end_ns)
+            self.results[key] = res
+            out.append(res)
+        return out
+
+    async def _line(
+        self, key: tuple[str, str, str], machines: list[str], start_ns: int, end_ns: int
+    ) -> LineResult:
+        site, area, line = key
+        where = f"site = {quote_str(site)} AND area = {quote_str(area)} AND line = {quote_str(line)}"
+        idx = {m: i for i, m in enumerate(machines)}
+        n = len(machines)
+        lcfg = self.cfg.analytics.lines.get(line, LineConfig())
+
+        # States: the last one before the window plus every change inside it.
+        before = await self.query.query(
+            f"SELECT last(code) AS code FROM state WHERE {where} AND time < {start_ns} GROUP BY machine"
+        )
+        inside = await self.query.query(
+            f"SELECT code FROM state WHERE {where} AND time >= {start_ns} AND time < {end_ns} GROUP BY machine"
+        )
+        m_ids, ts, codes = _columns([*before, *inside], idx, "code")
+        times = state_durations(m_ids, ts, codes, start_ns, end_ns, n, len(MACHINE_STATES))
+        covered = times.window_s - times.unknown_s
+        planned = covered - times.seconds[:, PLANNED_STOP]
+        run = times.seconds[:, RUNNING]
+        current = np.full(n, -1, dtype=np.int64)
+        order = np.lexsort((ts, m_ids))
+        current[m_ids[order]] = codes[order]
+
+        # Counters: increase since the last value before the window.
+        c_before = await self.query.query(
+            f"SELECT last(total) AS total, last(good) AS good FROM production "
+            f"WHERE {where} AND time < {start_ns} GROUP BY machine"
+        )
+        c_inside = await self.query.query(
+            f"SELECT total, good FROM production WHERE {where} AND time >= {start_ns} "
+            f"AND time < {end_ns} GROUP BY machine"
+        )
+        cm, cts, ctotal = _columns([*c_before, *c_inside], idx, "total")
+        _, _, cgood = _columns([*c_before, *c_inside], idx, "good")
+        total = counter_increase(cm, cts, ctotal, n)
+        good = counter_increase(cm, cts, cgood, n)
+
+        ideal = np.array([lcfg.sam_min.get(m, np.nan) * 60.0 for m in machines])
+        k = oee(planned, run, total, good, ideal)
+        hours = covered / 3600.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pph = np.where(hours > 0, good / hours, np.nan)
+        lk = line_oee(planned, run, total, good, ideal)
+
+        health, drift, rms_now, kurt_now, drift_stat = await self._health(key, machines, where, end_ns)
+
+        operators = lcfg.operators or n
+        sam_total = float(np.nansum(ideal) / 60.0)
+        minutes = float(np.nanmax(covered) / 60.0) if n else 0.0
+        line_good = float(good[-1]) if n else 0.0
+        efficiency = sam_total * line_good / (operators * minutes) if minutes > 0 else float("nan")
+        line_pph = float(pph[-1]) if n else float("nan")
+
+        res = LineResult(
+            site, area, line, machines,
+            [MACHINE_STATES[c] if c >= 0 else "unknown" for c in current.tolist()],
+            k.availability, k.performance, k.quality, k.oee, pph, health, drift,
+            float(lk.oee), line_pph, lcfg.target_pph, efficiency,
+            machines[int(lk.bottleneck)] if n and int(lk.bottleneck) >= 0 else "",
+            np.where(times.window_s > 0, covered / times.window_s, 0.0),
+        )
+        await self._write(res, k, total, good, planned, run, rms_now, kurt_now, drift_stat, end_ns)
+        await self._act(MachineAddress(site, area, line, machines[0]) if n else None, res, current)
+        return res
+
+    async def _health(
+        self, key: tuple[str, str, str], machines: list[str], where: str, end_ns: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        a = self.cfg.analytics
+        n = len(machines)
+        for m in machines:
+            b = self.baselines.setdefault((*key, m), _Baseline())
+            if b.rms == b.rms:
+                continue
+            first = await self.query.query(
+                f"SELECT vib_rms, vib_kurtosis FROM telemetry WHERE {where} AND machine = {quote_str(m)} "
+                f"AND vib_rms > 0 AND time < {end_ns} LIMIT {a.baseline_samples}"
+            )
+            if first and len(first[0].values) >= a.baseline_samples:
+                rms = np.array(first[0].column("vib_rms"), dtype=float)[None, :]
+                kurt = np.array(first[0].column("vib_kurtosis"), dtype=float)[None, :]
+                loc, scale = robust_baseline(rms)
+                kloc, _ = robust_baseline(kurt)
+                b.rms, b.scale, b.kurt = float(loc[0]), float(scale[0]), float(kloc[0])
+        self._share_peer_baseline(key, machines)
+        recent = await self.query.query(
+            f"SELECT vib_rms, vib_kurtosis FROM telemetry WHERE {where} AND vib_rms > 0 "
+            f"AND time >= {end_ns - int(a.health_window_s * NS)} AND time < {end_ns} GROUP BY machine"
+        )
+        width = max((len(s.values) for s in recent), default=0)
+        rms = np.full((n, max(width, 1)), np.nan)
+        kurt = np.full((n, max(width, 1)), np.nan)
+        for s in recent:
+            i = machines.index(s.tags["machine"])
+            rms[i, : len(s.values)] = s.column("vib_rms")
+            kurt[i, : len(s.values)] = s.column("vib_kurtosis")
+        bases = [self.baselines[(*key, m)] for m in machines]
+        base_rms = np.array([b.rms for b in bases])
+        base_kurt = np.array([b.kurt for b in bases])
+        base_scale = np.array([b.scale for b in bases])
+        with np.errstate(all="ignore"):
+            rms_now = np.nanmedian(rms, axis=1) if width else np.full(n, np.nan)
+            kurt_now = np.nanmedian(kurt, axis=1) if width else np.full(n, np.nan)
+        health = health_index(rms_now, kurt_now, base_rms, base_kurt, fail_ratio=a.fail_rms_ratio)
+        drift = ewma_drift(np.nan_to_num(rms, nan=0.0) if width else np.zeros((n, 1)), base_rms, base_scale)
+        alarm = drift.alarm[:, -1] & np.isfinite(base_rms) & np.isfinite(rms[:, -1])
+        return health, alarm, rms_now, kurt_now, drift.statistic[:, -1]
+
+    def _share_peer_baseline(self, key: tuple[str, str, str], machines: list[str]) -> None:
+        """A machine already worse than its peers when first seen is judged against the peers.
+
+        Bearings that were already worn when Tonle was installed would otherwise
+        learn their own damage as 'normal'.
+        """
+        bases = [self.baselines[(*key, m)] for m in machines]
+        known = np.array([b.rms for b in bases if b.rms == b.rms])
+        if known.size < 3:
+            return
+        peer = float(np.median(known))
+        for b in bases:
+            if b.rms == b.rms and b.rms > peer:
+                b.rms = peer
+
+    async def _write(self, res: LineResult, k: Any, total: np.ndarray, good: np.ndarray,
+                     planned: np.ndarray, run: np.ndarray, rms: np.ndarray, kurt: np.ndarray,
+                     drift_stat: np.ndarray, end_ns: int) -> None:
+        ts = np.array([end_ns], dtype=np.int64)
+        chunks = []
+        for i, m in enumerate(res.machines):
+            tags = {"site": res.site, "area": res.area, "line": res.line, "machine": m}
+            floats = _finite({
+                "availability": k.availability[i], "performance": k.performance[i],
+                "quality": k.quality[i], "oee": k.oee[i], "run_s": run[i], "planned_s": planned[i],
+                "pieces_per_hour": res.pieces_per_hour[i],
+            })
+            chunks.append(encode_block("oee", tags, ts, floats,
+                                       {"total": np.array([int(total[i])]), "good": np.array([int(good[i])])}))
+            pdm = _finite({"health": res.health[i], "vib_rms": rms[i], "vib_kurtosis": kurt[i],
+                           "drift_stat": drift_stat[i]})
+            chunks.append(encode_block("pdm", tags, ts, pdm, {"drift_alarm": np.array([int(res.drift[i])])}))
+        line_tags = {"site": res.site, "area": res.area, "line": res.line}
+        floats = _finite({"oee": res.line_oee, "pieces_per_hour": res.line_pph, "target_pph": res.target_pph,
+                          "efficiency": res.efficiency, "availability": float(np.nanmean(k.availability))
+                          if np.isfinite(k.availability).any() else float("nan")})
+        chunks.append(encode_block("line_kpi", line_tags, ts, floats,
+                                   {"good": np.array([int(good[-1]) if len(good) else 0])},
+                                   {"bottleneck": [res.bottleneck]}))
+        await self.writer.write(b"".join(chunks))
+
+    async def _act(self, any_addr: MachineAddress | None, res: LineResult, current: np.ndarray) -> None:
+        if any_addr is None:
+            return
+        now = self.clock.now_ns()
+        ttl = int(self.cfg.analytics.rules.command_ttl_s * NS)
+        for act in self.rules.evaluate(res.machines, res.health, current):
+            addr = MachineAddress(res.site, res.area, res.line, act.machine)
+            self.actions.append(act)
+            alert = Alert(v=1, ts=now, severity=act.severity, code=act.code, message=act.message,
+                          health=act.health)
+            self.mqtt.publish_nowait(addr.topic("alert"), encode(alert), qos=1)
+            self.alerts_sent += 1
+            if act.command is not None:
+                cmd = Command(v=1, id=uuid.uuid4().hex[:16], ts=now, expires=now + ttl, action=act.command,
+                              reason=act.message, value=act.value, issued_by="tonle-analytics")
+                self.mqtt.publish_nowait(addr.topic("cmd"), encode(cmd), qos=1)
+                self.commands_sent += 1
+            log.warning("%s", act.message)
+            now += 1  # one point per ns per series in the alerts/commands measurements
+
+
+def _finite(d: dict[str, float]) -> dict[str, np.ndarray]:
+    return {k: np.array([float(v)]) for k, v in d.items() if np.isfinite(v)}
+
+
+def _columns(series: list[Series], idx: dict[str, int], col: str) -> tuple[np.ndarray, ...]:
+    m: list[int] = []
+    ts: list[int] = []
+    val: list[float] = []
+    for s in series:
+        i = idx.get(s.tags.get("machine", ""))
+        if i is None:
+            continue
+        t_col = s.columns.index("time")
+        v_col = s.columns.index(col)
+        for row in s.values:
+            if row[v_col] is None:
+                continue
+            m.append(i)
+            ts.append(int(row[t_col]))
+            val.append(row[v_col])
+    return (np.array(m, dtype=np.int64), np.array(ts, dtype=np.int64), np.array(val, dtype=np.int64))
+
+
+_ = time  # wall time is only used by callers; the service reads the injected clock

@@ -1,0 +1,161 @@
+"""Pure core of the collector: (topic, payload bytes) -> line protocol bytes.
+
+No I/O here, so every rule about what may be stored is tested directly. Each
+kind maps to one measurement; the tag set is the machine's address (plus the
+machine type and, for commands and alerts, one small bounded tag). Sequence
+numbers are fields, never tags, to keep series cardinality bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tonle.contract import (
+    MACHINE_STATES,
+    Alert,
+    Command,
+    CommandAck,
+    Count,
+    Event,
+    PayloadError,
+    State,
+    Status,
+    Telemetry,
+    decode,
+    encode_block,
+    parse_topic,
+    telemetry_block,
+)
+from tonle.contract.topics import check_name
+
+__all__ = ["Mapped", "map_message"]
+
+_STATE_CODE = {name: i for i, name in enumerate(MACHINE_STATES)}
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """What one MQTT message becomes: lines, their count, and its sequence range."""
+
+    lines: bytes
+    points: int
+    stream: tuple[str, str, str, str, str] | None  # (site, area, line, machine, kind)
+    first_seq: int
+    n_seq: int
+
+
+def _ts1(ts: int) -> np.ndarray:
+    return np.array([ts], dtype=np.int64)
+
+
+def map_message(topic: str, payload: bytes) -> Mapped:
+    """Decode, validate and encode one message; raise PayloadError/TopicError with a reason."""
+    addr, kind = parse_topic(topic)
+    msg = decode(kind, payload)
+    tags = addr.tags()
+    stream = (addr.site, addr.area, addr.line, addr.machine, kind)
+    if isinstance(msg, Telemetry):
+        block = telemetry_block(msg)
+        if block.machine_type:
+            tags["machine_type"] = check_name("machine_type", block.machine_type)
+        n = block.ts.shape[0]
+        lines = encode_block(
+            "telemetry",
+            tags,
+            block.ts,
+            dict(zip(block.names, block.values, strict=True)),
+            {"seq": np.arange(block.seq, block.seq + n, dtype=np.int64)},
+        )
+        return Mapped(lines, n, stream, block.seq, n)
+    if isinstance(msg, State):
+        if msg.machine_type:
+            tags["machine_type"] = msg.machine_type
+        lines = encode_block(
+            "state",
+            tags,
+            _ts1(msg.ts),
+            int_fields={"code": np.array([_STATE_CODE[msg.state]]), "seq": np.array([msg.seq])},
+            str_fields={"state": [msg.state], "reason": [msg.reason]},
+        )
+        return Mapped(lines, 1, stream, msg.seq, 1)
+    if isinstance(msg, Count):
+        if msg.good > msg.total:
+            raise PayloadError(f"count says good={msg.good} but total={msg.total}; good <= total")
+        if msg.machine_type:
+            tags["machine_type"] = msg.machine_type
+        lines = encode_block(
+            "production",
+            tags,
+            _ts1(msg.ts),
+            int_fields={
+                "total": np.array([msg.total]),
+                "good": np.array([msg.good]),
+                "seq": np.array([msg.seq]),
+            },
+        )
+        return Mapped(lines, 1, stream, msg.seq, 1)
+    if isinstance(msg, Event):
+        lines = encode_block(
+            "events",
+            tags,
+            _ts1(msg.ts),
+            int_fields={"seq": np.array([msg.seq])},
+            str_fields={"event": [msg.event], "detail": [msg.detail]},
+        )
+        return Mapped(lines, 1, stream, msg.seq, 1)
+    if isinstance(msg, Status):
+        lines = encode_block(
+            "status",
+            tags,
+            _ts1(msg.ts),
+            int_fields={"online": np.array([int(msg.online)])},
+            str_fields={"agent": [msg.agent], "version": [msg.version]},
+        )
+        return Mapped(lines, 1, None, 0, 0)
+    if isinstance(msg, Command):
+        floats = {"value": np.array([msg.value])} if msg.value is not None else {}
+        lines = encode_block(
+            "commands",
+            {**tags, "direction": "cmd"},
+            _ts1(msg.ts),
+            floats,
+            {"expires": np.array([msg.expires])},
+            {
+                "id": [msg.id],
+                "action": [msg.action],
+                "status": ["sent"],
+                "reason": [msg.reason],
+                "issued_by": [msg.issued_by],
+            },
+        )
+        return Mapped(lines, 1, None, 0, 0)
+    if isinstance(msg, CommandAck):
+        lines = encode_block(
+            "commands",
+            {**tags, "direction": "ack"},
+            _ts1(msg.ts),
+            str_fields={
+                "id": [msg.id],
+                "status": [msg.status],
+                "detail": [msg.detail],
+                "action": [msg.action],
+            },
+        )
+        return Mapped(lines, 1, None, 0, 0)
+    assert isinstance(msg, Alert)
+    floats = {"health": np.array([msg.health])} if msg.health is not None else {}
+    if msg.rul_h is not None:
+        floats["rul_h"] = np.array([msg.rul_h])
+    for k, arr in floats.items():
+        if not np.isfinite(arr).all():
+            raise PayloadError(f"alert field {k!r} is not a finite number")
+    lines = encode_block(
+        "alerts",
+        {**tags, "severity": msg.severity},
+        _ts1(msg.ts),
+        floats,
+        str_fields={"code": [msg.code], "message": [msg.message]},
+    )
+    return Mapped(lines, 1, None, 0, 0)

@@ -1,0 +1,1 @@
+"""Device sources: each turns one kind of device into readings the agent publishes."""

@@ -1,0 +1,133 @@
+"""The `tonle` command: demo, sim, agent, collector, analytics.
+
+Errors a technician can fix (a wrong key, a service that is not running) are
+printed as one plain sentence with the fix, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from tonle.config import ConfigError, TonleConfig, load_config
+from tonle.mqtt import MqttError
+from tonle.services import ServiceError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tonle",
+        description="Tonle: machine data from the sewing floor to the plant manager's screen, "
+        "and commands back to the machines.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run a simulated sewing line through the whole loop")
+    d.add_argument("--duration", type=float, default=120.0, metavar="SECONDS",
+                   help="how long to run the line (default 120)")
+    d.add_argument("--headless", action="store_true",
+                   help="no live table; print progress lines and a JSON summary at the end")
+    d.add_argument("--config", type=Path, help="a tonle.toml; without one the demo starts its own "
+                   "mosquitto and influxd")
+    d.add_argument("--run-dir", type=Path, default=Path("run"),
+                   help="where the demo keeps its broker and database files (default ./run)")
+
+    for name, text in (
+        ("sim", "run the simulated sewing line with its edge agent (for docker compose and trainers)"),
+        ("agent", "run the edge agent for the devices in the config file"),
+        ("collector", "store MQTT machine data in InfluxDB"),
+        ("analytics", "compute OEE and machine health, and send commands back to the floor"),
+    ):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("--config", type=Path, help="path to tonle.toml (default: built-in defaults "
+                       "plus TONLE_* environment variables)")
+    c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
+    c.add_argument("config", type=Path)
+    return p
+
+
+def _run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run until Ctrl-C or SIGTERM, then shut down cleanly."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tonle.demo import DemoOptions, print_summary, run_demo
+
+    cfg = load_config(args.config)
+    opts = DemoOptions(duration_s=args.duration, headless=args.headless, run_dir=args.run_dir,
+                       own_services=args.config is None)
+    try:
+        summary = asyncio.run(run_demo(cfg, opts))
+    except KeyboardInterrupt:
+        print("demo stopped; its broker and database were shut down", file=sys.stderr)
+        return 130
+    print_summary(summary)
+    return 0 if summary["lost"] == 0 else 1
+
+
+def _cmd_sim(cfg: TonleConfig) -> None:
+    from tonle.runners import run_sim
+
+    _run(lambda stop: run_sim(cfg, stop))
+
+
+def _cmd_collector(cfg: TonleConfig) -> None:
+    from collector.service import run_collector
+
+    _run(lambda stop: run_collector(cfg, stop))
+
+
+def _cmd_analytics(cfg: TonleConfig) -> None:
+    from tonle.runners import run_analytics
+
+    _run(lambda stop: run_analytics(cfg, stop))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "demo":
+            return _cmd_demo(args)
+        if args.command == "check-config":
+            load_config(args.config)
+            print(f"{args.config}: OK")
+            return 0
+        cfg = load_config(args.config)
+        {"sim": _cmd_sim, "agent": _cmd_sim, "collector": _cmd_collector,
+         "analytics": _cmd_analytics}[args.command](cfg)
+        return 0
+    except (ConfigError, ServiceError, MqttError) as exc:
+        print(f"tonle: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

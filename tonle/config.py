@@ -1,0 +1,253 @@
+"""One validated TOML configuration file, with environment overrides.
+
+A technician edits one file. A misspelt key is an error naming the key and the
+keys that are allowed there, never a silent default. Any value can be
+overridden from the environment as TONLE_<SECTION>_<KEY> (for example
+TONLE_MQTT_HOST=10.0.0.5), which is how docker-compose injects addresses.
+Secrets are never in the file: a `password_env` key names the variable that
+holds the password.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+__all__ = [
+    "AgentConfig",
+    "AnalyticsConfig",
+    "CollectorConfig",
+    "ConfigError",
+    "InfluxConfig",
+    "LineConfig",
+    "MqttConfig",
+    "RulesConfig",
+    "SimConfig",
+    "TonleConfig",
+    "load_config",
+    "parse_config",
+]
+
+ENV_PREFIX = "TONLE_"
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+PosInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key and the fix."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class MqttConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 1883
+    username: str = ""
+    password_env: str = ""
+    client_id: str = ""
+
+    def password(self) -> str | None:
+        return _secret(self.password_env, "mqtt.password_env")
+
+
+class InfluxConfig(_Section):
+    url: str = "http://127.0.0.1:8086"
+    database: str = "tonle"
+    username: str = ""
+    password_env: str = ""
+    gzip: bool = False
+    timeout_s: PosFloat = 30.0
+
+    def password(self) -> str | None:
+        return _secret(self.password_env, "influxdb.password_env")
+
+
+class CollectorConfig(_Section):
+    batch_points: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 5000
+    batch_wait_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 200
+    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2000
+    share_group: str = "collectors"
+    instance: str = ""
+    health_interval_s: PosFloat = 5.0
+    deadletter_topic: str = "tonle/_deadletter"
+
+
+class RulesConfig(_Section):
+    derate_below: Fraction = 0.6
+    derate_clear_above: Fraction = 0.75
+    derate_to: Annotated[float, msgspec.Meta(ge=0.3, le=1.0)] = 0.7
+    maintenance_below: Fraction = 0.35
+    maintenance_clear_above: Fraction = 0.8
+    command_ttl_s: PosFloat = 120.0
+    andon_on_breakdown: bool = True
+
+
+class LineConfig(_Section):
+    """Engineering data for one line: the operation bulletin a garment IE keeps."""
+
+    target_pph: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    operators: Annotated[int, msgspec.Meta(ge=0)] = 0  # 0 = one operator per station
+    sam_min: dict[str, Annotated[float, msgspec.Meta(gt=0, le=600)]] = msgspec.field(
+        default_factory=dict
+    )
+
+
+class AnalyticsConfig(_Section):
+    site: str = "+"
+    interval_s: PosFloat = 5.0
+    window_s: PosFloat = 600.0
+    health_window_s: PosFloat = 60.0
+    baseline_samples: PosInt = 6
+    fail_rms_ratio: Annotated[float, msgspec.Meta(gt=1)] = 3.0
+    rules: RulesConfig = msgspec.field(default_factory=RulesConfig)
+    lines: dict[str, LineConfig] = msgspec.field(default_factory=dict)
+
+
+class SimConfig(_Section):
+    stations: Annotated[int, msgspec.Meta(ge=1, le=200)] = 12
+    seed: int = 1
+    wearing_station: int = 6
+    wear_acceleration: PosFloat = 1.0
+    maintenance_s: PosFloat = 600.0
+    publish_interval_s: PosFloat = 1.0
+
+
+class AgentConfig(_Section):
+    id: str = "gateway-1"
+    site: str = "demo-plant"
+    area: str = "sewing"
+    line: str = "L1"
+    publish_interval_s: PosFloat = 1.0
+    speed_min: Annotated[float, msgspec.Meta(ge=0.1, le=1.0)] = 0.5
+    speed_max: Annotated[float, msgspec.Meta(ge=0.1, le=1.0)] = 1.0
+    allowed_commands: list[str] = msgspec.field(
+        default_factory=lambda: ["set_speed", "maintenance", "andon", "clear_andon"]
+    )
+
+
+class TonleConfig(_Section):
+    mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
+    influxdb: InfluxConfig = msgspec.field(default_factory=InfluxConfig)
+    collector: CollectorConfig = msgspec.field(default_factory=CollectorConfig)
+    analytics: AnalyticsConfig = msgspec.field(default_factory=AnalyticsConfig)
+    agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
+    sim: SimConfig = msgspec.field(default_factory=SimConfig)
+
+
+def _secret(env_name: str, key: str) -> str | None:
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    if value is None:
+        raise ConfigError(
+            f"{key} says the password is in the environment variable {env_name}, "
+            f"but {env_name} is not set; set it (e.g. in .env) or clear {key}"
+        )
+    return value
+
+
+def _fields(cls: type[msgspec.Struct]) -> dict[str, Any]:
+    return {f.name: f.type for f in msgspec.structs.fields(cls)}
+
+
+def _check_keys(data: Mapping[str, Any], cls: type[msgspec.Struct], path: str) -> None:
+    """Name the first unknown key with its full path and the keys allowed there."""
+    fields = _fields(cls)
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else key
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key '{where}'; allowed here: {', '.join(sorted(fields))}"
+            )
+        sub = fields[key]
+        if isinstance(sub, type) and issubclass(sub, msgspec.Struct):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"'{where}' must be a [{where}] section, not {value!r}")
+            _check_keys(value, sub, where)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    top = _fields(TonleConfig)
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section = next((s for s in top if rest.startswith(s + "_")), None)
+        if section is None:
+            continue
+        key = rest[len(section) + 1 :]
+        if key not in _fields(top[section]):
+            raise ConfigError(
+                f"environment variable {name} sets unknown key '{section}.{key}'; "
+                f"allowed: {', '.join(sorted(_fields(top[section])))}"
+            )
+        out.setdefault(section, {})[key] = _parse_env_value(raw)
+    return out
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Environment values are TOML literals when they parse as one, else plain strings."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def parse_config(
+    data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "config"
+) -> TonleConfig:
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()}
+    _check_keys(merged, TonleConfig, "")
+    for section, values in _env_overrides(os.environ if env is None else env).items():
+        merged.setdefault(section, {}).update(values)
+    try:
+        cfg = msgspec.convert(merged, TonleConfig)
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        if " - at `$." in msg:
+            text, where = msg.rsplit(" - at `$.", 1)
+            raise ConfigError(f"{source}: '{where.rstrip('`')}': {text}") from exc
+        raise ConfigError(f"{source}: {msg}") from exc
+    _check_relations(cfg)
+    return cfg
+
+
+def _check_relations(cfg: TonleConfig) -> None:
+    r = cfg.analytics.rules
+    if r.derate_clear_above <= r.derate_below:
+        raise ConfigError(
+            "'analytics.rules.derate_clear_above' must be above 'analytics.rules.derate_below' "
+            "(the gap is the hysteresis that stops commands flapping)"
+        )
+    if r.maintenance_clear_above <= r.maintenance_below:
+        raise ConfigError(
+            "'analytics.rules.maintenance_clear_above' must be above "
+            "'analytics.rules.maintenance_below'"
+        )
+    if cfg.agent.speed_min > cfg.agent.speed_max:
+        raise ConfigError("'agent.speed_min' is above 'agent.speed_max'; swap them")
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> TonleConfig:
+    """Read and validate a config file (or only defaults and environment when `path` is None)."""
+    if path is None:
+        return parse_config({}, env, "defaults")
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {p} does not exist; check the path") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p} is not valid TOML: {exc}") from exc
+    return parse_config(data, env, str(p))

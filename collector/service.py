@@ -94,6 +94,7 @@ class Collector:
         self.writer = writer
         self.stats = CollectorStats()
         self.seq = SeqTracker()
+        self.ready = asyncio.Event()  # subscribed and storing
         self.mqtt = MqttConnection(
             cfg.mqtt.host,
             cfg.mqtt.port,
@@ -113,7 +114,8 @@ class Collector:
             group = self.cfg.collector.share_group or None
             for kind in KINDS:
                 await self.mqtt.subscribe(subscription(kind, share_group=group), qos=1)
-            await self.mqtt.wait_connected()
+            await self.mqtt.wait_subscribed()
+            self.ready.set()
             log.info("collector %s storing into %s", self.instance, self.cfg.influxdb.url)
             async with asyncio.TaskGroup() as tg:
                 batcher = tg.create_task(self._batch_loop(), name="collector-batches")

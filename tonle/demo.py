@@ -119,7 +119,7 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
             collector = Collector(cfg, writer)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(collector.run(stop_back), name="collector")
-                await collector.mqtt.wait_connected()
+                await asyncio.wait_for(collector.ready.wait(), 30)
                 async with Agent(cfg, SimSource(line, spec), clock) as agent:
                     await agent.mqtt.wait_connected()
                     analytics = AnalyticsService(cfg, clock, q, kpi_writer, collector.mqtt)

@@ -80,6 +80,8 @@ class MqttConnection:
     def __post_init__(self) -> None:
         self.messages: asyncio.Queue[paho.MQTTMessage] = asyncio.Queue()
         self.connected = asyncio.Event()
+        self.subscribed = asyncio.Event()  # every remembered subscription acknowledged
+        self._sub_mids: set[int] = set()
         self._subs: dict[str, int] = {}
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,6 +107,7 @@ class MqttConnection:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_publish = self._on_publish
+        c.on_subscribe = self._on_subscribe
         props = Properties(PacketTypes.CONNECT)
         props.ReceiveMaximum = self.receive_maximum
         if self.session_expiry_s:
@@ -145,9 +148,24 @@ class MqttConnection:
 
     # -- operations ----------------------------------------------------------
     async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Remember a subscription; it is (re)made on every connect. See `wait_subscribed`."""
         self._subs[topic_filter] = qos
-        if self.connected.is_set() and self._client is not None:
-            self._client.subscribe(topic_filter, qos)
+        if self._client is not None and self._client.is_connected():
+            # If on_connect is running concurrently it may subscribe too; twice is harmless.
+            self.subscribed.clear()
+            _, mid = self._client.subscribe(topic_filter, qos)
+            self._sub_mids.add(mid)
+
+    async def wait_subscribed(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        """Wait until the broker has acknowledged every subscription (messages now reach us)."""
+        await self.wait_connected(timeout)
+        try:
+            await asyncio.wait_for(self.subscribed.wait(), timeout)
+        except TimeoutError as exc:
+            raise MqttError(
+                f"the MQTT broker at {self.host}:{self.port} did not confirm our subscriptions; "
+                "check the broker's ACL allows this user to subscribe"
+            ) from exc
 
     def publish_nowait(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
@@ -188,9 +206,9 @@ class MqttConnection:
             )
             return
         self.stats.connects += 1
-        for topic_filter, qos in self._subs.items():
-            client.subscribe(topic_filter, qos)
         assert self._loop is not None
+        mids = {client.subscribe(f, qos)[1] for f, qos in self._subs.items()}
+        self._loop.call_soon_threadsafe(self._expect_subacks, mids)
         self._loop.call_soon_threadsafe(self.connected.set)
         if self.on_connect_hook is not None:
             self._loop.call_soon_threadsafe(self.on_connect_hook)
@@ -198,7 +216,7 @@ class MqttConnection:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.stats.disconnects += 1
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.connected.clear)
+            self._loop.call_soon_threadsafe(self._lost)
 
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
         self.stats.received += 1
@@ -208,6 +226,31 @@ class MqttConnection:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._resolve, mid)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
+        for rc in reason_codes:
+            if rc.is_failure:
+                log.error("MQTT broker %s:%s refused a subscription: %s (check the ACL)",
+                          self.host, self.port, rc)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._suback, mid)
+
+    def _expect_subacks(self, mids: set[int]) -> None:
+        self._sub_mids |= mids
+        if not self._sub_mids:
+            self.subscribed.set()
+        else:
+            self.subscribed.clear()
+
+    def _suback(self, mid: int) -> None:
+        self._sub_mids.discard(mid)
+        if not self._sub_mids:
+            self.subscribed.set()
+
+    def _lost(self) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        self._sub_mids.clear()
 
     def _resolve(self, mid: int) -> None:
         self.stats.puback += 1

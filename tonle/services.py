@@ -8,6 +8,7 @@ is using. Each instance gets its own port(s) and data folder and is stopped
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -111,6 +112,9 @@ class LocalBroker:
         return "\n".join(
             [
                 f"listener {self.port} 127.0.0.1",
+                # Run as whoever started us (as root mosquitto would switch to the
+                # 'mosquitto' user and could not write its persistence file).
+                f"user {getpass.getuser()}",
                 "allow_anonymous true",
                 "persistence true",
                 f"persistence_location {persistence}/",
@@ -123,6 +127,7 @@ class LocalBroker:
                 "log_type error",
                 "log_type warning",
                 "log_type notice",
+                "log_type all" if os.environ.get("TONLE_BROKER_DEBUG") else "",
                 "",
             ]
         )

@@ -1,0 +1,62 @@
+"""Shared test plumbing: configs pointing at the session's real services, and waiting on the DB."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from collector.service import Collector, make_writer
+from tonle.config import TonleConfig, parse_config
+from tonle.influxql import InfluxQLClient
+from tonle.services import LocalBroker, LocalInfluxDB
+
+T = TypeVar("T")
+WAIT_S = 30.0
+
+
+def config_for(broker: LocalBroker, influxdb: LocalInfluxDB, name: str, **sections: dict) -> TonleConfig:
+    """A config whose broker, database, site and MQTT client ids are private to one test."""
+    data: dict = {
+        "mqtt": {"host": broker.host, "port": broker.port},
+        "influxdb": {"url": influxdb.url, "database": name},
+        "collector": {"share_group": "", "instance": name, "batch_wait_ms": 50},
+        "agent": {"site": name, "id": f"gw-{name}"},
+        "analytics": {"site": name},
+    }
+    for key, values in sections.items():
+        data.setdefault(key, {}).update(values)
+    return parse_config(data, env={})
+
+
+async def wait_for(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str) -> T:
+    """Poll `probe` until `done(value)`; fail with the last value after WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    value = await probe()
+    while not done(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(0.05)
+        value = await probe()
+    return value
+
+
+async def count(q: InfluxQLClient, query: str) -> int:
+    rows = await q.query(query)
+    return int(sum(s.values[0][1] for s in rows)) if rows else 0
+
+
+@contextlib.asynccontextmanager
+async def running_collector(cfg: TonleConfig) -> AsyncIterator[Collector]:
+    stop = asyncio.Event()
+    async with make_writer(cfg) as writer:
+        collector = Collector(cfg, writer)
+        task = asyncio.create_task(collector.run(stop), name="test-collector")
+        try:
+            await asyncio.wait_for(collector.ready.wait(), WAIT_S)
+            yield collector
+        finally:
+            stop.set()
+            await task

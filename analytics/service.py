@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -93,6 +92,8 @@ class AnalyticsService:
                 await self.run_once(self.clock.now_ns())
             except (InfluxQLError, WriteError) as exc:
                 log.warning("analytics skipped this round: %s", exc)
+            except Exception:  # the service must outlive one bad round; the traceback is logged
+                log.exception("analytics round failed; trying again next interval")
             await self.clock.sleep(self.cfg.analytics.interval_s)
 
     async def run_once(self, end_ns: int) -> list[LineResult]:
@@ -157,14 +158,15 @@ class AnalyticsService:
         hours = covered / 3600.0
         with np.errstate(divide="ignore", invalid="ignore"):
             pph = np.where(hours > 0, good / hours, np.nan)
-        lk = line_oee(planned, run, total, good, ideal)
+        line_planned = float(np.max(planned)) if n else 0.0
+        lk = line_oee(np.float64(line_planned), run, total, good, ideal)
 
         health, drift, rms_now, kurt_now, drift_stat = await self._health(key, machines, where, end_ns)
 
         operators = lcfg.operators or n
         sam_total = float(np.nansum(ideal) / 60.0)
         minutes = float(np.nanmax(covered) / 60.0) if n else 0.0
-        line_good = float(good[-1]) if n else 0.0
+        line_good = float(np.nan_to_num(good[-1])) if n else 0.0
         efficiency = sam_total * line_good / (operators * minutes) if minutes > 0 else float("nan")
         line_pph = float(pph[-1]) if n else float("nan")
 
@@ -196,8 +198,8 @@ class AnalyticsService:
             if first and len(first[0].values) >= a.baseline_samples:
                 rms = np.array(first[0].column("vib_rms"), dtype=float)[None, :]
                 kurt = np.array(first[0].column("vib_kurtosis"), dtype=float)[None, :]
-                loc, scale = robust_baseline(rms)
-                kloc, _ = robust_baseline(kurt)
+                loc, scale = robust_baseline(rms, min_samples=a.baseline_samples)
+                kloc, _ = robust_baseline(kurt, min_samples=a.baseline_samples)
                 b.rms, b.scale, b.kurt = float(loc[0]), float(scale[0]), float(kloc[0])
         self._share_peer_baseline(key, machines)
         recent = await self.query.query(
@@ -215,12 +217,15 @@ class AnalyticsService:
         base_rms = np.array([b.rms for b in bases])
         base_kurt = np.array([b.kurt for b in bases])
         base_scale = np.array([b.scale for b in bases])
-        with np.errstate(all="ignore"):
-            rms_now = np.nanmedian(rms, axis=1) if width else np.full(n, np.nan)
-            kurt_now = np.nanmedian(kurt, axis=1) if width else np.full(n, np.nan)
+        rms_now = _row_median(rms)
+        kurt_now = _row_median(kurt)
         health = health_index(rms_now, kurt_now, base_rms, base_kurt, fail_ratio=a.fail_rms_ratio)
-        drift = ewma_drift(np.nan_to_num(rms, nan=0.0) if width else np.zeros((n, 1)), base_rms, base_scale)
-        alarm = drift.alarm[:, -1] & np.isfinite(base_rms) & np.isfinite(rms[:, -1])
+        # Machines with fewer recent readings are padded at the front with their
+        # baseline, which leaves the EWMA statistic unchanged (padding with 0 would bias it).
+        filled = _right_align(rms)
+        pad = np.where(np.isfinite(base_rms), base_rms, 0.0)[:, None]
+        drift = ewma_drift(np.where(np.isfinite(filled), filled, pad), base_rms, base_scale)
+        alarm = drift.alarm[:, -1] & np.isfinite(base_rms) & np.isfinite(filled[:, -1])
         return health, alarm, rms_now, kurt_now, drift.statistic[:, -1]
 
     def _share_peer_baseline(self, key: tuple[str, str, str], machines: list[str]) -> None:
@@ -250,8 +255,10 @@ class AnalyticsService:
                 "quality": k.quality[i], "oee": k.oee[i], "run_s": run[i], "planned_s": planned[i],
                 "pieces_per_hour": res.pieces_per_hour[i],
             })
-            chunks.append(encode_block("oee", tags, ts, floats,
-                                       {"total": np.array([int(total[i])]), "good": np.array([int(good[i])])}))
+            counts = {"total": total[i], "good": good[i]}
+            ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
+            if floats or ints:
+                chunks.append(encode_block("oee", tags, ts, floats, ints))
             pdm = _finite({"health": res.health[i], "vib_rms": rms[i], "vib_kurtosis": kurt[i],
                            "drift_stat": drift_stat[i]})
             chunks.append(encode_block("pdm", tags, ts, pdm, {"drift_alarm": np.array([int(res.drift[i])])}))
@@ -259,9 +266,8 @@ class AnalyticsService:
         floats = _finite({"oee": res.line_oee, "pieces_per_hour": res.line_pph, "target_pph": res.target_pph,
                           "efficiency": res.efficiency, "availability": float(np.nanmean(k.availability))
                           if np.isfinite(k.availability).any() else float("nan")})
-        chunks.append(encode_block("line_kpi", line_tags, ts, floats,
-                                   {"good": np.array([int(good[-1]) if len(good) else 0])},
-                                   {"bottleneck": [res.bottleneck]}))
+        line_good = {"good": np.array([int(good[-1])])} if len(good) and np.isfinite(good[-1]) else {}
+        chunks.append(encode_block("line_kpi", line_tags, ts, floats, line_good, {"bottleneck": [res.bottleneck]}))
         await self.writer.write(b"".join(chunks))
 
     async def _act(self, any_addr: MachineAddress | None, res: LineResult, current: np.ndarray) -> None:
@@ -283,6 +289,23 @@ class AnalyticsService:
                 self.commands_sent += 1
             log.warning("%s", act.message)
             now += 1  # one point per ns per series in the alerts/commands measurements
+
+
+def _row_median(x: np.ndarray) -> np.ndarray:
+    """Median of each row's finite values; NaN for a row with none (no warning)."""
+    out = np.full(x.shape[0], np.nan)
+    has = np.isfinite(x).any(axis=1)
+    if has.any():
+        out[has] = np.nanmedian(x[has], axis=1)
+    return out
+
+
+def _right_align(x: np.ndarray) -> np.ndarray:
+    """Move each row's values (NaN-padded at the end) to the end, NaN-padding the front."""
+    n_valid = np.isfinite(x).sum(axis=1)
+    shift = x.shape[1] - n_valid
+    cols = (np.arange(x.shape[1])[None, :] - shift[:, None]) % x.shape[1]
+    return np.take_along_axis(x, cols, axis=1)
 
 
 def _finite(d: dict[str, float]) -> dict[str, np.ndarray]:
@@ -307,5 +330,3 @@ def _columns(series: list[Series], idx: dict[str, int], col: str) -> tuple[np.nd
             val.append(row[v_col])
     return (np.array(m, dtype=np.int64), np.array(ts, dtype=np.int64), np.array(val, dtype=np.int64))
 
-
-_ = time  # wall time is only used by callers; the service reads the injected clock

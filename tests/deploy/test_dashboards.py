@@ -1,0 +1,326 @@
+"""The Grafana dashboards in dashboards/: well formed, honest about the schema, and every
+panel query returns data when run against a filled InfluxDB.
+
+Grafana is not needed: each target's InfluxQL is rendered the way Grafana's InfluxDB
+data source renders it ($timeFilter, $__interval, template variables as escaped
+regexes) and sent to a real influxd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tonle.contract import MACHINE_STATES
+from tonle.influxql import InfluxQLClient, InfluxQLError
+
+DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
+DATASOURCE_UID = "tonle-influxdb"
+INTERVAL = "10s"
+
+# The InfluxDB schema the dashboards may use: measurement -> tags and fields.
+_LOC = {"site", "area", "line", "machine"}
+SCHEMA: dict[str, set[str]] = {
+    "telemetry": _LOC
+    | {
+        "machine_type",
+        "speed_spm",
+        "current_a",
+        "temp_c",
+        "andon",
+        "vib_rms",
+        "vib_peak",
+        "vib_crest",
+        "vib_kurtosis",
+        "seq",
+    },
+    "state": _LOC | {"machine_type", "state", "code", "reason", "seq"},
+    "production": _LOC | {"machine_type", "total", "good", "seq"},
+    "commands": _LOC | {"direction", "id", "action", "value", "status", "reason", "detail"},
+    "alerts": _LOC | {"severity", "code", "message", "health", "rul_h"},
+    "oee": _LOC
+    | {
+        "availability",
+        "performance",
+        "quality",
+        "oee",
+        "run_s",
+        "planned_s",
+        "pieces_per_hour",
+        "total",
+        "good",
+    },
+    "line_kpi": {
+        "site",
+        "area",
+        "line",
+        "oee",
+        "availability",
+        "performance",
+        "quality",
+        "pieces_per_hour",
+        "target_pph",
+        "efficiency",
+        "good",
+        "total",
+        "bottleneck",
+    },
+    "pdm": _LOC | {"health", "vib_rms", "vib_kurtosis", "drift_stat", "drift_alarm"},
+    "pipeline": {
+        "component",
+        "instance",
+        "messages",
+        "points",
+        "dead_letters",
+        "seq_gaps",
+        "write_errors",
+        "queue_depth",
+        "batch_ms",
+    },
+}
+
+# Columns the schema allows to be absent (commands.value, alerts.rul_h and alerts.health are
+# optional), named as the dashboards alias them.
+MAY_BE_ABSENT = {"value", "RUL (h)", "Health"}
+
+# Colours the plant managers were promised for the state timeline.
+STATE_COLOURS = {
+    "running": "green",
+    "starved": "yellow",
+    "blocked": "yellow",
+    "thread_break": "orange",
+    "needle_break": "orange",
+    "breakdown": "red",
+    "maintenance": "blue",
+}
+
+
+def _load() -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
+
+
+DASHBOARD_JSON = _load()
+
+
+def _targets() -> list[Any]:
+    params = []
+    for name, dash in DASHBOARD_JSON.items():
+        for panel in dash["panels"]:
+            for target in panel.get("targets", []):
+                params.append(
+                    pytest.param(
+                        name,
+                        panel["title"],
+                        target,
+                        id=f"{name}/{panel['title']}/{target.get('refId')}",
+                    )
+                )
+    return params
+
+
+# -- rendering queries as Grafana does ---------------------------------------------------------
+
+_REGEX_SPECIAL = re.compile(r"[\\^$*+?.()|\[\]{}/]")
+
+
+def _regex_escape(value: str) -> str:
+    """Grafana's InfluxDB data source escapes variable values like this inside /.../."""
+    return _REGEX_SPECIAL.sub(lambda m: "\\" + m.group(0), value)
+
+
+def _format(values: list[str]) -> str:
+    escaped = [_regex_escape(v) for v in values]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+
+
+def render(query: str, variables: dict[str, list[str]], start_ns: int, end_ns: int) -> str:
+    """Substitute $timeFilter, $__interval and template variables as Grafana would."""
+    start_ms, end_ms = start_ns // 1_000_000, -(-end_ns // 1_000_000)
+    builtins = {
+        "timeFilter": f"time >= {start_ms}ms and time <= {end_ms}ms",
+        "__interval": INTERVAL,
+    }
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if name in builtins:
+            return builtins[name]
+        if name not in variables:
+            raise AssertionError(f"query uses ${name}, which is not a dashboard variable")
+        return _format(variables[name])
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, query)
+
+
+def _query(url: str, db: str, q: str) -> list[Any]:
+    async def run() -> list[Any]:
+        async with InfluxQLClient(url, db) as client:
+            return await client.query(q)
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def variable_values(filled_influxdb) -> dict[str, dict[str, list[str]]]:
+    """Each dashboard's template variables, resolved from the data like Grafana does.
+
+    A single-value variable takes the first value; a multi-value one takes them all
+    (Grafana's "All").
+    """
+    url, db, start_ns, end_ns = filled_influxdb
+    resolved: dict[str, dict[str, list[str]]] = {}
+    for name, dash in DASHBOARD_JSON.items():
+        values: dict[str, list[str]] = {}
+        for var in dash.get("templating", {}).get("list", []):
+            q = render(var["query"], values, start_ns, end_ns)
+            series = _query(url, db, q)
+            found = sorted({row[1] for s in series for row in s.values})
+            assert found, (
+                f"dashboard {name!r}: variable ${var['name']} has no values; its query\n  {q}\n"
+                f"returned nothing from database {db!r}"
+            )
+            values[var["name"]] = found if var.get("multi") else found[:1]
+        resolved[name] = values
+    return resolved
+
+
+# -- every query returns data -------------------------------------------------------------------
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(("dashboard", "title", "target"), _targets())
+def test_panel_query_returns_rows(
+    filled_influxdb, variable_values, dashboard: str, title: str, target: dict[str, Any]
+) -> None:
+    url, db, start_ns, end_ns = filled_influxdb
+    q = render(target["query"], variable_values[dashboard], start_ns, end_ns)
+    where = f"dashboard {dashboard!r}, panel {title!r}, target {target.get('refId')}"
+    try:
+        series = _query(url, db, q)
+    except InfluxQLError as exc:
+        pytest.fail(f"{where}: InfluxDB rejected the query\n  {q}\n{exc}")
+    rows = [row for s in series for row in s.values]
+    useful = [row for row in rows if any(v is not None for v in row[1:])]
+    context = f"\n  {q}\n(database {db!r}, variables {variable_values[dashboard]})"
+    assert useful, f"{where}: the query returned {len(rows)} rows and none with a value{context}"
+    # A panel showing "No data" in one of its columns is as broken as an empty panel.
+    columns = {col for s in series for col in s.columns[1:]}
+    filled = {
+        col for s in series for i, col in enumerate(s.columns) if any(r[i] is not None for r in s.values)
+    }
+    empty = columns - filled - MAY_BE_ABSENT
+    assert not empty, f"{where}: columns {sorted(empty)} have no value in any row{context}"
+
+
+# -- structure ----------------------------------------------------------------------------------
+
+
+def test_there_are_dashboards() -> None:
+    assert {"line-overview", "pipeline-health"} <= set(DASHBOARD_JSON)
+    uids = [d["uid"] for d in DASHBOARD_JSON.values()]
+    assert len(uids) == len(set(uids)), f"two dashboards share a uid: {uids}"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARD_JSON))
+def test_panels_are_well_formed(name: str) -> None:
+    dash = DASHBOARD_JSON[name]
+    assert dash.get("uid") and dash.get("title") and dash.get("schemaVersion", 0) >= 36
+    ids = [p.get("id") for p in dash["panels"]]
+    assert all(isinstance(i, int) for i in ids), f"{name}: a panel has no integer id: {ids}"
+    assert len(ids) == len(set(ids)), f"{name}: panel ids are not unique: {ids}"
+    cells: dict[tuple[int, int], str] = {}
+    for panel in dash["panels"]:
+        where = f"{name}: panel {panel.get('title')!r}"
+        assert panel.get("title"), f"{name}: panel {panel.get('id')} has no title"
+        assert panel.get("datasource", {}).get("uid") == DATASOURCE_UID, where
+        g = panel.get("gridPos", {})
+        assert all(isinstance(g.get(k), int) for k in "xywh"), f"{where}: bad gridPos {g}"
+        assert g["x"] >= 0 and g["w"] > 0 and g["h"] > 0 and g["x"] + g["w"] <= 24, where
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                other = cells.setdefault((x, y), panel["title"])
+                assert other == panel["title"], f"{where} overlaps panel {other!r}"
+        targets = panel.get("targets", [])
+        assert targets, f"{where} has no query"
+        refs = [t.get("refId") for t in targets]
+        assert len(refs) == len(set(refs)), f"{where}: duplicate refIds {refs}"
+        for t in targets:
+            assert t.get("datasource", {}).get("uid") == DATASOURCE_UID, where
+            assert t.get("rawQuery") is True, f"{where}: target {t.get('refId')} is not raw"
+            assert t.get("resultFormat") in ("time_series", "table"), where
+            assert t.get("query", "").lstrip().upper().startswith("SELECT"), where
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARD_JSON))
+def test_queries_use_grafana_time_macros(name: str) -> None:
+    for panel in DASHBOARD_JSON[name]["panels"]:
+        for t in panel["targets"]:
+            q, where = t["query"], f"{name}: panel {panel['title']!r}"
+            # Every SELECT (also inside a subquery) is bounded by the dashboard's range.
+            assert q.count("SELECT") == q.count("$timeFilter"), f"{where}: {q}"
+            assert "now()" not in q, f"{where} hard-codes now(): {q}"
+            for interval in re.findall(r"GROUP BY time\(([^)]*)\)", q):
+                assert interval == "$__interval", f"{where} hard-codes time({interval})"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARD_JSON))
+def test_template_variables(name: str) -> None:
+    for var in DASHBOARD_JSON[name].get("templating", {}).get("list", []):
+        assert var["type"] == "query", var["name"]
+        assert var["datasource"]["uid"] == DATASOURCE_UID, var["name"]
+        assert var["query"].startswith("SHOW TAG VALUES FROM"), var["name"]
+
+
+def _identifiers(query: str) -> tuple[set[str], set[str], set[str]]:
+    """Measurements after FROM, aliases after AS, and every other quoted identifier."""
+    measurements = set(re.findall(r'FROM\s+"([^"]+)"', query))
+    aliases = set(re.findall(r'\bAS\s+"([^"]+)"', query))
+    quoted = set(re.findall(r'"([^"]+)"', query))
+    return measurements, aliases, quoted - measurements - aliases
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARD_JSON))
+def test_queries_only_use_the_schema(name: str) -> None:
+    dash = DASHBOARD_JSON[name]
+    queries = [(p["title"], t["query"]) for p in dash["panels"] for t in p["targets"]]
+    queries += [(f"${v['name']}", v["query"]) for v in dash["templating"]["list"]]
+    for title, q in queries:
+        measurements, _aliases, used = _identifiers(q)
+        where = f"{name}: {title!r}"
+        assert measurements, f"{where} reads no measurement: {q}"
+        unknown = measurements - set(SCHEMA)
+        assert not unknown, f"{where} reads measurements not in the schema: {unknown}"
+        known = set().union(*(SCHEMA[m] for m in measurements))
+        stray = used - known
+        assert not stray, f"{where} uses {sorted(stray)}, not in {sorted(measurements)}: {q}"
+
+
+def _panel(name: str, ptype: str) -> dict[str, Any]:
+    (panel,) = [p for p in DASHBOARD_JSON[name]["panels"] if p["type"] == ptype]
+    return panel
+
+
+def test_state_timeline_maps_every_state_code() -> None:
+    panel = _panel("line-overview", "state-timeline")
+    (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
+    options = mapping["options"]
+    assert {int(k): v["text"] for k, v in options.items()} == dict(enumerate(MACHINE_STATES))
+    colours = {v["text"]: v["color"] for v in options.values()}
+    for state, colour in STATE_COLOURS.items():
+        assert colours[state] == colour, f"{state} should be {colour}, is {colours[state]}"
+    assert '"code"' in panel["targets"][0]["query"]
+
+
+def test_health_panel_thresholds_match_the_rules() -> None:
+    (panel,) = [
+        p
+        for p in DASHBOARD_JSON["line-overview"]["panels"]
+        if "health" in p["targets"][0]["query"] and '"pdm"' in p["targets"][0]["query"]
+    ]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None, 0.35, 0.6]

@@ -1,0 +1,59 @@
+"""The command gate: allow-list, limits, expiry and idempotence, before any machine moves."""
+
+from __future__ import annotations
+
+from edge_agent.commands import CommandGate, Decision, DeviceLimits
+from tonle.contract import Command
+
+NOW = 1_780_000_000_000_000_000
+LIMITS = DeviceLimits(allowed=frozenset({"set_speed", "maintenance"}), ranges={"set_speed": (0.5, 1.0)})
+
+
+def cmd(action: str = "set_speed", value: float | None = 0.7, id: str = "c1", expires: int = NOW + 10**9) -> Command:
+    return Command(v=1, id=id, ts=NOW, expires=expires, action=action, reason="test", value=value)  # type: ignore[arg-type]
+
+
+def test_a_command_inside_the_limits_passes():
+    assert CommandGate({"S01": LIMITS}).check("S01", cmd(), NOW).status == "applied"
+
+
+def test_a_value_outside_the_limits_is_rejected_with_the_range():
+    d = CommandGate({"S01": LIMITS}).check("S01", cmd(value=0.2), NOW)
+    assert d.status == "rejected"
+    assert "0.5..1" in d.detail
+
+
+def test_a_missing_value_is_rejected():
+    assert CommandGate({"S01": LIMITS}).check("S01", cmd(value=None), NOW).status == "rejected"
+
+
+def test_an_action_not_on_the_allow_list_is_rejected():
+    d = CommandGate({"S01": LIMITS}).check("S01", cmd(action="andon", value=1.0), NOW)
+    assert d.status == "rejected"
+    assert "maintenance, set_speed" in d.detail
+
+
+def test_an_expired_command_is_not_applied():
+    assert CommandGate({"S01": LIMITS}).check("S01", cmd(expires=NOW - 1), NOW).status == "expired"
+
+
+def test_an_unknown_machine_is_rejected():
+    assert CommandGate({"S01": LIMITS}).check("S99", cmd(), NOW).status == "rejected"
+
+
+def test_the_same_id_is_applied_at_most_once():
+    gate = CommandGate({"S01": LIMITS})
+    first = gate.check("S01", cmd(), NOW)
+    gate.record("c1", Decision("applied", "speed set"))
+    assert first.status == "applied"
+    again = gate.check("S01", cmd(), NOW)
+    assert again.status == "duplicate"
+    assert "applied" in again.detail
+
+
+def test_the_memory_of_ids_is_bounded():
+    gate = CommandGate({"S01": LIMITS}, remember=3)
+    for i in range(5):
+        gate.record(f"c{i}", Decision("applied", ""))
+    assert gate.check("S01", cmd(id="c0"), NOW).status == "applied"
+    assert gate.check("S01", cmd(id="c4"), NOW).status == "duplicate"

@@ -53,27 +53,56 @@ class RuleEngine:
             return True
         return False
 
-    def evaluate(
-        self, machines: list[str], health: np.ndarray, state_code: np.ndarray
-    ) -> list[Action]:
+    def evaluate(self, machines: list[str], health: np.ndarray, state_code: np.ndarray) -> list[Action]:
         """Actions for this evaluation; NaN health (no vibration data yet) changes nothing."""
         r = self.cfg
         out: list[Action] = []
         for m, h, code in zip(machines, health.tolist(), state_code.tolist(), strict=True):
             known = h == h  # not NaN
             hv = round(h, 3) if known else None
-            if known and self._latch(m, "maintenance", h < r.maintenance_below, h > r.maintenance_clear_above):
+            if known and self._latch(
+                m, "maintenance", h < r.maintenance_below, h > r.maintenance_clear_above
+            ):
                 # Maintenance supersedes a pending derate: latch it too so it does not fire after.
                 self.active.add((m, "derate"))
-                out.append(Action(m, "maintenance", "maintenance", None, "critical", "maintenance_needed",
-                                  f"{m}: vibration health {h:.2f} is below {r.maintenance_below:.2f}; "
-                                  "stop and replace the bearing before it seizes", hv))
+                out.append(
+                    Action(
+                        m,
+                        "maintenance",
+                        "maintenance",
+                        None,
+                        "critical",
+                        "maintenance_needed",
+                        f"{m}: vibration health {h:.2f} is below {r.maintenance_below:.2f}; "
+                        "stop and replace the bearing before it seizes",
+                        hv,
+                    )
+                )
             if known and self._latch(m, "derate", h < r.derate_below, h > r.derate_clear_above):
-                out.append(Action(m, "derate", "set_speed", r.derate_to, "warning", "health_low",
-                                  f"{m}: vibration health {h:.2f} is below {r.derate_below:.2f}; "
-                                  f"speed reduced to {r.derate_to:.0%} to slow the wear, plan maintenance",
-                                  hv))
+                out.append(
+                    Action(
+                        m,
+                        "derate",
+                        "set_speed",
+                        r.derate_to,
+                        "warning",
+                        "health_low",
+                        f"{m}: vibration health {h:.2f} is below {r.derate_below:.2f}; "
+                        f"speed reduced to {r.derate_to:.0%} to slow the wear, plan maintenance",
+                        hv,
+                    )
+                )
             if r.andon_on_breakdown and self._latch(m, "andon", code == BREAKDOWN, code != BREAKDOWN):
-                out.append(Action(m, "andon", "andon", 1.0, "critical", "breakdown",
-                                  f"{m} has broken down; andon lit, call the mechanic", hv))
+                out.append(
+                    Action(
+                        m,
+                        "andon",
+                        "andon",
+                        1.0,
+                        "critical",
+                        "breakdown",
+                        f"{m} has broken down; andon lit, call the mechanic",
+                        hv,
+                    )
+                )
         return out

@@ -23,7 +23,7 @@ from analytics.health import ewma_drift, health_index, robust_baseline
 from analytics.oee import counter_increase, line_oee, oee
 from analytics.rules import Action, RuleEngine
 from analytics.states import state_durations
-from collector.writers import Writer, WriteError
+from collector.writers import WriteError, Writer
 from firmware_sim.clock import Clock
 from tonle.config import LineConfig, TonleConfig
 from tonle.contract import MACHINE_STATES, Alert, Command, MachineAddress, encode, encode_block
@@ -171,14 +171,26 @@ class AnalyticsService:
         line_pph = float(pph[-1]) if n else float("nan")
 
         res = LineResult(
-            site, area, line, machines,
+            site,
+            area,
+            line,
+            machines,
             [MACHINE_STATES[c] if c >= 0 else "unknown" for c in current.tolist()],
-            k.availability, k.performance, k.quality, k.oee, pph, health, drift,
-            float(lk.oee), line_pph, lcfg.target_pph, efficiency,
+            k.availability,
+            k.performance,
+            k.quality,
+            k.oee,
+            pph,
+            health,
+            drift,
+            float(lk.oee),
+            line_pph,
+            lcfg.target_pph,
+            efficiency,
             machines[int(lk.bottleneck)] if n and int(lk.bottleneck) >= 0 else "",
             np.where(times.window_s > 0, covered / times.window_s, 0.0),
         )
-        await self._write(res, k, total, good, planned, run, rms_now, kurt_now, drift_stat, end_ns)
+        await self._write(res, k, lk, total, good, planned, run, rms_now, kurt_now, drift_stat, end_ns)
         await self._act(MachineAddress(site, area, line, machines[0]) if n else None, res, current)
         return res
 
@@ -243,31 +255,63 @@ class AnalyticsService:
             if b.rms == b.rms and b.rms > peer:
                 b.rms = peer
 
-    async def _write(self, res: LineResult, k: Any, total: np.ndarray, good: np.ndarray,
-                     planned: np.ndarray, run: np.ndarray, rms: np.ndarray, kurt: np.ndarray,
-                     drift_stat: np.ndarray, end_ns: int) -> None:
+    async def _write(
+        self,
+        res: LineResult,
+        k: Any,
+        lk: Any,
+        total: np.ndarray,
+        good: np.ndarray,
+        planned: np.ndarray,
+        run: np.ndarray,
+        rms: np.ndarray,
+        kurt: np.ndarray,
+        drift_stat: np.ndarray,
+        end_ns: int,
+    ) -> None:
         ts = np.array([end_ns], dtype=np.int64)
         chunks = []
         for i, m in enumerate(res.machines):
             tags = {"site": res.site, "area": res.area, "line": res.line, "machine": m}
-            floats = _finite({
-                "availability": k.availability[i], "performance": k.performance[i],
-                "quality": k.quality[i], "oee": k.oee[i], "run_s": run[i], "planned_s": planned[i],
-                "pieces_per_hour": res.pieces_per_hour[i],
-            })
+            floats = _finite(
+                {
+                    "availability": k.availability[i],
+                    "performance": k.performance[i],
+                    "quality": k.quality[i],
+                    "oee": k.oee[i],
+                    "run_s": run[i],
+                    "planned_s": planned[i],
+                    "pieces_per_hour": res.pieces_per_hour[i],
+                }
+            )
             counts = {"total": total[i], "good": good[i]}
             ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
             if floats or ints:
                 chunks.append(encode_block("oee", tags, ts, floats, ints))
-            pdm = _finite({"health": res.health[i], "vib_rms": rms[i], "vib_kurtosis": kurt[i],
-                           "drift_stat": drift_stat[i]})
+            pdm = _finite(
+                {
+                    "health": res.health[i],
+                    "vib_rms": rms[i],
+                    "vib_kurtosis": kurt[i],
+                    "drift_stat": drift_stat[i],
+                }
+            )
             chunks.append(encode_block("pdm", tags, ts, pdm, {"drift_alarm": np.array([int(res.drift[i])])}))
         line_tags = {"site": res.site, "area": res.area, "line": res.line}
-        floats = _finite({"oee": res.line_oee, "pieces_per_hour": res.line_pph, "target_pph": res.target_pph,
-                          "efficiency": res.efficiency, "availability": float(np.nanmean(k.availability))
-                          if np.isfinite(k.availability).any() else float("nan")})
-        line_good = {"good": np.array([int(good[-1])])} if len(good) and np.isfinite(good[-1]) else {}
-        chunks.append(encode_block("line_kpi", line_tags, ts, floats, line_good, {"bottleneck": [res.bottleneck]}))
+        floats = _finite(
+            {
+                "oee": res.line_oee,
+                "availability": float(lk.availability),
+                "performance": float(lk.performance),
+                "quality": float(lk.quality),
+                "pieces_per_hour": res.line_pph,
+                "target_pph": res.target_pph,
+                "efficiency": res.efficiency,
+            }
+        )
+        out_counts = {"good": good[-1], "total": total[-1]} if len(good) else {}
+        ints = {k: np.array([int(v)]) for k, v in out_counts.items() if np.isfinite(v)}
+        chunks.append(encode_block("line_kpi", line_tags, ts, floats, ints, {"bottleneck": [res.bottleneck]}))
         await self.writer.write(b"".join(chunks))
 
     async def _act(self, any_addr: MachineAddress | None, res: LineResult, current: np.ndarray) -> None:
@@ -278,13 +322,22 @@ class AnalyticsService:
         for act in self.rules.evaluate(res.machines, res.health, current):
             addr = MachineAddress(res.site, res.area, res.line, act.machine)
             self.actions.append(act)
-            alert = Alert(v=1, ts=now, severity=act.severity, code=act.code, message=act.message,
-                          health=act.health)
+            alert = Alert(
+                v=1, ts=now, severity=act.severity, code=act.code, message=act.message, health=act.health
+            )
             self.mqtt.publish_nowait(addr.topic("alert"), encode(alert), qos=1)
             self.alerts_sent += 1
             if act.command is not None:
-                cmd = Command(v=1, id=uuid.uuid4().hex[:16], ts=now, expires=now + ttl, action=act.command,
-                              reason=act.message, value=act.value, issued_by="tonle-analytics")
+                cmd = Command(
+                    v=1,
+                    id=uuid.uuid4().hex[:16],
+                    ts=now,
+                    expires=now + ttl,
+                    action=act.command,
+                    reason=act.message,
+                    value=act.value,
+                    issued_by="tonle-analytics",
+                )
                 self.mqtt.publish_nowait(addr.topic("cmd"), encode(cmd), qos=1)
                 self.commands_sent += 1
             log.warning("%s", act.message)
@@ -329,4 +382,3 @@ def _columns(series: list[Series], idx: dict[str, int], col: str) -> tuple[np.nd
             ts.append(int(row[t_col]))
             val.append(row[v_col])
     return (np.array(m, dtype=np.int64), np.array(ts, dtype=np.int64), np.array(val, dtype=np.int64))
-

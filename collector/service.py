@@ -95,6 +95,7 @@ class Collector:
         self.stats = CollectorStats()
         self.seq = SeqTracker()
         self.ready = asyncio.Event()  # subscribed and storing
+        self.idle = asyncio.Event()  # nothing queued and the last batch stored and acked
         self.mqtt = MqttConnection(
             cfg.mqtt.host,
             cfg.mqtt.port,
@@ -140,7 +141,10 @@ class Collector:
         c = self.cfg.collector
         queue = self.mqtt.messages
         while True:
+            if queue.empty():
+                self.idle.set()
             first = await queue.get()
+            self.idle.clear()
             batch: list[paho.MQTTMessage] = [first]
             chunks: list[bytes] = []
             points = self._take(first, chunks)

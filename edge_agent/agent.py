@@ -157,10 +157,15 @@ class Agent:
                 decision = Decision("rejected", f"the machine refused: {exc}")
             self.gate.record(cmd.id, decision)
         self.stats.commands[decision.status] += 1
-        log.info("command %s %s on %s: %s %s", cmd.id, cmd.action, addr.machine, decision.status,
-                 decision.detail)
+        log.info(
+            "command %s %s on %s: %s %s", cmd.id, cmd.action, addr.machine, decision.status, decision.detail
+        )
         ack = CommandAck(
-            v=1, id=cmd.id, ts=self.clock.now_ns(), status=decision.status, detail=decision.detail,
+            v=1,
+            id=cmd.id,
+            ts=self.clock.now_ns(),
+            status=decision.status,
+            detail=decision.detail,
             action=cmd.action,
         )
         self.acks.append(ack)

@@ -71,9 +71,7 @@ class CommandGate:
             return Decision("expired", f"command expired {age_s:.0f}s ago; not applied")
         if cmd.action not in limits.allowed:
             allowed = ", ".join(sorted(limits.allowed)) or "nothing"
-            return Decision(
-                "rejected", f"{cmd.action!r} is not allowed on {machine}; allowed: {allowed}"
-            )
+            return Decision("rejected", f"{cmd.action!r} is not allowed on {machine}; allowed: {allowed}")
         rng = limits.ranges.get(cmd.action)
         if rng is not None:
             lo, hi = rng

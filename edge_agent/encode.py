@@ -94,15 +94,27 @@ def encode_output(
     for st, ts, state, reason in out.states:
         addr = addresses[st]
         payload = encode(
-            State(v=1, seq=seq.take(addr.machine, "state"), ts=ts, state=state, reason=reason,
-                  machine_type=machine_types[st])
+            State(
+                v=1,
+                seq=seq.take(addr.machine, "state"),
+                ts=ts,
+                state=state,
+                reason=reason,
+                machine_type=machine_types[st],
+            )
         )
         msgs.append(Outgoing(addr.topic("state"), payload, addr.machine, "state", 1))
     for st, ts, total, good in out.counts:
         addr = addresses[st]
         payload = encode(
-            Count(v=1, seq=seq.take(addr.machine, "count"), ts=ts, total=total, good=good,
-                  machine_type=machine_types[st])
+            Count(
+                v=1,
+                seq=seq.take(addr.machine, "count"),
+                ts=ts,
+                total=total,
+                good=good,
+                machine_type=machine_types[st],
+            )
         )
         msgs.append(Outgoing(addr.topic("count"), payload, addr.machine, "production", 1))
     return msgs

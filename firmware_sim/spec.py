@@ -81,6 +81,7 @@ TARGET_EFFICIENCY = 0.75
 HEALTHY_WEAR_PER_H = 1e-4
 WORN_INITIAL_WEAR = 0.55
 WORN_WEAR_PER_H = 0.15  # 0.45 of wear left / 0.15 per h ≈ 3 h of running to seizure
+_NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,28 @@ class LineSpec:
                 f"station {s.name!r}: resonance_hz={s.resonance_hz} must stay below 0.45 × "
                 f"burst_fs_hz={self.burst_fs_hz} to be seen",
             )
+
+    def step_ns(self, dt_s: float) -> int:
+        """A simulation step in ns for this line, or ValueError saying which step would do.
+
+        The step must divide one second (1 Hz telemetry) and the burst interval,
+        and be short against the fastest cycle (one piece per station per step).
+        """
+        dt_ns = round(dt_s * _NS)
+        _check(
+            0 < dt_ns <= _NS and _NS % dt_ns == 0,
+            f"dt_s={dt_s} must divide one second (0.1, 0.25, 0.5 or 1.0)",
+        )
+        _check(
+            round(self.burst_interval_s * _NS) % dt_ns == 0,
+            f"burst_interval_s={self.burst_interval_s} must be a whole number of {dt_s} s steps",
+        )
+        fastest = float(self.cycle_s.min())
+        _check(
+            dt_s * 4 <= fastest,
+            f"dt_s={dt_s} is too coarse for a {fastest:.1f} s cycle; use a smaller step",
+        )
+        return dt_ns
 
     @property
     def names(self) -> tuple[str, ...]:

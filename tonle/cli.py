@@ -32,14 +32,27 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("demo", help="run a simulated sewing line through the whole loop")
-    d.add_argument("--duration", type=float, default=120.0, metavar="SECONDS",
-                   help="how long to run the line (default 120)")
-    d.add_argument("--headless", action="store_true",
-                   help="no live table; print progress lines and a JSON summary at the end")
-    d.add_argument("--config", type=Path, help="a tonle.toml; without one the demo starts its own "
-                   "mosquitto and influxd")
-    d.add_argument("--run-dir", type=Path, default=Path("run"),
-                   help="where the demo keeps its broker and database files (default ./run)")
+    d.add_argument(
+        "--duration",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to run the line (default 120)",
+    )
+    d.add_argument(
+        "--headless",
+        action="store_true",
+        help="no live table; print progress lines and a JSON summary at the end",
+    )
+    d.add_argument(
+        "--config", type=Path, help="a tonle.toml; without one the demo starts its own mosquitto and influxd"
+    )
+    d.add_argument(
+        "--run-dir",
+        type=Path,
+        default=Path("run"),
+        help="where the demo keeps its broker and database files (default ./run)",
+    )
 
     for name, text in (
         ("sim", "run the simulated sewing line with its edge agent (for docker compose and trainers)"),
@@ -48,8 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         ("analytics", "compute OEE and machine health, and send commands back to the floor"),
     ):
         s = sub.add_parser(name, help=text)
-        s.add_argument("--config", type=Path, help="path to tonle.toml (default: built-in defaults "
-                       "plus TONLE_* environment variables)")
+        s.add_argument(
+            "--config",
+            type=Path,
+            help="path to tonle.toml (default: built-in defaults plus TONLE_* environment variables)",
+        )
     c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
     c.add_argument("config", type=Path)
     return p
@@ -73,8 +89,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from tonle.demo import DemoOptions, print_summary, run_demo
 
     cfg = load_config(args.config)
-    opts = DemoOptions(duration_s=args.duration, headless=args.headless, run_dir=args.run_dir,
-                       own_services=args.config is None)
+    opts = DemoOptions(
+        duration_s=args.duration,
+        headless=args.headless,
+        run_dir=args.run_dir,
+        own_services=args.config is None,
+    )
     try:
         summary = asyncio.run(run_demo(cfg, opts))
     except KeyboardInterrupt:
@@ -119,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.config}: OK")
             return 0
         cfg = load_config(args.config)
-        {"sim": _cmd_sim, "agent": _cmd_sim, "collector": _cmd_collector,
-         "analytics": _cmd_analytics}[args.command](cfg)
+        {"sim": _cmd_sim, "agent": _cmd_sim, "collector": _cmd_collector, "analytics": _cmd_analytics}[
+            args.command
+        ](cfg)
         return 0
     except (ConfigError, ServiceError, MqttError) as exc:
         print(f"tonle: {exc}", file=sys.stderr)

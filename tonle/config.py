@@ -97,9 +97,7 @@ class LineConfig(_Section):
 
     target_pph: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     operators: Annotated[int, msgspec.Meta(ge=0)] = 0  # 0 = one operator per station
-    sam_min: dict[str, Annotated[float, msgspec.Meta(gt=0, le=600)]] = msgspec.field(
-        default_factory=dict
-    )
+    sam_min: dict[str, Annotated[float, msgspec.Meta(gt=0, le=600)]] = msgspec.field(default_factory=dict)
 
 
 class AnalyticsConfig(_Section):
@@ -166,9 +164,7 @@ def _check_keys(data: Mapping[str, Any], cls: type[msgspec.Struct], path: str) -
     for key, value in data.items():
         where = f"{path}.{key}" if path else key
         if key not in fields:
-            raise ConfigError(
-                f"unknown key '{where}'; allowed here: {', '.join(sorted(fields))}"
-            )
+            raise ConfigError(f"unknown key '{where}'; allowed here: {', '.join(sorted(fields))}")
         sub = fields[key]
         if isinstance(sub, type) and issubclass(sub, msgspec.Struct):
             if not isinstance(value, Mapping):
@@ -232,8 +228,7 @@ def _check_relations(cfg: TonleConfig) -> None:
         )
     if r.maintenance_clear_above <= r.maintenance_below:
         raise ConfigError(
-            "'analytics.rules.maintenance_clear_above' must be above "
-            "'analytics.rules.maintenance_below'"
+            "'analytics.rules.maintenance_clear_above' must be above 'analytics.rules.maintenance_below'"
         )
     if cfg.agent.speed_min > cfg.agent.speed_max:
         raise ConfigError("'agent.speed_min' is above 'agent.speed_max'; swap them")

@@ -58,8 +58,14 @@ def demo_line(cfg: TonleConfig, duration_s: float) -> tuple[LineSpec, float]:
     (because derating slows wear by speed cubed) maintenance near the end.
     """
     s = cfg.sim
-    spec = default_line(n_stations=s.stations, seed=s.seed, wearing_station=s.wearing_station,
-                        site=cfg.agent.site, area=cfg.agent.area, line=cfg.agent.line)
+    spec = default_line(
+        n_stations=s.stations,
+        seed=s.seed,
+        wearing_station=s.wearing_station,
+        site=cfg.agent.site,
+        area=cfg.agent.area,
+        line=cfg.agent.line,
+    )
     spec = replace(spec, burst_interval_s=2.0)
     if not 0 <= s.wearing_station < len(spec.stations) or s.wear_acceleration != 1.0:
         return spec, s.wear_acceleration
@@ -71,16 +77,24 @@ def demo_line(cfg: TonleConfig, duration_s: float) -> tuple[LineSpec, float]:
 
 
 def analytics_lines(spec: LineSpec) -> dict[str, LineConfig]:
-    return {spec.line: LineConfig(target_pph=spec.target_pcs_per_h,
-                                  sam_min={st.name: st.sam_min for st in spec.stations})}
+    return {
+        spec.line: LineConfig(
+            target_pph=spec.target_pcs_per_h, sam_min={st.name: st.sam_min for st in spec.stations}
+        )
+    }
 
 
 def demo_config(cfg: TonleConfig, spec: LineSpec) -> TonleConfig:
     """Speed the analytics up to demo pace: short windows, quick baselines."""
     a = cfg.analytics
     lines = dict(a.lines) or analytics_lines(spec)
-    analytics = replace_struct(a, interval_s=min(a.interval_s, 2.0), health_window_s=min(a.health_window_s, 8.0),
-                               baseline_samples=min(a.baseline_samples, 4), lines=lines)
+    analytics = replace_struct(
+        a,
+        interval_s=min(a.interval_s, 2.0),
+        health_window_s=min(a.health_window_s, 8.0),
+        baseline_samples=min(a.baseline_samples, 4),
+        lines=lines,
+    )
     sim = replace_struct(cfg.sim, maintenance_s=min(cfg.sim.maintenance_s, 15.0))
     return replace_struct(cfg, analytics=analytics, sim=sim)
 
@@ -101,8 +115,9 @@ async def services(cfg: TonleConfig, opts: DemoOptions) -> AsyncIterator[TonleCo
     try:
         await asyncio.to_thread(broker.start)
         await asyncio.to_thread(db.start)
-        log.info("started mosquitto on port %d and influxd on port %d (data in %s)",
-                 broker.port, db.port, folder)
+        log.info(
+            "started mosquitto on port %d and influxd on port %d (data in %s)", broker.port, db.port, folder
+        )
         yield replace_struct(
             cfg,
             mqtt=replace_struct(cfg.mqtt, host=broker.host, port=broker.port, username="", password_env=""),
@@ -119,13 +134,20 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     async with services(cfg, opts) as cfg:
         clock = WallClock()
         start_ns = clock.now_ns()
-        line = SewingLine(spec, seed=cfg.sim.seed, start_ns=start_ns, wear_acceleration=accel,
-                          maintenance_s=cfg.sim.maintenance_s)
+        line = SewingLine(
+            spec,
+            seed=cfg.sim.seed,
+            start_ns=start_ns,
+            wear_acceleration=accel,
+            maintenance_s=cfg.sim.maintenance_s,
+        )
         stop_line = asyncio.Event()
         stop_back = asyncio.Event()
-        async with make_writer(cfg) as writer, make_writer(cfg) as kpi_writer, InfluxQLClient(
-            cfg.influxdb.url, cfg.influxdb.database
-        ) as q:
+        async with (
+            make_writer(cfg) as writer,
+            make_writer(cfg) as kpi_writer,
+            InfluxQLClient(cfg.influxdb.url, cfg.influxdb.database) as q,
+        ):
             collector = Collector(cfg, writer)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(collector.run(stop_back), name="collector")
@@ -160,21 +182,36 @@ async def drain(collector: Collector, agent: Agent) -> None:
     log.warning("the collector did not catch up within %.0fs", DRAIN_TIMEOUT_S)
 
 
-async def summarize(q: InfluxQLClient, cfg: TonleConfig, spec: LineSpec, agent: Agent, collector: Collector,
-                    analytics: AnalyticsService, start_ns: int, end_ns: int) -> dict[str, Any]:
+async def summarize(
+    q: InfluxQLClient,
+    cfg: TonleConfig,
+    spec: LineSpec,
+    agent: Agent,
+    collector: Collector,
+    analytics: AnalyticsService,
+    start_ns: int,
+    end_ns: int,
+) -> dict[str, Any]:
     site = quote_str(spec.site)
     stored: dict[tuple[str, str], int] = {}
     for meas in ("telemetry", "state", "production"):
-        for s in await q.query(f"SELECT count(seq) AS n FROM {meas} WHERE site = {site} "
-                               f"AND time >= {start_ns} AND time <= {end_ns + NS} GROUP BY machine"):
+        for s in await q.query(
+            f"SELECT count(seq) AS n FROM {meas} WHERE site = {site} "
+            f"AND time >= {start_ns} AND time <= {end_ns + NS} GROUP BY machine"
+        ):
             stored[(s.tags["machine"], meas)] = int(s.values[0][1])
     lost = sum(max(0, n - stored.get(key, 0)) for key, n in agent.stats.samples.items())
-    acks = await q.query(f"SELECT machine, status, action, detail FROM commands WHERE site = {site} "
-                         f"AND direction = 'ack' AND time >= {start_ns}")
+    acks = await q.query(
+        f"SELECT machine, status, action, detail FROM commands WHERE site = {site} "
+        f"AND direction = 'ack' AND time >= {start_ns}"
+    )
     ack_rows = [dict(zip(acks[0].columns, row, strict=True)) for row in acks[0].values] if acks else []
     res = next(iter(analytics.results.values()), None)
-    wearing = spec.stations[cfg.sim.wearing_station].name if 0 <= cfg.sim.wearing_station < len(
-        spec.stations) else None
+    wearing = (
+        spec.stations[cfg.sim.wearing_station].name
+        if 0 <= cfg.sim.wearing_station < len(spec.stations)
+        else None
+    )
     return {
         "duration_s": round((end_ns - start_ns) / NS, 1),
         "machines": len(spec.stations),
@@ -182,11 +219,15 @@ async def summarize(q: InfluxQLClient, cfg: TonleConfig, spec: LineSpec, agent: 
         "points_stored": sum(stored.values()),
         "lost": lost,
         "oee": {spec.line: round(res.line_oee, 4) if res and res.line_oee == res.line_oee else None},
-        "pieces_per_hour": {spec.line: round(res.line_pph, 1) if res and res.line_pph == res.line_pph else None},
+        "pieces_per_hour": {
+            spec.line: round(res.line_pph, 1) if res and res.line_pph == res.line_pph else None
+        },
         "alerts": analytics.alerts_sent,
         "commands_sent": analytics.commands_sent,
         "commands_acked": sum(1 for r in ack_rows if r["status"] == "applied"),
-        "commands": [{"machine": r["machine"], "action": r["action"], "status": r["status"]} for r in ack_rows],
+        "commands": [
+            {"machine": r["machine"], "action": r["action"], "status": r["status"]} for r in ack_rows
+        ],
         "wearing_machine": wearing,
         "dead_letters": collector.stats.dead_letters,
         "seq_gaps": collector.stats.seq_gaps,
@@ -196,9 +237,22 @@ async def summarize(q: InfluxQLClient, cfg: TonleConfig, spec: LineSpec, agent: 
 class LiveView:
     """The terminal view of the line (rich), or a few log lines when headless."""
 
-    def __init__(self, spec: LineSpec, analytics: AnalyticsService, agent: Agent, collector: Collector,
-                 opts: DemoOptions, accel: float) -> None:
-        self.spec, self.analytics, self.agent, self.collector, self.opts = spec, analytics, agent, collector, opts
+    def __init__(
+        self,
+        spec: LineSpec,
+        analytics: AnalyticsService,
+        agent: Agent,
+        collector: Collector,
+        opts: DemoOptions,
+        accel: float,
+    ) -> None:
+        self.spec, self.analytics, self.agent, self.collector, self.opts = (
+            spec,
+            analytics,
+            agent,
+            collector,
+            opts,
+        )
         self.accel = accel
 
     async def run(self, duration_s: float) -> None:
@@ -219,9 +273,11 @@ class LiveView:
         res = next(iter(self.analytics.results.values()), None)
         s = self.agent.stats
         oee = f"{res.line_oee:.0%}" if res and res.line_oee == res.line_oee else "-"
-        return (f"published {s.samples_published} samples, stored {self.collector.stats.points} points, "
-                f"line OEE {oee}, commands sent {self.analytics.commands_sent}, "
-                f"acks {dict(s.commands)}")
+        return (
+            f"published {s.samples_published} samples, stored {self.collector.stats.points} points, "
+            f"line OEE {oee}, commands sent {self.analytics.commands_sent}, "
+            f"acks {dict(s.commands)}"
+        )
 
     def render(self) -> Any:
         from rich.console import Group
@@ -231,21 +287,29 @@ class LiveView:
         t = Table(title=f"Tonle demo - line {self.spec.line} ({len(self.spec.stations)} stations)")
         for col in ("station", "operation", "state", "pcs/h", "OEE", "health", "drift"):
             t.add_column(col)
-        for i, st in enumerate(self.spec.stations):
+        for _i, st in enumerate(self.spec.stations):
             if res and st.name in res.machines:
                 j = res.machines.index(st.name)
                 state = res.state[j]
                 colour = {"running": "green", "breakdown": "red", "maintenance": "blue"}.get(state, "yellow")
-                t.add_row(st.name, st.operation, f"[{colour}]{state}[/]", _fmt(res.pieces_per_hour[j], "{:.0f}"),
-                          _fmt(res.oee[j], "{:.0%}"), _fmt(res.health[j], "{:.2f}"),
-                          "[red]ALARM[/]" if res.drift[j] else "")
+                t.add_row(
+                    st.name,
+                    st.operation,
+                    f"[{colour}]{state}[/]",
+                    _fmt(res.pieces_per_hour[j], "{:.0f}"),
+                    _fmt(res.oee[j], "{:.0%}"),
+                    _fmt(res.health[j], "{:.2f}"),
+                    "[red]ALARM[/]" if res.drift[j] else "",
+                )
             else:
                 t.add_row(st.name, st.operation, "waiting for data", "", "", "", "")
         lines = [t]
         if res:
-            lines.append(f"Line OEE {_fmt(res.line_oee, '{:.0%}')}   output {_fmt(res.line_pph, '{:.0f}')} pcs/h "
-                         f"(target {res.target_pph:.0f})   efficiency {_fmt(res.efficiency, '{:.0%}')}   "
-                         f"bottleneck {res.bottleneck}")
+            lines.append(
+                f"Line OEE {_fmt(res.line_oee, '{:.0%}')}   output {_fmt(res.line_pph, '{:.0f}')} pcs/h "
+                f"(target {res.target_pph:.0f})   efficiency {_fmt(res.efficiency, '{:.0%}')}   "
+                f"bottleneck {res.bottleneck}"
+            )
         lines.append(self.text_status())
         for act in self.analytics.actions[-5:]:
             lines.append(f"[bold]{act.severity.upper()}[/] {act.message}")

@@ -73,9 +73,7 @@ class InfluxQLClient:
             if method == "POST":
                 r = await self._http.post("/query", data={"q": q, "db": self.database})
             else:
-                r = await self._http.get(
-                    "/query", params={"q": q, "db": self.database, "epoch": "ns"}
-                )
+                r = await self._http.get("/query", params={"q": q, "db": self.database, "epoch": "ns"})
         except httpx.HTTPError as exc:
             raise InfluxQLError(
                 f"cannot reach InfluxDB at {self.url} ({exc.__class__.__name__}); "
@@ -94,9 +92,7 @@ class InfluxQLClient:
         out: list[Series] = []
         for res in await self.execute(q):
             for s in res.get("series", []):
-                out.append(
-                    Series(s.get("name", ""), s.get("tags", {}) or {}, s["columns"], s["values"])
-                )
+                out.append(Series(s.get("name", ""), s.get("tags", {}) or {}, s["columns"], s["values"]))
         return out
 
     async def create_database(self) -> None:

@@ -113,9 +113,7 @@ class MqttConnection:
         if self.session_expiry_s:
             props.SessionExpiryInterval = self.session_expiry_s
         self._client = c
-        c.connect_async(
-            self.host, self.port, keepalive=15, clean_start=self.clean_start, properties=props
-        )
+        c.connect_async(self.host, self.port, keepalive=15, clean_start=self.clean_start, properties=props)
         c.loop_start()
         return self
 
@@ -202,7 +200,9 @@ class MqttConnection:
         if reason_code.is_failure:
             log.error(
                 "MQTT broker %s:%s refused the connection: %s (check user, password and ACL)",
-                self.host, self.port, reason_code,
+                self.host,
+                self.port,
+                reason_code,
             )
             return
         self.stats.connects += 1
@@ -230,8 +230,9 @@ class MqttConnection:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
         for rc in reason_codes:
             if rc.is_failure:
-                log.error("MQTT broker %s:%s refused a subscription: %s (check the ACL)",
-                          self.host, self.port, rc)
+                log.error(
+                    "MQTT broker %s:%s refused a subscription: %s (check the ACL)", self.host, self.port, rc
+                )
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._suback, mid)
 

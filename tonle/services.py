@@ -59,8 +59,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, what: st
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServiceError(
-                f"{what} exited with code {proc.returncode} while starting; see its log: {log}\n"
-                + _tail(log)
+                f"{what} exited with code {proc.returncode} while starting; see its log: {log}\n" + _tail(log)
             )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return

@@ -13,19 +13,26 @@ from tonle.contract import MachineAddress, encode_block
 from tonle.influxql import InfluxQLClient, quote_str
 
 names = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"),
-                           blacklist_characters="/+#\\"),
-    min_size=1, max_size=20,
+    alphabet=st.characters(
+        blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"), blacklist_characters="/+#\\"
+    ),
+    min_size=1,
+    max_size=20,
 ).filter(lambda s: s == s.strip())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(machine=names, value=st.floats(allow_nan=False, allow_infinity=False, width=64, min_value=-1e15,
-                                      max_value=1e15), reason=st.text(max_size=30))
+@given(
+    machine=names,
+    value=st.floats(allow_nan=False, allow_infinity=False, width=64, min_value=-1e15, max_value=1e15),
+    reason=st.text(max_size=30),
+)
 def test_any_valid_name_and_value_round_trip_through_influxdb(influxdb, unique_name, machine, value, reason):
     addr = MachineAddress("site,a=1", "area x", "L=1", machine)
     ts = np.array([1_780_000_000_000_000_000], dtype=np.int64)
-    body = encode_block("telemetry", addr.tags(), ts, {"v a,l=ue": np.array([value])}, str_fields={"r": [reason]})
+    body = encode_block(
+        "telemetry", addr.tags(), ts, {"v a,l=ue": np.array([value])}, str_fields={"r": [reason]}
+    )
     db = unique_name
     httpx.post(f"{influxdb.url}/query", data={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
     r = httpx.post(f"{influxdb.url}/write", params={"db": db, "precision": "ns"}, content=body)
@@ -33,8 +40,10 @@ def test_any_valid_name_and_value_round_trip_through_influxdb(influxdb, unique_n
 
     async def read() -> list:
         async with InfluxQLClient(influxdb.url, db) as q:
-            return await q.query(f'SELECT "v a,l=ue", r FROM telemetry WHERE machine = {quote_str(machine)} '
-                                 f"AND time = {int(ts[0])} GROUP BY *")
+            return await q.query(
+                f'SELECT "v a,l=ue", r FROM telemetry WHERE machine = {quote_str(machine)} '
+                f"AND time = {int(ts[0])} GROUP BY *"
+            )
 
     rows = asyncio.run(read())
     assert len(rows) == 1

@@ -30,8 +30,10 @@ def test_a_columnar_batch_lands_in_numpy_columns():
         (b'{"v":1,"seq":1,"ts":1780000000000000000,"fields":{}}', "no fields"),
         (b'{"v":1,"seq":-1,"ts":1780000000000000000,"fields":{"a":1}}', "seq"),
         (b'{"v":1,"seq":1,"ts":1780000000000,"fields":{"a":1}}', "$.ts"),
-        (b'{"v":1,"seq":1,"ts":[1780000000000000001,1780000000000000000],"fields":{"a":[1,2]}}',
-         "not strictly increasing"),
+        (
+            b'{"v":1,"seq":1,"ts":[1780000000000000001,1780000000000000000],"fields":{"a":[1,2]}}',
+            "not strictly increasing",
+        ),
         (b'{"v":1,"seq":1,"ts":1780000000000000000,"fields":{"a b":1}}', "fields"),
         (b'{"v":1,"seq":1,"ts":1780000000000000000,"fields":{"a":1e16}}', "not a finite number below"),
         (b'{"v":1,"seq":1,"ts":1780000000000000000,"fields":{"a":1},"extra":1}', "unknown field"),
@@ -51,8 +53,11 @@ def test_an_unknown_state_name_is_refused():
 
 def test_a_command_with_a_non_finite_value_is_refused():
     with pytest.raises(PayloadError):
-        decode("cmd", b'{"v":1,"id":"a","ts":1780000000000000000,"expires":1780000000000000001,'
-                      b'"action":"set_speed","reason":"x","value":1e999}')
+        decode(
+            "cmd",
+            b'{"v":1,"id":"a","ts":1780000000000000000,"expires":1780000000000000001,'
+            b'"action":"set_speed","reason":"x","value":1e999}',
+        )
 
 
 def test_state_and_command_round_trip():
@@ -63,11 +68,19 @@ def test_state_and_command_round_trip():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=300), st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
-    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(["v", "seq", "ts", "fields", "x"]), c,
-                                                         max_size=5),
-    max_leaves=20).map(lambda o: json.dumps(o).encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+            lambda c: (
+                st.lists(c, max_size=4)
+                | st.dictionaries(st.sampled_from(["v", "seq", "ts", "fields", "x"]), c, max_size=5)
+            ),
+            max_leaves=20,
+        ).map(lambda o: json.dumps(o).encode()),
+    )
+)
 def test_the_decoder_never_fails_with_anything_but_a_payload_error(data: bytes):
     for kind in ("telemetry", "state", "count", "cmd", "alert"):
         try:
@@ -76,7 +89,9 @@ def test_the_decoder_never_fails_with_anything_but_a_payload_error(data: bytes):
             assert exc.reason
 
 
-@pytest.mark.parametrize("name", ["a/b", "a+b", "#", "", "x" * 65, "tab\there", "new\nline", " lead", "back\\slash"])
+@pytest.mark.parametrize(
+    "name", ["a/b", "a+b", "#", "", "x" * 65, "tab\there", "new\nline", " lead", "back\\slash"]
+)
 def test_names_that_would_break_topics_or_lines_are_refused(name: str):
     with pytest.raises(TopicError):
         MachineAddress("site", "area", "L1", name)

@@ -17,7 +17,8 @@ from tonle.services import LocalBroker, LocalInfluxDB, free_port
 
 pytestmark = pytest.mark.services
 
-SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "healthcheck.py"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "healthcheck.py"
 
 
 def _config(tmp_path: Path, mqtt_port: int, influx_url: str, database: str) -> Path:
@@ -32,6 +33,7 @@ def _config(tmp_path: Path, mqtt_port: int, influx_url: str, database: str) -> P
 
 def _run(role: str, config: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONLE_")}
+    env["PYTHONPATH"] = str(ROOT)  # in the image, tonle is installed
     return subprocess.run(
         [sys.executable, str(SCRIPT), role, "--config", str(config)],
         env=env,
@@ -60,10 +62,7 @@ def test_collector_is_unhealthy_until_it_writes_its_own_health(
         result = _run("collector", cfg)
         assert result.returncode == 1
         assert "collector 'collector-hc' wrote no pipeline health" in result.stderr
-        line = (
-            "pipeline,component=collector,instance=collector-hc messages=5i,points=50i "
-            f"{time.time_ns()}\n"
-        )
+        line = f"pipeline,component=collector,instance=collector-hc messages=5i,points=50i {time.time_ns()}\n"
         r = http.post("/write", params={"db": unique_name}, content=line)
         assert r.status_code == 204, r.text
     result = _run("collector", cfg)

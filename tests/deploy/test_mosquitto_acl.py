@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -140,7 +141,7 @@ class Client:
         self.c.disconnect()
         self.c.loop_stop()
 
-    def _wait(self, table: dict[int, object], mid: int) -> object:
+    def _wait(self, table: dict[int, Any], mid: int) -> Any:
         with self._cond:
             assert self._cond.wait_for(lambda: mid in table, timeout=WAIT_S), "no answer"
             return table.pop(mid)
@@ -148,13 +149,11 @@ class Client:
     def publish(self, topic: str, payload: bytes = b"{}") -> int:
         """Publish at QoS 1 and return the PUBACK reason code (0x87 = not authorized)."""
         info = self.c.publish(topic, payload, qos=1)
-        return int(self._wait(self._acks, info.mid))  # type: ignore[call-overload]
+        return int(self._wait(self._acks, info.mid))
 
     def subscribe(self, topic: str) -> int:
         _, mid = self.c.subscribe(topic, qos=1)
-        codes = self._wait(self._subacks, mid)
-        assert isinstance(codes, list)
-        return int(codes[0])
+        return int(self._wait(self._subacks, mid)[0])
 
     def next_message(self) -> tuple[str, bytes]:
         return self.messages.get(timeout=WAIT_S)

@@ -9,7 +9,9 @@ NOW = 1_780_000_000_000_000_000
 LIMITS = DeviceLimits(allowed=frozenset({"set_speed", "maintenance"}), ranges={"set_speed": (0.5, 1.0)})
 
 
-def cmd(action: str = "set_speed", value: float | None = 0.7, id: str = "c1", expires: int = NOW + 10**9) -> Command:
+def cmd(
+    action: str = "set_speed", value: float | None = 0.7, id: str = "c1", expires: int = NOW + 10**9
+) -> Command:
     return Command(v=1, id=id, ts=NOW, expires=expires, action=action, reason="test", value=value)  # type: ignore[arg-type]
 
 

@@ -79,9 +79,7 @@ def parse_topic(topic: str) -> tuple[MachineAddress, str]:
     """Split a topic into the machine address and the kind, or raise TopicError."""
     parts = topic.split("/")
     if len(parts) < 6 or parts[0] != ROOT:
-        raise TopicError(
-            f"topic {topic!r} is not tonle/<site>/<area>/<line>/<machine>/<kind>"
-        )
+        raise TopicError(f"topic {topic!r} is not tonle/<site>/<area>/<line>/<machine>/<kind>")
     kind = "/".join(parts[5:])
     if kind not in KINDS:
         raise TopicError(f"topic {topic!r} has unknown kind {kind!r}")

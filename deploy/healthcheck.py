@@ -1,0 +1,104 @@
+"""Container healthcheck for the Tonle services: `python /etc/tonle/healthcheck.py ROLE`.
+
+Exits 0 when healthy, else 1 with one line saying what is wrong (docker shows it in
+`docker inspect`). ROLE is `collector`, `analytics` or `sim`:
+
+- every role: the MQTT broker accepts connections;
+- collector and analytics: InfluxDB answers /ping;
+- collector: it wrote its own `pipeline` health point recently (it writes one every
+  `collector.health_interval_s`), so a collector that is stuck, or cannot write,
+  turns unhealthy instead of looking fine.
+
+Addresses and credentials come from the same tonle.toml and environment as the
+service itself (TONLE_CONFIG, default /etc/tonle/tonle.toml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+import httpx
+
+from tonle.config import ConfigError, TonleConfig, load_config
+from tonle.influxql import quote_str
+
+TIMEOUT_S = 3.0
+MIN_FRESH_S = 30.0
+
+
+class Unhealthy(Exception):
+    pass
+
+
+def check_broker(cfg: TonleConfig) -> None:
+    try:
+        socket.create_connection((cfg.mqtt.host, cfg.mqtt.port), timeout=TIMEOUT_S).close()
+    except OSError as exc:
+        raise Unhealthy(f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} unreachable: {exc}") from exc
+
+
+def _influx(cfg: TonleConfig) -> httpx.Client:
+    i = cfg.influxdb
+    auth = httpx.BasicAuth(i.username, i.password() or "") if i.username else None
+    return httpx.Client(base_url=i.url.rstrip("/"), timeout=TIMEOUT_S, auth=auth)
+
+
+def check_influxdb(cfg: TonleConfig) -> None:
+    try:
+        with _influx(cfg) as http:
+            status = http.get("/ping").status_code
+    except httpx.HTTPError as exc:
+        raise Unhealthy(f"InfluxDB {cfg.influxdb.url} unreachable: {exc}") from exc
+    if status != 204:
+        raise Unhealthy(f"InfluxDB {cfg.influxdb.url}/ping answered {status}")
+
+
+def check_collector_writes(cfg: TonleConfig) -> None:
+    instance = cfg.collector.instance
+    if not instance:
+        return  # the default instance name changes with every start; nothing stable to look for
+    fresh_s = max(MIN_FRESH_S, 3 * cfg.collector.health_interval_s)
+    q = (
+        'SELECT last("messages") FROM "pipeline" WHERE "component" = \'collector\' '
+        f'AND "instance" = {quote_str(instance)} AND time > now() - {int(fresh_s)}s'
+    )
+    try:
+        with _influx(cfg) as http:
+            r = http.get("/query", params={"db": cfg.influxdb.database, "q": q})
+    except httpx.HTTPError as exc:
+        raise Unhealthy(f"InfluxDB {cfg.influxdb.url} unreachable: {exc}") from exc
+    if r.status_code != 200:
+        raise Unhealthy(f"InfluxDB answered {r.status_code} to the health query: {r.text[:200]}")
+    results = r.json().get("results", [{}])
+    if not results or not results[0].get("series"):
+        raise Unhealthy(f"collector {instance!r} wrote no pipeline health in the last {fresh_s:.0f}s")
+
+
+CHECKS = {
+    "collector": (check_broker, check_influxdb, check_collector_writes),
+    "analytics": (check_broker, check_influxdb),
+    "sim": (check_broker,),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("role", choices=sorted(CHECKS))
+    p.add_argument("--config", default=os.environ.get("TONLE_CONFIG", "/etc/tonle/tonle.toml"))
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        for check in CHECKS[args.role]:
+            check(cfg)
+    except (Unhealthy, ConfigError) as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+    print("healthy")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -128,7 +128,8 @@ class AnalyticsService:
             f"SELECT last(code) AS code FROM state WHERE {where} AND time < {start_ns} GROUP BY machine"
         )
         inside = await self.query.query(
-            f"SELECT code FROM state WHERE {where} AND time >= {start_ns} AND time < {end_ns} GROUP BY machine"
+            f"SELECT code FROM state WHERE {where} AND time >= {start_ns} AND time < {end_ns} "
+            "GROUP BY machine"
         )
         m_ids, ts, codes = _columns([*before, *inside], idx, "code")
         times = state_durations(m_ids, ts, codes, start_ns, end_ns, n, len(MACHINE_STATES))

@@ -24,6 +24,7 @@ import paho.mqtt.client as paho
 
 from collector.mapping import Mapped, map_message
 from collector.writers import InfluxV1Writer, RejectedLine, WriteError, Writer
+from firmware_sim.clock import Clock, WallClock
 from tonle.config import TonleConfig
 from tonle.contract import KINDS, PayloadError, TopicError, encode_block, subscription
 from tonle.mqtt import MqttConnection
@@ -87,8 +88,9 @@ class SeqTracker:
 
 
 class Collector:
-    def __init__(self, cfg: TonleConfig, writer: Writer) -> None:
+    def __init__(self, cfg: TonleConfig, writer: Writer, clock: Clock | None = None) -> None:
         self.cfg = cfg
+        self.clock: Clock = clock or WallClock()
         c = cfg.collector
         self.instance = c.instance or f"{socket.gethostname()}-{os.getpid()}"
         self.writer = writer
@@ -227,7 +229,7 @@ class Collector:
         lines = encode_block(
             "pipeline",
             {"component": "collector", "instance": self.instance},
-            np.array([time.time_ns()], dtype=np.int64),
+            np.array([self.clock.now_ns()], dtype=np.int64),
             {"batch_ms": np.array([s.last_batch_ms])},
             {
                 "messages": np.array([s.messages]),

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from collector.service import Collector, make_writer
+from firmware_sim.clock import Clock
 from tonle.config import TonleConfig, parse_config
 from tonle.influxql import InfluxQLClient
 from tonle.services import LocalBroker, LocalInfluxDB
@@ -49,10 +50,10 @@ async def count(q: InfluxQLClient, query: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def running_collector(cfg: TonleConfig) -> AsyncIterator[Collector]:
+async def running_collector(cfg: TonleConfig, clock: Clock | None = None) -> AsyncIterator[Collector]:
     stop = asyncio.Event()
     async with make_writer(cfg) as writer:
-        collector = Collector(cfg, writer)
+        collector = Collector(cfg, writer, clock)
         task = asyncio.create_task(collector.run(stop), name="test-collector")
         try:
             await asyncio.wait_for(collector.ready.wait(), WAIT_S)

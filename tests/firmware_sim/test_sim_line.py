@@ -180,7 +180,7 @@ def test_streams_have_unique_increasing_timestamps_per_station() -> None:
     assert [s.ts_ns for s in out.states[:n]] == [START] * n  # one initial state each
 
 
-def test_counts_are_cumulative_and_good_never_exceeds_total() -> None:
+def test_counts_start_at_zero_are_cumulative_and_good_never_exceeds_total() -> None:
     spec = dataclasses.replace(default_line(), reject_rate=0.1)
     out = run(SewingLine(spec, seed=5, start_ns=START, vibration=False), 3600)
     by_station: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -189,10 +189,11 @@ def test_counts_are_cumulative_and_good_never_exceeds_total() -> None:
     rejects = 0
     for rows in by_station.values():
         total, good = np.array(rows).T
-        assert np.array_equal(total, np.arange(1, total.size + 1))
+        # The first reading is the counter node reporting at start (0, 0).
+        assert np.array_equal(total, np.arange(0, total.size))
         assert np.all(np.diff(good) >= 0) and np.all(good <= total)
         rejects += total[-1] - good[-1]
-    made = sum(len(r) for r in by_station.values())
+    made = sum(len(r) - 1 for r in by_station.values())
     assert rejects / made == pytest.approx(0.1, abs=0.03)
 
 

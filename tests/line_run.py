@@ -1,0 +1,148 @@
+"""The whole loop on virtual time: simulator -> agent -> mosquitto -> collector -> influxd
+-> analytics -> commands -> agent -> simulator, every part real.
+
+Time is a VirtualClock that the test advances. After each step the harness waits
+on events (broker acks, the collector's sequence tracker catching up with the
+agent's, the collector going idle, the agent answering every command) instead of
+sleeping, so a run is deterministic in virtual time and as fast as the CPU allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from analytics.service import AnalyticsService, LineResult
+from collector.service import Collector, make_writer
+from edge_agent.agent import Agent
+from edge_agent.sources.sim import SimSource
+from firmware_sim.clock import VirtualClock
+from firmware_sim.line import LineSpec, SewingLine, default_line
+from tests.helpers import config_for, running_collector, wait_for
+from tonle.config import TonleConfig
+from tonle.demo import analytics_lines
+from tonle.influxql import InfluxQLClient
+from tonle.mqtt import MqttConnection
+from tonle.services import LocalBroker, LocalInfluxDB
+
+T0 = 1_780_000_000_000_000_000  # 2026-05-28, a fixed start so runs are reproducible
+NS = 1_000_000_000
+
+
+@dataclass
+class LineRun:
+    cfg: TonleConfig
+    spec: LineSpec
+    clock: VirtualClock
+    line: SewingLine
+    agent: Agent
+    collector: Collector
+    analytics: AnalyticsService
+    q: InfluxQLClient
+    results: list[list[LineResult]]
+
+    @property
+    def start_ns(self) -> int:
+        return T0
+
+    async def settle(self) -> None:
+        """Wait until everything the agent published is stored and acknowledged."""
+        agent, collector = self.agent, self.collector
+
+        async def caught_up() -> bool:
+            if agent.mqtt.in_flight:
+                return False
+            seen = collector.seq.completeness()
+            a = self.cfg.agent
+            for (machine, kind), nxt in agent.seq._next.items():
+                if seen.get((a.site, a.area, a.line, machine, kind), -1) != nxt:
+                    return False
+            return collector.idle.is_set() and collector.mqtt.messages.empty()
+
+        await wait_for(caught_up, bool, "the collector to store everything the agent published")
+
+    async def settle_commands(self) -> None:
+        async def answered() -> int:
+            return sum(self.agent.stats.commands.values()) + self.agent.stats.bad_commands
+
+        await wait_for(answered, lambda n: n >= self.analytics.commands_sent, "the agent to answer commands")
+
+    async def advance(self, seconds: float) -> None:
+        """Run the line for `seconds` of virtual time, analytics at its interval."""
+        step = self.cfg.agent.publish_interval_s
+        every = self.cfg.analytics.interval_s
+        elapsed = 0.0
+        next_analytics = (self.clock.now_ns() - T0) / NS + every
+        while elapsed < seconds - 1e-9:
+            await self.clock.advance(step)
+            elapsed += step
+            self.agent.publish_once()
+            if (self.clock.now_ns() - T0) / NS >= next_analytics - 1e-9:
+                next_analytics += every
+                await self.settle()
+                self.results.append(await self.analytics.run_once(self.clock.now_ns()))
+                await self.collector.write_health()
+                await self.settle_commands()
+        await self.settle()
+
+
+@contextlib.asynccontextmanager
+async def line_run(
+    broker: LocalBroker,
+    influxdb: LocalInfluxDB,
+    name: str,
+    *,
+    stations: int = 12,
+    wearing_station: int | None = 6,
+    start_wear: float | None = None,
+    wear_acceleration: float = 1.0,
+    seed: int = 1,
+    analytics: dict[str, Any] | None = None,
+    agent: dict[str, Any] | None = None,
+) -> AsyncIterator[LineRun]:
+    spec = default_line(n_stations=stations, seed=seed, wearing_station=wearing_station, site=name)
+    if start_wear is not None and wearing_station is not None:
+        st = list(spec.stations)
+        st[wearing_station] = replace(st[wearing_station], initial_wear=start_wear)
+        spec = replace(spec, stations=tuple(st))
+    lines = {
+        spec.line: {
+            "target_pph": spec.target_pcs_per_h,
+            "sam_min": {s.name: s.sam_min for s in spec.stations},
+        }
+    }
+    assert analytics_lines(spec)[spec.line].sam_min == lines[spec.line]["sam_min"]
+    cfg = config_for(
+        broker,
+        influxdb,
+        name,
+        analytics={
+            "interval_s": 30.0,
+            "health_window_s": 60.0,
+            "window_s": 600.0,
+            "lines": lines,
+            **(analytics or {}),
+        },
+        agent={"publish_interval_s": 5.0, **(agent or {})},
+    )
+    clock = VirtualClock(T0)
+    line = SewingLine(spec, seed=seed, start_ns=T0, wear_acceleration=wear_acceleration, maintenance_s=600.0)
+    async with (
+        running_collector(cfg, clock) as collector,
+        Agent(cfg, SimSource(line, spec), clock) as ag,
+        make_writer(cfg) as writer,
+        InfluxQLClient(influxdb.url, name) as q,
+        MqttConnection(broker.host, broker.port, f"analytics-{name}") as amqtt,
+    ):
+        await asyncio.gather(ag.mqtt.wait_subscribed(), amqtt.wait_connected())
+        service = AnalyticsService(cfg, clock, q, writer, amqtt)
+        commands = asyncio.create_task(ag._command_loop(), name="test-agent-commands")
+        try:
+            yield LineRun(cfg, spec, clock, line, ag, collector, service, q, [])
+        finally:
+            commands.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await commands

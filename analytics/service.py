@@ -36,6 +36,12 @@ log = logging.getLogger("tonle.analytics")
 RUNNING = MACHINE_STATES.index("running")
 PLANNED_STOP = MACHINE_STATES.index("planned_stop")
 NS = 1_000_000_000
+# Burst-to-burst RMS changes below 5% are normal operation (fabric load, thread
+# tension); without this floor a quiet first minute makes the drift chart hair-trigger.
+BASELINE_REL_FLOOR = 0.05
+# A machine whose first readings are 25% above the median of its peers of the
+# same type is treated as already worn when first seen.
+PEER_RATIO = 1.25
 
 
 @dataclass
@@ -67,6 +73,12 @@ class _Baseline:
     rms: float = float("nan")
     kurt: float = float("nan")
     scale: float = float("nan")
+    machine_type: str = ""
+    peer_adjusted: bool = False
+
+    @property
+    def learned(self) -> bool:
+        return self.rms == self.rms
 
 
 @dataclass
@@ -200,18 +212,23 @@ class AnalyticsService:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         a = self.cfg.analytics
         n = len(machines)
-        for m in machines:
-            b = self.baselines.setdefault((*key, m), _Baseline())
-            if b.rms == b.rms:
-                continue
+        missing = [m for m in machines if not self._baseline(key, m).learned]
+        if missing:
+            # LIMIT applies per series: the first N bursts of every machine, in one query.
             first = await self.query.query(
-                f"SELECT vib_rms, vib_kurtosis FROM telemetry WHERE {where} AND machine = {quote_str(m)} "
-                f"AND vib_rms > 0 AND time < {end_ns} LIMIT {a.baseline_samples}"
+                f"SELECT vib_rms, vib_kurtosis FROM telemetry WHERE {where} AND vib_rms > 0 "
+                f"AND time < {end_ns} GROUP BY machine, machine_type LIMIT {a.baseline_samples}"
             )
-            if first and len(first[0].values) >= a.baseline_samples:
-                rms = np.array(first[0].column("vib_rms"), dtype=float)[None, :]
-                kurt = np.array(first[0].column("vib_kurtosis"), dtype=float)[None, :]
-                loc, scale = robust_baseline(rms, min_samples=a.baseline_samples)
+            for s in first:
+                b = self._baseline(key, s.tags["machine"])
+                b.machine_type = s.tags.get("machine_type", "")
+                if b.learned or len(s.values) < a.baseline_samples:
+                    continue
+                rms = np.array(s.column("vib_rms"), dtype=float)[None, :]
+                kurt = np.array(s.column("vib_kurtosis"), dtype=float)[None, :]
+                loc, scale = robust_baseline(
+                    rms, min_samples=a.baseline_samples, rel_floor=BASELINE_REL_FLOOR
+                )
                 kloc, _ = robust_baseline(kurt, min_samples=a.baseline_samples)
                 b.rms, b.scale, b.kurt = float(loc[0]), float(scale[0]), float(kloc[0])
         self._share_peer_baseline(key, machines)
@@ -226,7 +243,7 @@ class AnalyticsService:
             i = machines.index(s.tags["machine"])
             rms[i, : len(s.values)] = s.column("vib_rms")
             kurt[i, : len(s.values)] = s.column("vib_kurtosis")
-        bases = [self.baselines[(*key, m)] for m in machines]
+        bases = [self._baseline(key, m) for m in machines]
         base_rms = np.array([b.rms for b in bases])
         base_kurt = np.array([b.kurt for b in bases])
         base_scale = np.array([b.scale for b in bases])
@@ -241,20 +258,27 @@ class AnalyticsService:
         alarm = drift.alarm[:, -1] & np.isfinite(base_rms) & np.isfinite(filled[:, -1])
         return health, alarm, rms_now, kurt_now, drift.statistic[:, -1]
 
-    def _share_peer_baseline(self, key: tuple[str, str, str], machines: list[str]) -> None:
-        """A machine already worse than its peers when first seen is judged against the peers.
+    def _baseline(self, key: tuple[str, str, str], machine: str) -> _Baseline:
+        return self.baselines.setdefault((*key, machine), _Baseline())
 
-        Bearings that were already worn when Tonle was installed would otherwise
-        learn their own damage as 'normal'.
+    def _share_peer_baseline(self, key: tuple[str, str, str], machines: list[str]) -> None:
+        """A machine clearly worse than its peers when first seen is judged against the peers.
+
+        A bearing already worn when Tonle was installed would otherwise learn its own
+        damage as 'normal'. Peers are machines of the same type on the same line; with
+        fewer than three of them there is no fair comparison and nothing changes.
         """
-        bases = [self.baselines[(*key, m)] for m in machines]
-        known = np.array([b.rms for b in bases if b.rms == b.rms])
-        if known.size < 3:
-            return
-        peer = float(np.median(known))
-        for b in bases:
-            if b.rms == b.rms and b.rms > peer:
-                b.rms = peer
+        bases = [self._baseline(key, m) for m in machines]
+        for mtype in {b.machine_type for b in bases}:
+            group = [b for b in bases if b.machine_type == mtype and b.learned]
+            if len(group) < 3:
+                continue
+            peer = float(np.median([b.rms for b in group]))
+            for b in group:
+                if b.rms > PEER_RATIO * peer and not b.peer_adjusted:
+                    b.scale *= peer / b.rms
+                    b.rms = peer
+                    b.peer_adjusted = True
 
     async def _write(
         self,

@@ -153,7 +153,12 @@ class SewingLine:
         # without limit and the last station feeds finishing without limit.
         self._wip = np.zeros(n + 1, dtype=np.int64)
         self._wip[0] = _HUGE
-        self._wip[1:n] = spec.initial_wip
+        # A running line holds its WIP in front of the bottleneck; stations after it
+        # are faster and keep their buffers nearly empty. Starting with WIP after the
+        # bottleneck would let the line end out-produce the bottleneck for an hour.
+        neck = int(np.argmax(spec.cycle_s))
+        self._wip[1 : neck + 1] = spec.initial_wip
+        self._wip[neck + 1 : n] = min(1, spec.initial_wip)
         self._cap = np.full(n + 1, spec.buffer_capacity, dtype=np.int64)
         self._cap[n] = _HUGE
         self._total = np.zeros(n, dtype=np.int64)
@@ -220,6 +225,13 @@ class SewingLine:
         """Wear per running hour at the station's current speed."""
         self._check_station(station)
         return float(self._wear_per_h[station] * self._sf[station] ** 3)
+
+    def set_wear_acceleration(self, factor: float) -> None:
+        """Change how fast bearings wear from now on (the demo speeds wear up after its warm-up)."""
+        _require(math.isfinite(factor) and factor > 0, f"wear acceleration {factor} must be > 0")
+        self._wear_per_h = self._wear_per_h / self.wear_acceleration * factor
+        self.wear_acceleration = float(factor)
+        self._refresh_speed()
 
     def state_of(self, station: int) -> str:
         self._check_station(station)

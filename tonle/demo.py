@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,10 @@ __all__ = ["DemoOptions", "run_demo"]
 log = logging.getLogger("tonle.demo")
 NS = 1_000_000_000
 DRAIN_TIMEOUT_S = 30.0
+# The line has been running for this long when the class starts watching: its
+# buffers, counters and KPI windows are in steady state, and the backlog is
+# published at start like a gateway catching up.
+WARMUP_S = 20 * 60
 
 
 @dataclass(frozen=True)
@@ -133,14 +137,8 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     cfg = demo_config(cfg, spec)
     async with services(cfg, opts) as cfg:
         clock = WallClock()
-        start_ns = clock.now_ns()
-        line = SewingLine(
-            spec,
-            seed=cfg.sim.seed,
-            start_ns=start_ns,
-            wear_acceleration=accel,
-            maintenance_s=cfg.sim.maintenance_s,
-        )
+        start_ns = clock.now_ns() - WARMUP_S * NS
+        line = SewingLine(spec, seed=cfg.sim.seed, start_ns=start_ns, maintenance_s=cfg.sim.maintenance_s)
         stop_line = asyncio.Event()
         stop_back = asyncio.Event()
         async with (
@@ -154,6 +152,8 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
                 await asyncio.wait_for(collector.ready.wait(), 30)
                 async with Agent(cfg, SimSource(line, spec), clock) as agent:
                     await agent.mqtt.wait_connected()
+                    agent.publish_once()  # the shift so far, at normal wear
+                    line.set_wear_acceleration(accel)
                     analytics = AnalyticsService(cfg, clock, q, kpi_writer, collector.mqtt)
                     tg.create_task(agent.run(stop_line), name="agent")
                     tg.create_task(analytics.run(stop_line), name="analytics")
@@ -213,7 +213,7 @@ async def summarize(
         else None
     )
     return {
-        "duration_s": round((end_ns - start_ns) / NS, 1),
+        "duration_s": round((end_ns - start_ns) / NS - WARMUP_S, 1),
         "machines": len(spec.stations),
         "samples_published": agent.stats.samples_published,
         "points_stored": sum(stored.values()),
@@ -263,8 +263,12 @@ class LiveView:
                 log.info("%s", self.text_status())
             return
         from rich.live import Live
+        from rich.logging import RichHandler
 
-        with Live(self.render(), refresh_per_second=2, screen=False) as live:
+        with (
+            Live(self.render(), refresh_per_second=2, screen=False) as live,
+            _log_to(RichHandler(console=live.console, show_path=False)),
+        ):
             while time.monotonic() < t_end:
                 await asyncio.sleep(0.5)
                 live.update(self.render())
@@ -314,6 +318,18 @@ class LiveView:
         for act in self.analytics.actions[-5:]:
             lines.append(f"[bold]{act.severity.upper()}[/] {act.message}")
         return Group(*lines)
+
+
+@contextlib.contextmanager
+def _log_to(handler: logging.Handler) -> Iterator[None]:
+    """Send log lines through the live view so they print above the table, not through it."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [handler]
+    try:
+        yield
+    finally:
+        root.handlers = saved
 
 
 def _fmt(v: float, pattern: str) -> str:

@@ -7,10 +7,11 @@ magnitude faster than shipping raw points to Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import httpx
+
+from tonle.influx_http import InfluxHTTP
 
 __all__ = ["InfluxQLClient", "InfluxQLError", "Series", "quote_ident", "quote_str"]
 
@@ -39,33 +40,8 @@ def quote_str(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class InfluxQLClient:
+class InfluxQLClient(InfluxHTTP):
     """`async with InfluxQLClient(url, db) as q: rows = await q.query("SELECT ...")`."""
-
-    def __init__(
-        self,
-        url: str,
-        database: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        timeout_s: float = 30.0,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.database = database
-        auth = httpx.BasicAuth(username, password or "") if username else None
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout_s, auth=auth)
-
-    async def __aenter__(self) -> InfluxQLClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._http.aclose()
 
     async def execute(self, q: str, *, method: str = "GET") -> list[dict[str, Any]]:
         """Run statements and return the raw `results` list, raising on any statement error."""
@@ -75,10 +51,7 @@ class InfluxQLClient:
             else:
                 r = await self._http.get("/query", params={"q": q, "db": self.database, "epoch": "ns"})
         except httpx.HTTPError as exc:
-            raise InfluxQLError(
-                f"cannot reach InfluxDB at {self.url} ({exc.__class__.__name__}); "
-                "check that influxd is running and the URL in the config is right"
-            ) from exc
+            raise InfluxQLError(self.unreachable(exc)) from exc
         if r.status_code >= 400:
             raise InfluxQLError(f"InfluxDB answered {r.status_code} to {q!r}: {r.text[:300]}")
         results: list[dict[str, Any]] = r.json().get("results", [])

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
-from types import TracebackType
 
 import httpx
+
+from tonle.influx_http import InfluxHTTP
 
 __all__ = ["InfluxV1Writer", "RejectedLine", "WriteError"]
 
@@ -39,7 +40,7 @@ def _retry_after(r: httpx.Response) -> float | None:
         return None
 
 
-class InfluxV1Writer:
+class InfluxV1Writer(InfluxHTTP):
     def __init__(
         self,
         url: str,
@@ -50,29 +51,15 @@ class InfluxV1Writer:
         use_gzip: bool = False,
         timeout_s: float = 30.0,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.database = database
+        super().__init__(url, database, username=username, password=password, timeout_s=timeout_s)
         self.use_gzip = use_gzip
-        auth = httpx.BasicAuth(username, password or "") if username else None
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout_s, auth=auth)
         self._params = {"db": database, "precision": "ns"}
-
-    async def __aenter__(self) -> InfluxV1Writer:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._http.aclose()
 
     async def ensure_database(self) -> None:
         try:
             r = await self._http.post("/query", data={"q": f'CREATE DATABASE "{self.database}"'})
         except httpx.HTTPError as exc:
-            raise WriteError(self._unreachable(exc)) from exc
+            raise WriteError(self.unreachable(exc)) from exc
         if r.status_code >= 400:
             raise WriteError(
                 f"InfluxDB at {self.url} refused to create database {self.database!r} "
@@ -112,7 +99,7 @@ class InfluxV1Writer:
         try:
             r = await self._http.post("/write", params=self._params, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise WriteError(self._unreachable(exc), retry_after_s=None) from exc
+            raise WriteError(self.unreachable(exc), retry_after_s=None) from exc
         if r.status_code in (429, 503) or r.status_code >= 500:
             raise WriteError(
                 f"InfluxDB at {self.url} is overloaded or unavailable ({r.status_code}); "
@@ -130,9 +117,3 @@ class InfluxV1Writer:
                 "check influxdb.username and the password variable named by influxdb.password_env"
             )
         return r.status_code, r.text, r
-
-    def _unreachable(self, exc: Exception) -> str:
-        return (
-            f"cannot reach InfluxDB at {self.url} ({exc.__class__.__name__}); "
-            "check that influxd is running and influxdb.url in the config is right"
-        )

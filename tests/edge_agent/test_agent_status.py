@@ -1,0 +1,79 @@
+"""The agent's retained status: online while it runs, offline when it stops or dies."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+
+from edge_agent.agent import Agent
+from edge_agent.sources.sim import SimSource
+from firmware_sim.clock import VirtualClock
+from firmware_sim.line import SewingLine, default_line
+from tests.helpers import config_for
+from tonle.mqtt import MqttConnection
+
+T0 = 1_780_000_000_000_000_000
+
+
+def _agent(cfg, name: str) -> Agent:
+    spec = default_line(n_stations=2, wearing_station=None, site=name)
+    return Agent(cfg, SimSource(SewingLine(spec, seed=1, start_ns=T0, vibration=False), spec), VirtualClock(T0))
+
+
+async def _status(broker, topic: str, name: str) -> dict:
+    async with MqttConnection(broker.host, broker.port, f"watch-{name}") as watch:
+        await watch.subscribe(topic)
+        await watch.wait_subscribed()
+        msg = await asyncio.wait_for(watch.messages.get(), 10)
+        assert msg.retain
+        return msgspec.json.decode(msg.payload)
+
+
+def test_status_is_retained_online_then_offline_after_a_clean_stop(broker, influxdb, unique_name):
+    cfg = config_for(broker, influxdb, unique_name)
+
+    async def body() -> None:
+        agent = _agent(cfg, unique_name)
+        topic = agent.status_addr.topic("status")
+        async with agent:
+            await agent.mqtt.wait_connected()
+            await agent.flush()
+            assert (await _status(broker, topic, unique_name))["online"] is True
+        assert (await _status(broker, topic, unique_name))["online"] is False
+
+    asyncio.run(body())
+
+
+def test_the_last_will_says_offline_when_the_agent_dies(broker, influxdb, unique_name):
+    cfg = config_for(broker, influxdb, unique_name)
+
+    async def body() -> None:
+        agent = _agent(cfg, unique_name)
+        topic = agent.status_addr.topic("status")
+        await agent.mqtt.__aenter__()
+        await agent.mqtt.wait_connected()
+        await agent.flush()
+        assert (await _status(broker, topic, unique_name))["online"] is True
+        # The gateway loses power: the TCP connection drops without a DISCONNECT.
+        client = agent.mqtt._client
+        assert client is not None
+        client.loop_stop()
+        sock = client.socket()
+        assert sock is not None
+        sock.close()
+        status = await _status_when(broker, topic, unique_name, online=False)
+        assert status["agent"] == cfg.agent.id
+
+    asyncio.run(body())
+
+
+async def _status_when(broker, topic: str, name: str, online: bool) -> dict:
+    async with MqttConnection(broker.host, broker.port, f"watch2-{name}") as watch:
+        await watch.subscribe(topic)
+        await watch.wait_subscribed()
+        while True:
+            msg = await asyncio.wait_for(watch.messages.get(), 10)
+            status = msgspec.json.decode(msg.payload)
+            if status["online"] is online:
+                return status

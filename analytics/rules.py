@@ -73,7 +73,7 @@ class RuleEngine:
                         None,
                         "critical",
                         "maintenance_needed",
-                        f"{m}: vibration health {h:.2f} is below {r.maintenance_below:.2f}; "
+                        f"{m}: vibration health has fallen to {h:.3f} (limit {r.maintenance_below:.2f}); "
                         "stop and replace the bearing before it seizes",
                         hv,
                     )
@@ -87,7 +87,7 @@ class RuleEngine:
                         r.derate_to,
                         "warning",
                         "health_low",
-                        f"{m}: vibration health {h:.2f} is below {r.derate_below:.2f}; "
+                        f"{m}: vibration health has fallen to {h:.3f} (limit {r.derate_below:.2f}); "
                         f"speed reduced to {r.derate_to:.0%} to slow the wear, plan maintenance",
                         hv,
                     )

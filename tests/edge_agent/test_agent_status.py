@@ -18,7 +18,9 @@ T0 = 1_780_000_000_000_000_000
 
 def _agent(cfg, name: str) -> Agent:
     spec = default_line(n_stations=2, wearing_station=None, site=name)
-    return Agent(cfg, SimSource(SewingLine(spec, seed=1, start_ns=T0, vibration=False), spec), VirtualClock(T0))
+    return Agent(
+        cfg, SimSource(SewingLine(spec, seed=1, start_ns=T0, vibration=False), spec), VirtualClock(T0)
+    )
 
 
 async def _status(broker, topic: str, name: str) -> dict:

@@ -19,6 +19,7 @@ from tonle.contract import (
     CommandAck,
     Count,
     Event,
+    Health,
     PayloadError,
     State,
     Status,
@@ -114,6 +115,21 @@ def map_message(topic: str, payload: bytes) -> Mapped:
             str_fields={"agent": [msg.agent], "version": [msg.version]},
         )
         return Mapped(lines, 1, None, 0, 0)
+    if isinstance(msg, Health):
+        chunks = []
+        for row in msg.rows:
+            if not row.fields:
+                continue
+            row_tags = {
+                "component": msg.component,
+                "instance": addr.machine,
+                "site": addr.site,
+                "line": addr.line,
+                "device": check_name("health scope", row.scope),
+            }
+            cols = {k: np.array([v]) for k, v in row.fields.items()}
+            chunks.append(encode_block("pipeline", row_tags, _ts1(msg.ts), cols))
+        return Mapped(b"".join(chunks), len(chunks), None, 0, 0)
     if isinstance(msg, Command):
         floats = {"value": np.array([msg.value])} if msg.value is not None else {}
         lines = encode_block(

@@ -226,19 +226,22 @@ class Collector:
 
     async def write_health(self) -> None:
         s = self.stats
+        # Every `pipeline` field is a float: InfluxDB fixes a field's type per
+        # measurement, and the agents' health rows share this measurement.
+        fields = {
+            "messages": s.messages,
+            "points": s.points,
+            "dead_letters": s.dead_letters,
+            "seq_gaps": s.seq_gaps,
+            "write_errors": s.write_errors,
+            "queue_depth": self.mqtt.messages.qsize(),
+            "batch_ms": s.last_batch_ms,
+        }
         lines = encode_block(
             "pipeline",
             {"component": "collector", "instance": self.instance},
             np.array([self.clock.now_ns()], dtype=np.int64),
-            {"batch_ms": np.array([s.last_batch_ms])},
-            {
-                "messages": np.array([s.messages]),
-                "points": np.array([s.points]),
-                "dead_letters": np.array([s.dead_letters]),
-                "seq_gaps": np.array([s.seq_gaps]),
-                "write_errors": np.array([s.write_errors]),
-                "queue_depth": np.array([self.mqtt.messages.qsize()]),
-            },
+            {k: np.array([float(v)]) for k, v in fields.items()},
         )
         try:
             await self.writer.write(lines)

@@ -1,28 +1,39 @@
-"""The edge agent: reads devices, publishes their data, and applies safe commands.
+"""The edge agent: reads devices, spools their data, publishes it, and applies safe commands.
 
-Its MQTT session carries a retained `status` (online) and a last will that says
-offline, so a dashboard knows within one keep-alive when a gateway dies.
-Commands arrive on the machines' `cmd` topics, pass the gate (allow-list,
-limits, expiry, idempotence), are applied, and are answered on `cmd/ack`.
+Data path: sources push readings -> every publish interval they are encoded into
+contract messages -> appended to the durable spool (with the sequence counters,
+in one transaction) -> the sources are told the readings are safe (a serial node
+then forgets them) -> the publisher drains the spool to the broker.
+Its MQTT session carries a retained `status` and a last will that says offline.
+Commands arrive on the machines' `cmd` topics, pass the gate (allow-list, limits,
+expiry, at most once per id, remembered across restarts), are applied by the
+source that owns the machine, and are answered on `cmd/ack`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
 
-from edge_agent.commands import CommandGate, Decision, DeviceLimits
-from edge_agent.encode import SeqCounters, encode_output
-from edge_agent.sources.sim import SimSource
+from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
+from edge_agent.encode import SeqCounters, encode_readings
+from edge_agent.publisher import SpoolPublisher
+from edge_agent.sources.base import CommandRefused, Reading, Source
+from edge_agent.spool import Spool
 from firmware_sim.clock import Clock
-from tonle.config import TonleConfig
+from tonle.config import AgentConfig, MqttConfig
 from tonle.contract import (
     Command,
     CommandAck,
+    Health,
+    HealthRow,
     MachineAddress,
     PayloadError,
     Status,
@@ -31,22 +42,26 @@ from tonle.contract import (
     encode,
     parse_topic,
 )
-from tonle.mqtt import MqttConnection, Will
+from tonle.mqtt import MqttConnection, MqttError, Will
 
 __all__ = ["Agent", "AgentStats"]
 
 log = logging.getLogger("tonle.agent")
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+SOURCE_RESTART_MIN_S = 1.0
+SOURCE_RESTART_MAX_S = 30.0
+HEALTH_INTERVAL_S = 10.0
 
 
 @dataclass
 class AgentStats:
-    """What the agent handed to the broker, per (machine, measurement), and its commands."""
+    """What the agent made durable, per (machine, measurement), and its commands."""
 
     samples: Counter[tuple[str, str]] = field(default_factory=Counter)
     messages: int = 0
     commands: Counter[str] = field(default_factory=Counter)  # by outcome
     bad_commands: int = 0
+    source_crashes: int = 0
 
     @property
     def samples_published(self) -> int:
@@ -54,90 +69,137 @@ class AgentStats:
 
 
 class Agent:
-    def __init__(self, cfg: TonleConfig, source: SimSource, clock: Clock) -> None:
-        a = cfg.agent
-        self.cfg = cfg
-        self.source = source
+    def __init__(
+        self,
+        mqtt_cfg: MqttConfig,
+        agent_cfg: AgentConfig,
+        sources: Sequence[Source],
+        clock: Clock,
+        spool: Spool,
+        command_log: IdStore | None = None,
+    ) -> None:
+        a = agent_cfg
+        self.cfg = a
+        self.sources = list(sources)
         self.clock = clock
-        self.addresses = [MachineAddress(a.site, a.area, a.line, m) for m, _ in source.machines]
-        self.machine_types = [t for _, t in source.machines]
-        self.status_addr = MachineAddress(a.site, a.area, a.line, a.id)
-        limits = DeviceLimits(
-            allowed=frozenset(a.allowed_commands),
-            ranges={"set_speed": (a.speed_min, a.speed_max), "andon": (0.0, 1.0)},
-        )
-        self.gate = CommandGate({m: limits for m, _ in source.machines})
-        self.seq = SeqCounters()
+        self.spool = spool
+        self.addresses: dict[str, MachineAddress] = {}
+        self.machine_types: dict[str, str] = {}
+        self.owner: dict[str, Source] = {}
+        limits: dict[str, DeviceLimits] = {}
+        for src in self.sources:
+            src_limits: dict[str, DeviceLimits] = getattr(src, "limits", {})
+            for machine, mtype in src.machines:
+                if machine in self.owner:
+                    raise ValueError(f"machine {machine!r} is listed under two devices; names must be unique")
+                self.addresses[machine] = MachineAddress(a.site, a.area, a.line, machine)
+                self.machine_types[machine] = mtype
+                self.owner[machine] = src
+                limits[machine] = src_limits.get(machine, DeviceLimits(frozenset(), {}))
+        self.gate = CommandGate(limits, command_log)
+        self.seq = SeqCounters(spool.load_state())
         self.stats = AgentStats()
         self.acks: list[CommandAck] = []
+        self._pending: list[Reading] = []
+        self.status_addr = MachineAddress(a.site, a.area, a.line, a.id)
         offline = encode(Status(v=1, ts=clock.now_ns(), online=False, agent=a.id, version=VERSION))
         self.mqtt = MqttConnection(
-            cfg.mqtt.host,
-            cfg.mqtt.port,
-            client_id=cfg.mqtt.client_id or f"tonle-agent-{a.id}",
+            mqtt_cfg.host,
+            mqtt_cfg.port,
+            client_id=mqtt_cfg.client_id or f"tonle-agent-{a.id}",
             will=Will(self.status_addr.topic("status"), offline),
             clean_start=False,
-            session_expiry_s=3600,
-            username=cfg.mqtt.username or None,
-            password=cfg.mqtt.password(),
+            session_expiry_s=24 * 3600,
+            username=mqtt_cfg.username or None,
+            password=mqtt_cfg.password(),
             on_connect_hook=self._announce,
         )
+        self.publisher = SpoolPublisher(spool, self.mqtt)
 
+    # -- lifecycle ---------------------------------------------------------------
     async def __aenter__(self) -> Agent:
         await self.mqtt.__aenter__()
-        a = self.cfg.agent
+        a = self.cfg
         await self.mqtt.subscribe(f"tonle/{a.site}/{a.area}/{a.line}/+/cmd", qos=1)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        status = Status(v=1, ts=self.clock.now_ns(), online=False, agent=self.cfg.agent.id, version=VERSION)
+        status = Status(v=1, ts=self.clock.now_ns(), online=False, agent=self.cfg.id, version=VERSION)
         if self.mqtt.connected.is_set():
             fut = self.mqtt.publish_nowait(self.status_addr.topic("status"), encode(status), 1, True)
             await asyncio.wait([fut], timeout=2.0)
         await self.mqtt.__aexit__(None, None, None)
 
     def _announce(self) -> None:
-        status = Status(v=1, ts=self.clock.now_ns(), online=True, agent=self.cfg.agent.id, version=VERSION)
+        status = Status(v=1, ts=self.clock.now_ns(), online=True, agent=self.cfg.id, version=VERSION)
         self.mqtt.publish_nowait(self.status_addr.topic("status"), encode(status), qos=1, retain=True)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish every interval and answer commands until `stop` is set."""
+        """Read, spool, publish and answer commands until `stop` is set."""
         async with asyncio.TaskGroup() as tg:
-            poll = tg.create_task(self._poll_loop(), name="agent-poll")
-            cmds = tg.create_task(self._command_loop(), name="agent-commands")
+            tasks = [tg.create_task(self._keep_running(s), name=f"source-{s.name}") for s in self.sources]
+            tasks.append(tg.create_task(self._flush_loop(), name="agent-flush"))
+            tasks.append(tg.create_task(self.publisher.run(), name="agent-publisher"))
+            tasks.append(tg.create_task(self.command_loop(), name="agent-commands"))
+            tasks.append(tg.create_task(self._health_loop(), name="agent-health"))
             await stop.wait()
-            poll.cancel()
-            cmds.cancel()
+            for t in tasks:
+                t.cancel()
         await self.flush()
+        await self.publisher.drain(timeout=5.0)
 
-    async def _poll_loop(self) -> None:
+    async def _keep_running(self, src: Source) -> None:
+        """A source that crashes is logged and restarted with backoff; the others go on."""
+        delay = SOURCE_RESTART_MIN_S
         while True:
-            await self.clock.sleep(self.cfg.agent.publish_interval_s)
-            self.publish_once()
+            try:
+                await src.run(self.sink)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a driver bug must not take the gateway down; the traceback is logged
+                self.stats.source_crashes += 1
+                log.exception("device %s stopped with an error; restarting it in %.0fs", src.name, delay)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(SOURCE_RESTART_MAX_S, delay * 2)
 
-    async def _command_loop(self) -> None:
+    def sink(self, readings: Sequence[Reading]) -> None:
+        self._pending.extend(readings)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.cfg.publish_interval_s)
+            await self.flush()
+
+    # -- data path ---------------------------------------------------------------
+    async def flush(self) -> int:
+        """Spool what the sources pushed since the last flush, then tell them it is safe."""
+        readings, self._pending = self._pending, []
+        if not readings:
+            return 0
+        out = encode_readings(readings, self.addresses, self.machine_types, self.seq)
+        self.spool.append([(o.topic, o.payload) for o in out], state=self.seq.state())
+        for o in out:
+            self.stats.samples[(o.machine, o.measurement)] += o.samples
+        self.stats.messages += len(out)
+        for src in self.sources:
+            await src.commit()
+        self.publisher.wake()
+        return sum(o.samples for o in out)
+
+    def poll_sims(self) -> None:
+        """Step in-process simulated sources to the clock's time (virtual-time tests)."""
+        for src in self.sources:
+            push = getattr(src, "push_once", None)
+            if push is not None:
+                push(self.sink)
+
+    # -- commands ----------------------------------------------------------------
+    async def command_loop(self) -> None:
         while True:
             msg = await self.mqtt.messages.get()
-            self.handle_command(msg)
+            await self.handle_command(msg)
 
-    def publish_once(self) -> int:
-        """Read the devices up to now and hand their data to MQTT (QoS 1); returns samples."""
-        out = self.source.poll(self.clock.now_ns())
-        n = 0
-        for o in encode_output(out, self.addresses, self.machine_types, self.seq):
-            self.mqtt.publish_nowait(o.topic, o.payload, qos=1)
-            self.stats.samples[(o.machine, o.measurement)] += o.samples
-            self.stats.messages += 1
-            n += o.samples
-        return n
-
-    async def flush(self, timeout: float = 30.0) -> None:
-        """Wait until the broker has acknowledged everything handed to it."""
-        pending = list(self.mqtt._pending.values())
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
-
-    def handle_command(self, msg: paho.MQTTMessage) -> Decision | None:
+    async def handle_command(self, msg: paho.MQTTMessage) -> Decision | None:
         try:
             addr, kind = parse_topic(msg.topic)
             if kind != "cmd":
@@ -151,9 +213,9 @@ class Agent:
         decision = self.gate.check(addr.machine, cmd, self.clock.now_ns())
         if decision.accepted:
             try:
-                detail = self.source.apply(addr.machine, cmd.action, cmd.value)
+                detail = await self.owner[addr.machine].apply(addr.machine, cmd.action, cmd.value)
                 decision = Decision("applied", detail)
-            except ValueError as exc:
+            except CommandRefused as exc:
                 decision = Decision("rejected", f"the machine refused: {exc}")
             self.gate.record(cmd.id, decision)
         self.stats.commands[decision.status] += 1
@@ -171,3 +233,58 @@ class Agent:
         self.acks.append(ack)
         self.mqtt.publish_nowait(addr.topic("cmd/ack"), encode(ack), qos=1)
         return decision
+
+    # -- own health ----------------------------------------------------------------
+    async def _health_loop(self) -> None:
+        while True:
+            await self.clock.sleep(HEALTH_INTERVAL_S)
+            if self.mqtt.connected.is_set():
+                self.publish_health()
+
+    def health_rows(self) -> list[HealthRow]:
+        s = self.stats
+        rows = [
+            HealthRow(
+                "agent",
+                {
+                    "spool_depth": float(self.spool.depth),
+                    "spool_bytes": float(self.spool.size_bytes),
+                    "spool_dropped": float(self.spool.dropped),
+                    "mqtt_reconnects": float(max(0, self.mqtt.stats.connects - 1)),
+                    "samples": float(s.samples_published),
+                    "commands_applied": float(s.commands["applied"]),
+                    "commands_refused": float(s.commands["rejected"] + s.commands["expired"]),
+                    "source_crashes": float(s.source_crashes),
+                },
+            )
+        ]
+        for src in self.sources:
+            h = src.health
+            rows.append(
+                HealthRow(
+                    src.name,
+                    {
+                        "connected": float(h.connected),
+                        "reads": float(h.reads),
+                        "read_errors": float(h.read_errors),
+                        "corrupt_frames": float(h.corrupt_frames),
+                        "link_reconnects": float(h.reconnects),
+                        "timeouts": float(h.timeouts),
+                    },
+                )
+            )
+            for machine, n in h.per_machine_reads.items():
+                errors = h.per_machine_errors.get(machine, 0)
+                completeness = n / (n + errors) if n + errors else 1.0
+                rows.append(
+                    HealthRow(
+                        machine,
+                        {"reads": float(n), "read_errors": float(errors), "completeness": completeness},
+                    )
+                )
+        return rows
+
+    def publish_health(self) -> None:
+        health = Health(v=1, ts=self.clock.now_ns(), component="agent", rows=self.health_rows())
+        with contextlib.suppress(MqttError):
+            self.mqtt.publish_nowait(self.status_addr.topic("health"), encode(health), qos=1)

@@ -8,13 +8,15 @@ Pure logic with no I/O, so every refusal is tested directly.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Protocol
 
 from tonle.contract import Command
 
-__all__ = ["CommandGate", "Decision", "DeviceLimits"]
+__all__ = ["CommandGate", "CommandLog", "Decision", "DeviceLimits", "MemoryLog"]
 
 Outcome = Literal["applied", "rejected", "expired", "duplicate"]
 
@@ -37,17 +39,71 @@ class Decision:
         return self.status == "applied"
 
 
-class CommandGate:
-    """Checks commands; remembers the last `remember` ids and their outcome."""
+class IdStore(Protocol):
+    def get(self, cmd_id: str) -> Decision | None: ...
+    def put(self, cmd_id: str, decision: Decision) -> None: ...
 
-    def __init__(self, devices: dict[str, DeviceLimits], remember: int = 10_000) -> None:
-        self.devices = devices
+
+class MemoryLog:
+    """Outcomes of the last `remember` command ids, in memory (tests, the demo)."""
+
+    def __init__(self, remember: int = 10_000) -> None:
         self._seen: OrderedDict[str, Decision] = OrderedDict()
         self._remember = remember
 
+    def get(self, cmd_id: str) -> Decision | None:
+        return self._seen.get(cmd_id)
+
+    def put(self, cmd_id: str, decision: Decision) -> None:
+        self._seen[cmd_id] = decision
+        self._seen.move_to_end(cmd_id)
+        while len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+
+
+class CommandLog:
+    """Outcomes of command ids on disk, so a command the broker redelivers after the
+    agent restarted (its session is persistent) is still applied at most once."""
+
+    def __init__(self, path: Path, remember: int = 10_000) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS commands "
+            "(n INTEGER PRIMARY KEY, id TEXT UNIQUE, status TEXT, detail TEXT)"
+        )
+        self._remember = remember
+
+    def get(self, cmd_id: str) -> Decision | None:
+        row = self._db.execute("SELECT status, detail FROM commands WHERE id = ?", (cmd_id,)).fetchone()
+        return Decision(row[0], row[1]) if row else None
+
+    def put(self, cmd_id: str, decision: Decision) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO commands (id, status, detail) VALUES (?, ?, ?)",
+                (cmd_id, decision.status, decision.detail),
+            )
+            self._db.execute(
+                "DELETE FROM commands WHERE n <= (SELECT MAX(n) FROM commands) - ?", (self._remember,)
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CommandGate:
+    """Checks commands against each machine's limits; remembers every id's outcome."""
+
+    def __init__(self, devices: dict[str, DeviceLimits], log: IdStore | None = None) -> None:
+        self.devices = devices
+        self.log: IdStore = log if log is not None else MemoryLog()
+
     def check(self, machine: str, cmd: Command, now_ns: int) -> Decision:
         """Decide whether `cmd` may be applied now; a duplicate id never passes twice."""
-        previous = self._seen.get(cmd.id)
+        previous = self.log.get(cmd.id)
         if previous is not None:
             return Decision("duplicate", f"command {cmd.id} was already handled: {previous.status}")
         decision = self._judge(machine, cmd, now_ns)
@@ -57,10 +113,7 @@ class CommandGate:
 
     def record(self, cmd_id: str, decision: Decision) -> None:
         """Remember the final outcome (after the device applied or refused it)."""
-        self._seen[cmd_id] = decision
-        self._seen.move_to_end(cmd_id)
-        while len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
+        self.log.put(cmd_id, decision)
 
     def _judge(self, machine: str, cmd: Command, now_ns: int) -> Decision:
         limits = self.devices.get(machine)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
+
+from edge_agent.spool import Spool
 
 from analytics.service import AnalyticsService, LineResult
 from collector.service import Collector, make_writer
@@ -53,11 +57,13 @@ class LineRun:
         agent, collector = self.agent, self.collector
 
         async def caught_up() -> bool:
-            if agent.mqtt.in_flight:
+            if agent.mqtt.in_flight or agent.spool.depth:
+                agent.publisher.wake()
                 return False
             seen = collector.seq.completeness()
             a = self.cfg.agent
-            for (machine, kind), nxt in agent.seq._next.items():
+            for key, nxt in agent.seq.state().items():
+                _, machine, kind = key.split("/", 2)
                 if seen.get((a.site, a.area, a.line, machine, kind), -1) != nxt:
                     return False
             return collector.idle.is_set() and collector.mqtt.messages.empty()
@@ -79,7 +85,8 @@ class LineRun:
         while elapsed < seconds - 1e-9:
             await self.clock.advance(step)
             elapsed += step
-            self.agent.publish_once()
+            self.agent.poll_sims()
+            await self.agent.flush()
             if (self.clock.now_ns() - T0) / NS >= next_analytics - 1e-9:
                 next_analytics += every
                 await self.settle()
@@ -102,6 +109,7 @@ async def line_run(
     seed: int = 1,
     analytics: dict[str, Any] | None = None,
     agent: dict[str, Any] | None = None,
+    spool_dir: Path | None = None,
 ) -> AsyncIterator[LineRun]:
     spec = default_line(n_stations=stations, seed=seed, wearing_station=wearing_station, site=name)
     if start_wear is not None and wearing_station is not None:
@@ -130,19 +138,29 @@ async def line_run(
     )
     clock = VirtualClock(T0)
     line = SewingLine(spec, seed=seed, start_ns=T0, wear_acceleration=wear_acceleration, maintenance_s=600.0)
+    tmp = tempfile.TemporaryDirectory() if spool_dir is None else None
+    spool = Spool(
+        Path(tmp.name if tmp else spool_dir) / "spool.sqlite", max_bytes=256 * 2**20, synchronous="NORMAL"
+    )
+    source = SimSource(line, spec, clock, tick_s=cfg.agent.publish_interval_s)
     async with (
         running_collector(cfg, clock) as collector,
-        Agent(cfg, SimSource(line, spec), clock) as ag,
+        Agent(cfg.mqtt, cfg.agent, [source], clock, spool) as ag,
         make_writer(cfg) as writer,
         InfluxQLClient(influxdb.url, name) as q,
         MqttConnection(broker.host, broker.port, f"analytics-{name}") as amqtt,
     ):
         await asyncio.gather(ag.mqtt.wait_subscribed(), amqtt.wait_connected())
         service = AnalyticsService(cfg, clock, q, writer, amqtt)
-        commands = asyncio.create_task(ag._command_loop(), name="test-agent-commands")
+        commands = asyncio.create_task(ag.command_loop(), name="test-agent-commands")
+        publisher = asyncio.create_task(ag.publisher.run(), name="test-agent-publisher")
         try:
             yield LineRun(cfg, spec, clock, line, ag, collector, service, q, [])
         finally:
-            commands.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await commands
+            for task in (commands, publisher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            spool.close()
+            if tmp:
+                tmp.cleanup()

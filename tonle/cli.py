@@ -54,9 +54,21 @@ def _parser() -> argparse.ArgumentParser:
         help="where the demo keeps its broker and database files (default ./run)",
     )
 
+    ag = sub.add_parser("agent", help="run the edge agent for the devices in a gateway config file")
+    ag.add_argument("--config", type=Path, required=False, help="path to gateway.toml")
+    ag_sub = ag.add_subparsers(dest="agent_command", metavar="ACTION")
+    chk = ag_sub.add_parser(
+        "check-config", help="check a gateway config and print every problem with its fix"
+    )
+    chk.add_argument("gateway_config", type=Path)
+    sim = sub.add_parser(
+        "sim", help="run an edge agent with a simulated sewing line inside (trainers, compose)"
+    )
+    sim.add_argument(
+        "--config", type=Path, help="a gateway.toml; without [[devices]] a 12-station line is used"
+    )
+
     for name, text in (
-        ("sim", "run the simulated sewing line with its edge agent (for docker compose and trainers)"),
-        ("agent", "run the edge agent for the devices in the config file"),
         ("collector", "store MQTT machine data in InfluxDB"),
         ("analytics", "compute OEE and machine health, and send commands back to the floor"),
     ):
@@ -104,10 +116,33 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary["lost"] == 0 else 1
 
 
-def _cmd_sim(cfg: TonleConfig) -> None:
-    from tonle.runners import run_sim
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from edge_agent.config import load_gateway_config
+    from tonle.runners import run_agent
 
-    _run(lambda stop: run_sim(cfg, stop))
+    if args.agent_command == "check-config":
+        load_gateway_config(args.gateway_config)
+        print(f"{args.gateway_config}: OK")
+        return 0
+    if args.config is None:
+        print(
+            "tonle agent: give the gateway config with --config gateway.toml "
+            "(see examples/gateway-small-plant.toml)",
+            file=sys.stderr,
+        )
+        return 2
+    cfg = load_gateway_config(args.config)
+    _run(lambda stop: run_agent(cfg, stop))
+    return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from edge_agent.config import load_gateway_config
+    from tonle.runners import run_agent
+
+    cfg = load_gateway_config(args.config, default_devices=[{"type": "sim"}])
+    _run(lambda stop: run_agent(cfg, stop))
+    return 0
 
 
 def _cmd_collector(cfg: TonleConfig) -> None:
@@ -134,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _cmd_demo(args)
+        if args.command == "agent":
+            return _cmd_agent(args)
+        if args.command == "sim":
+            return _cmd_sim(args)
         if args.command == "check-config":
             load_config(args.config)
             print(f"{args.config}: OK")

@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TONLE_"
+T = TypeVar("T", bound=msgspec.Struct)
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -141,6 +142,9 @@ class TonleConfig(_Section):
     agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
     sim: SimConfig = msgspec.field(default_factory=SimConfig)
 
+    def check(self) -> None:
+        _check_relations(self)
+
 
 def _secret(env_name: str, key: str) -> str | None:
     if not env_name:
@@ -172,9 +176,9 @@ def _check_keys(data: Mapping[str, Any], cls: type[msgspec.Struct], path: str) -
             _check_keys(value, sub, where)
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def _env_overrides(env: Mapping[str, str], root: type[msgspec.Struct]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    top = _fields(TonleConfig)
+    top = {k: v for k, v in _fields(root).items() if isinstance(v, type) and issubclass(v, msgspec.Struct)}
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX):
             continue
@@ -201,21 +205,27 @@ def _parse_env_value(raw: str) -> Any:
 
 
 def parse_config(
-    data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "config"
-) -> TonleConfig:
+    data: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    source: str = "config",
+    root: type[T] = TonleConfig,  # type: ignore[assignment]
+) -> T:
+    """Validate `data` into `root`; TONLE_<SECTION>_<KEY> variables override file values."""
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()}
-    _check_keys(merged, TonleConfig, "")
-    for section, values in _env_overrides(os.environ if env is None else env).items():
+    _check_keys(merged, root, "")
+    for section, values in _env_overrides(os.environ if env is None else env, root).items():
         merged.setdefault(section, {}).update(values)
     try:
-        cfg = msgspec.convert(merged, TonleConfig)
+        cfg = msgspec.convert(merged, root)
     except msgspec.ValidationError as exc:
         msg = str(exc)
         if " - at `$." in msg:
             text, where = msg.rsplit(" - at `$.", 1)
             raise ConfigError(f"{source}: '{where.rstrip('`')}': {text}") from exc
         raise ConfigError(f"{source}: {msg}") from exc
-    _check_relations(cfg)
+    check = getattr(cfg, "check", None)
+    if check is not None:
+        check()
     return cfg
 
 
@@ -234,10 +244,14 @@ def _check_relations(cfg: TonleConfig) -> None:
         raise ConfigError("'agent.speed_min' is above 'agent.speed_max'; swap them")
 
 
-def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> TonleConfig:
+def load_config(
+    path: str | Path | None,
+    env: Mapping[str, str] | None = None,
+    root: type[T] = TonleConfig,  # type: ignore[assignment]
+) -> T:
     """Read and validate a config file (or only defaults and environment when `path` is None)."""
     if path is None:
-        return parse_config({}, env, "defaults")
+        return parse_config({}, env, "defaults", root)
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -245,4 +259,4 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
         raise ConfigError(f"config file {p} does not exist; check the path") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p} is not valid TOML: {exc}") from exc
-    return parse_config(data, env, str(p))
+    return parse_config(data, env, str(p), root)

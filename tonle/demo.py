@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from edge_agent.spool import Spool
 
 from analytics.service import AnalyticsService
 from collector.service import Collector, make_writer
@@ -108,12 +109,11 @@ def replace_struct(obj: Any, **changes: Any) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def services(cfg: TonleConfig, opts: DemoOptions) -> AsyncIterator[TonleConfig]:
+async def services(cfg: TonleConfig, opts: DemoOptions, folder: Path) -> AsyncIterator[TonleConfig]:
     """Start private mosquitto and influxd when none is configured; stop them on exit."""
     if not opts.own_services:
         yield cfg
         return
-    folder = opts.run_dir / time.strftime("demo-%Y%m%d-%H%M%S")
     broker = LocalBroker(folder=folder / "mosquitto")
     db = LocalInfluxDB(folder=folder / "influxdb")
     try:
@@ -135,7 +135,8 @@ async def services(cfg: TonleConfig, opts: DemoOptions) -> AsyncIterator[TonleCo
 async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     spec, accel = demo_line(cfg, opts.duration_s)
     cfg = demo_config(cfg, spec)
-    async with services(cfg, opts) as cfg:
+    folder = opts.run_dir / time.strftime("demo-%Y%m%d-%H%M%S")
+    async with services(cfg, opts, folder) as cfg:
         clock = WallClock()
         start_ns = clock.now_ns() - WARMUP_S * NS
         line = SewingLine(spec, seed=cfg.sim.seed, start_ns=start_ns, maintenance_s=cfg.sim.maintenance_s)
@@ -150,9 +151,13 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(collector.run(stop_back), name="collector")
                 await asyncio.wait_for(collector.ready.wait(), 30)
-                async with Agent(cfg, SimSource(line, spec), clock) as agent:
+                folder.mkdir(parents=True, exist_ok=True)
+                spool = Spool(folder / "agent-spool.sqlite", max_bytes=512 * 2**20)
+                source = SimSource(line, spec, clock, tick_s=cfg.agent.publish_interval_s)
+                async with Agent(cfg.mqtt, cfg.agent, [source], clock, spool) as agent:
                     await agent.mqtt.wait_connected()
-                    agent.publish_once()  # the shift so far, at normal wear
+                    agent.poll_sims()  # the shift so far, at normal wear
+                    await agent.flush()
                     line.set_wear_acceleration(accel)
                     analytics = AnalyticsService(cfg, clock, q, kpi_writer, collector.mqtt)
                     tg.create_task(agent.run(stop_line), name="agent")
@@ -160,7 +165,7 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
                     view = LiveView(spec, analytics, agent, collector, opts, accel)
                     await view.run(opts.duration_s)
                     stop_line.set()
-                    await agent.flush()
+                    await agent.publisher.drain()
                 end_ns = clock.now_ns()
                 await drain(collector, agent)
                 summary = await summarize(q, cfg, spec, agent, collector, analytics, start_ns, end_ns)

@@ -3,41 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+from edge_agent.spool import Spool
 
 from analytics.service import AnalyticsService
 from collector.service import make_writer
 from edge_agent.agent import Agent
-from edge_agent.sources.sim import SimSource
+from edge_agent.commands import CommandLog
+from edge_agent.config import GatewayConfig
+from edge_agent.drivers import make_source
 from firmware_sim.clock import WallClock
-from firmware_sim.line import SewingLine, default_line
 from tonle.config import TonleConfig
 from tonle.influxql import InfluxQLClient
 from tonle.mqtt import MqttConnection
 
-__all__ = ["run_analytics", "run_sim"]
+__all__ = ["run_agent", "run_analytics"]
 
 
-async def run_sim(cfg: TonleConfig, stop: asyncio.Event) -> None:
-    """The simulated line and its edge agent, publishing on wall time."""
-    s, a = cfg.sim, cfg.agent
-    spec = default_line(
-        n_stations=s.stations,
-        seed=s.seed,
-        wearing_station=s.wearing_station,
-        site=a.site,
-        area=a.area,
-        line=a.line,
-    )
+async def run_agent(cfg: GatewayConfig, stop: asyncio.Event) -> None:
+    """The edge agent for the devices in a gateway config, on wall time."""
     clock = WallClock()
-    line = SewingLine(
-        spec,
-        seed=s.seed,
-        start_ns=clock.now_ns(),
-        wear_acceleration=s.wear_acceleration,
-        maintenance_s=s.maintenance_s,
+    spool_dir = Path(cfg.spool.path)
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    sources = [make_source(d, clock, cfg) for d in cfg.devices]
+    spool = Spool(
+        spool_dir / "spool.sqlite", max_bytes=int(cfg.spool.max_mb * 2**20), synchronous=cfg.spool.synchronous
     )
-    async with Agent(cfg, SimSource(line, spec), clock) as agent:
-        await agent.run(stop)
+    commands = CommandLog(spool_dir / "commands.sqlite")
+    try:
+        async with Agent(cfg.mqtt, cfg.agent, sources, clock, spool, commands) as agent:
+            await agent.run(stop)
+    finally:
+        spool.close()
+        commands.close()
 
 
 async def run_analytics(cfg: TonleConfig, stop: asyncio.Event) -> None:

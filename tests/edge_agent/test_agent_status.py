@@ -8,6 +8,7 @@ import msgspec
 
 from edge_agent.agent import Agent
 from edge_agent.sources.sim import SimSource
+from edge_agent.spool import Spool
 from firmware_sim.clock import VirtualClock
 from firmware_sim.line import SewingLine, default_line
 from tests.helpers import config_for
@@ -16,11 +17,11 @@ from tonle.mqtt import MqttConnection
 T0 = 1_780_000_000_000_000_000
 
 
-def _agent(cfg, name: str) -> Agent:
+def _agent(cfg, name: str, tmp_path) -> Agent:
     spec = default_line(n_stations=2, wearing_station=None, site=name)
-    return Agent(
-        cfg, SimSource(SewingLine(spec, seed=1, start_ns=T0, vibration=False), spec), VirtualClock(T0)
-    )
+    clock = VirtualClock(T0)
+    source = SimSource(SewingLine(spec, seed=1, start_ns=T0, vibration=False), spec, clock)
+    return Agent(cfg.mqtt, cfg.agent, [source], clock, Spool(tmp_path / "spool.sqlite", 2**20))
 
 
 async def _status(broker, topic: str, name: str) -> dict:
@@ -32,30 +33,30 @@ async def _status(broker, topic: str, name: str) -> dict:
         return msgspec.json.decode(msg.payload)
 
 
-def test_status_is_retained_online_then_offline_after_a_clean_stop(broker, influxdb, unique_name):
+def test_status_is_retained_online_then_offline_after_a_clean_stop(broker, influxdb, unique_name, tmp_path):
     cfg = config_for(broker, influxdb, unique_name)
 
     async def body() -> None:
-        agent = _agent(cfg, unique_name)
+        agent = _agent(cfg, unique_name, tmp_path)
         topic = agent.status_addr.topic("status")
         async with agent:
             await agent.mqtt.wait_connected()
-            await agent.flush()
+            await agent.publisher.drain()
             assert (await _status(broker, topic, unique_name))["online"] is True
         assert (await _status(broker, topic, unique_name))["online"] is False
 
     asyncio.run(body())
 
 
-def test_the_last_will_says_offline_when_the_agent_dies(broker, influxdb, unique_name):
+def test_the_last_will_says_offline_when_the_agent_dies(broker, influxdb, unique_name, tmp_path):
     cfg = config_for(broker, influxdb, unique_name)
 
     async def body() -> None:
-        agent = _agent(cfg, unique_name)
+        agent = _agent(cfg, unique_name, tmp_path)
         topic = agent.status_addr.topic("status")
         await agent.mqtt.__aenter__()
         await agent.mqtt.wait_connected()
-        await agent.flush()
+        await agent.publisher.drain()
         assert (await _status(broker, topic, unique_name))["online"] is True
         # The gateway loses power: the TCP connection drops without a DISCONNECT.
         client = agent.mqtt._client

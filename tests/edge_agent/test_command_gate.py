@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge_agent.commands import CommandGate, Decision, DeviceLimits
+from edge_agent.commands import CommandGate, CommandLog, Decision, DeviceLimits, MemoryLog
 from tonle.contract import Command
 
 NOW = 1_780_000_000_000_000_000
@@ -54,8 +54,19 @@ def test_the_same_id_is_applied_at_most_once():
 
 
 def test_the_memory_of_ids_is_bounded():
-    gate = CommandGate({"S01": LIMITS}, remember=3)
+    gate = CommandGate({"S01": LIMITS}, MemoryLog(remember=3))
     for i in range(5):
         gate.record(f"c{i}", Decision("applied", ""))
     assert gate.check("S01", cmd(id="c0"), NOW).status == "applied"
     assert gate.check("S01", cmd(id="c4"), NOW).status == "duplicate"
+
+
+def test_command_outcomes_survive_a_restart_of_the_agent(tmp_path):
+    log = CommandLog(tmp_path / "commands.sqlite", remember=2)
+    CommandGate({"S01": LIMITS}, log).record("c1", Decision("applied", "speed set"))
+    log.close()
+    reopened = CommandGate({"S01": LIMITS}, CommandLog(tmp_path / "commands.sqlite", remember=2))
+    assert reopened.check("S01", cmd(id="c1"), NOW).status == "duplicate"
+    for i in range(2, 5):
+        reopened.record(f"c{i}", Decision("applied", ""))
+    assert reopened.check("S01", cmd(id="c1"), NOW).status == "applied"  # forgotten: bounded

@@ -23,6 +23,8 @@ __all__ = [
     "CommandAck",
     "Count",
     "Event",
+    "Health",
+    "HealthRow",
     "PayloadError",
     "State",
     "StateName",
@@ -121,6 +123,21 @@ class Status(_Base):
     version: Text = ""
 
 
+class HealthRow(msgspec.Struct, forbid_unknown_fields=True):
+    """Counters of one part of a component (the agent itself, or one of its devices)."""
+
+    scope: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    fields: dict[Name, float]
+
+
+class Health(_Base):
+    """A component's own health, periodically; stored in the `pipeline` measurement."""
+
+    ts: Ts
+    component: Name
+    rows: Annotated[list[HealthRow], msgspec.Meta(max_length=256)]
+
+
 CommandAction = Literal["set_speed", "maintenance", "andon", "clear_andon"]
 
 
@@ -151,7 +168,7 @@ class Alert(_Base):
     rul_h: float | None = None
 
 
-Payload = Telemetry | State | Count | Event | Status | Command | CommandAck | Alert
+Payload = Telemetry | State | Count | Event | Status | Health | Command | CommandAck | Alert
 
 _STRUCTS: dict[str, type[msgspec.Struct]] = {
     "telemetry": Telemetry,
@@ -159,6 +176,7 @@ _STRUCTS: dict[str, type[msgspec.Struct]] = {
     "count": Count,
     "event": Event,
     "status": Status,
+    "health": Health,
     "cmd": Command,
     "cmd/ack": CommandAck,
     "alert": Alert,
@@ -190,6 +208,11 @@ def decode(kind: str, data: bytes) -> Payload:
         telemetry_block(msg)  # validates shapes and values
     elif isinstance(msg, Command) and msg.value is not None and not math.isfinite(msg.value):
         raise PayloadError("command value is not a finite number")
+    elif isinstance(msg, Health):
+        for row in msg.rows:
+            bad = [k for k, v in row.fields.items() if not math.isfinite(v) or abs(v) > ABS_MAX]
+            if bad:
+                raise PayloadError(f"health row {row.scope!r} field {bad[0]!r} is not a finite number")
     return msg  # type: ignore[return-value]
 
 

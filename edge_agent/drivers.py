@@ -1,0 +1,35 @@
+"""Build the source for a device section of the gateway config (one place knows every type)."""
+
+from __future__ import annotations
+
+from edge_agent.config import DeviceConfig, GatewayConfig
+from edge_agent.sources.base import Source
+from edge_agent.sources.sim import SimDeviceConfig, SimSource
+from firmware_sim.clock import Clock
+from firmware_sim.line import SewingLine, default_line
+
+__all__ = ["make_source"]
+
+
+def make_source(dev: DeviceConfig, clock: Clock, cfg: GatewayConfig) -> Source:
+    if isinstance(dev, SimDeviceConfig):
+        a = cfg.agent
+        spec = default_line(
+            n_stations=dev.stations,
+            seed=dev.seed,
+            wearing_station=dev.wearing_station,
+            site=a.site,
+            area=a.area,
+            line=a.line,
+        )
+        line = SewingLine(
+            spec,
+            seed=dev.seed,
+            start_ns=clock.now_ns(),
+            wear_acceleration=dev.wear_acceleration,
+            maintenance_s=dev.maintenance_s,
+        )
+        return SimSource(
+            line, spec, clock, tick_s=dev.tick_s, name=dev.name, speed_range=(dev.speed_min, dev.speed_max)
+        )
+    raise TypeError(f"no driver for device type {type(dev).__name__}")

@@ -1,0 +1,439 @@
+"""A sewing-station sensor node on a serial line: the gateway side of docs/serial-protocol.md.
+
+One source owns one port (a USB CDC device, an RS-232 adapter, or a pty in
+tests), opened by its stable path (`/dev/serial/by-id/...`), so an unplugged
+node that comes back on another ttyACM number is found again. The link loop
+is plain and readable, like aiomqtt's: open, SYNC, read until the link dies
+or goes quiet, close, back off (bounded, jittered), reopen the same path.
+
+Delivery: the node keeps every frame until it is ACKed, and the source ACKs
+only in `commit()`, after the agent made the readings durable. Frames carry
+(boot, seq); the source drops duplicates by seq within a boot, asks for a
+resend (`SYNC <from> <boot>`) when it sees a hole, and learns from the node's H
+frame which holes can no longer be filled (counted in `stats.lost`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Annotated
+
+import msgspec
+import serial_asyncio_fast
+
+from edge_agent.commands import DeviceLimits
+from edge_agent.sources.base import (
+    Burst,
+    CommandRefused,
+    Count,
+    Reading,
+    Sample,
+    Sink,
+    SourceHealth,
+    StateChange,
+)
+from firmware_sim import serial_codec as sc
+
+__all__ = ["ACTIONS", "CommandUnconfirmed", "SerialDeviceConfig", "SerialNodeSource", "SerialStats"]
+
+log = logging.getLogger("tonle.agent.serial")
+
+ACTIONS = ("set_speed", "maintenance", "andon", "clear_andon")
+WINDOW_LIMIT = 8192  # out-of-order seqs remembered; beyond that the oldest hole is given up as lost
+BOOT_MEMORY = 8  # earlier boot ids whose late frames are recognised and dropped
+
+PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class SerialDeviceConfig(msgspec.Struct, tag="serial", tag_field="type", forbid_unknown_fields=True,
+                         frozen=True, kw_only=True):
+    """One sensor node on one serial port; `[[devices]] type = "serial"` in the gateway file."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    port: Annotated[str, msgspec.Meta(min_length=1)]  # a stable path: /dev/serial/by-id/..., run/tty/S01
+    machine: Annotated[str, msgspec.Meta(min_length=1)]
+    machine_type: str = "lockstitch"
+    baudrate: Annotated[int, msgspec.Meta(ge=300, le=4_000_000)] = 115200
+    read_timeout_s: PosFloat = 10.0  # silence before the link counts as dead (a probe SYNC at half)
+    reconnect_min_s: PosFloat = 0.5
+    reconnect_max_s: PosFloat = 30.0
+    command_timeout_s: PosFloat = 3.0
+    resync_interval_s: PosFloat = 2.0  # at most one hole-filling SYNC per interval
+    allowed_commands: tuple[str, ...] = ()  # nothing moves the machine unless listed here
+    speed_min: Fraction = 0.5
+    speed_max: Fraction = 1.0
+
+    def __post_init__(self) -> None:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError(f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
+                             f"{self.reconnect_max_s}; make min <= max")
+        if self.speed_min > self.speed_max:
+            raise ValueError(f"speed_min={self.speed_min} is above speed_max={self.speed_max}")
+        unknown = sorted(set(self.allowed_commands) - set(ACTIONS))
+        if unknown:
+            raise ValueError(f"allowed_commands: {unknown} are unknown; choose from {list(ACTIONS)}")
+
+
+class CommandUnconfirmed(CommandRefused):
+    """The node did not answer (unplugged, or no R frame in time): the command may or may not be applied.
+
+    Resending with the same command id is safe: the node answers a known id
+    again without applying it twice.
+    """
+
+
+@dataclass
+class SerialStats:
+    """Protocol counters beyond `SourceHealth`: what the seq numbers say about the link."""
+
+    frames: int = 0  # distinct frames handled
+    duplicates: int = 0  # resent frames already handled (dropped)
+    lost: int = 0  # seqs the node can no longer resend (its ring overflowed)
+    stale: int = 0  # late frames from an earlier boot of the node (dropped)
+    node_resets: int = 0  # the node rebooted: its seq started again
+    resyncs: int = 0  # SYNCs sent to fill holes or probe a quiet link
+    node_dropped: int = 0  # the node's own count of frames its ring forgot, from its last H
+    node: sc.Hello | None = None  # the node's last H frame
+
+
+class _SeqWindow:
+    """Which seqs of one boot were handled: everything up to `low`, plus a bounded set above it.
+
+    `low` stays None until the node's H frame says the oldest seq it can still
+    resend; until then duplicates are recognised by the set alone.
+    """
+
+    def __init__(self) -> None:
+        self.low: int | None = None
+        self.above: set[int] = set()
+
+    def seen(self, seq: int) -> bool:
+        return (self.low is not None and seq <= self.low) or seq in self.above
+
+    def add(self, seq: int) -> int:
+        """Mark `seq` handled; return how many seqs were given up as lost to keep the set bounded."""
+        self.above.add(seq)
+        self._compact()
+        return self.anchor(min(self.above)) if len(self.above) > WINDOW_LIMIT else 0
+
+    def anchor(self, first: int) -> int:
+        """Nothing below `first` will come any more; return how many of those seqs were never seen."""
+        if self.low is not None and first - 1 <= self.low:
+            return 0
+        lost = 0 if self.low is None else first - 1 - self.low - sum(1 for s in self.above if s < first)
+        self.low = first - 1
+        self.above = {s for s in self.above if s > self.low}
+        self._compact()
+        return lost
+
+    def hole(self) -> int | None:
+        """The first missing seq, if frames after it have arrived."""
+        return self.low + 1 if self.low is not None and self.above else None
+
+    def _compact(self) -> None:
+        if self.low is None:
+            return
+        while self.low + 1 in self.above:
+            self.above.remove(self.low + 1)
+            self.low += 1
+
+
+class _Link(asyncio.Protocol):
+    """Splits the byte stream into lines for the source; overlong lines are cut off and counted."""
+
+    def __init__(self, source: SerialNodeSource) -> None:
+        loop = asyncio.get_running_loop()
+        self._source, self._loop = source, loop
+        self.closed: asyncio.Future[Exception | None] = loop.create_future()
+        self.last_rx = loop.time()
+        self._buf = bytearray()
+        self._skipping = False  # inside an overlong line: drop up to its newline
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = self._loop.time()
+        self._buf += data
+        lines, pos, overlong = [], 0, 0
+        while (end := self._buf.find(b"\n", pos)) >= 0:
+            if not self._skipping:
+                lines.append(bytes(self._buf[pos : end + 1]))
+            self._skipping, pos = False, end + 1
+        del self._buf[:pos]
+        if len(self._buf) > sc.MAX_LINE_BYTES:
+            self._buf.clear()
+            overlong, self._skipping = 1, True
+        self._source._on_lines(lines, overlong)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(exc)
+
+
+class SerialNodeSource:
+    """The `Source` for one sensor node; `run()` owns the port, reconnecting until cancelled."""
+
+    def __init__(self, cfg: SerialDeviceConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.stats = SerialStats()
+        self._health = SourceHealth()
+        self._sink: Sink | None = None
+        self._transport: asyncio.Transport | None = None
+        self._opened = 0
+        self._boot: str | None = None
+        self._old_boots: deque[str] = deque(maxlen=BOOT_MEMORY)
+        self._window = _SeqWindow()
+        self._acked = 0
+        self._waiting: dict[str, asyncio.Future[sc.Result]] = {}
+        self._last_sync = -math.inf
+        self._resync_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def machines(self) -> list[tuple[str, str]]:
+        return [(self.cfg.machine, self.cfg.machine_type)]
+
+    @property
+    def health(self) -> SourceHealth:
+        return self._health
+
+    @property
+    def limits(self) -> dict[str, DeviceLimits]:
+        """What the command gate should allow for this machine (the same checks `apply` repeats)."""
+        ranges = {"set_speed": (self.cfg.speed_min, self.cfg.speed_max), "andon": (0.0, 1.0)}
+        return {self.cfg.machine: DeviceLimits(frozenset(self.cfg.allowed_commands), ranges)}
+
+    # ------------------------------------------------------------------ link
+
+    async def run(self, sink: Sink) -> None:
+        """Read forever; a lost or silent link is closed and the same path reopened with backoff."""
+        self._sink = sink
+        failures = 0
+        while True:
+            try:
+                worked = await self._session()
+            except OSError as exc:  # serial.SerialException is an OSError: port missing, busy, not a tty
+                self._note_error(f"cannot open {self.cfg.port}: {exc}")
+                worked = False
+            failures = 0 if worked else failures + 1
+            delay = min(self.cfg.reconnect_max_s, self.cfg.reconnect_min_s * 2.0 ** min(failures, 30))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def _session(self) -> bool:
+        """One open port, until it fails or goes quiet; True if the node sent anything."""
+        loop = asyncio.get_running_loop()
+        link = _Link(self)
+        transport, _ = await serial_asyncio_fast.create_serial_connection(
+            loop, lambda: link, self.cfg.port, baudrate=self.cfg.baudrate, exclusive=True
+        )
+        self._opened += 1
+        self._health.reconnects += self._opened > 1
+        self._health.connected, self._transport, self._acked = True, transport, 0
+        frames_before = self.stats.frames
+        try:
+            self._send_sync(self._window.low)
+            await self._watch(link)
+        finally:
+            self._health.connected, self._transport = False, None
+            if self._resync_timer is not None:
+                self._resync_timer.cancel()
+                self._resync_timer = None
+            if not transport.is_closing():
+                transport.abort()
+            await link.closed  # the port's fd is closed once this resolves
+        return self.stats.frames > frames_before
+
+    async def _watch(self, link: _Link) -> None:
+        """Return when the link is lost or silent for read_timeout_s; probe with a SYNC at half that."""
+        loop = asyncio.get_running_loop()
+        limit, probed = self.cfg.read_timeout_s, False
+        while True:
+            idle = loop.time() - link.last_rx
+            if idle >= limit:
+                self._health.timeouts += 1
+                self._note_error(f"{self.cfg.port}: nothing received for {limit:g} s; reopening the port")
+                return
+            if idle >= limit / 2 and not probed:
+                self._send_sync(self._window.low)
+                probed = True
+            probed &= idle >= limit / 2
+            wait = (limit / 2 if idle < limit / 2 else limit) - idle
+            done, _ = await asyncio.wait([link.closed], timeout=wait)
+            if done:
+                exc = link.closed.result()
+                if exc is not None:
+                    self._note_error(f"{self.cfg.port}: link lost ({exc}); reopening")
+                return
+
+    def _write(self, msg: sc.HostLine) -> bool:
+        if self._transport is None or self._transport.is_closing():
+            return False
+        self._transport.write(sc.encode_host(msg))
+        return True
+
+    def _send_sync(self, low: int | None) -> None:
+        """SYNC from the first seq we lack (or everything, before the node said who it is)."""
+        msg = sc.Sync() if low is None or self._boot is None else sc.Sync(low + 1, self._boot)
+        if self._write(msg):
+            self._last_sync = asyncio.get_running_loop().time()
+            self.stats.resyncs += 1
+
+    def _note_error(self, message: str) -> None:
+        self._health.read_errors += 1
+        self._health.last_error = message
+        log.warning("%s: %s", self.name, message)
+
+    # ---------------------------------------------------------------- frames
+
+    def _on_lines(self, lines: list[bytes], overlong: int) -> None:
+        self._health.corrupt_frames += overlong
+        batch: list[Reading] = []
+        for raw in lines:
+            frame = self._decode(raw)
+            if frame is not None:
+                self._handle(frame, batch)
+        if batch:
+            machine = self.cfg.machine
+            self._health.reads += len(batch)
+            reads = self._health.per_machine_reads
+            reads[machine] = reads.get(machine, 0) + len(batch)
+            assert self._sink is not None
+            self._sink(batch)
+        self._maybe_resync()
+
+    def _decode(self, raw: bytes) -> sc.Frame | None:
+        """A frame, or None for a blank line; garbage before a `$` is counted and cut off."""
+        if not raw.strip():
+            return None
+        start = raw.rfind(b"$")  # `$` only ever starts a frame, so noise before it is noise
+        if start != 0:
+            self._health.corrupt_frames += 1
+            if start < 0:
+                return None
+        try:
+            return sc.decode_frame(raw[start:])
+        except sc.FrameError as exc:
+            self._health.corrupt_frames += 1
+            self._health.last_error = f"{self.cfg.port}: skipped a bad frame: {exc}"
+            return None
+
+    def _handle(self, frame: sc.Frame, batch: list[Reading]) -> None:
+        if frame.boot != self._boot:
+            if frame.boot in self._old_boots:
+                self.stats.stale += 1
+                return
+            if self._boot is not None:  # the node rebooted: its seq starts again; a new window
+                self.stats.node_resets += 1
+                self._old_boots.append(self._boot)
+                log.warning("%s: node rebooted (boot %s -> %s)", self.name, self._boot, frame.boot)
+            self._boot, self._window, self._acked = frame.boot, _SeqWindow(), 0
+        if self._window.seen(frame.seq):
+            self.stats.duplicates += 1
+            return
+        self._lose(self._window.add(frame.seq))
+        self.stats.frames += 1
+        body = frame.body
+        if isinstance(body, sc.Hello):
+            self.stats.node, self.stats.node_dropped = body, body.dropped
+            self._lose(self._window.anchor(body.first))
+            if body.machine != self.cfg.machine:
+                self._health.last_error = (f"{self.cfg.port}: the node says it is on {body.machine!r}; "
+                                           f"readings go to {self.cfg.machine!r} as configured")
+        elif isinstance(body, sc.Result):
+            waiter = self._waiting.get(body.cmd_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(body)
+        else:
+            batch.append(self._reading(body, frame.seq))
+
+    def _lose(self, n: int) -> None:
+        if n:
+            self.stats.lost += n
+            errors = self._health.per_machine_errors
+            errors[self.cfg.machine] = errors.get(self.cfg.machine, 0) + n
+            self._health.last_error = f"{self.cfg.port}: {n} frames lost (the node's buffer overflowed)"
+
+    def _reading(self, body: sc.Body, seq: int) -> Reading:
+        m = self.cfg.machine
+        if isinstance(body, sc.Telemetry):
+            fields = {"speed_spm": body.speed_spm, "current_a": body.current_a, "temp_c": body.temp_c,
+                      "andon": float(body.andon)}
+            return Sample(m, body.ts_ns, fields, seq)
+        if isinstance(body, sc.State):
+            return StateChange(m, body.ts_ns, body.state, body.reason, seq)
+        if isinstance(body, sc.Count):
+            return Count(m, body.ts_ns, body.total, body.good, seq)
+        assert isinstance(body, sc.Vibration)
+        return Burst(m, body.ts_ns, body.fs_hz, body.waveform(), seq)
+
+    def _maybe_resync(self) -> None:
+        """Ask for a resend when a hole shows; at most once per resync_interval_s (a timer waits the rest)."""
+        if self._resync_timer is not None or self._transport is None or self._window.hole() is None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_sync + self.cfg.resync_interval_s - loop.time()
+        if wait > 0:
+            self._resync_timer = loop.call_later(wait, self._resync_due)
+        else:
+            self._send_sync(self._window.low)
+
+    def _resync_due(self) -> None:
+        self._resync_timer = None
+        self._maybe_resync()
+
+    # ------------------------------------------------------- commit, commands
+
+    async def commit(self) -> None:
+        """ACK the highest seq below which everything was pushed: the node may forget those frames."""
+        low = self._window.low
+        if self._boot is None or low is None or low <= self._acked:
+            return
+        if self._write(sc.Ack(low, self._boot)):
+            self._acked = low
+
+    async def sync(self) -> None:
+        """Ask the node to resend everything it still holds (duplicates are dropped here)."""
+        if self._write(sc.Sync()):
+            self.stats.resyncs += 1
+
+    async def apply(
+        self, machine: str, action: str, value: float | None, *, cmd_id: str | None = None
+    ) -> str:
+        """Send CMD and wait for the node's R frame; raise CommandRefused (or CommandUnconfirmed)."""
+        self._check_command(machine, action, value)
+        cmd_id = cmd_id or uuid.uuid4().hex[:16]  # unique across gateway restarts: the node remembers ids
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[cmd_id] = waiter
+        try:
+            if not self._write(sc.Cmd(cmd_id, action, value)):
+                raise CommandUnconfirmed(f"{machine}: the sensor node on {self.cfg.port} is not connected; "
+                                         f"{action} was not sent")
+            result = await asyncio.wait_for(waiter, self.cfg.command_timeout_s)
+        except TimeoutError:
+            self._health.timeouts += 1
+            raise CommandUnconfirmed(
+                f"{machine}: no answer from the sensor node on {self.cfg.port} within "
+                f"{self.cfg.command_timeout_s:g} s to {action} (id {cmd_id}); it may or may not have been "
+                "applied, and resending the same id is safe"
+            ) from None
+        finally:
+            self._waiting.pop(cmd_id, None)
+        if not result.ok:
+            raise CommandRefused(f"{machine}: the node refused {action}: {result.detail}")
+        return result.detail
+
+    def _check_command(self, machine: str, action: str, value: float | None) -> None:
+        """The gate's checks again, at the last step before the wire (defence in depth)."""
+        if machine != self.cfg.machine:
+            raise CommandRefused(f"{self.name} drives {self.cfg.machine!r}, not {machine!r}")
+        if action not in self.cfg.allowed_commands:
+            allowed = ", ".join(self.cfg.allowed_commands) or "nothing"
+            raise CommandRefused(f"{action!r} is not allowed on {machine}; allowed: {allowed}")
+        lo, hi = self.limits[machine].ranges.get(action, (-math.inf, math.inf))
+        if action in ("set_speed", "andon") and (value is None or not lo <= value <= hi):
+            raise CommandRefused(f"{machine}: {action} value {value!r} is outside {lo:g}..{hi:g}")

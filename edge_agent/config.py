@@ -40,6 +40,12 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
             raise ConfigError(f"two devices are called {sorted(dupes)[0]!r}; give every device its own name")
         if not self.devices:
             raise ConfigError("no devices: add at least one [[devices]] section with a type")
+        for i, d in enumerate(self.devices):
+            check = getattr(d, "check", None)
+            if check is not None:
+                problem = check()
+                if problem:
+                    raise ConfigError(f"'devices[{i}].{problem}")
 
 
 def load_gateway_config(

@@ -17,7 +17,7 @@ def make_source(dev: DeviceConfig, clock: Clock, cfg: GatewayConfig) -> Source:
         spec = default_line(
             n_stations=dev.stations,
             seed=dev.seed,
-            wearing_station=dev.wearing_station,
+            wearing_station=dev.wearing_station if dev.wearing_station >= 0 else None,
             site=a.site,
             area=a.area,
             line=a.line,

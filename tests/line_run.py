@@ -76,8 +76,12 @@ class LineRun:
 
         await wait_for(answered, lambda n: n >= self.analytics.commands_sent, "the agent to answer commands")
 
-    async def advance(self, seconds: float) -> None:
-        """Run the line for `seconds` of virtual time, analytics at its interval."""
+    async def advance(self, seconds: float, *, connected: bool = True) -> None:
+        """Run the line for `seconds` of virtual time, analytics at its interval.
+
+        With `connected=False` (the broker is down) nothing waits for delivery:
+        the agent keeps reading and spooling, and analytics does not run.
+        """
         step = self.cfg.agent.publish_interval_s
         every = self.cfg.analytics.interval_s
         elapsed = 0.0
@@ -87,13 +91,14 @@ class LineRun:
             elapsed += step
             self.agent.poll_sims()
             await self.agent.flush()
-            if (self.clock.now_ns() - T0) / NS >= next_analytics - 1e-9:
+            if connected and (self.clock.now_ns() - T0) / NS >= next_analytics - 1e-9:
                 next_analytics += every
                 await self.settle()
                 self.results.append(await self.analytics.run_once(self.clock.now_ns()))
                 await self.collector.write_health()
                 await self.settle_commands()
-        await self.settle()
+        if connected:
+            await self.settle()
 
 
 @contextlib.asynccontextmanager

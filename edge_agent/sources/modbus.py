@@ -79,6 +79,7 @@ class ModbusHealth(SourceHealth):
 
     per_machine_timeouts: dict[str, int] = field(default_factory=dict)  # also counted in ..._errors
     per_machine_backoff_s: dict[str, float] = field(default_factory=dict)  # 0 when healthy
+    link_failures: int = 0  # failed connection attempts and lost links
 
 
 class _DeviceFailed(Exception):
@@ -101,6 +102,7 @@ class _Device:
     interval_s: float
     blocks: tuple[ReadBlock, ...]
     commands: dict[str, CommandConfig]
+    has_state: bool
     due_ns: int = 0
     failures: int = 0
     last_state: str | None = None
@@ -127,14 +129,18 @@ class ModbusSource:
         devs = [cfg] if isinstance(cfg, ModbusTcpDeviceConfig) else cfg.devices
         self._devices = [
             _Device(d.unit, d.machine, d.machine_type, d.poll_interval_s, plan_reads(d.registers),
-                    {c.action: c for c in d.commands})
+                    {c.action: c for c in d.commands}, any(r.role == "state" for r in d.registers))
             for d in devs
         ]  # fmt: skip
         self._by_machine = {d.machine: d for d in self._devices}
         self._health = ModbusHealth()
         for d in self._devices:
-            for counter in (self._health.per_machine_reads, self._health.per_machine_errors,
-                            self._health.per_machine_timeouts, self._health.per_machine_backoff_s):
+            for counter in (
+                self._health.per_machine_reads,
+                self._health.per_machine_errors,
+                self._health.per_machine_timeouts,
+                self._health.per_machine_backoff_s,
+            ):
                 counter[d.machine] = 0  # fmt: skip
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._bus = asyncio.Lock()  # one transaction on the wire at a time
@@ -197,6 +203,7 @@ class ModbusSource:
                 break
             client.close()
             self._link_failures += 1
+            self._health.link_failures += 1
             self._health.last_error = f"{self.name}: cannot open {self._where()}"
             if self._link_failures == self._retry.offline_after_failures:
                 sink(self._offline_all(now_ns=self._clock.now_ns(), why=f"cannot open {self._where()}"))
@@ -229,6 +236,7 @@ class ModbusSource:
     def _link_lost(self, why: str) -> None:
         self._close()
         self._link_failures += 1
+        self._health.link_failures += 1
         self._health.last_error = f"{self.name}: link to {self._where()} lost: {why}"
 
     def _close(self) -> None:
@@ -318,7 +326,8 @@ class ModbusSource:
         return []
 
     def _offline(self, dev: _Device, ts: int, why: str) -> list[Reading]:
-        if dev.last_state == "offline":
+        """A machine with a state register that stops answering is "offline" (a meter has no state)."""
+        if not dev.has_state or dev.last_state == "offline":
             return []
         dev.last_state = "offline"
         return [StateChange(dev.machine, ts, "offline", reason=why)]

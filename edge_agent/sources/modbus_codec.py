@@ -66,9 +66,7 @@ def decode(
     return struct.unpack(f">{fmt}", data)[0]
 
 
-def encode(
-    value: int | float, type_: str, word_order: Order = "big", byte_order: Order = "big"
-) -> list[int]:
+def encode(value: int | float, type_: str, word_order: Order = "big", byte_order: Order = "big") -> list[int]:
     """The registers that carry raw `value`; the inverse of `decode`.
 
     Raises ValueError for a value the type cannot hold (an int type given a

@@ -302,7 +302,7 @@ def _check_register(reg: RegisterConfig, where: str) -> None:
             if not lo <= code <= hi:
                 raise ModbusConfigError(f"{where}.states.{code}: a {reg.type} register never holds {code}")
     elif reg.states:
-        raise ModbusConfigError(f"{where}.states: only a register with role = \"state\" has a states table")
+        raise ModbusConfigError(f'{where}.states: only a register with role = "state" has a states table')
 
 
 def _check_overlaps(registers: list[RegisterConfig], path: str) -> None:

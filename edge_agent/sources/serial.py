@@ -52,8 +52,9 @@ PosFloat = Annotated[float, msgspec.Meta(gt=0)]
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
-class SerialDeviceConfig(msgspec.Struct, tag="serial", tag_field="type", forbid_unknown_fields=True,
-                         frozen=True, kw_only=True):
+class SerialDeviceConfig(
+    msgspec.Struct, tag="serial", tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True
+):
     """One sensor node on one serial port; `[[devices]] type = "serial"` in the gateway file."""
 
     name: Annotated[str, msgspec.Meta(min_length=1)]
@@ -72,8 +73,10 @@ class SerialDeviceConfig(msgspec.Struct, tag="serial", tag_field="type", forbid_
 
     def __post_init__(self) -> None:
         if self.reconnect_min_s > self.reconnect_max_s:
-            raise ValueError(f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
-                             f"{self.reconnect_max_s}; make min <= max")
+            raise ValueError(
+                f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
+                f"{self.reconnect_max_s}; make min <= max"
+            )
         if self.speed_min > self.speed_max:
             raise ValueError(f"speed_min={self.speed_min} is above speed_max={self.speed_max}")
         unknown = sorted(set(self.allowed_commands) - set(ACTIONS))
@@ -342,8 +345,10 @@ class SerialNodeSource:
             self.stats.node, self.stats.node_dropped = body, body.dropped
             self._lose(self._window.anchor(body.first))
             if body.machine != self.cfg.machine:
-                self._health.last_error = (f"{self.cfg.port}: the node says it is on {body.machine!r}; "
-                                           f"readings go to {self.cfg.machine!r} as configured")
+                self._health.last_error = (
+                    f"{self.cfg.port}: the node says it is on {body.machine!r}; "
+                    f"readings go to {self.cfg.machine!r} as configured"
+                )
         elif isinstance(body, sc.Result):
             waiter = self._waiting.get(body.cmd_id)
             if waiter is not None and not waiter.done():
@@ -361,8 +366,12 @@ class SerialNodeSource:
     def _reading(self, body: sc.Body, seq: int) -> Reading:
         m = self.cfg.machine
         if isinstance(body, sc.Telemetry):
-            fields = {"speed_spm": body.speed_spm, "current_a": body.current_a, "temp_c": body.temp_c,
-                      "andon": float(body.andon)}
+            fields = {
+                "speed_spm": body.speed_spm,
+                "current_a": body.current_a,
+                "temp_c": body.temp_c,
+                "andon": float(body.andon),
+            }
             return Sample(m, body.ts_ns, fields, seq)
         if isinstance(body, sc.State):
             return StateChange(m, body.ts_ns, body.state, body.reason, seq)
@@ -411,8 +420,9 @@ class SerialNodeSource:
         self._waiting[cmd_id] = waiter
         try:
             if not self._write(sc.Cmd(cmd_id, action, value)):
-                raise CommandUnconfirmed(f"{machine}: the sensor node on {self.cfg.port} is not connected; "
-                                         f"{action} was not sent")
+                raise CommandUnconfirmed(
+                    f"{machine}: the sensor node on {self.cfg.port} is not connected; {action} was not sent"
+                )
             result = await asyncio.wait_for(waiter, self.cfg.command_timeout_s)
         except TimeoutError:
             self._health.timeouts += 1

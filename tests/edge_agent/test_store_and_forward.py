@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import config_for, count, running_collector, wait_for
 from edge_agent.spool import Spool
+from tests.helpers import config_for, count, running_collector, wait_for
 from tests.line_run import line_run
 from tonle.influxql import InfluxQLClient
 from tonle.services import LocalBroker

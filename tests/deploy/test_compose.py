@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from edge_agent.config import GatewayConfig
 from tonle.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,6 +223,11 @@ def test_grafana_provisioning_matches_the_dashboards(config: dict[str, Any]) -> 
     assert (dash_dir / Path(home).name).exists() and home.startswith(provider["options"]["path"])
 
 
+def load_gateway_config_with_env(path: Path | str, env: dict[str, str]) -> GatewayConfig:
+    """The simulated line's gateway config, as `tonle sim` reads it inside its container."""
+    return load_config(path, env=env, root=GatewayConfig)
+
+
 APP_SERVICES = {"collector": "collector", "analytics": "analytics", "line-sim": "agent"}
 
 
@@ -235,7 +241,10 @@ def test_tonle_toml_loads_in_each_app_container(
     env = svc["environment"]
     for key, value in env.items():  # password_env is read from the process environment
         monkeypatch.setenv(key, value)
-    cfg = load_config(toml_path, env=env)
+    if service == "line-sim":
+        cfg = load_gateway_config_with_env(toml_path, env)
+    else:
+        cfg = load_config(toml_path, env=env)
     assert cfg.mqtt.host in config["services"], f"{service}: broker host {cfg.mqtt.host!r}"
     assert cfg.mqtt.username == mqtt_user, f"{service} logs in as {cfg.mqtt.username!r}"
     assert mqtt_user in ACL_USERS

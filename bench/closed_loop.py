@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.line_run import line_run  # noqa: E402
-from tonle.services import LocalBroker, LocalInfluxDB  # noqa: E402
+from tests.line_run import line_run
+from tonle.services import LocalBroker, LocalInfluxDB
 
 
 async def run(broker: LocalBroker, db: LocalInfluxDB, stations: int, minutes: float) -> dict:

@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import msgspec
 import paho.mqtt.client as paho
 
 from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
@@ -50,7 +53,6 @@ log = logging.getLogger("tonle.agent")
 VERSION = "0.2.0"
 SOURCE_RESTART_MIN_S = 1.0
 SOURCE_RESTART_MAX_S = 30.0
-HEALTH_INTERVAL_S = 10.0
 
 
 @dataclass
@@ -77,9 +79,11 @@ class Agent:
         clock: Clock,
         spool: Spool,
         command_log: IdStore | None = None,
+        status_file: Path | None = None,
     ) -> None:
         a = agent_cfg
         self.cfg = a
+        self.status_file = status_file
         self.sources = list(sources)
         self.clock = clock
         self.spool = spool
@@ -237,9 +241,27 @@ class Agent:
     # -- own health ----------------------------------------------------------------
     async def _health_loop(self) -> None:
         while True:
-            await self.clock.sleep(HEALTH_INTERVAL_S)
+            await self.clock.sleep(self.cfg.health_interval_s)
             if self.mqtt.connected.is_set():
                 self.publish_health()
+            if self.status_file is not None:
+                self.write_status_file()
+
+    def write_status_file(self) -> None:
+        """The agent's health as a small JSON file next to its spool.
+
+        A technician (or the demo's live view) can read it on the gateway even
+        while the broker is unreachable, which is exactly when it matters.
+        """
+        assert self.status_file is not None
+        body = {
+            "ts": self.clock.now_ns(),
+            "broker_connected": self.mqtt.connected.is_set(),
+            "rows": {row.scope: row.fields for row in self.health_rows()},
+        }
+        tmp = self.status_file.with_suffix(".tmp")
+        tmp.write_bytes(msgspec.json.encode(body))
+        os.replace(tmp, self.status_file)
 
     def health_rows(self) -> list[HealthRow]:
         s = self.stats

@@ -127,6 +127,7 @@ class AgentConfig(_Section):
     area: str = "sewing"
     line: str = "L1"
     publish_interval_s: PosFloat = 1.0
+    health_interval_s: PosFloat = 10.0
     speed_min: Annotated[float, msgspec.Meta(ge=0.1, le=1.0)] = 0.5
     speed_max: Annotated[float, msgspec.Meta(ge=0.1, le=1.0)] = 1.0
     allowed_commands: list[str] = msgspec.field(

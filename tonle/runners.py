@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from edge_agent.spool import Spool
-
 from analytics.service import AnalyticsService
 from collector.service import make_writer
 from edge_agent.agent import Agent
 from edge_agent.commands import CommandLog
 from edge_agent.config import GatewayConfig
 from edge_agent.drivers import make_source
+from edge_agent.spool import Spool
 from firmware_sim.clock import WallClock
 from tonle.config import TonleConfig
 from tonle.influxql import InfluxQLClient
@@ -32,7 +31,9 @@ async def run_agent(cfg: GatewayConfig, stop: asyncio.Event) -> None:
     )
     commands = CommandLog(spool_dir / "commands.sqlite")
     try:
-        async with Agent(cfg.mqtt, cfg.agent, sources, clock, spool, commands) as agent:
+        async with Agent(
+            cfg.mqtt, cfg.agent, sources, clock, spool, commands, spool_dir / "status.json"
+        ) as agent:
             await agent.run(stop)
     finally:
         spool.close()

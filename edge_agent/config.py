@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig, _check_bus, _check_device
+from edge_agent.sources.serial import SerialDeviceConfig
 from edge_agent.sources.sim import SimDeviceConfig
 from tonle.config import AgentConfig, ConfigError, MqttConfig, parse_config
 
@@ -24,7 +26,7 @@ class SpoolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_on
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
-DeviceConfig = SimDeviceConfig
+DeviceConfig = SimDeviceConfig | SerialDeviceConfig | ModbusTcpDeviceConfig | ModbusRtuBusConfig
 
 
 class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -35,12 +37,21 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
 
     def check(self) -> None:
         names = [d.name for d in self.devices]
+        machines = [m for d in self.devices for m in _machines_of(d)]
+        twice = {m for m in machines if machines.count(m) > 1}
+        if twice:
+            raise ConfigError(
+                f"machine {sorted(twice)[0]!r} is listed under two devices; every machine needs its own name"
+            )
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ConfigError(f"two devices are called {sorted(dupes)[0]!r}; give every device its own name")
         if not self.devices:
             raise ConfigError("no devices: add at least one [[devices]] section with a type")
         for i, d in enumerate(self.devices):
+            if isinstance(d, ModbusTcpDeviceConfig | ModbusRtuBusConfig):
+                check_modbus(d, f"devices[{i}]")
+                continue
             check = getattr(d, "check", None)
             if check is not None:
                 problem = check()
@@ -64,3 +75,19 @@ def load_gateway_config(
     if default_devices is not None and not data.get("devices"):
         data["devices"] = default_devices
     return parse_config(data, source=str(path or "defaults"), root=GatewayConfig)
+
+
+def _machines_of(d: DeviceConfig) -> list[str]:
+    if isinstance(d, SerialDeviceConfig | ModbusTcpDeviceConfig):
+        return [d.machine]
+    if isinstance(d, ModbusRtuBusConfig):
+        return [dev.machine for dev in d.devices]
+    return []
+
+
+def check_modbus(d: ModbusTcpDeviceConfig | ModbusRtuBusConfig, path: str) -> None:
+    """Register-map checks (overlaps, impossible types) with the key path in the message."""
+    if isinstance(d, ModbusRtuBusConfig):
+        _check_bus(d, path)
+    else:
+        _check_device(d, path)

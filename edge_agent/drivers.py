@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from edge_agent.config import DeviceConfig, GatewayConfig
 from edge_agent.sources.base import Source
+from edge_agent.sources.modbus import ModbusSource
+from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig
+from edge_agent.sources.serial import SerialDeviceConfig, SerialNodeSource
 from edge_agent.sources.sim import SimDeviceConfig, SimSource
 from firmware_sim.clock import Clock
 from firmware_sim.line import SewingLine, default_line
@@ -32,4 +35,8 @@ def make_source(dev: DeviceConfig, clock: Clock, cfg: GatewayConfig) -> Source:
         return SimSource(
             line, spec, clock, tick_s=dev.tick_s, name=dev.name, speed_range=(dev.speed_min, dev.speed_max)
         )
+    if isinstance(dev, SerialDeviceConfig):
+        return SerialNodeSource(dev)
+    if isinstance(dev, ModbusTcpDeviceConfig | ModbusRtuBusConfig):
+        return ModbusSource(dev, clock)
     raise TypeError(f"no driver for device type {type(dev).__name__}")

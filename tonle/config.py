@@ -217,7 +217,7 @@ def parse_config(
     for section, values in _env_overrides(os.environ if env is None else env, root).items():
         merged.setdefault(section, {}).update(values)
     try:
-        cfg = msgspec.convert(merged, root)
+        cfg = msgspec.convert(merged, root, str_keys=True)
     except msgspec.ValidationError as exc:
         msg = str(exc)
         if " - at `$." in msg:

@@ -53,6 +53,7 @@ log = logging.getLogger("tonle.agent")
 VERSION = "0.2.0"
 SOURCE_RESTART_MIN_S = 1.0
 SOURCE_RESTART_MAX_S = 30.0
+SHUTDOWN_DRAIN_S = 30.0
 
 
 @dataclass
@@ -139,18 +140,25 @@ class Agent:
         self.mqtt.publish_nowait(self.status_addr.topic("status"), encode(status), qos=1, retain=True)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read, spool, publish and answer commands until `stop` is set."""
+        """Read, spool, publish and answer commands until `stop` is set, then drain what it can."""
         async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(self._keep_running(s), name=f"source-{s.name}") for s in self.sources]
-            tasks.append(tg.create_task(self._flush_loop(), name="agent-flush"))
-            tasks.append(tg.create_task(self.publisher.run(), name="agent-publisher"))
-            tasks.append(tg.create_task(self.command_loop(), name="agent-commands"))
-            tasks.append(tg.create_task(self._health_loop(), name="agent-health"))
+            readers = [tg.create_task(self._keep_running(s), name=f"source-{s.name}") for s in self.sources]
+            readers.append(tg.create_task(self._flush_loop(), name="agent-flush"))
+            readers.append(tg.create_task(self.command_loop(), name="agent-commands"))
+            readers.append(tg.create_task(self._health_loop(), name="agent-health"))
+            publisher = tg.create_task(self.publisher.run(), name="agent-publisher")
             await stop.wait()
-            for t in tasks:
+            for t in readers:
                 t.cancel()
-        await self.flush()
-        await self.publisher.drain(timeout=5.0)
+            await self.flush()
+            if self.mqtt.connected.is_set() and not await self.publisher.drain(timeout=SHUTDOWN_DRAIN_S):
+                log.warning(
+                    "stopping with %d messages still in the spool; they are sent at the next start",
+                    self.spool.depth,
+                )
+            if self.status_file is not None:
+                self.write_status_file()
+            publisher.cancel()
 
     async def _keep_running(self, src: Source) -> None:
         """A source that crashes is logged and restarted with backoff; the others go on."""

@@ -12,7 +12,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig, _check_bus, _check_device
+from edge_agent.sources.modbus_config import (
+    ModbusRtuBusConfig,
+    ModbusTcpDeviceConfig,
+    _check_bus,
+    _check_device,
+)
 from edge_agent.sources.serial import SerialDeviceConfig
 from edge_agent.sources.sim import SimDeviceConfig
 from tonle.config import AgentConfig, ConfigError, MqttConfig, parse_config

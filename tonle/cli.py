@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="a tonle.toml; without one the demo starts its own mosquitto and influxd"
     )
     d.add_argument(
+        "--drill",
+        choices=["broker-outage", "agent-crash"],
+        help="a fault drill for a class: the broker stops mid-run (and with agent-crash the gateway "
+        "is killed during the outage), then everything comes back; the summary still shows lost 0",
+    )
+    d.add_argument(
         "--run-dir",
         type=Path,
         default=Path("run"),
@@ -106,6 +112,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         headless=args.headless,
         run_dir=args.run_dir,
         own_services=args.config is None,
+        drill=args.drill,
     )
     try:
         summary = asyncio.run(run_demo(cfg, opts))

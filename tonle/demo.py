@@ -21,17 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from edge_agent.spool import Spool
 
 from analytics.service import AnalyticsService
 from collector.service import Collector, make_writer
-from edge_agent.agent import Agent
-from edge_agent.sources.sim import SimSource
+from edge_agent.spool import Spool
 from firmware_sim.clock import WallClock
 from firmware_sim.line import LineSpec, SewingLine, default_line
+from firmware_sim.modbus_devices import demo_plant
+from firmware_sim.serial_node import SerialLineSim
 from tonle.config import LineConfig, TonleConfig
+from tonle.demo_plant import NODE_RING, AgentProcess, read_status, warm_up, write_gateway_config
 from tonle.influxql import InfluxQLClient, quote_str
-from tonle.services import LocalBroker, LocalInfluxDB
+from tonle.services import LocalBroker, LocalInfluxDB, ServiceError
 
 __all__ = ["DemoOptions", "run_demo"]
 
@@ -50,6 +51,7 @@ class DemoOptions:
     headless: bool = False
     run_dir: Path = Path("run")
     own_services: bool = True
+    drill: str | None = None  # "broker-outage" | "agent-crash"
 
 
 DEMO_START_WEAR = 0.3
@@ -109,10 +111,12 @@ def replace_struct(obj: Any, **changes: Any) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def services(cfg: TonleConfig, opts: DemoOptions, folder: Path) -> AsyncIterator[TonleConfig]:
+async def services(
+    cfg: TonleConfig, opts: DemoOptions, folder: Path
+) -> AsyncIterator[tuple[TonleConfig, LocalBroker | None]]:
     """Start private mosquitto and influxd when none is configured; stop them on exit."""
     if not opts.own_services:
-        yield cfg
+        yield cfg, None
         return
     broker = LocalBroker(folder=folder / "mosquitto")
     db = LocalInfluxDB(folder=folder / "influxdb")
@@ -122,10 +126,15 @@ async def services(cfg: TonleConfig, opts: DemoOptions, folder: Path) -> AsyncIt
         log.info(
             "started mosquitto on port %d and influxd on port %d (data in %s)", broker.port, db.port, folder
         )
-        yield replace_struct(
-            cfg,
-            mqtt=replace_struct(cfg.mqtt, host=broker.host, port=broker.port, username="", password_env=""),
-            influxdb=replace_struct(cfg.influxdb, url=db.url, username="", password_env=""),
+        yield (
+            replace_struct(
+                cfg,
+                mqtt=replace_struct(
+                    cfg.mqtt, host=broker.host, port=broker.port, username="", password_env=""
+                ),
+                influxdb=replace_struct(cfg.influxdb, url=db.url, username="", password_env=""),
+            ),
+            broker,
         )
     finally:
         broker.stop()
@@ -135,108 +144,177 @@ async def services(cfg: TonleConfig, opts: DemoOptions, folder: Path) -> AsyncIt
 async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     spec, accel = demo_line(cfg, opts.duration_s)
     cfg = demo_config(cfg, spec)
-    folder = opts.run_dir / time.strftime("demo-%Y%m%d-%H%M%S")
-    async with services(cfg, opts, folder) as cfg:
+    folder = (opts.run_dir / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    if opts.drill and not opts.own_services:
+        raise ServiceError(
+            "fault drills stop and start the broker, so they need the demo's own services: "
+            "run the drill without --config"
+        )
+    async with services(cfg, opts, folder) as (cfg, broker):
         clock = WallClock()
-        start_ns = clock.now_ns() - WARMUP_S * NS
-        line = SewingLine(spec, seed=cfg.sim.seed, start_ns=start_ns, maintenance_s=cfg.sim.maintenance_s)
-        stop_line = asyncio.Event()
+        now = clock.now_ns()
+        line = SewingLine(
+            spec, seed=cfg.sim.seed, start_ns=now - WARMUP_S * NS, maintenance_s=cfg.sim.maintenance_s
+        )
         stop_back = asyncio.Event()
         async with (
+            SerialLineSim(line, folder / "tty", ring_size=NODE_RING) as nodes,
+            demo_plant(clock) as plant,
             make_writer(cfg) as writer,
             make_writer(cfg) as kpi_writer,
             InfluxQLClient(cfg.influxdb.url, cfg.influxdb.database) as q,
         ):
+            warm_up(nodes, now)  # the shift so far waits in the nodes until the gateway reads it
+            line.set_wear_acceleration(accel)
+            gateway = write_gateway_config(
+                folder, cfg.mqtt.host, cfg.mqtt.port, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
+            )
+            agent = AgentProcess(gateway, folder / "agent.log")
             collector = Collector(cfg, writer)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(collector.run(stop_back), name="collector")
-                await asyncio.wait_for(collector.ready.wait(), 30)
-                folder.mkdir(parents=True, exist_ok=True)
-                spool = Spool(folder / "agent-spool.sqlite", max_bytes=512 * 2**20)
-                source = SimSource(line, spec, clock, tick_s=cfg.agent.publish_interval_s)
-                async with Agent(cfg.mqtt, cfg.agent, [source], clock, spool) as agent:
-                    await agent.mqtt.wait_connected()
-                    agent.poll_sims()  # the shift so far, at normal wear
-                    await agent.flush()
-                    line.set_wear_acceleration(accel)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(collector.run(stop_back), name="collector")
+                    await asyncio.wait_for(collector.ready.wait(), 30)
+                    agent.start()
+                    line_task = tg.create_task(nodes.run(clock), name="serial-nodes")
                     analytics = AnalyticsService(cfg, clock, q, kpi_writer, collector.mqtt)
-                    tg.create_task(agent.run(stop_line), name="agent")
-                    tg.create_task(analytics.run(stop_line), name="analytics")
-                    view = LiveView(spec, analytics, agent, collector, opts, accel)
+                    stop_analytics = asyncio.Event()
+                    tg.create_task(analytics.run(stop_analytics), name="analytics")
+                    drill = None
+                    if opts.drill:
+                        assert broker is not None
+                        drill = tg.create_task(
+                            run_drill(opts.drill, broker, agent, opts.duration_s), name="drill"
+                        )
+                    view = LiveView(spec, analytics, collector, opts, folder / "gateway")
                     await view.run(opts.duration_s)
-                    stop_line.set()
-                    await agent.publisher.drain()
-                end_ns = clock.now_ns()
-                await drain(collector, agent)
-                summary = await summarize(q, cfg, spec, agent, collector, analytics, start_ns, end_ns)
-                stop_back.set()
+                    if drill is not None:
+                        await drill
+                    line_task.cancel()
+                    stop_analytics.set()
+                    end_ns = clock.now_ns()
+                    code = await asyncio.to_thread(agent.stop)
+                    if code not in (0, None):
+                        log.warning("the agent exited with code %s; see %s", code, agent.log)
+                    published, depth = spooled_counts(folder / "gateway" / "spool.sqlite")
+                    await drain(collector, published, q, spec)
+                    summary = await summarize(
+                        q, spec, published, depth, collector, analytics, now, end_ns, cfg
+                    )
+                    summary["agent_starts"] = agent.starts
+                    summary["drill"] = opts.drill
+                    stop_back.set()
+            finally:
+                agent.stop(timeout=10)
     return summary
 
 
-async def drain(collector: Collector, agent: Agent) -> None:
-    """Wait until the collector has stored every message the agent published."""
+async def run_drill(kind: str, broker: LocalBroker, agent: AgentProcess, duration_s: float) -> None:
+    """Take the network (and for agent-crash, the gateway's power) away mid-run, then give it back."""
+    await asyncio.sleep(duration_s * 0.25)
+    log.warning(
+        "DRILL: the broker stops (the plant's network is down); the agent keeps reading into its spool"
+    )
+    await asyncio.to_thread(broker.stop)
+    outage = duration_s * 0.35
+    if kind == "agent-crash":
+        await asyncio.sleep(outage * 0.5)
+        log.warning("DRILL: the gateway loses power (SIGKILL of the agent) in the middle of the outage")
+        await asyncio.to_thread(agent.kill)
+        await asyncio.sleep(2)
+        log.warning("DRILL: power is back; the agent restarts and finds its spool")
+        agent.start()
+        await asyncio.sleep(outage * 0.5 - 2)
+    else:
+        await asyncio.sleep(outage)
+    await asyncio.to_thread(broker.start)
+    log.warning("DRILL: the broker is back; watch the spool drain")
+
+
+def spooled_counts(path: Path) -> tuple[dict[tuple[str, str], int], int]:
+    """Samples the agent made durable, per (machine, measurement), from its persisted counters."""
+    kinds = {"telemetry": "telemetry", "state": "state", "count": "production"}
+    with Spool(path, max_bytes=2**40) as spool:
+        state, depth = spool.load_state(), spool.depth
+    out: dict[tuple[str, str], int] = {}
+    for key, n in state.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == "seq" and parts[2] in kinds:
+            out[(parts[1], kinds[parts[2]])] = n
+    return out, depth
+
+
+async def stored_counts(q: InfluxQLClient, spec: LineSpec, since_ns: int) -> dict[tuple[str, str], int]:
+    site = quote_str(spec.site)
+    out: dict[tuple[str, str], int] = {}
+    for meas in ("telemetry", "state", "production"):
+        for s in await q.query(
+            f"SELECT count(seq) AS n FROM {meas} WHERE site = {site} AND time >= {since_ns} GROUP BY machine"
+        ):
+            out[(s.tags["machine"], meas)] = int(s.values[0][1])
+    return out
+
+
+async def drain(
+    collector: Collector, published: dict[tuple[str, str], int], q: InfluxQLClient, spec: LineSpec
+) -> None:
+    """Wait until the database holds what the agent delivered, or the collector goes quiet."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    target = agent.stats.messages
+    target = sum(published.values())
+    since = 0
     while time.monotonic() < deadline:
-        idle = collector.mqtt.messages.qsize() == 0
-        if idle and collector.stats.messages >= target:
-            await asyncio.sleep(0.5)  # let the last batch's write finish
-            if collector.mqtt.messages.qsize() == 0:
-                return
-        await asyncio.sleep(0.1)
+        stored = sum((await stored_counts(q, spec, since)).values())
+        if stored >= target and collector.mqtt.messages.empty():
+            return
+        await asyncio.sleep(0.3)
     log.warning("the collector did not catch up within %.0fs", DRAIN_TIMEOUT_S)
 
 
 async def summarize(
     q: InfluxQLClient,
-    cfg: TonleConfig,
     spec: LineSpec,
-    agent: Agent,
+    published: dict[tuple[str, str], int],
+    spool_depth: int,
     collector: Collector,
     analytics: AnalyticsService,
     start_ns: int,
     end_ns: int,
+    cfg: TonleConfig,
 ) -> dict[str, Any]:
+    stored = await stored_counts(q, spec, 0)
+    lost = sum(max(0, n - stored.get(key, 0)) for key, n in published.items())
     site = quote_str(spec.site)
-    stored: dict[tuple[str, str], int] = {}
-    for meas in ("telemetry", "state", "production"):
-        for s in await q.query(
-            f"SELECT count(seq) AS n FROM {meas} WHERE site = {site} "
-            f"AND time >= {start_ns} AND time <= {end_ns + NS} GROUP BY machine"
-        ):
-            stored[(s.tags["machine"], meas)] = int(s.values[0][1])
-    lost = sum(max(0, n - stored.get(key, 0)) for key, n in agent.stats.samples.items())
     acks = await q.query(
         f"SELECT machine, status, action, detail FROM commands WHERE site = {site} "
         f"AND direction = 'ack' AND time >= {start_ns}"
     )
     ack_rows = [dict(zip(acks[0].columns, row, strict=True)) for row in acks[0].values] if acks else []
-    res = next(iter(analytics.results.values()), None)
-    wearing = (
-        spec.stations[cfg.sim.wearing_station].name
-        if 0 <= cfg.sim.wearing_station < len(spec.stations)
-        else None
-    )
+    res = analytics.results.get((spec.site, spec.area, spec.line))
+    ws = cfg.sim.wearing_station
     return {
-        "duration_s": round((end_ns - start_ns) / NS - WARMUP_S, 1),
-        "machines": len(spec.stations),
-        "samples_published": agent.stats.samples_published,
-        "points_stored": sum(stored.values()),
+        "duration_s": round((end_ns - start_ns) / NS, 1),
+        "machines": len({m for m, _ in published}),
+        "samples_published": sum(published.values()),
+        "points_stored": sum(stored.get(key, 0) for key in published),
         "lost": lost,
-        "oee": {spec.line: round(res.line_oee, 4) if res and res.line_oee == res.line_oee else None},
-        "pieces_per_hour": {
-            spec.line: round(res.line_pph, 1) if res and res.line_pph == res.line_pph else None
-        },
+        "still_in_spool": spool_depth,
+        "oee": {spec.line: _round(res.line_oee, 4) if res else None},
+        "pieces_per_hour": {spec.line: _round(res.line_pph, 1) if res else None},
         "alerts": analytics.alerts_sent,
         "commands_sent": analytics.commands_sent,
         "commands_acked": sum(1 for r in ack_rows if r["status"] == "applied"),
         "commands": [
             {"machine": r["machine"], "action": r["action"], "status": r["status"]} for r in ack_rows
         ],
-        "wearing_machine": wearing,
+        "wearing_machine": spec.stations[ws].name if 0 <= ws < len(spec.stations) else None,
         "dead_letters": collector.stats.dead_letters,
         "seq_gaps": collector.stats.seq_gaps,
     }
+
+
+def _round(v: float, digits: int) -> float | None:
+    return round(v, digits) if v == v else None
 
 
 class LiveView:
@@ -246,19 +324,15 @@ class LiveView:
         self,
         spec: LineSpec,
         analytics: AnalyticsService,
-        agent: Agent,
         collector: Collector,
         opts: DemoOptions,
-        accel: float,
+        gateway: Path,
     ) -> None:
-        self.spec, self.analytics, self.agent, self.collector, self.opts = (
-            spec,
-            analytics,
-            agent,
-            collector,
-            opts,
-        )
-        self.accel = accel
+        self.spec = spec
+        self.analytics = analytics
+        self.collector = collector
+        self.opts = opts
+        self.status_dir = gateway
 
     async def run(self, duration_s: float) -> None:
         t_end = time.monotonic() + duration_s
@@ -280,12 +354,21 @@ class LiveView:
 
     def text_status(self) -> str:
         res = next(iter(self.analytics.results.values()), None)
-        s = self.agent.stats
         oee = f"{res.line_oee:.0%}" if res and res.line_oee == res.line_oee else "-"
+        status = read_status(self.status_dir)
+        if status is None:
+            gateway = "gateway: starting"
+        else:
+            a = status["rows"].get("agent", {})
+            link = "connected" if status["broker_connected"] else "NO BROKER"
+            gateway = (
+                f"gateway: {link}, read {a.get('samples', 0):.0f} samples, "
+                f"spool {a.get('spool_depth', 0):.0f} messages waiting, "
+                f"{a.get('spool_dropped', 0):.0f} dropped"
+            )
         return (
-            f"published {s.samples_published} samples, stored {self.collector.stats.points} points, "
-            f"line OEE {oee}, commands sent {self.analytics.commands_sent}, "
-            f"acks {dict(s.commands)}"
+            f"{gateway} | collector stored {self.collector.stats.points} points | line OEE {oee} | "
+            f"commands sent {self.analytics.commands_sent}"
         )
 
     def render(self) -> Any:

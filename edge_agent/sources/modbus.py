@@ -19,7 +19,6 @@ a Count when the cumulative counters change. Modbus has no acknowledgements, so
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from edge_agent.sources.base import CommandRefused, Count, Reading, Sample, Sink, SourceHealth, StateChange
+from edge_agent.sources.base import CommandRefused, Reading, Sink, SourceHealth
 from edge_agent.sources.modbus_codec import decode, encode
 from edge_agent.sources.modbus_config import (
     CommandConfig,
@@ -39,8 +38,8 @@ from edge_agent.sources.modbus_config import (
     RegisterConfig,
     RtuDeviceConfig,
     parse_modbus_source,
-    plan_reads,
 )
+from edge_agent.sources.modbus_readings import DeviceState
 from firmware_sim.clock import Clock, WallClock
 
 __all__ = [
@@ -56,6 +55,18 @@ __all__ = [
     "RtuDeviceConfig",
     "parse_modbus_source",
 ]
+
+
+def _stop_if_cancelled() -> None:
+    """Honour a cancel that a library swallowed.
+
+    Python 3.11's `wait_for` (used inside pymodbus for connects and responses)
+    returns the result instead of raising when the cancel lands just as the
+    awaited future completes; the task's pending-cancel count still says "stop".
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +105,6 @@ class _LinkDown(_DeviceFailed):
     """The link itself failed (and with it this poll): close it and reopen with backoff."""
 
 
-@dataclass
-class _Device:
-    unit: int
-    machine: str
-    machine_type: str
-    interval_s: float
-    blocks: tuple[ReadBlock, ...]
-    commands: dict[str, CommandConfig]
-    has_state: bool
-    due_ns: int = 0
-    failures: int = 0
-    last_state: str | None = None
-    last_count: tuple[int, int] | None = None
-
-
 class ModbusSource:
     """A Source for a `ModbusTcpDeviceConfig` or a `ModbusRtuBusConfig`."""
 
@@ -127,21 +123,13 @@ class ModbusSource:
         self._rng = rng or random.Random()
         self._timeout = cfg.timeout_s
         devs = [cfg] if isinstance(cfg, ModbusTcpDeviceConfig) else cfg.devices
-        self._devices = [
-            _Device(d.unit, d.machine, d.machine_type, d.poll_interval_s, plan_reads(d.registers),
-                    {c.action: c for c in d.commands}, any(r.role == "state" for r in d.registers))
-            for d in devs
-        ]  # fmt: skip
+        self._devices = [DeviceState.from_config(d) for d in devs]
         self._by_machine = {d.machine: d for d in self._devices}
         self._health = ModbusHealth()
         for d in self._devices:
-            for counter in (
-                self._health.per_machine_reads,
-                self._health.per_machine_errors,
-                self._health.per_machine_timeouts,
-                self._health.per_machine_backoff_s,
-            ):
-                counter[d.machine] = 0  # fmt: skip
+            h = self._health
+            h.per_machine_reads[d.machine] = h.per_machine_errors[d.machine] = 0
+            h.per_machine_timeouts[d.machine], h.per_machine_backoff_s[d.machine] = 0, 0.0
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._bus = asyncio.Lock()  # one transaction on the wire at a time
         self._link_failures = 0
@@ -173,6 +161,7 @@ class ModbusSource:
             d.due_ns = now
         try:
             while True:
+                _stop_if_cancelled()
                 if self._client is None:
                     await self._open(sink)
                 dev = min(self._devices, key=lambda d: d.due_ns)
@@ -188,6 +177,7 @@ class ModbusSource:
     async def _open(self, sink: Sink) -> None:
         """Open the link, waiting longer after each failure; devices go offline if it stays down."""
         while True:
+            _stop_if_cancelled()
             if self._link_failures:
                 wait = self._retry.wait(
                     self._retry.link_base_s, self._link_failures, self._retry.link_max_s, self._rng
@@ -245,7 +235,7 @@ class ModbusSource:
             self._client = None
         self._health.connected = False
 
-    async def _poll(self, dev: _Device) -> list[Reading]:
+    async def _poll(self, dev: DeviceState) -> list[Reading]:
         ts = self._clock.now_ns()
         try:
             async with self._bus:
@@ -256,7 +246,11 @@ class ModbusSource:
                 self._link_lost(str(exc))
             return readings
         self._succeeded(dev, ts)
-        return self._readings(dev, ts, words)
+        readings, problems = dev.readings(ts, words)
+        if problems:
+            self._health.corrupt_frames += len(problems)
+            self._health.last_error = problems[-1]
+        return readings
 
     async def _read(self, unit: int, block: ReadBlock) -> list[int]:
         if self._client is None:
@@ -297,7 +291,7 @@ class ModbusSource:
             raise _DeviceFailed(f"unit {unit} answered with Modbus exception {code}", False)
         return response
 
-    def _succeeded(self, dev: _Device, ts: int) -> None:
+    def _succeeded(self, dev: DeviceState, ts: int) -> None:
         dev.failures = 0
         self._link_failures = 0
         h = self._health
@@ -309,7 +303,7 @@ class ModbusSource:
         if dev.due_ns <= self._clock.now_ns():  # the bus fell behind: skip missed ticks
             dev.due_ns += interval * ((self._clock.now_ns() - dev.due_ns) // interval + 1)
 
-    def _failed(self, dev: _Device, ts: int, exc: _DeviceFailed) -> list[Reading]:
+    def _failed(self, dev: DeviceState, ts: int, exc: _DeviceFailed) -> list[Reading]:
         dev.failures += 1
         h = self._health
         h.read_errors += 1
@@ -322,55 +316,11 @@ class ModbusSource:
         h.per_machine_backoff_s[dev.machine] = wait
         dev.due_ns = self._clock.now_ns() + round(wait * 1e9)
         if dev.failures == self._retry.offline_after_failures:
-            return self._offline(dev, ts, str(exc))
+            return dev.offline(ts, str(exc))
         return []
 
-    def _offline(self, dev: _Device, ts: int, why: str) -> list[Reading]:
-        """A machine with a state register that stops answering is "offline" (a meter has no state)."""
-        if not dev.has_state or dev.last_state == "offline":
-            return []
-        dev.last_state = "offline"
-        return [StateChange(dev.machine, ts, "offline", reason=why)]
-
     def _offline_all(self, now_ns: int, why: str) -> list[Reading]:
-        return [r for d in self._devices for r in self._offline(d, now_ns, why)]
-
-    def _readings(self, dev: _Device, ts: int, words: list[list[int]]) -> list[Reading]:
-        fields: dict[str, float] = {}
-        out: list[Reading] = []
-        raw: dict[str, int] = {}
-        for block, regs in zip(dev.blocks, words, strict=True):
-            for reg in block.registers:
-                start = reg.address - block.address
-                chunk = regs[start : start + reg.width]
-                bit = reg.function in ("coil", "discrete")
-                value = chunk[0] if bit else decode(chunk, reg.type, reg.word_order, reg.byte_order)
-                if reg.role == "field":
-                    scaled = value * reg.scale + reg.offset
-                    if math.isfinite(scaled):
-                        fields[reg.field] = float(scaled)
-                    else:
-                        self._health.corrupt_frames += 1
-                elif reg.role == "state":
-                    out.extend(self._state(dev, ts, reg, int(value)))
-                else:
-                    raw[reg.role] = round(value * reg.scale + reg.offset)
-        if fields:
-            out.insert(0, Sample(dev.machine, ts, fields))
-        if raw and (count := (raw["count_total"], raw["count_good"])) != dev.last_count:
-            dev.last_count = count
-            out.append(Count(dev.machine, ts, total=count[0], good=count[1]))
-        return out
-
-    def _state(self, dev: _Device, ts: int, reg: RegisterConfig, code: int) -> list[Reading]:
-        name = reg.states.get(code)
-        if name is None:
-            self._health.last_error = f"{dev.machine}: {reg.field}={code} is not in its states table"
-            return []
-        if name == dev.last_state:
-            return []
-        dev.last_state = name
-        return [StateChange(dev.machine, ts, name, reason=f"{reg.field}={code}")]
+        return [r for d in self._devices for r in d.offline(now_ns, why)]
 
     # -- commands --------------------------------------------------------------------------------
     async def apply(self, machine: str, action: str, value: float | None) -> str:

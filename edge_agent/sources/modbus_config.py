@@ -32,6 +32,7 @@ __all__ = [
     "ReadBlock",
     "RegisterConfig",
     "RtuDeviceConfig",
+    "check_modbus_source",
     "parse_modbus_source",
     "plan_reads",
 ]
@@ -161,11 +162,16 @@ def parse_modbus_source(data: Mapping[str, Any], path: str = "") -> ModbusSource
         cfg = msgspec.convert(data, ModbusSourceConfig, str_keys=True)
     except msgspec.ValidationError as exc:
         raise ModbusConfigError(_explain(str(exc), data, path)) from exc
+    check_modbus_source(cfg, path)
+    return cfg
+
+
+def check_modbus_source(cfg: ModbusSourceConfig, path: str = "") -> None:
+    """The checks msgspec cannot express (overlaps, roles, limits), for a config decoded elsewhere."""
     if isinstance(cfg, ModbusTcpDeviceConfig):
         _check_device(cfg, path)
     else:
         _check_bus(cfg, path)
-    return cfg
 
 
 # -- messages -------------------------------------------------------------------------------------

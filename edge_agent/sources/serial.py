@@ -47,6 +47,10 @@ log = logging.getLogger("tonle.agent.serial")
 ACTIONS = ("set_speed", "maintenance", "andon", "clear_andon")
 WINDOW_LIMIT = 8192  # out-of-order seqs remembered; beyond that the oldest hole is given up as lost
 BOOT_MEMORY = 8  # earlier boot ids whose late frames are recognised and dropped
+# With bytes waiting and nothing read for KICK_S, re-register the port with the event loop: under
+# heavy load Linux sometimes stops reporting a tty readable (seen with ptys on 6.18 + epoll), and
+# re-adding it makes the kernel look again. Tests may patch it.
+KICK_S = 0.5
 
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -102,6 +106,7 @@ class SerialStats:
     stale: int = 0  # late frames from an earlier boot of the node (dropped)
     node_resets: int = 0  # the node rebooted: its seq started again
     resyncs: int = 0  # SYNCs sent to fill holes or probe a quiet link
+    kicks: int = 0  # times the port had bytes waiting that the event loop never reported
     node_dropped: int = 0  # the node's own count of frames its ring forgot, from its last H
     node: sc.Hello | None = None  # the node's last H frame
 
@@ -187,7 +192,7 @@ class SerialNodeSource:
         self.stats = SerialStats()
         self._health = SourceHealth()
         self._sink: Sink | None = None
-        self._transport: asyncio.Transport | None = None
+        self._transport: serial_asyncio_fast.SerialTransport | None = None
         self._opened = 0
         self._boot: str | None = None
         self._old_boots: deque[str] = deque(maxlen=BOOT_MEMORY)
@@ -195,6 +200,7 @@ class SerialNodeSource:
         self._acked = 0
         self._waiting: dict[str, asyncio.Future[sc.Result]] = {}
         self._last_sync = -math.inf
+        self._hole: tuple[int, float] | None = None  # (first missing seq, since when)
         self._resync_timer: asyncio.TimerHandle | None = None
 
     @property
@@ -204,6 +210,11 @@ class SerialNodeSource:
     @property
     def health(self) -> SourceHealth:
         return self._health
+
+    @property
+    def position(self) -> tuple[str | None, int | None]:
+        """(node boot id, seq up to which every frame was handled or given up as lost)."""
+        return self._boot, self._window.low
 
     @property
     def limits(self) -> dict[str, DeviceLimits]:
@@ -240,7 +251,7 @@ class SerialNodeSource:
         frames_before = self.stats.frames
         try:
             self._send_sync(self._window.low)
-            await self._watch(link)
+            await self._watch(link, transport)
         finally:
             self._health.connected, self._transport = False, None
             if self._resync_timer is not None:
@@ -251,7 +262,7 @@ class SerialNodeSource:
             await link.closed  # the port's fd is closed once this resolves
         return self.stats.frames > frames_before
 
-    async def _watch(self, link: _Link) -> None:
+    async def _watch(self, link: _Link, transport: serial_asyncio_fast.SerialTransport) -> None:
         """Return when the link is lost or silent for read_timeout_s; probe with a SYNC at half that."""
         loop = asyncio.get_running_loop()
         limit, probed = self.cfg.read_timeout_s, False
@@ -265,13 +276,26 @@ class SerialNodeSource:
                 self._send_sync(self._window.low)
                 probed = True
             probed &= idle >= limit / 2
-            wait = (limit / 2 if idle < limit / 2 else limit) - idle
+            if idle >= KICK_S:
+                self._kick(transport)
+            wait = min((limit / 2 if idle < limit / 2 else limit) - idle, KICK_S)
             done, _ = await asyncio.wait([link.closed], timeout=wait)
             if done:
                 exc = link.closed.result()
                 if exc is not None:
                     self._note_error(f"{self.cfg.port}: link lost ({exc}); reopening")
                 return
+
+    def _kick(self, transport: serial_asyncio_fast.SerialTransport) -> None:
+        """Bytes waiting but never reported readable: remove and re-add the reader (see KICK_S)."""
+        try:
+            waiting = transport.serial is not None and transport.serial.in_waiting > 0
+        except OSError:  # the port is going away; the reader will hear about it
+            return
+        if waiting and not transport.is_closing():
+            self.stats.kicks += 1
+            transport.pause_reading()
+            transport.resume_reading()
 
     def _write(self, msg: sc.HostLine) -> bool:
         if self._transport is None or self._transport.is_closing():
@@ -381,15 +405,23 @@ class SerialNodeSource:
         return Burst(m, body.ts_ns, body.fs_hz, body.waveform(), seq)
 
     def _maybe_resync(self) -> None:
-        """Ask for a resend when a hole shows; at most once per resync_interval_s (a timer waits the rest)."""
-        if self._resync_timer is not None or self._transport is None or self._window.hole() is None:
+        """Ask for a resend when a hole has not moved for resync_interval_s (nor a SYNC gone out).
+
+        Waiting for no progress, not just for a hole, matters: every SYNC answer
+        starts with a fresh H whose seq is above the frames being resent.
+        """
+        hole = self._window.hole()
+        if hole is None or self._transport is None:
+            self._hole = None
             return
-        loop = asyncio.get_running_loop()
-        wait = self._last_sync + self.cfg.resync_interval_s - loop.time()
-        if wait > 0:
-            self._resync_timer = loop.call_later(wait, self._resync_due)
-        else:
+        now = asyncio.get_running_loop().time()
+        if self._hole is None or self._hole[0] != hole:
+            self._hole = (hole, now)
+        due = max(self._hole[1], self._last_sync) + self.cfg.resync_interval_s
+        if now >= due:
             self._send_sync(self._window.low)
+        elif self._resync_timer is None:
+            self._resync_timer = asyncio.get_running_loop().call_later(due - now, self._resync_due)
 
     def _resync_due(self) -> None:
         self._resync_timer = None

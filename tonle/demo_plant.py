@@ -1,0 +1,127 @@
+"""The demo's simulated plant and its gateway, wired through real protocol paths.
+
+Twelve sewing-station sensor nodes speak the serial protocol on pseudo-terminals,
+the fusing press's PLC answers Modbus TCP and the energy meter Modbus RTU, all on
+this machine. The edge agent runs as its own process (`tonle agent`) reading them
+from a generated gateway config, exactly as on a plant gateway, so a trainer can
+kill it and show what the spool does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import tomli_w
+
+from firmware_sim.line import LineSpec
+from firmware_sim.serial_node import SerialLineSim
+
+__all__ = ["NODE_RING", "AgentProcess", "read_status", "warm_up", "write_gateway_config"]
+
+NS = 1_000_000_000
+TEMPLATE = Path(__file__).resolve().parents[1] / "examples" / "gateway-demo-line.toml"
+WARMUP_CHUNK_S = 60
+# Frames a sensor node keeps until the gateway acknowledges them: room for the
+# demo's 20-minute warm-up (about 1,500 frames per node) with margin.
+NODE_RING = 4000
+
+
+def warm_up(nodes: SerialLineSim, now_ns: int) -> None:
+    """Run the line up to now; its output waits in each node's buffer, as while a gateway is off.
+
+    The gateway then starts with the shift's history in front of it (so the KPI
+    window holds steady-state data) and the class sees it catch up.
+    """
+    t = nodes.line.now_ns
+    while t < now_ns:
+        t = min(now_ns, t + WARMUP_CHUNK_S * NS)
+        nodes.step(t)
+
+
+def write_gateway_config(
+    folder: Path, host: str, port: int, spec: LineSpec, links: dict[str, Path], press_port: int, rtu_port: str
+) -> Path:
+    """The example gateway config, pointed at this run's broker, ptys and Modbus servers."""
+    data: dict[str, Any] = tomllib.loads(TEMPLATE.read_text())
+    data["mqtt"] = {"host": host, "port": port}
+    data["agent"].update(site=spec.site, area=spec.area, line=spec.line)
+    data["spool"]["path"] = str(folder / "gateway")
+    pattern = next(d for d in data["devices"] if d["type"] == "serial")
+    serial = [
+        {**pattern, "name": f"node_{st.name}", "port": str(links[st.name]), "machine": st.name,
+         "machine_type": st.machine_type}
+        for st in spec.stations
+    ]  # fmt: skip
+    others = [d for d in data["devices"] if d["type"] != "serial"]
+    for d in others:
+        if d["type"] == "modbus_tcp":
+            d.update(host="127.0.0.1", port=press_port)
+        elif d["type"] == "modbus_rtu":
+            d["port"] = rtu_port
+    data["devices"] = serial + others
+    path = folder / "gateway.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def read_status(spool_dir: Path) -> dict[str, Any] | None:
+    """The agent's own status file, or None before it wrote one."""
+    try:
+        return msgspec.json.decode((spool_dir / "status.json").read_bytes())
+    except (FileNotFoundError, msgspec.DecodeError):
+        return None
+
+
+class AgentProcess:
+    """`tonle agent --config ...` as a child process that a drill may kill."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tonle.cli", "agent", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self.starts += 1
+
+    def kill(self) -> None:
+        """Power cut: SIGKILL, no chance to flush anything."""
+        if self.running:
+            assert self.proc is not None
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """Clean stop: the agent spools what it read and drains what it can."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None

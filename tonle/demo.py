@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +31,15 @@ from firmware_sim.line import LineSpec, SewingLine, default_line
 from firmware_sim.modbus_devices import demo_plant
 from firmware_sim.serial_node import SerialLineSim
 from tonle.config import LineConfig, TonleConfig
-from tonle.demo_plant import NODE_RING, AgentProcess, read_status, warm_up, write_gateway_config
+from tonle.demo_plant import (
+    NODE_RING,
+    AgentProcess,
+    nodes_delivered,
+    read_status,
+    run_nodes,
+    warm_up,
+    write_gateway_config,
+)
 from tonle.influxql import InfluxQLClient, quote_str
 from tonle.services import LocalBroker, LocalInfluxDB, ServiceError
 
@@ -165,7 +174,8 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
             make_writer(cfg) as kpi_writer,
             InfluxQLClient(cfg.influxdb.url, cfg.influxdb.database) as q,
         ):
-            warm_up(nodes, now)  # the shift so far waits in the nodes until the gateway reads it
+            produced: Counter[tuple[str, str]] = Counter()  # ground truth: what the nodes sent
+            warm_up(nodes, now, produced)  # the shift so far waits in the nodes until the gateway reads it
             line.set_wear_acceleration(accel)
             gateway = write_gateway_config(
                 folder, cfg.mqtt.host, cfg.mqtt.port, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
@@ -177,7 +187,7 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
                     tg.create_task(collector.run(stop_back), name="collector")
                     await asyncio.wait_for(collector.ready.wait(), 30)
                     agent.start()
-                    line_task = tg.create_task(nodes.run(clock), name="serial-nodes")
+                    line_task = tg.create_task(run_nodes(nodes, clock, produced), name="serial-nodes")
                     analytics = AnalyticsService(cfg, clock, q, kpi_writer, collector.mqtt)
                     stop_analytics = asyncio.Event()
                     tg.create_task(analytics.run(stop_analytics), name="analytics")
@@ -194,10 +204,15 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
                     line_task.cancel()
                     stop_analytics.set()
                     end_ns = clock.now_ns()
+                    if not await nodes_delivered(nodes):
+                        log.warning("the gateway did not read everything the sensor nodes hold")
                     code = await asyncio.to_thread(agent.stop)
                     if code not in (0, None):
                         log.warning("the agent exited with code %s; see %s", code, agent.log)
-                    published, depth = spooled_counts(folder / "gateway" / "spool.sqlite")
+                    spooled, depth = spooled_counts(folder / "gateway" / "spool.sqlite")
+                    # Serial machines: what the nodes sent; Modbus machines: what the agent polled.
+                    published = {k: n for k, n in spooled.items() if k[0] not in nodes.nodes}
+                    published.update(produced)
                     await drain(collector, published, q, spec)
                     summary = await summarize(
                         q, spec, published, depth, collector, analytics, now, end_ns, cfg

@@ -9,22 +9,35 @@ kill it and show what the spool does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import tomli_w
 
-from firmware_sim.line import LineSpec
+from firmware_sim.clock import Clock
+from firmware_sim.line import LineOutput, LineSpec
 from firmware_sim.serial_node import SerialLineSim
 
-__all__ = ["NODE_RING", "AgentProcess", "read_status", "warm_up", "write_gateway_config"]
+__all__ = [
+    "NODE_RING",
+    "AgentProcess",
+    "count_output",
+    "nodes_delivered",
+    "read_status",
+    "run_nodes",
+    "warm_up",
+    "write_gateway_config",
+]
 
 NS = 1_000_000_000
 TEMPLATE = Path(__file__).resolve().parents[1] / "examples" / "gateway-demo-line.toml"
@@ -34,16 +47,47 @@ WARMUP_CHUNK_S = 60
 NODE_RING = 4000
 
 
-def warm_up(nodes: SerialLineSim, now_ns: int) -> None:
+def count_output(out: LineOutput, names: list[str], produced: Counter[tuple[str, str]]) -> None:
+    """What the sensor nodes will send for one step of the line, per machine and measurement."""
+    for st, n in zip(*np.unique(out.telemetry.station, return_counts=True), strict=True):
+        produced[(names[int(st)], "telemetry")] += int(n)
+    for b in out.bursts:
+        produced[(names[b.station], "telemetry")] += 1
+    for c in out.states:
+        produced[(names[c.station], "state")] += 1
+    for c in out.counts:
+        produced[(names[c.station], "production")] += 1
+
+
+async def run_nodes(nodes: SerialLineSim, clock: Clock, produced: Counter[tuple[str, str]]) -> None:
+    """Step the line every second, counting what its nodes send (the demo's ground truth)."""
+    names = nodes.line.spec.names
+    while True:
+        await clock.sleep(1.0)
+        count_output(nodes.step(clock.now_ns()), list(names), produced)
+
+
+async def nodes_delivered(nodes: SerialLineSim, timeout_s: float = 30.0) -> bool:
+    """Wait until the gateway has acknowledged every frame the nodes hold."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while any(node.unacked for node in nodes.nodes.values()):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+def warm_up(nodes: SerialLineSim, now_ns: int, produced: Counter[tuple[str, str]]) -> None:
     """Run the line up to now; its output waits in each node's buffer, as while a gateway is off.
 
     The gateway then starts with the shift's history in front of it (so the KPI
     window holds steady-state data) and the class sees it catch up.
     """
     t = nodes.line.now_ns
+    names = list(nodes.line.spec.names)
     while t < now_ns:
         t = min(now_ns, t + WARMUP_CHUNK_S * NS)
-        nodes.step(t)
+        count_output(nodes.step(t), names, produced)
 
 
 def write_gateway_config(

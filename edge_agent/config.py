@@ -15,8 +15,7 @@ import msgspec
 from edge_agent.sources.modbus_config import (
     ModbusRtuBusConfig,
     ModbusTcpDeviceConfig,
-    _check_bus,
-    _check_device,
+    check_modbus_source,
 )
 from edge_agent.sources.serial import SerialDeviceConfig
 from edge_agent.sources.sim import SimDeviceConfig
@@ -55,7 +54,7 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
             raise ConfigError("no devices: add at least one [[devices]] section with a type")
         for i, d in enumerate(self.devices):
             if isinstance(d, ModbusTcpDeviceConfig | ModbusRtuBusConfig):
-                check_modbus(d, f"devices[{i}]")
+                check_modbus_source(d, f"devices[{i}]")
                 continue
             check = getattr(d, "check", None)
             if check is not None:
@@ -88,11 +87,3 @@ def _machines_of(d: DeviceConfig) -> list[str]:
     if isinstance(d, ModbusRtuBusConfig):
         return [dev.machine for dev in d.devices]
     return []
-
-
-def check_modbus(d: ModbusTcpDeviceConfig | ModbusRtuBusConfig, path: str) -> None:
-    """Register-map checks (overlaps, impossible types) with the key path in the message."""
-    if isinstance(d, ModbusRtuBusConfig):
-        _check_bus(d, path)
-    else:
-        _check_device(d, path)

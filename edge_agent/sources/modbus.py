@@ -86,7 +86,11 @@ class RetryPolicy:
 
 @dataclass
 class ModbusHealth(SourceHealth):
-    """SourceHealth plus what a technician needs to find a bad device on a bus."""
+    """SourceHealth plus what a technician needs to find a bad device on a bus.
+
+    `corrupt_frames` counts answers that arrived but held nonsense: a float
+    register reading NaN or infinity, a state code missing from the states table.
+    """
 
     per_machine_timeouts: dict[str, int] = field(default_factory=dict)  # also counted in ..._errors
     per_machine_backoff_s: dict[str, float] = field(default_factory=dict)  # 0 when healthy

@@ -7,15 +7,18 @@ from edge_agent.sources.base import Source
 from edge_agent.sources.modbus import ModbusSource
 from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig
 from edge_agent.sources.serial import SerialDeviceConfig, SerialNodeSource
-from edge_agent.sources.sim import SimDeviceConfig, SimSource
+from edge_agent.sources.sim_config import SimDeviceConfig
 from firmware_sim.clock import Clock
-from firmware_sim.line import SewingLine, default_line
 
 __all__ = ["make_source"]
 
 
 def make_source(dev: DeviceConfig, clock: Clock, cfg: GatewayConfig) -> Source:
     if isinstance(dev, SimDeviceConfig):
+        # Imported only when a gateway has a simulated line (the simulator needs scipy).
+        from edge_agent.sources.sim import SimSource
+        from firmware_sim.line import SewingLine, default_line
+
         a = cfg.agent
         spec = default_line(
             n_stations=dev.stations,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from analytics.service import AnalyticsService
-from collector.service import make_writer
 from edge_agent.agent import Agent
 from edge_agent.commands import CommandLog
 from edge_agent.config import GatewayConfig
@@ -14,7 +12,6 @@ from edge_agent.drivers import make_source
 from edge_agent.spool import Spool
 from firmware_sim.clock import WallClock
 from tonle.config import TonleConfig
-from tonle.influxql import InfluxQLClient
 from tonle.mqtt import MqttConnection
 
 __all__ = ["run_agent", "run_analytics"]
@@ -41,6 +38,11 @@ async def run_agent(cfg: GatewayConfig, stop: asyncio.Event) -> None:
 
 
 async def run_analytics(cfg: TonleConfig, stop: asyncio.Event) -> None:
+    # Imported here: the analytics stack (scipy) has no place in a gateway's memory.
+    from analytics.service import AnalyticsService
+    from collector.service import make_writer
+    from tonle.influxql import InfluxQLClient
+
     mqtt = MqttConnection(
         cfg.mqtt.host,
         cfg.mqtt.port,

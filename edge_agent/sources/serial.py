@@ -28,16 +28,8 @@ import msgspec
 import serial_asyncio_fast
 
 from edge_agent.commands import DeviceLimits
-from edge_agent.sources.base import (
-    Burst,
-    CommandRefused,
-    Count,
-    Reading,
-    Sample,
-    Sink,
-    SourceHealth,
-    StateChange,
-)
+from edge_agent.sources import base
+from edge_agent.sources.base import CommandRefused, Reading, Sink, SourceHealth
 from firmware_sim import serial_codec as sc
 
 __all__ = ["ACTIONS", "CommandUnconfirmed", "SerialDeviceConfig", "SerialNodeSource", "SerialStats"]
@@ -45,11 +37,11 @@ __all__ = ["ACTIONS", "CommandUnconfirmed", "SerialDeviceConfig", "SerialNodeSou
 log = logging.getLogger("tonle.agent.serial")
 
 ACTIONS = ("set_speed", "maintenance", "andon", "clear_andon")
-WINDOW_LIMIT = 8192  # out-of-order seqs remembered; beyond that the oldest hole is given up as lost
 BOOT_MEMORY = 8  # earlier boot ids whose late frames are recognised and dropped
-# With bytes waiting and nothing read for KICK_S, re-register the port with the event loop: under
-# heavy load Linux sometimes stops reporting a tty readable (seen with ptys on 6.18 + epoll), and
-# re-adding it makes the kernel look again. Tests may patch it.
+MAX_CMD_ID = 64  # characters; a CMD line must fit the node's 1 KiB line buffer
+# With bytes waiting and nothing read for KICK_S, re-register the port with the event loop. In
+# development, under heavy parallel load, a pty once sat readable (FIONREAD > 0) with no event from
+# epoll (not root-caused); re-adding the fd makes the kernel poll it again. Tests may patch it.
 KICK_S = 0.5
 
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -77,10 +69,8 @@ class SerialDeviceConfig(
 
     def __post_init__(self) -> None:
         if self.reconnect_min_s > self.reconnect_max_s:
-            raise ValueError(
-                f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
-                f"{self.reconnect_max_s}; make min <= max"
-            )
+            raise ValueError(f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
+                             f"{self.reconnect_max_s}; make min <= max")
         if self.speed_min > self.speed_max:
             raise ValueError(f"speed_min={self.speed_min} is above speed_max={self.speed_max}")
         unknown = sorted(set(self.allowed_commands) - set(ACTIONS))
@@ -109,48 +99,6 @@ class SerialStats:
     kicks: int = 0  # times the port had bytes waiting that the event loop never reported
     node_dropped: int = 0  # the node's own count of frames its ring forgot, from its last H
     node: sc.Hello | None = None  # the node's last H frame
-
-
-class _SeqWindow:
-    """Which seqs of one boot were handled: everything up to `low`, plus a bounded set above it.
-
-    `low` stays None until the node's H frame says the oldest seq it can still
-    resend; until then duplicates are recognised by the set alone.
-    """
-
-    def __init__(self) -> None:
-        self.low: int | None = None
-        self.above: set[int] = set()
-
-    def seen(self, seq: int) -> bool:
-        return (self.low is not None and seq <= self.low) or seq in self.above
-
-    def add(self, seq: int) -> int:
-        """Mark `seq` handled; return how many seqs were given up as lost to keep the set bounded."""
-        self.above.add(seq)
-        self._compact()
-        return self.anchor(min(self.above)) if len(self.above) > WINDOW_LIMIT else 0
-
-    def anchor(self, first: int) -> int:
-        """Nothing below `first` will come any more; return how many of those seqs were never seen."""
-        if self.low is not None and first - 1 <= self.low:
-            return 0
-        lost = 0 if self.low is None else first - 1 - self.low - sum(1 for s in self.above if s < first)
-        self.low = first - 1
-        self.above = {s for s in self.above if s > self.low}
-        self._compact()
-        return lost
-
-    def hole(self) -> int | None:
-        """The first missing seq, if frames after it have arrived."""
-        return self.low + 1 if self.low is not None and self.above else None
-
-    def _compact(self) -> None:
-        if self.low is None:
-            return
-        while self.low + 1 in self.above:
-            self.above.remove(self.low + 1)
-            self.low += 1
 
 
 class _Link(asyncio.Protocol):
@@ -196,7 +144,7 @@ class SerialNodeSource:
         self._opened = 0
         self._boot: str | None = None
         self._old_boots: deque[str] = deque(maxlen=BOOT_MEMORY)
-        self._window = _SeqWindow()
+        self._window = sc.SeqWindow()
         self._acked = 0
         self._waiting: dict[str, asyncio.Future[sc.Result]] = {}
         self._last_sync = -math.inf
@@ -225,7 +173,11 @@ class SerialNodeSource:
     # ------------------------------------------------------------------ link
 
     async def run(self, sink: Sink) -> None:
-        """Read forever; a lost or silent link is closed and the same path reopened with backoff."""
+        """Read forever; a lost or silent link is closed and the same path reopened with backoff.
+
+        `sink` is called on the event loop with each batch of new readings and
+        must not raise (the agent's sink only queues them).
+        """
         self._sink = sink
         failures = 0
         while True:
@@ -358,7 +310,7 @@ class SerialNodeSource:
                 self.stats.node_resets += 1
                 self._old_boots.append(self._boot)
                 log.warning("%s: node rebooted (boot %s -> %s)", self.name, self._boot, frame.boot)
-            self._boot, self._window, self._acked = frame.boot, _SeqWindow(), 0
+            self._boot, self._window, self._acked = frame.boot, sc.SeqWindow(), 0
         if self._window.seen(frame.seq):
             self.stats.duplicates += 1
             return
@@ -369,10 +321,8 @@ class SerialNodeSource:
             self.stats.node, self.stats.node_dropped = body, body.dropped
             self._lose(self._window.anchor(body.first))
             if body.machine != self.cfg.machine:
-                self._health.last_error = (
-                    f"{self.cfg.port}: the node says it is on {body.machine!r}; "
-                    f"readings go to {self.cfg.machine!r} as configured"
-                )
+                self._health.last_error = (f"{self.cfg.port}: the node says it is on {body.machine!r}; "
+                                           f"readings go to {self.cfg.machine!r} as configured")
         elif isinstance(body, sc.Result):
             waiter = self._waiting.get(body.cmd_id)
             if waiter is not None and not waiter.done():
@@ -390,19 +340,14 @@ class SerialNodeSource:
     def _reading(self, body: sc.Body, seq: int) -> Reading:
         m = self.cfg.machine
         if isinstance(body, sc.Telemetry):
-            fields = {
-                "speed_spm": body.speed_spm,
-                "current_a": body.current_a,
-                "temp_c": body.temp_c,
-                "andon": float(body.andon),
-            }
-            return Sample(m, body.ts_ns, fields, seq)
+            fields = {"speed_spm": body.speed_spm, "current_a": body.current_a, "temp_c": body.temp_c}
+            return base.Sample(m, body.ts_ns, {**fields, "andon": float(body.andon)}, seq)
         if isinstance(body, sc.State):
-            return StateChange(m, body.ts_ns, body.state, body.reason, seq)
+            return base.StateChange(m, body.ts_ns, body.state, body.reason, seq)
         if isinstance(body, sc.Count):
-            return Count(m, body.ts_ns, body.total, body.good, seq)
+            return base.Count(m, body.ts_ns, body.total, body.good, seq)
         assert isinstance(body, sc.Vibration)
-        return Burst(m, body.ts_ns, body.fs_hz, body.waveform(), seq)
+        return base.Burst(m, body.ts_ns, body.fs_hz, body.waveform(), seq)
 
     def _maybe_resync(self) -> None:
         """Ask for a resend when a hole has not moved for resync_interval_s (nor a SYNC gone out).
@@ -448,13 +393,14 @@ class SerialNodeSource:
         """Send CMD and wait for the node's R frame; raise CommandRefused (or CommandUnconfirmed)."""
         self._check_command(machine, action, value)
         cmd_id = cmd_id or uuid.uuid4().hex[:16]  # unique across gateway restarts: the node remembers ids
+        if len(cmd_id) > MAX_CMD_ID:
+            raise CommandRefused(f"command id {cmd_id[:20]!r}... is longer than {MAX_CMD_ID} characters")
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[cmd_id] = waiter
         try:
             if not self._write(sc.Cmd(cmd_id, action, value)):
-                raise CommandUnconfirmed(
-                    f"{machine}: the sensor node on {self.cfg.port} is not connected; {action} was not sent"
-                )
+                raise CommandUnconfirmed(f"{machine}: the sensor node on {self.cfg.port} is not connected; "
+                                         f"{action} was not sent")
             result = await asyncio.wait_for(waiter, self.cfg.command_timeout_s)
         except TimeoutError:
             self._health.timeouts += 1

@@ -1,0 +1,146 @@
+"""The edge agent's footprint on a gateway: RSS and CPU with 20 devices polled at 10 Hz.
+
+Starts a private mosquitto, 20 simulated fusing-press PLCs on one Modbus TCP server
+(units 1..20, the same register map as the demo press), and a real `tonle agent`
+process polling each at 10 Hz. After a warm-up it samples the agent process's
+RSS and CPU time from /proc for the measuring window, then stops the broker to
+let the spool fill for the same time, brings it back and times the replay (from
+the broker's restart until the spool holds no more than one interval's messages;
+the agent's status file is updated every 0.2 s, which bounds the resolution).
+
+    .venv/bin/python bench/agent.py --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from firmware_sim.clock import WallClock  # noqa: E402
+from firmware_sim.modbus_devices import ModbusTcpPlant, SimulatedPress  # noqa: E402
+from tonle.demo_plant import AgentProcess, read_status  # noqa: E402
+from tonle.services import LocalBroker  # noqa: E402
+
+DEVICES = 20
+POLL_S = 0.1
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def proc_sample(pid: int) -> tuple[float, int]:
+    """(CPU seconds used so far, RSS bytes) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    return cpu, rss
+
+
+def gateway(folder: Path, broker: LocalBroker, port: int) -> Path:
+    template = tomllib.loads((ROOT / "examples" / "gateway-demo-line.toml").read_text())
+    press = next(d for d in template["devices"] if d["type"] == "modbus_tcp")
+    devices = [
+        {**press, "name": f"press_{u:02d}", "host": "127.0.0.1", "port": port, "unit": u,
+         "machine": f"P{u:02d}", "poll_interval_s": POLL_S, "timeout_s": 0.5}
+        for u in range(1, DEVICES + 1)
+    ]  # fmt: skip
+    doc = {
+        "mqtt": {"host": broker.host, "port": broker.port},
+        "agent": {"id": "bench-gw", "site": "bench", "line": "B1", "publish_interval_s": 1.0,
+                  "health_interval_s": 0.2},
+        "spool": {"path": str(folder / "spool"), "synchronous": "FULL"},
+        "devices": devices,
+    }  # fmt: skip
+    path = folder / "gateway.toml"
+    path.write_text(tomli_w.dumps(doc))
+    return path
+
+
+async def measure(seconds: float) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        broker = LocalBroker(folder / "broker").start()
+        clock = WallClock()
+        presses = {u: SimulatedPress(clock, seed=u) for u in range(1, DEVICES + 1)}
+        try:
+            async with ModbusTcpPlant(presses) as plant:
+                agent = AgentProcess(gateway(folder, broker, plant.port), folder / "agent.log")
+                agent.start()
+                assert agent.proc is not None
+                pid = agent.proc.pid
+                await asyncio.sleep(10)  # imports, connections, first polls
+                cpu0, _ = proc_sample(pid)
+                t0 = time.monotonic()
+                peak = 0
+                status0 = read_status(folder / "spool")
+                while time.monotonic() - t0 < seconds:
+                    await asyncio.sleep(1.0)
+                    peak = max(peak, proc_sample(pid)[1])
+                cpu1, rss = proc_sample(pid)
+                wall = time.monotonic() - t0
+                status1 = read_status(folder / "spool")
+                reads = _reads(status1) - _reads(status0)
+
+                # Store and forward: an outage as long as the window, then the replay.
+                broker.stop()
+                await asyncio.sleep(seconds)
+                backlog = _spool(folder)
+                broker.start()
+                t_replay = time.monotonic()
+                # Live data keeps flowing (one message per device per second), so the
+                # backlog is gone when the spool is back to one interval's worth.
+                while _spool(folder) > DEVICES and time.monotonic() - t_replay < 120:
+                    await asyncio.sleep(0.05)
+                replay_s = time.monotonic() - t_replay
+                agent.stop()
+                if os.environ.get("BENCH_KEEP_LOG"):
+                    print((folder / "agent.log").read_text()[-3000:], file=sys.stderr)
+        finally:
+            broker.stop()
+        return {
+            "devices": DEVICES,
+            "poll_hz": 1 / POLL_S,
+            "window_s": round(wall, 1),
+            "reads_per_s": round(reads / wall, 1),
+            "expected_reads_per_s": DEVICES / POLL_S,
+            "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / wall, 1),
+            "rss_mb": round(rss / 2**20, 1),
+            "peak_rss_mb": round(peak / 2**20, 1),
+            "outage_s": seconds,
+            "backlog_messages": backlog,
+            "replay_s": round(replay_s, 2),
+            "replay_x_real_time": round(seconds / replay_s, 1) if replay_s > 0 else None,
+        }
+
+
+def _reads(status: dict | None) -> float:
+    if not status:
+        return 0.0
+    return sum(row.get("reads", 0.0) for scope, row in status["rows"].items() if scope.startswith("press_"))
+
+
+def _spool(folder: Path) -> int:
+    status = read_status(folder / "spool")
+    return int(status["rows"]["agent"]["spool_depth"]) if status else 0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Edge agent RSS/CPU with 20 Modbus devices at 10 Hz")
+    p.add_argument("--seconds", type=float, default=60.0)
+    args = p.parse_args()
+    print(json.dumps(asyncio.run(measure(args.seconds))))
+
+
+if __name__ == "__main__":
+    main()

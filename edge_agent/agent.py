@@ -225,7 +225,9 @@ class Agent:
         decision = self.gate.check(addr.machine, cmd, self.clock.now_ns())
         if decision.accepted:
             try:
-                detail = await self.owner[addr.machine].apply(addr.machine, cmd.action, cmd.value)
+                detail = await self.owner[addr.machine].apply(
+                    addr.machine, cmd.action, cmd.value, cmd_id=cmd.id
+                )
                 decision = Decision("applied", detail)
             except CommandRefused as exc:
                 decision = Decision("rejected", f"the machine refused: {exc}")

@@ -35,6 +35,7 @@ __all__ = [
     "Hello",
     "HostLine",
     "Result",
+    "SeqWindow",
     "State",
     "Sync",
     "Telemetry",
@@ -49,6 +50,7 @@ __all__ = [
 MAX_LINE_BYTES = 12_288  # a 4096-sample burst is ~11,000 bytes; anything longer is garbage
 MAX_HOST_LINE_BYTES = 1024  # a CMD with a 64-character id, percent-encoded, fits
 MAX_BURST_SAMPLES = 4096
+WINDOW_LIMIT = 8192  # out-of-order seqs a receiver remembers (4x the node's default ring)
 _PREFIX = "$TN"
 _TEXT_SAFE = " !#&'()+-./:;<=>?@[]^_`{|}~"  # printable ASCII kept readable; never , * $ %
 _HEX = frozenset("0123456789ABCDEF")
@@ -244,6 +246,51 @@ def decode_frame(line: bytes) -> Frame:
         raise
     except ValueError as exc:  # wrong field count, bad number, bad percent-encoding
         raise FrameError(f"malformed {kind} frame: {exc}") from exc
+
+
+class SeqWindow:
+    """What a receiver knows of one boot's seqs: all handled up to `low`, plus a bounded set above.
+
+    `low` stays None until the node's H frame says the oldest seq it can still
+    resend (`anchor`); until then duplicates are recognised by the set alone.
+    More than `limit` out-of-order seqs give up the oldest hole as lost, so a
+    limit above the node's ring size never gives up a frame the node still has.
+    """
+
+    def __init__(self, limit: int = WINDOW_LIMIT) -> None:
+        self.low: int | None = None
+        self.above: set[int] = set()
+        self.limit = limit
+
+    def seen(self, seq: int) -> bool:
+        return (self.low is not None and seq <= self.low) or seq in self.above
+
+    def add(self, seq: int) -> int:
+        """Mark `seq` handled; return how many seqs were given up as lost to keep the set bounded."""
+        self.above.add(seq)
+        self._compact()
+        return self.anchor(min(self.above)) if len(self.above) > self.limit else 0
+
+    def anchor(self, first: int) -> int:
+        """Nothing below `first` will come any more; return how many of those seqs were never seen."""
+        if self.low is not None and first - 1 <= self.low:
+            return 0
+        lost = 0 if self.low is None else first - 1 - self.low - sum(1 for s in self.above if s < first)
+        self.low = first - 1
+        self.above = {s for s in self.above if s > self.low}
+        self._compact()
+        return lost
+
+    def hole(self) -> int | None:
+        """The first missing seq, if frames after it have arrived."""
+        return self.low + 1 if self.low is not None and self.above else None
+
+    def _compact(self) -> None:
+        if self.low is None:
+            return
+        while self.low + 1 in self.above:
+            self.above.remove(self.low + 1)
+            self.low += 1
 
 
 # ------------------------------------------------------------ gateway -> node

@@ -12,9 +12,12 @@ The node speaks docs/serial-protocol.md through `firmware_sim.serial_codec`,
 the same module the gateway uses. It keeps every frame in a bounded ring until
 the gateway ACKs it, resends on SYNC, and applies CMD lines to its station of a
 `SewingLine`. Everything runs on the asyncio loop (`add_reader`/`add_writer` on
-the master fd): no threads, no polling.
+the master fd), no threads; a slow watchdog timer (`KICK_S`) only backs up the
+readiness events.
 
-`SerialLineSim` runs one node per station on one shared `SewingLine`.
+`SerialLineSim` runs one node per station on one shared `SewingLine`, stepped
+on a clock; each station's output becomes that node's frames, in time order,
+exactly as twelve separate MCUs would send them.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from firmware_sim.serial_codec import (
     encode_frame,
 )
 
-__all__ = ["FIRMWARE", "RING_SIZE", "NodeStats", "SensorNodeSim", "SerialLineSim", "station_bodies"]
+__all__ = ["FIRMWARE", "KICK_S", "RING_SIZE", "NodeStats", "SensorNodeSim", "SerialLineSim", "station_bodies"]
 
 log = logging.getLogger("tonle.sim.serial")
 
@@ -58,9 +61,9 @@ FIRMWARE = "tn-node 1.0.0-sim"
 RING_SIZE = 2000  # unacked frames a node keeps (a real MCU has a few hundred KB of RAM)
 OUT_LIMIT_BYTES = 256 * 1024  # bytes queued for a gateway that does not read; beyond: skip, resend on SYNC
 CMD_MEMORY = 256  # command ids remembered, so a retried CMD is answered but never applied twice
-# Retry the pty every KICK_S even without a readiness event: under heavy load Linux sometimes
-# never reports a pty ready again (seen on 6.18 with epoll), and a stalled link loses nothing
-# but must not stay stalled. Tests may patch it.
+# Try the pty every KICK_S even without a readiness event. In development, under heavy parallel
+# load, a pty once sat with bytes waiting and no event from the loop (not root-caused); this bounds
+# such a stall to KICK_S. Tests may patch it.
 KICK_S = 0.25
 
 
@@ -76,7 +79,7 @@ class NodeStats:
     bad_lines: int = 0  # gateway lines with a bad CRC or garbled
     commands: int = 0  # CMD lines applied (repeats of a known id not included)
     plugs: int = 0
-    kicks: int = 0  # the watchdog moved bytes the event loop never reported ready (see KICK_S)
+    kicks: int = 0  # bytes moved by the watchdog, not by a readiness event (mostly benign races)
 
 
 class SensorNodeSim:
@@ -141,6 +144,7 @@ class SensorNodeSim:
         self._loop, self._master, self._slave = loop, master, slave
         loop.add_reader(master, self._on_readable)
         self._kick = loop.call_later(KICK_S, self._watchdog)
+        self.link.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.link.with_name(f".{self.link.name}.{os.getpid()}.tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -113,6 +113,11 @@ class Source(Protocol):
         """Everything pushed so far is durable: acknowledge it to the device if it wants acks."""
         ...
 
-    async def apply(self, machine: str, action: str, value: float | None) -> str:
-        """Apply a command that passed the gate; return a short detail or raise CommandRefused."""
+    async def apply(
+        self, machine: str, action: str, value: float | None, *, cmd_id: str | None = None
+    ) -> str:
+        """Apply a command that passed the gate; return a short detail or raise CommandRefused.
+
+        `cmd_id` lets a device that remembers ids (the serial node) apply a resent command once.
+        """
         ...

@@ -327,7 +327,9 @@ class ModbusSource:
         return [r for d in self._devices for r in d.offline(now_ns, why)]
 
     # -- commands --------------------------------------------------------------------------------
-    async def apply(self, machine: str, action: str, value: float | None) -> str:
+    async def apply(
+        self, machine: str, action: str, value: float | None, *, cmd_id: str | None = None
+    ) -> str:
         """Write a setpoint within its limits and, unless told not to, read it back."""
         dev = self._by_machine.get(machine)
         if dev is None:

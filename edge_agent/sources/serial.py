@@ -69,8 +69,10 @@ class SerialDeviceConfig(
 
     def __post_init__(self) -> None:
         if self.reconnect_min_s > self.reconnect_max_s:
-            raise ValueError(f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
-                             f"{self.reconnect_max_s}; make min <= max")
+            raise ValueError(
+                f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
+                f"{self.reconnect_max_s}; make min <= max"
+            )
         if self.speed_min > self.speed_max:
             raise ValueError(f"speed_min={self.speed_min} is above speed_max={self.speed_max}")
         unknown = sorted(set(self.allowed_commands) - set(ACTIONS))
@@ -321,8 +323,10 @@ class SerialNodeSource:
             self.stats.node, self.stats.node_dropped = body, body.dropped
             self._lose(self._window.anchor(body.first))
             if body.machine != self.cfg.machine:
-                self._health.last_error = (f"{self.cfg.port}: the node says it is on {body.machine!r}; "
-                                           f"readings go to {self.cfg.machine!r} as configured")
+                self._health.last_error = (
+                    f"{self.cfg.port}: the node says it is on {body.machine!r}; "
+                    f"readings go to {self.cfg.machine!r} as configured"
+                )
         elif isinstance(body, sc.Result):
             waiter = self._waiting.get(body.cmd_id)
             if waiter is not None and not waiter.done():
@@ -399,8 +403,9 @@ class SerialNodeSource:
         self._waiting[cmd_id] = waiter
         try:
             if not self._write(sc.Cmd(cmd_id, action, value)):
-                raise CommandUnconfirmed(f"{machine}: the sensor node on {self.cfg.port} is not connected; "
-                                         f"{action} was not sent")
+                raise CommandUnconfirmed(
+                    f"{machine}: the sensor node on {self.cfg.port} is not connected; {action} was not sent"
+                )
             result = await asyncio.wait_for(waiter, self.cfg.command_timeout_s)
         except TimeoutError:
             self._health.timeouts += 1

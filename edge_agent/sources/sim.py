@@ -88,7 +88,9 @@ class SimSource:
     async def commit(self) -> None:
         """The simulator keeps nothing for us; nothing to acknowledge."""
 
-    async def apply(self, machine: str, action: str, value: float | None) -> str:
+    async def apply(
+        self, machine: str, action: str, value: float | None, *, cmd_id: str | None = None
+    ) -> str:
         try:
             return self.line.apply(self._names.index(machine), action, value)
         except SimCommandError as exc:

@@ -138,8 +138,5 @@ async def serial_rig(
             for m, src in sources.items():
                 await rig.until(lambda src=src: src.stats.node is not None, f"the hello of {m}")
             yield rig
-            import firmware_sim.serial_node as _sn
-            with open("/tmp/sertest/kicks.log", "a") as _f:
-                _f.write(f"{__import__('os').environ.get('PYTEST_CURRENT_TEST','').split('::')[-1][:40]} {sum(s.stats.kicks for s in rig.sources.values())} {sum(n.stats.kicks for n in sim.nodes.values())}\n")
             for t in rig.tasks.values():
                 t.cancel()

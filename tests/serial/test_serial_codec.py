@@ -140,3 +140,32 @@ def test_well_sealed_but_malformed_frames_are_frame_errors() -> None:
     ):
         with pytest.raises(sc.FrameError):
             sc.decode_frame(seal(text))
+
+
+@given(st.lists(st.integers(1, 60), max_size=200), st.integers(1, 60))
+def test_the_seq_window_handles_each_seq_once_whatever_the_order(arrivals: list[int], first: int) -> None:
+    window = sc.SeqWindow()
+    handled: list[int] = []
+    window.anchor(first)
+    for seq in arrivals:
+        if not window.seen(seq):
+            window.add(seq)
+            handled.append(seq)
+    assert sorted(handled) == sorted(set(s for s in arrivals if s >= first))
+    assert window.low is not None
+    assert window.low == max([first - 1, *(s for s in range(first, 61) if all(
+        k in handled for k in range(first, s + 1)))])
+    assert window.hole() == (window.low + 1 if window.above else None)
+
+
+def test_the_seq_window_counts_what_a_later_anchor_gives_up() -> None:
+    window = sc.SeqWindow(limit=3)
+    window.anchor(1)
+    for seq in (1, 2, 5, 7):
+        window.add(seq)
+    assert (window.low, window.hole()) == (2, 3)
+    assert window.anchor(6) == 2  # 3 and 4 never came; 5 did
+    assert (window.low, window.above) == (5, {7})
+    assert window.add(9) == window.add(10) == 0
+    assert window.low == 5 and window.add(11) == 1  # four above the limit of 3: 6 is given up
+    assert window.low == 7 and window.above == {9, 10, 11}

@@ -60,3 +60,23 @@ def test_a_degrading_machine_is_derated_acks_it_and_wears_slower(broker, influxd
             assert len([a for a in run.analytics.actions if a.condition == "derate"]) == 1
 
     asyncio.run(body())
+
+
+def test_the_agent_health_lands_in_the_pipeline_measurement(broker, influxdb, unique_name):
+    async def body() -> None:
+        async with line_run(broker, influxdb, unique_name, wearing_station=None) as run:
+            await run.advance(30)
+            run.agent.publish_health()
+            await run.advance(5)
+            rows = await run.q.query(
+                "SELECT last(spool_depth) AS depth, last(samples) AS samples FROM pipeline "
+                "WHERE component = 'agent' AND device = 'agent' GROUP BY instance"
+            )
+            assert [s.tags["instance"] for s in rows] == [run.cfg.agent.id]
+            assert rows[0].values[0][2] > 0  # samples read so far
+            per_source = await run.q.query(
+                "SELECT last(reads) FROM pipeline WHERE component = 'agent' GROUP BY device"
+            )
+            assert {s.tags["device"] for s in per_source} >= {"sim-line"}
+
+    asyncio.run(body())

@@ -39,8 +39,16 @@ def test_the_demo_runs_the_whole_loop_and_loses_nothing(tmp_path: Path):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    for key in ("samples_published", "points_stored", "machines", "oee", "alerts", "commands_sent",
-                "commands_acked", "lost"):
+    for key in (
+        "samples_published",
+        "points_stored",
+        "machines",
+        "oee",
+        "alerts",
+        "commands_sent",
+        "commands_acked",
+        "lost",
+    ):
         assert key in summary, key
     assert summary["lost"] == 0
     assert summary["samples_published"] > 500
@@ -80,3 +88,30 @@ def test_ctrl_c_stops_the_demo_and_its_broker_and_database(tmp_path: Path):
     confs = [str(p) for p in tmp_path.rglob("*.conf")]
     ps = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
     assert not [c for c in confs if c in ps], "a daemon of the demo is still running"
+
+
+def test_the_agent_crash_drill_loses_nothing(tmp_path: Path):
+    """The broker stops mid-run and the gateway is SIGKILLed during the outage, then all comes back."""
+    r = subprocess.run(
+        [
+            *TONLE,
+            "demo",
+            "--duration",
+            "60",
+            "--headless",
+            "--drill",
+            "agent-crash",
+            "--run-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["drill"] == "agent-crash"
+    assert summary["agent_starts"] == 2
+    assert summary["lost"] == 0
+    assert summary["still_in_spool"] == 0
+    assert "DRILL: the gateway loses power" in r.stderr

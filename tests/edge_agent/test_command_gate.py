@@ -70,3 +70,16 @@ def test_command_outcomes_survive_a_restart_of_the_agent(tmp_path):
     for i in range(2, 5):
         reopened.record(f"c{i}", Decision("applied", ""))
     assert reopened.check("S01", cmd(id="c1"), NOW).status == "applied"  # forgotten: bounded
+
+
+def test_the_shipped_example_gateway_configs_are_valid(monkeypatch):
+    from pathlib import Path
+
+    from edge_agent.config import load_gateway_config
+
+    monkeypatch.setenv("MQTT_PASSWORD", "x")
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("gateway-*.toml"))
+    assert len(examples) >= 2
+    for path in examples:
+        cfg = load_gateway_config(path)
+        assert cfg.devices, path

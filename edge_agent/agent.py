@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +56,7 @@ VERSION = "0.2.0"
 SOURCE_RESTART_MIN_S = 1.0
 SOURCE_RESTART_MAX_S = 30.0
 SHUTDOWN_DRAIN_S = 30.0
+DISCONNECTED_WARNING_S = 60.0
 
 
 @dataclass
@@ -250,10 +253,21 @@ class Agent:
 
     # -- own health ----------------------------------------------------------------
     async def _health_loop(self) -> None:
+        last_warning = -math.inf
         while True:
             await self.clock.sleep(self.cfg.health_interval_s)
             if self.mqtt.connected.is_set():
                 self.publish_health()
+            elif time.monotonic() - last_warning >= DISCONNECTED_WARNING_S:
+                last_warning = time.monotonic()
+                log.warning(
+                    "no connection to the MQTT broker at %s:%s; %d messages are kept in the spool and will "
+                    "be sent when it is back (check [mqtt] host and port, the network cable, and that "
+                    "mosquitto is running)",
+                    self.mqtt.host,
+                    self.mqtt.port,
+                    self.spool.depth,
+                )
             if self.status_file is not None:
                 self.write_status_file()
 

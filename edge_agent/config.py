@@ -25,7 +25,7 @@ __all__ = ["DeviceConfig", "GatewayConfig", "SpoolConfig", "load_gateway_config"
 
 
 class SpoolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    path: str = "spool"
+    path: str = "run/gateway"  # relative to where the agent runs; set an absolute path on a gateway
     max_mb: Annotated[float, msgspec.Meta(gt=0)] = 512.0
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 

@@ -105,7 +105,7 @@ def test_malformed_payloads_are_dead_lettered_while_good_traffic_continues(broke
 
 def test_a_hostile_machine_name_stays_in_its_own_series(broker, influxdb, unique_name):
     cfg = config_for(broker, influxdb, unique_name)
-    hostile = MachineAddress(unique_name, "sewing", "L1", "line 3,machine=S01 x=1")
+    hostile = MachineAddress(unique_name, "sewing", "L1", "line 3,machine=S01 x=1 %d 100%")
 
     async def body() -> None:
         async with (
@@ -119,7 +119,7 @@ def test_a_hostile_machine_name_stays_in_its_own_series(broker, influxdb, unique
                 lambda: count(q, "SELECT count(vib_rms) FROM telemetry"), lambda n: n == 5, "stored"
             )
             rows = await q.query("SELECT count(vib_rms) FROM telemetry GROUP BY machine")
-            assert [s.tags["machine"] for s in rows] == ["line 3,machine=S01 x=1"]
+            assert [s.tags["machine"] for s in rows] == ["line 3,machine=S01 x=1 %d 100%"]
             assert await count(q, "SELECT count(vib_rms) FROM telemetry WHERE machine = 'S01'") == 0
 
     asyncio.run(body())

@@ -69,24 +69,28 @@ def encode_block(
     float_fields = float_fields or {}
     int_fields = int_fields or {}
     str_fields = str_fields or {}
+    # %-formatting: 1.7x faster than str.format on this hot path (bench/RESULTS.md).
     keys: list[str] = []
     columns: list[list[object]] = []
     for name, col in float_fields.items():
-        keys.append(f"{escape_field_key(name)}={{!r}}")
+        keys.append(f"{_pct(escape_field_key(name))}=%r")
         columns.append(np.asarray(col, dtype=np.float64).tolist())
     for name, col in int_fields.items():
-        keys.append(f"{escape_field_key(name)}={{}}i")
+        keys.append(f"{_pct(escape_field_key(name))}=%di")
         columns.append(np.asarray(col, dtype=np.int64).tolist())
     for name, col in str_fields.items():
-        keys.append(f"{escape_field_key(name)}={{}}")
+        keys.append(f"{_pct(escape_field_key(name))}=%s")
         columns.append([escape_string_value(v) for v in col])
     if not keys:
         raise ValueError("a point needs at least one field")
     for col in columns:
         if len(col) != n:
             raise ValueError(f"field column has {len(col)} values for {n} timestamps")
-    template = series_key(measurement, tags).replace("{", "{{").replace("}", "}}")
-    template += " " + ",".join(keys) + " {}\n"
-    fmt = template.format
+    template = _pct(series_key(measurement, tags)) + " " + ",".join(keys) + " %d\n"
     rows = zip(*columns, ts.astype(np.int64).tolist(), strict=True)
-    return "".join([fmt(*row) for row in rows]).encode()
+    return "".join([template % row for row in rows]).encode()
+
+
+def _pct(text: str) -> str:
+    """Escape % for use in a %-format template."""
+    return text.replace("%", "%%")

@@ -300,6 +300,8 @@ class Agent:
                     "samples": float(s.samples_published),
                     "commands_applied": float(s.commands["applied"]),
                     "commands_refused": float(s.commands["rejected"] + s.commands["expired"]),
+                    "commands_malformed": float(s.bad_commands),
+                    "messages_delivered": float(self.publisher.delivered),
                     "source_crashes": float(s.source_crashes),
                 },
             )

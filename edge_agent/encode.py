@@ -47,8 +47,6 @@ class SeqCounters:
     def state(self) -> dict[str, int]:
         return dict(self._next)
 
-    def next_of(self, machine: str, kind: str) -> int:
-        return self._next.get(f"seq/{machine}/{kind}", 0)
 
 
 def _unique_after(ts: np.ndarray, taken: np.ndarray) -> np.ndarray:

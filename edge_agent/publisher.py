@@ -38,10 +38,6 @@ class SpoolPublisher:
         """New messages are in the spool."""
         self._wake.set()
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._inflight)
-
     async def run(self) -> None:
         while True:
             await self.mqtt.connected.wait()

@@ -85,8 +85,7 @@ def check_in_range(name: str, a: np.ndarray, n: int, table: str) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{name}[{i}] = {int(a[i])} is outside 0..{n - 1}: "
-            f"add it to the {table} or pass a larger n"
+            f"{name}[{i}] = {int(a[i])} is outside 0..{n - 1}: add it to the {table} or pass a larger n"
         )
 
 

@@ -130,9 +130,7 @@ def _bands(bands: Sequence[tuple[float, float]], nyquist: float) -> tuple[np.nda
     bad = ~((lo >= 0) & (lo < hi) & (hi <= nyquist))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"band {i} = ({lo[i]}, {hi[i]}) Hz must satisfy 0 <= lo < hi <= fs/2 = {nyquist}"
-        )
+        raise ValueError(f"band {i} = ({lo[i]}, {hi[i]}) Hz must satisfy 0 <= lo < hi <= fs/2 = {nyquist}")
     return lo, hi
 
 

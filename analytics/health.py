@@ -127,15 +127,11 @@ def health_index(
         )
     )
     if not fail_ratio > 1:
-        raise ValueError(
-            f"fail_ratio must be > 1 (a multiple of the baseline RMS), got {fail_ratio}"
-        )
+        raise ValueError(f"fail_ratio must be > 1 (a multiple of the baseline RMS), got {fail_ratio}")
     v.non_negative("rms", r)
     bad = br <= 0
     if bad.any():
-        raise ValueError(
-            f"base_rms must be > 0{v.located(bad)}: relearn the baseline on a running machine"
-        )
+        raise ValueError(f"base_rms must be > 0{v.located(bad)}: relearn the baseline on a running machine")
     bad = bk >= kurt_fail
     if bad.any():
         raise ValueError(

@@ -180,9 +180,7 @@ def line_oee(
         np.broadcast_shapes(planned.shape, run.shape[:-1])
     except ValueError as exc:
         shapes = {"planned_s": planned.shape} | {k: x.shape for k, x in st.items()}
-        raise ValueError(
-            f"line inputs do not broadcast (stations on the last axis): {shapes}"
-        ) from exc
+        raise ValueError(f"line inputs do not broadcast (stations on the last axis): {shapes}") from exc
     if run.ndim == 0:
         raise ValueError("run_s, total, good and ideal_cycle_s need a station axis (the last)")
     if run.shape[-1] == 0:

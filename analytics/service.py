@@ -24,7 +24,7 @@ from analytics.oee import counter_increase, line_oee, oee
 from analytics.rules import Action, RuleEngine
 from analytics.states import state_durations
 from collector.writers import WriteError, Writer
-from firmware_sim.clock import Clock
+from tonle.clock import Clock
 from tonle.config import LineConfig, TonleConfig
 from tonle.contract import MACHINE_STATES, Alert, Command, MachineAddress, encode, encode_block
 from tonle.influxql import InfluxQLClient, InfluxQLError, Series, quote_str

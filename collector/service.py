@@ -24,7 +24,7 @@ import paho.mqtt.client as paho
 
 from collector.mapping import Mapped, map_message
 from collector.writers import InfluxV1Writer, RejectedLine, WriteError, Writer
-from firmware_sim.clock import Clock, WallClock
+from tonle.clock import Clock, WallClock
 from tonle.config import TonleConfig
 from tonle.contract import KINDS, PayloadError, TopicError, encode_block, subscription
 from tonle.mqtt import MqttConnection

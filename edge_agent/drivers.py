@@ -8,7 +8,7 @@ from edge_agent.sources.modbus import ModbusSource
 from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig
 from edge_agent.sources.serial import SerialDeviceConfig, SerialNodeSource
 from edge_agent.sources.sim_config import SimDeviceConfig
-from firmware_sim.clock import Clock
+from tonle.clock import Clock
 
 __all__ = ["make_source"]
 

@@ -48,7 +48,6 @@ class SeqCounters:
         return dict(self._next)
 
 
-
 def _unique_after(ts: np.ndarray, taken: np.ndarray) -> np.ndarray:
     """Nudge timestamps by whole ns until none equals one in `taken` (one point per ns)."""
     ts = ts.copy()

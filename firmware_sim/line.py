@@ -115,9 +115,7 @@ class SewingLine:
         self._step = 0
         proc, sensor, vib = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
         self._rng, self._sensor_rng = proc, sensor
-        self._vib = (
-            VibrationModel(spec.stations, spec.burst_fs_hz, spec.burst_n, vib) if vibration else None
-        )
+        self._vib = VibrationModel(spec.stations, spec.burst_fs_hz, spec.burst_n, vib) if vibration else None
         self._burst_ns = round(spec.burst_n / spec.burst_fs_hz * _NS)
         self._init_arrays(spec)
         self._states: list[StateChange] = []
@@ -278,9 +276,7 @@ class SewingLine:
             return self._schedule_maintenance(station)
         if action in ("andon", "clear_andon"):
             return self._set_andon(station, 0.0 if action == "clear_andon" else value)
-        raise SimCommandError(
-            f"{name}: unknown action {action!r}; allowed actions are {', '.join(ACTIONS)}"
-        )
+        raise SimCommandError(f"{name}: unknown action {action!r}; allowed actions are {', '.join(ACTIONS)}")
 
     # --------------------------------------------------------------- commands
 
@@ -301,8 +297,11 @@ class SewingLine:
             return f"already in maintenance, {left / 60:.0f} min left"
         self._pending_maint[station] = True
         m = self.maintenance_s
-        return f"maintenance started: machine stops for {m / 60:.0f} min" if m >= 120 else (
-            f"maintenance started: machine stops for {m:.0f} s")
+        return (
+            f"maintenance started: machine stops for {m / 60:.0f} min"
+            if m >= 120
+            else (f"maintenance started: machine stops for {m:.0f} s")
+        )
 
     def _set_andon(self, station: int, value: float | None) -> str:
         if value not in (0, 1):

@@ -44,9 +44,9 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from firmware_sim.clock import Clock, WallClock
 from firmware_sim.modbus_links import FaultTable, PtyBridge, TcpFaultProxy
 from firmware_sim.modbus_models import SPEED_MAX_CPM, EnergyMeterModel, PressModel, press_load
+from tonle.clock import Clock, WallClock
 
 __all__ = [
     "METER_REGISTERS",

@@ -28,9 +28,7 @@ def thermal_alpha(dt_s: float) -> float:
     return 1.0 - math.exp(-dt_s / THERMAL_TAU_S)
 
 
-def heat(
-    temp: np.ndarray, running: np.ndarray, sf: np.ndarray, wear: np.ndarray, alpha: float
-) -> None:
+def heat(temp: np.ndarray, running: np.ndarray, sf: np.ndarray, wear: np.ndarray, alpha: float) -> None:
     """Move `temp` (in place) one step towards ambient plus a speed- and friction-set rise.
 
     Friction heat of a damaged bearing grows faster than linearly with the damage,

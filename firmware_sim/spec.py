@@ -153,8 +153,7 @@ class LineSpec:
         _check(self.buffer_capacity >= 1, f"buffer_capacity={self.buffer_capacity} must be >= 1")
         _check(
             0 <= self.initial_wip <= self.buffer_capacity,
-            f"initial_wip={self.initial_wip} must be in [0, buffer_capacity="
-            f"{self.buffer_capacity}]",
+            f"initial_wip={self.initial_wip} must be in [0, buffer_capacity={self.buffer_capacity}]",
         )
         _check(0 <= self.reject_rate < 1, f"reject_rate={self.reject_rate} must be in [0, 1)")
         for key in ("thread_break_per_h", "needle_break_per_h", "target_pcs_per_h"):

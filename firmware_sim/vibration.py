@@ -88,9 +88,7 @@ class VibrationModel:
         order = defect_frequencies(BEARINGS[station.bearing]).bpfo
         return order * station.nominal_spm / 60.0 * speed_fraction
 
-    def bursts(
-        self, stations: np.ndarray, speed_fraction: np.ndarray, wear: np.ndarray
-    ) -> np.ndarray:
+    def bursts(self, stations: np.ndarray, speed_fraction: np.ndarray, wear: np.ndarray) -> np.ndarray:
         """One burst per listed station, rows of a (len(stations), n) float64 array in g."""
         stations = np.asarray(stations, dtype=np.intp)
         sf = np.asarray(speed_fraction, dtype=np.float64)[:, None]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from collector.service import Collector, make_writer
-from firmware_sim.clock import Clock
+from tonle.clock import Clock
 from tonle.config import TonleConfig, parse_config
 from tonle.influxql import InfluxQLClient
 from tonle.services import LocalBroker, LocalInfluxDB

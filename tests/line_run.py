@@ -22,9 +22,9 @@ from collector.service import Collector, make_writer
 from edge_agent.agent import Agent
 from edge_agent.sources.sim import SimSource
 from edge_agent.spool import Spool
-from firmware_sim.clock import VirtualClock
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from tests.helpers import config_for, running_collector, wait_for
+from tonle.clock import VirtualClock
 from tonle.config import TonleConfig
 from tonle.demo import analytics_lines
 from tonle.influxql import InfluxQLClient

@@ -26,10 +26,10 @@ import msgspec
 from analytics.service import AnalyticsService
 from collector.service import Collector, make_writer
 from edge_agent.spool import Spool
-from firmware_sim.clock import WallClock
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from firmware_sim.modbus_devices import demo_plant
 from firmware_sim.serial_node import SerialLineSim
+from tonle.clock import WallClock
 from tonle.config import LineConfig, TonleConfig
 from tonle.demo_plant import (
     NODE_RING,

@@ -24,9 +24,9 @@ import msgspec
 import numpy as np
 import tomli_w
 
-from firmware_sim.clock import Clock
 from firmware_sim.line import LineOutput, LineSpec
 from firmware_sim.serial_node import SerialLineSim
+from tonle.clock import Clock
 
 __all__ = [
     "NODE_RING",

@@ -40,7 +40,7 @@ from edge_agent.sources.modbus_config import (
     parse_modbus_source,
 )
 from edge_agent.sources.modbus_readings import DeviceState
-from firmware_sim.clock import Clock, WallClock
+from tonle.clock import Clock, WallClock
 
 __all__ = [
     "CommandConfig",

@@ -30,7 +30,7 @@ import serial_asyncio_fast
 from edge_agent.commands import DeviceLimits
 from edge_agent.sources import base
 from edge_agent.sources.base import CommandRefused, Reading, Sink, SourceHealth
-from firmware_sim import serial_codec as sc
+from tonle.contract import serial_frames as sc
 
 __all__ = ["ACTIONS", "CommandUnconfirmed", "SerialDeviceConfig", "SerialNodeSource", "SerialStats"]
 

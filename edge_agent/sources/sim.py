@@ -18,8 +18,8 @@ from edge_agent.sources.base import (
     SourceHealth,
     StateChange,
 )
-from firmware_sim.clock import Clock
 from firmware_sim.line import LineOutput, LineSpec, SewingLine, SimCommandError
+from tonle.clock import Clock
 
 __all__ = ["SimSource", "readings_from_output"]
 

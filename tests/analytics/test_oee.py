@@ -24,12 +24,7 @@ SHIFT_START = datetime(2025, 3, 3, 6, 0, tzinfo=UTC) - PHNOM_PENH  # 06:00 local
 def _ns(hhmm: str) -> int:
     """Local time on the shift day as epoch nanoseconds."""
     h, m = map(int, hhmm.split(":"))
-    t = (
-        SHIFT_START.replace(hour=0, minute=0)
-        + PHNOM_PENH
-        + timedelta(hours=h, minutes=m)
-        - PHNOM_PENH
-    )
+    t = SHIFT_START.replace(hour=0, minute=0) + PHNOM_PENH + timedelta(hours=h, minutes=m) - PHNOM_PENH
     return int(t.timestamp()) * 1_000_000_000
 
 
@@ -210,17 +205,11 @@ def test_counter_resets_count_the_new_value_as_increase() -> None:
     got = counter_increase(machine, ts, counter, n_machines=3)
     np.testing.assert_array_equal(got, [18.0, 0.0, np.nan])
     order = np.random.default_rng(1).permutation(7)
-    np.testing.assert_array_equal(
-        counter_increase(machine[order], ts[order], counter[order], 3), got
-    )
+    np.testing.assert_array_equal(counter_increase(machine[order], ts[order], counter[order], 3), got)
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    st.dictionaries(
-        st.tuples(st.integers(0, 3), st.integers(0, 50)), st.integers(0, 1000), max_size=40
-    )
-)
+@given(st.dictionaries(st.tuples(st.integers(0, 3), st.integers(0, 50)), st.integers(0, 1000), max_size=40))
 def test_counter_increase_matches_a_per_machine_loop(samples) -> None:
     machine = np.array([k[0] for k in samples], dtype=np.int64)
     ts = np.array([k[1] for k in samples], dtype=np.int64)
@@ -305,9 +294,7 @@ def test_many_lines_at_once_with_a_silent_station() -> None:
 
 
 def test_a_line_without_any_standard_time_has_no_line_figures() -> None:
-    r = line_oee(
-        np.array([100.0, 100.0]), 50.0, 10, 10, np.array([[np.nan, np.nan], [np.nan, 4.0]])
-    )
+    r = line_oee(np.array([100.0, 100.0]), 50.0, 10, 10, np.array([[np.nan, np.nan], [np.nan, 4.0]]))
     np.testing.assert_array_equal(r.constraint, [-1, 1])
     np.testing.assert_array_equal(r.oee, [np.nan, 0.4])
     np.testing.assert_array_equal(r.availability, [np.nan, 0.5])

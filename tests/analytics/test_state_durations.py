@@ -77,12 +77,8 @@ def test_states_plus_unknown_fill_the_window_for_every_machine(stream) -> None:
     got = state_durations(*_arrays(events), start, end, n_m, n_s)
     assert got.seconds.shape == (n_m, n_s)
     assert (got.seconds >= 0).all() and (got.unknown_s >= 0).all()
-    np.testing.assert_allclose(
-        got.seconds.sum(axis=1) + got.unknown_s, (end - start) / S, rtol=1e-12
-    )
-    np.testing.assert_allclose(
-        got.coverage, got.seconds.sum(axis=1) / got.window_s, rtol=1e-12, atol=1e-15
-    )
+    np.testing.assert_allclose(got.seconds.sum(axis=1) + got.unknown_s, (end - start) / S, rtol=1e-12)
+    np.testing.assert_allclose(got.coverage, got.seconds.sum(axis=1) / got.window_s, rtol=1e-12, atol=1e-15)
 
 
 @settings(max_examples=100, deadline=None)
@@ -105,9 +101,7 @@ def test_only_the_last_event_before_the_window_counts_and_late_events_are_ignore
     ts = np.array([-20, -5, 40, 130, 30]) * S
     code = np.array([2, 1, 0, 2, 2])
     got = state_durations(machine, ts, code, 0, 100 * S, n_machines=3, n_states=3)
-    np.testing.assert_array_equal(
-        got.seconds, [[60.0, 40.0, 0.0], [0.0, 0.0, 70.0], [0.0, 0.0, 0.0]]
-    )
+    np.testing.assert_array_equal(got.seconds, [[60.0, 40.0, 0.0], [0.0, 0.0, 70.0], [0.0, 0.0, 0.0]])
     np.testing.assert_array_equal(got.unknown_s, [0.0, 30.0, 100.0])
     np.testing.assert_array_equal(got.coverage, [1.0, 0.7, 0.0])
 

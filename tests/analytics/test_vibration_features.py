@@ -50,9 +50,7 @@ def test_batch_matches_scipy_and_per_window_loops() -> None:
         assert f.peak[i] == max(abs(s) for s in w)
         assert f.peak_to_peak[i] == max(w) - min(w)
         assert f.crest[i] == pytest.approx(f.peak[i] / f.rms[i], rel=1e-15)
-    np.testing.assert_allclose(
-        f.kurtosis, scipy.stats.kurtosis(x, axis=1, fisher=False), rtol=1e-10
-    )
+    np.testing.assert_allclose(f.kurtosis, scipy.stats.kurtosis(x, axis=1, fisher=False), rtol=1e-10)
     np.testing.assert_allclose(f.skewness, scipy.stats.skew(x, axis=1), rtol=1e-10)
 
 
@@ -130,9 +128,7 @@ def test_band_energies_match_a_direct_dft(n: int) -> None:
     got = band_energies(x, fs, bands)
     assert got.shape == (2, 4)
     for i in range(2):
-        np.testing.assert_allclose(
-            got[i], _slow_band_energies(x[i], fs, bands), rtol=1e-10, atol=1e-14
-        )
+        np.testing.assert_allclose(got[i], _slow_band_energies(x[i], fs, bands), rtol=1e-10, atol=1e-14)
 
 
 @settings(max_examples=60, deadline=None)
@@ -141,9 +137,7 @@ def test_band_energies_match_a_direct_dft(n: int) -> None:
     cuts=st.lists(st.floats(0.01, 0.99), max_size=5, unique=True),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_bands_covering_zero_to_nyquist_sum_to_the_mean_square(
-    n: int, cuts: list[float], seed: int
-) -> None:
+def test_bands_covering_zero_to_nyquist_sum_to_the_mean_square(n: int, cuts: list[float], seed: int) -> None:
     fs = 2000.0
     edges = [0.0, *sorted(c * fs / 2 for c in cuts), fs / 2]
     bands = list(itertools.pairwise(edges))
@@ -174,8 +168,6 @@ def test_nyquist_bin_belongs_to_the_band_ending_at_fs_over_2() -> None:
         (100.0, [], "non-empty sequence"),
     ],
 )
-def test_impossible_bands_are_refused(
-    fs: float, bands: list[tuple[float, float]], match: str
-) -> None:
+def test_impossible_bands_are_refused(fs: float, bands: list[tuple[float, float]], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         band_energies(np.zeros((1, 64)), fs, bands)

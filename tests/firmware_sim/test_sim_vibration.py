@@ -25,7 +25,12 @@ def bench_line(wears: tuple[float, ...] = WEARS, spm: float = 4000.0) -> LineSpe
         for i, w in enumerate(wears)
     )
     return LineSpec(
-        "lab", "bench", "B1", stations, thread_break_per_h=0.0, needle_break_per_h=0.0,
+        "lab",
+        "bench",
+        "B1",
+        stations,
+        thread_break_per_h=0.0,
+        needle_break_per_h=0.0,
         initial_wip=10,
     )
 

@@ -6,7 +6,6 @@ import random
 from typing import Any
 
 from edge_agent.sources.modbus import ModbusSource, parse_modbus_source
-from firmware_sim.clock import VirtualClock, WallClock
 from firmware_sim.modbus_devices import ModbusRtuBus, SimulatedMeter, SimulatedPress
 from firmware_sim.modbus_models import EnergyMeterModel, press_load
 from tests.modbus.support import (
@@ -20,6 +19,7 @@ from tests.modbus.support import (
     running,
     until,
 )
+from tonle.clock import VirtualClock, WallClock
 
 INTERVAL_S = 0.1
 WINDOW_S = 3.0  # long enough that one stall of a loaded CI box stays within 20 %

@@ -70,8 +70,15 @@ class Rig:
         for o in self.outputs:
             tel = o.telemetry
             for r in np.flatnonzero(tel.station == station):
-                out["T"].append((int(tel.ts[r]), float(tel.speed_spm[r]), float(tel.current_a[r]),
-                                 float(tel.temp_c[r]), float(tel.andon[r])))
+                out["T"].append(
+                    (
+                        int(tel.ts[r]),
+                        float(tel.speed_spm[r]),
+                        float(tel.current_a[r]),
+                        float(tel.temp_c[r]),
+                        float(tel.andon[r]),
+                    )
+                )
             out["S"] += [(s.ts_ns, s.state, s.reason) for s in o.states if s.station == station]
             out["C"] += [(c.ts_ns, c.total, c.good) for c in o.counts if c.station == station]
             out["V"] += [(b.ts_ns, b.fs_hz, b.waveform) for b in o.bursts if b.station == station]
@@ -121,14 +128,25 @@ async def serial_rig(
     names = [s.name for s in line.spec.stations]
     stations = [names.index(m) for m in machines]
     settings: dict[str, Any] = {
-        "reconnect_min_s": 0.01, "reconnect_max_s": 0.05, "read_timeout_s": 60.0,
-        "resync_interval_s": 0.02, "allowed_commands": ACTIONS, "speed_min": 0.1, **cfg,
+        "reconnect_min_s": 0.01,
+        "reconnect_max_s": 0.05,
+        "read_timeout_s": 60.0,
+        "resync_interval_s": 0.02,
+        "allowed_commands": ACTIONS,
+        "speed_min": 0.1,
+        **cfg,
     }
     async with SerialLineSim(line, tmp_path / "tty", stations=stations, ring_size=ring_size) as sim:
         sources = {
-            m: SerialNodeSource(SerialDeviceConfig(
-                name=f"node-{m}", port=str(sim.links[m]), machine=m,
-                machine_type=sim.nodes[m].machine_type, **settings))
+            m: SerialNodeSource(
+                SerialDeviceConfig(
+                    name=f"node-{m}",
+                    port=str(sim.links[m]),
+                    machine=m,
+                    machine_type=sim.nodes[m].machine_type,
+                    **settings,
+                )
+            )
             for m in machines
         }
         async with asyncio.TaskGroup() as tg:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_sim import serial_codec as sc
+from tonle.contract import serial_frames as sc
 
 boots = st.text(alphabet="0123456789ABCDEF", min_size=8, max_size=8)
 seqs = st.integers(0, 2**63)
@@ -107,8 +107,9 @@ def test_text_fields_keep_commas_stars_dollars_and_khmer() -> None:
     line = sc.encode_frame(sc.Frame("00000001", 3, state))
     assert line.count(b",") == 6 and line.count(b"$") == 1
     assert sc.decode_frame(line).body == state
-    assert b"waiting for work from S02" in sc.encode_frame(sc.Frame("00000001", 4, sc.State(
-        1, "starved", "waiting for work from S02")))
+    assert b"waiting for work from S02" in sc.encode_frame(
+        sc.Frame("00000001", 4, sc.State(1, "starved", "waiting for work from S02"))
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,8 +154,9 @@ def test_the_seq_window_handles_each_seq_once_whatever_the_order(arrivals: list[
             handled.append(seq)
     assert sorted(handled) == sorted(set(s for s in arrivals if s >= first))
     assert window.low is not None
-    assert window.low == max([first - 1, *(s for s in range(first, 61) if all(
-        k in handled for k in range(first, s + 1)))])
+    assert window.low == max(
+        [first - 1, *(s for s in range(first, 61) if all(k in handled for k in range(first, s + 1)))]
+    )
     assert window.hole() == (window.low + 1 if window.above else None)
 
 

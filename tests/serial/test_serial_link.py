@@ -85,8 +85,9 @@ def test_a_full_sync_is_deduplicated_and_a_restarted_gateway_gets_every_unacked_
             await rig.delivered()
             old = rig.sources["S01"]
             await old.sync()  # a full SYNC: the node resends everything, the source drops it all
-            await rig.until(lambda: node.stats.syncs == 2 and old.stats.frames == node.stats.frames,
-                            "the resend")
+            await rig.until(
+                lambda: node.stats.syncs == 2 and old.stats.frames == node.stats.frames, "the resend"
+            )
             assert old.stats.duplicates == node.stats.frames - 1  # all but the fresh hello
             assert_same_readings(rig)
             new = SerialNodeSource(old.cfg)  # the agent restarted: no memory of seqs, nothing acked
@@ -95,6 +96,7 @@ def test_a_full_sync_is_deduplicated_and_a_restarted_gateway_gets_every_unacked_
             await rig.delivered()
             assert new.stats.duplicates == 0 and new.health.reads == old.health.reads
             assert_same_readings(rig)  # the new source got it all again
+
 
 def test_ack_frees_the_ring_and_a_later_sync_resends_nothing_older(tmp_path: Path) -> None:
     async def main() -> None:

@@ -150,8 +150,13 @@ class Vibration:
         return cls(int(ts_ns), float(fs_hz), scale, counts.tobytes())
 
     def fields(self) -> list[str]:
-        return [str(self.ts_ns), _num(self.fs_hz), str(self.n), _num(self.scale),
-                base64.b64encode(self.samples).decode("ascii")]
+        return [
+            str(self.ts_ns),
+            _num(self.fs_hz),
+            str(self.n),
+            _num(self.scale),
+            base64.b64encode(self.samples).decode("ascii"),
+        ]
 
     @classmethod
     def parse(cls, f: list[str]) -> Vibration:
@@ -413,4 +418,3 @@ def _uint(value: str) -> int:
 def _check_boot(boot: str) -> None:
     if len(boot) != 8 or not _HEX.issuperset(boot):
         raise FrameError(f"boot id {boot[:12]!r} is not eight upper-case hex digits")
-

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 
 DEVICES = 20
 HZ = 10

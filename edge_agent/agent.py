@@ -31,7 +31,7 @@ from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
 from edge_agent.encode import SeqCounters, encode_readings
 from edge_agent.publisher import SpoolPublisher
 from edge_agent.sources.base import CommandRefused, Reading, Source
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 from tonle.clock import Clock
 from tonle.config import AgentConfig, MqttConfig
 from tonle.contract import (

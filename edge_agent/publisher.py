@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 from tonle.mqtt import MqttConnection
 
 __all__ = ["SpoolPublisher"]

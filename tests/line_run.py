@@ -21,7 +21,7 @@ from analytics.service import AnalyticsService, LineResult
 from collector.service import Collector, make_writer
 from edge_agent.agent import Agent
 from edge_agent.sources.sim import SimSource
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from tests.helpers import config_for, running_collector, wait_for
 from tonle.clock import VirtualClock

@@ -25,7 +25,7 @@ import msgspec
 
 from analytics.service import AnalyticsService
 from collector.service import Collector, make_writer
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from firmware_sim.modbus_devices import demo_plant
 from firmware_sim.serial_node import SerialLineSim

@@ -9,7 +9,7 @@ from edge_agent.agent import Agent
 from edge_agent.commands import CommandLog
 from edge_agent.config import GatewayConfig
 from edge_agent.drivers import make_source
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 from tonle.clock import WallClock
 from tonle.config import TonleConfig
 from tonle.mqtt import MqttConnection

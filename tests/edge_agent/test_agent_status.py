@@ -8,7 +8,7 @@ import msgspec
 
 from edge_agent.agent import Agent
 from edge_agent.sources.sim import SimSource
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 from firmware_sim.line import SewingLine, default_line
 from tests.helpers import config_for
 from tonle.clock import VirtualClock

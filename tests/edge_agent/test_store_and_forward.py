@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 from tests.helpers import config_for, count, running_collector, wait_for
 from tests.line_run import line_run
 from tonle.influxql import InfluxQLClient

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.spool import Spool, SpoolError
+from tonle.spool import Spool, SpoolError
 from tests.spool import writer
 
 ROOT = Path(__file__).resolve().parents[2]

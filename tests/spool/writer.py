@@ -19,7 +19,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from edge_agent.spool import Spool
+from tonle.spool import Spool
 
 BATCH = 5
 TORN_BATCHES = 20

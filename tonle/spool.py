@@ -1,4 +1,4 @@
-"""The durable store-and-forward spool of the edge agent.
+"""The durable store-and-forward spool (edge agent: MQTT messages; collector: batches for InfluxDB).
 
 Every message the agent sends goes into the spool first; the publisher reads it
 from the head (`peek`), hands it to MQTT and deletes it on PUBACK (`ack`). While

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
-from collector.service import Collector, make_writer
+from collector.service import Collector, make_reader, make_writer
 from tonle.clock import Clock
 from tonle.config import TonleConfig, parse_config
 from tonle.influxql import InfluxQLClient
@@ -23,7 +25,12 @@ def config_for(broker: LocalBroker, influxdb: LocalInfluxDB, name: str, **sectio
     data: dict = {
         "mqtt": {"host": broker.host, "port": broker.port},
         "influxdb": {"url": influxdb.url, "database": name},
-        "collector": {"share_group": "", "instance": name, "batch_wait_ms": 50},
+        "collector": {
+            "share_group": "",
+            "instance": name,
+            "batch_wait_ms": 50,
+            "spool_path": str(Path(tempfile.gettempdir()) / "tonle-tests" / name / "collector-spool.sqlite"),
+        },
         "agent": {"site": name, "id": f"gw-{name}"},
         "analytics": {"site": name},
     }
@@ -50,10 +57,15 @@ async def count(q: InfluxQLClient, query: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def running_collector(cfg: TonleConfig, clock: Clock | None = None) -> AsyncIterator[Collector]:
+async def running_collector(
+    cfg: TonleConfig, clock: Clock | None = None, *, reckon: bool = False
+) -> AsyncIterator[Collector]:
+    """A collector on the test's config; `reckon` also runs its completeness reckoning."""
     stop = asyncio.Event()
-    async with make_writer(cfg) as writer:
-        collector = Collector(cfg, writer, clock)
+    async with contextlib.AsyncExitStack() as stack:
+        writer = await stack.enter_async_context(make_writer(cfg))
+        reader = await stack.enter_async_context(make_reader(cfg)) if reckon else None
+        collector = Collector(cfg, writer, clock, reader=reader)
         task = asyncio.create_task(collector.run(stop), name="test-collector")
         try:
             await asyncio.wait_for(collector.ready.wait(), WAIT_S)

@@ -81,6 +81,22 @@ class CollectorConfig(_Section):
     instance: str = ""
     health_interval_s: PosFloat = 5.0
     deadletter_topic: str = "tonle/_deadletter"
+    # Batches written to the database at once: the next batch is decoded while
+    # the last one is being stored (2 keeps a 2-core gateway's database busy).
+    writes_in_flight: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
+    # Durable spool for database outages: a batch the database cannot take goes
+    # here, its MQTT messages are acknowledged, and it is replayed when the
+    # database returns. When the spool is full, the collector stops acknowledging
+    # and the broker (then the gateways' spools) hold the data. 0 = no spool.
+    spool_path: str = "run/collector-spool.sqlite"
+    spool_max_mb: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1024
+    # Data completeness per machine from the stored sequence numbers, so it is
+    # right however many collectors share the stream (windows of window_s,
+    # recomputed every interval_s for the last horizon_h hours, lag_s behind now).
+    completeness_window_s: Annotated[int, msgspec.Meta(ge=10, le=86_400)] = 300
+    completeness_interval_s: PosFloat = 60.0
+    completeness_lag_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
+    completeness_horizon_h: Annotated[float, msgspec.Meta(gt=0, le=24 * 31)] = 24.0
 
 
 class RulesConfig(_Section):

@@ -13,6 +13,7 @@ the inbound queue is bounded by the protocol, not by hope.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -86,6 +87,11 @@ class MqttConnection:
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
+        # Messages cross from paho's thread through this deque; the loop is woken
+        # once per burst, not once per message (the self-pipe write per message
+        # was the single-sample path's largest cost).
+        self._inbox: collections.deque[paho.MQTTMessage] = collections.deque()
+        self._wake_pending = False
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
@@ -220,8 +226,10 @@ class MqttConnection:
 
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
         self.stats.received += 1
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.messages.put_nowait, msg)
+        self._inbox.append(msg)
+        if not self._wake_pending and self._loop is not None and not self._loop.is_closed():
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._drain_inbox)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if self._loop is not None and not self._loop.is_closed():
@@ -235,6 +243,14 @@ class MqttConnection:
                 )
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._suback, mid)
+
+    def _drain_inbox(self) -> None:
+        # Clear the flag before draining: a message appended meanwhile is either
+        # drained now or schedules its own wake-up, never stranded.
+        self._wake_pending = False
+        inbox, put = self._inbox, self.messages.put_nowait
+        while inbox:
+            put(inbox.popleft())
 
     def _expect_subacks(self, mids: set[int]) -> None:
         self._sub_mids |= mids

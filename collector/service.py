@@ -31,9 +31,10 @@ import msgspec
 import numpy as np
 import paho.mqtt.client as paho
 
+from collector import writers
 from collector.completeness import Reckoner
 from collector.mapping import Mapped, map_message
-from collector.writers import InfluxV1Writer, RejectedLine, WriteError, Writer
+from collector.writers import RejectedLine, WriteError, Writer
 from tonle.clock import Clock, WallClock
 from tonle.config import TonleConfig
 from tonle.contract import KINDS, PayloadError, TopicError, encode_block, subscription
@@ -47,6 +48,7 @@ log = logging.getLogger("tonle.collector")
 
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 10.0
+RETRY_AFTER_MAX_S = 60.0  # a server asking for longer is not trusted further: the spool holds the data
 STOP_DRAIN_S = 10.0  # on a clean stop, how long in-flight batches may take to be stored and acked
 SPOOL_TOPIC = "lines/gzip"
 
@@ -331,7 +333,7 @@ class Collector:
                 retry_after = None
             if self._spool_batch(lines, points):
                 return
-            wait = retry_after if retry_after is not None else delay
+            wait = min(retry_after, RETRY_AFTER_MAX_S) if retry_after is not None else delay
             await asyncio.sleep(wait)
             delay = min(RETRY_MAX_S, delay * 2)
             self.db_up = True  # try the database again: the spool is full or unavailable
@@ -392,7 +394,8 @@ class Collector:
             except WriteError as exc:
                 self.stats.write_errors += 1
                 self._went_down(exc)
-                await asyncio.sleep(exc.retry_after_s if exc.retry_after_s is not None else delay)
+                ra = exc.retry_after_s
+                await asyncio.sleep(min(ra, RETRY_AFTER_MAX_S) if ra is not None else delay)
                 delay = min(RETRY_MAX_S, delay * 2)
                 continue
             if not self.db_up:
@@ -487,16 +490,8 @@ class Collector:
         self._spool_batch(lines, 0)
 
 
-def make_writer(cfg: TonleConfig) -> InfluxV1Writer:
-    i = cfg.influxdb
-    return InfluxV1Writer(
-        i.url,
-        i.database,
-        username=i.username or None,
-        password=i.password(),
-        use_gzip=i.gzip,
-        timeout_s=i.timeout_s,
-    )
+def make_writer(cfg: TonleConfig) -> Writer:
+    return writers.make_writer(cfg.influxdb)
 
 
 def make_reader(cfg: TonleConfig) -> InfluxQLClient | None:

@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -62,15 +62,48 @@ class MqttConfig(_Section):
 
 
 class InfluxConfig(_Section):
+    """Where the collector stores points.
+
+    `api` picks the write endpoint: "v1" is `/write` with `database` (InfluxDB 1.x,
+    3.x); "v2" is `/api/v2/write` with `org` and `bucket` (InfluxDB 2.x, 3.x, Cloud,
+    VictoriaMetrics; the bucket defaults to `database`). A v2 token is never in the
+    file: `token_env` names the environment variable that holds it.
+    """
+
     url: str = "http://127.0.0.1:8086"
     database: str = "tonle"
     username: str = ""
     password_env: str = ""
     gzip: bool = False
     timeout_s: PosFloat = 30.0
+    api: Literal["v1", "v2"] = "v1"
+    org: str = ""
+    bucket: str = ""
+    token_env: str = ""
+
+    def __post_init__(self) -> None:
+        if self.api == "v2" and not (self.bucket or self.database):
+            raise ConfigError(
+                "'influxdb.api' is v2 but neither 'influxdb.bucket' nor 'influxdb.database' is set; "
+                "set 'influxdb.bucket' to the bucket to write to"
+            )
+        if self.api == "v1":
+            for key in ("org", "bucket", "token_env"):
+                if getattr(self, key):
+                    raise ConfigError(
+                        f"'influxdb.{key}' is only used when 'influxdb.api' is v2; set api = 'v2' or remove "
+                        "the key (the v1 API writes to 'influxdb.database' with username and password_env)"
+                    )
 
     def password(self) -> str | None:
         return _secret(self.password_env, "influxdb.password_env")
+
+    def token(self) -> str | None:
+        return _secret(self.token_env, "influxdb.token_env")
+
+    def v2_bucket(self) -> str:
+        """The bucket a v2 writer writes to: `bucket`, or the database name when unset."""
+        return self.bucket or self.database
 
 
 class CollectorConfig(_Section):

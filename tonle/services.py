@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import shutil
 import signal
@@ -132,6 +133,9 @@ class LocalBroker:
         )
 
     def start(self) -> LocalBroker:
+        """Start mosquitto; after `stop()` it comes back on the same port with its persisted sessions."""
+        if self.running:
+            return self
         binary = _find_binary("mosquitto", "mosquitto")
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.port:
@@ -172,6 +176,9 @@ class LocalInfluxDB:
     port: int = 0
     rpc_port: int = 0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # Extra [http] keys from `influxd config` (e.g. {"max-body-size": 4096}), so tests
+    # can provoke the server's real 413 and 503 answers; keys set below must not repeat.
+    http_settings: dict[str, bool | int | str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -203,7 +210,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   log-enabled = false
   suppress-write-log = true
   pprof-enabled = false
-
+{self._http_settings_text()}
 [logging]
   level = "warn"
   suppress-logo = true
@@ -212,7 +219,20 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   log-enabled = false
 """
 
+    def _http_settings_text(self) -> str:
+        return "".join(
+            f"  {key} = {json.dumps(value)}\n"  # a JSON int, bool or string is also valid TOML
+            for key, value in self.http_settings.items()
+        )
+
     def start(self) -> LocalInfluxDB:
+        """Start influxd; after `stop()` it comes back on the same ports with the same data.
+
+        A fault drill stops the database mid-run and starts it again: clients
+        keep their URL, and everything stored before the outage is still there.
+        """
+        if self.running:
+            return self
         binary = _find_binary("influxd", "influxdb")
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.port:

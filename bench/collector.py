@@ -1,13 +1,19 @@
-"""The collector against the raw ingest ceiling of the same InfluxDB, in one run.
+"""The collector against the raw ingest ceiling of the same InfluxDB and broker, in one run.
 
 1. Ceiling: an optimal direct writer (pre-built line protocol, 5,000-point batches, two
    concurrent writers) stores N points in a fresh database.
-2. Collector, columnar: a separate process publishes the same points as columnar batch
-   messages (500 samples x 4 fields each) at QoS 1; the in-process collector stores them.
-3. Collector, single-sample: one point per MQTT message, as many simple devices send.
+2. Collector, columnar: a publisher process sends the same points as columnar batch messages
+   (500 samples x 4 fields each) at QoS 1; the collector (its own process) stores them.
+3. Broker ceiling for small messages: one-point messages are queued at the broker for a
+   plain paho subscriber's persistent session (auto-ack, QoS 1, no work), which then
+   drains them as fast as mosquitto delivers (a Python publisher alone tops out near the
+   same rate, so publishing during the measurement would measure the publisher).
+4. Collector, single-sample: the same backlog drained by the collector (one point per
+   MQTT message, as many simple devices send), timed from its start (includes connecting).
+5. Latency: a steady 10k points/s (1,000 messages/s of 10 samples, stamped when sent);
+   sample timestamp to queryable in InfluxDB, p50 and p99 over probe samples.
 
-Prints points/s for each and the collector/ceiling ratio, and the collector process's
-peak RSS. Publishers run in their own process so they do not share the collector's GIL.
+The collector runs in its own process, so its peak RSS (VmHWM) is its own.
 
     .venv/bin/python bench/collector.py --points 400000
 """
@@ -18,11 +24,12 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import resource
 import sys
 import tempfile
 import time
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -30,15 +37,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from collector.service import Collector, make_writer  # noqa: E402
-from tonle.config import parse_config  # noqa: E402
-from tonle.contract import MachineAddress, Telemetry, encode, encode_block  # noqa: E402
-from tonle.influxql import InfluxQLClient  # noqa: E402
+from tonle.contract import MachineAddress, Telemetry, encode, encode_block, subscription  # noqa: E402
 from tonle.services import LocalBroker, LocalInfluxDB  # noqa: E402
 
 T0 = 1_780_000_000_000_000_000
 MACHINES = 100
 FIELDS = ("vib_rms", "temp_c", "current_a", "speed_spm")
+SPAWN = mp.get_context("spawn")
 
 
 def columns(n: int, machine: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -74,16 +79,21 @@ def ceiling(url: str, db: str, points: int) -> float:
     return len(lines) / (time.perf_counter() - t0)
 
 
-def publisher(host: str, port: int, site: str, points: int, per_msg: int) -> None:
-    """Runs in its own process: publish `points` samples at QoS 1 as fast as the broker takes them."""
+def _client(host: str, port: int, client_id: str) -> Any:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{site}", protocol=paho.MQTTv5)
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
     c.connect(host, port)
     c.loop_start()
+    return c
+
+
+def publisher(host: str, port: int, site: str, points: int, per_msg: int) -> None:
+    """Own process: publish `points` samples at QoS 1 as fast as the broker takes them."""
+    c = _client(host, port, f"bench-pub-{site}")
     per_machine = points // MACHINES
     infos = []
     for m in range(MACHINES):
@@ -94,12 +104,8 @@ def publisher(host: str, port: int, site: str, points: int, per_msg: int) -> Non
             if per_msg == 1:
                 msg = Telemetry(v=1, seq=i, ts=ts_l[i], fields={f: cols_l[f][i] for f in FIELDS})
             else:
-                msg = Telemetry(
-                    v=1,
-                    seq=i,
-                    ts=ts_l[i : i + per_msg],
-                    fields={f: cols_l[f][i : i + per_msg] for f in FIELDS},
-                )
+                sl = slice(i, i + per_msg)
+                msg = Telemetry(v=1, seq=i, ts=ts_l[sl], fields={f: cols_l[f][sl] for f in FIELDS})
             infos.append(c.publish(topic, encode(msg), qos=1))
             if len(infos) > 5000:
                 infos.pop(0).wait_for_publish()
@@ -109,66 +115,282 @@ def publisher(host: str, port: int, site: str, points: int, per_msg: int) -> Non
     c.disconnect()
 
 
-async def through_collector(
-    broker: LocalBroker, db: LocalInfluxDB, name: str, points: int, per_msg: int
-) -> float:
-    cfg = parse_config(
-        {
+def steady_publisher(host: str, port: int, site: str, seconds: float, rate_msgs: int, per_msg: int) -> None:
+    """Own process: `rate_msgs` messages/s of `per_msg` samples each, stamped with the send time.
+
+    Machine P000 carries the probes: its sample `seq` k is sent at a known time.
+    """
+    c = _client(host, port, f"bench-steady-{site}")
+    topics = [MachineAddress(site, "a", "L1", f"P{m:03d}").topic("telemetry") for m in range(MACHINES)]
+    seqs = [0] * MACHINES
+    tick = 0.01
+    per_tick = max(1, round(rate_msgs * tick))
+    start = time.perf_counter()
+    k = 0
+    infos = []
+    while (now := time.perf_counter()) - start < seconds:
+        for _ in range(per_tick):
+            m = k % MACHINES
+            k += 1
+            t = time.time_ns()
+            ts = [t - (per_msg - 1 - j) * 1_000_000 for j in range(per_msg)]  # 1 kHz, newest = now
+            msg = Telemetry(v=1, seq=seqs[m], ts=ts, fields={f: [1.5] * per_msg for f in FIELDS})
+            seqs[m] += per_msg
+            infos.append(c.publish(topics[m], encode(msg), qos=1))
+        if len(infos) > 5000:
+            infos = [i for i in infos if not i.is_published()]
+        next_tick = start + (round((now - start) / tick) + 1) * tick
+        time.sleep(max(0.0, next_tick - time.perf_counter()))
+    for info in infos:
+        info.wait_for_publish()
+    c.loop_stop()
+    c.disconnect()
+
+
+def plain_subscriber(host: str, port: int, topic: str, expected: int, ready: Any, result: Any) -> None:
+    """Own process: drain a backlog at QoS 1 with paho's automatic acks and no work.
+
+    Connects once to leave a persistent session with the subscription, waits for
+    `ready` to be cleared by the parent (the backlog is published meanwhile), then
+    reconnects and times the drain: the broker's delivery ceiling, without the
+    publisher's cost in the measurement.
+    """
+    import threading
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    got = [0, 0.0]
+    done = threading.Event()
+
+    def on_message(client: Any, userdata: Any, msg: Any) -> None:
+        if got[0] == 0:
+            got[1] = time.perf_counter()
+        got[0] += 1
+        if got[0] >= expected:
+            done.set()
+
+    def connect(subscribe: bool) -> Any:
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-plain-sub", protocol=paho.MQTTv5)
+        c.on_message = on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 600
+        subscribed = threading.Event()
+        c.on_subscribe = lambda *a: subscribed.set()
+        c.connect(host, port, clean_start=False, properties=props)
+        c.loop_start()
+        if subscribe:
+            c.subscribe(topic, qos=1)
+            subscribed.wait(30)
+        return c
+
+    c = connect(subscribe=True)
+    c.disconnect()
+    c.loop_stop()
+    ready.set()
+    while ready.is_set():
+        time.sleep(0.01)
+    c = connect(subscribe=False)
+    done.wait(300)
+    result.value = expected / (time.perf_counter() - got[1])
+    c.disconnect()
+    c.loop_stop()
+
+
+def collector_process(cfg: dict[str, Any], points: Synchronized, ready: Any, stop: Any, rss: Any) -> None:
+    """Own process: the real collector; publishes its stored-point count through shared memory."""
+    from collector.service import Collector, make_writer
+    from tonle.config import parse_config
+
+    async def main() -> None:
+        config = parse_config(cfg, env={})
+        halt = asyncio.Event()
+        async with make_writer(config) as writer:
+            collector = Collector(config, writer)
+            task = asyncio.create_task(collector.run(halt))
+            await collector.ready.wait()
+            ready.set()
+            while not stop.is_set():
+                points.value = collector.stats.points
+                await asyncio.sleep(0.01)
+            points.value = collector.stats.points
+            halt.set()
+            await task
+
+    asyncio.run(main())
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            rss.value = int(line.split()[1]) / 1024
+
+
+class CollectorProc:
+    def __init__(self, broker: LocalBroker, db: LocalInfluxDB, name: str, spool: Path) -> None:
+        cfg = {
             "mqtt": {"host": broker.host, "port": broker.port},
             "influxdb": {"url": db.url, "database": name},
-            "collector": {"share_group": "", "instance": name, "batch_points": 5000, "receive_maximum": 2000},
-        },
-        env={},
-    )
-    stop = asyncio.Event()
-    async with make_writer(cfg) as writer, InfluxQLClient(db.url, name) as q:
-        collector = Collector(cfg, writer)
-        task = asyncio.create_task(collector.run(stop))
-        await asyncio.wait_for(collector.ready.wait(), 30)
-        proc = mp.get_context("spawn").Process(
-            target=publisher, args=(broker.host, broker.port, name, points, per_msg)
+            "collector": {
+                "share_group": "",
+                "instance": name,
+                "batch_points": 5000,
+                "receive_maximum": 2000,
+                "spool_path": str(spool),
+            },
+        }
+        self.points = SPAWN.Value("q", 0)
+        self.rss = SPAWN.Value("d", 0.0)
+        self.ready, self.stop = SPAWN.Event(), SPAWN.Event()
+        self.proc = SPAWN.Process(
+            target=collector_process, args=(cfg, self.points, self.ready, self.stop, self.rss)
         )
+
+    def __enter__(self) -> CollectorProc:
+        self.proc.start()
+        if not self.ready.wait(60):
+            raise RuntimeError("the collector did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.proc.join(30)
+
+
+def through_collector(
+    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, name: str, points: int, per_msg: int
+) -> tuple[float, float]:
+    with CollectorProc(broker, db, name, tmp / f"{name}.spool") as col:
+        pub = SPAWN.Process(target=publisher, args=(broker.host, broker.port, name, points, per_msg))
         t0 = time.perf_counter()
-        proc.start()
+        pub.start()
         expected = (points // MACHINES) * MACHINES
-        while collector.stats.points < expected:
-            await asyncio.sleep(0.05)
-            if not proc.is_alive() and proc.exitcode:
+        while col.points.value < expected:
+            time.sleep(0.01)
+            if not pub.is_alive() and pub.exitcode:
                 raise RuntimeError("the publisher failed")
         elapsed = time.perf_counter() - t0
-        proc.join()
-        stored = (await q.query("SELECT count(vib_rms) FROM telemetry"))[0].values[0][1]
-        assert stored == expected, (stored, expected)
-        stop.set()
-        await task
-    return expected / elapsed
+        pub.join()
+    stored = _count(db.url, name, "SELECT count(vib_rms) FROM telemetry")
+    assert stored == expected, (stored, expected)
+    return expected / elapsed, col.rss.value
+
+
+def broker_ceiling(broker: LocalBroker, messages: int) -> float:
+    result, ready = SPAWN.Value("d", 0.0), SPAWN.Event()
+    sub = SPAWN.Process(
+        target=plain_subscriber,
+        args=(broker.host, broker.port, subscription("telemetry", site="plain"), messages, ready, result),
+    )
+    sub.start()
+    ready.wait(30)
+    publisher(broker.host, broker.port, "plain", messages, 1)
+    ready.clear()
+    sub.join(300)
+    return result.value
+
+
+def drain_through_collector(
+    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, points: int
+) -> tuple[float, float]:
+    """One point per message, published while the collector is away; then time its drain."""
+    name = "single"
+    with CollectorProc(broker, db, name, tmp / "single.spool"):
+        pass  # leaves the persistent session and its subscriptions at the broker
+    publisher(broker.host, broker.port, name, points, 1)
+    expected = (points // MACHINES) * MACHINES
+    col = CollectorProc(broker, db, name, tmp / "single.spool")
+    t0 = time.perf_counter()
+    with col:
+        while col.points.value < expected:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+    stored = _count(db.url, name, "SELECT count(vib_rms) FROM telemetry")
+    assert stored == expected, (stored, expected)
+    return expected / elapsed, col.rss.value
+
+
+def latency(
+    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, seconds: float, rate_pts: int
+) -> dict[str, float]:
+    """Sample timestamp to queryable: poll the newest stored seq of the probe machine."""
+    name, per_msg = "latency", 10
+    rate_msgs = rate_pts // per_msg
+    with CollectorProc(broker, db, name, tmp / "latency.spool") as col:
+        pub = SPAWN.Process(
+            target=steady_publisher, args=(broker.host, broker.port, name, seconds, rate_msgs, per_msg)
+        )
+        pub.start()
+        lat: list[float] = []
+        seen = -1
+        q = 'SELECT last("seq") FROM telemetry WHERE machine = \'P000\''
+        with httpx.Client(base_url=db.url, timeout=10) as http:
+            while pub.is_alive():
+                r = http.get("/query", params={"db": name, "q": q, "epoch": "ns"})
+                series = r.json()["results"][0].get("series")
+                now = time.time_ns()
+                if series:
+                    ts, seq = series[0]["values"][0]
+                    if seq > seen:
+                        # The newest sample of the newest probe message: stamped at send time.
+                        lat.append((now - ts) / 1e6)
+                        seen = seq
+                time.sleep(0.005)
+        pub.join()
+        stored_rate = col.points.value / seconds
+    arr = np.array(lat[len(lat) // 10 :])  # skip the first tenth (connection warm-up)
+    return {
+        "latency_rate_points_per_s": rate_pts,
+        "latency_stored_points_per_s": round(stored_rate),
+        "latency_probes": int(arr.size),
+        "latency_p50_ms": round(float(np.percentile(arr, 50)), 1),
+        "latency_p99_ms": round(float(np.percentile(arr, 99)), 1),
+        "latency_max_ms": round(float(arr.max()), 1),
+    }
+
+
+def _count(url: str, db: str, q: str) -> int:
+    r = httpx.get(f"{url}/query", params={"db": db, "q": q})
+    return int(r.json()["results"][0]["series"][0]["values"][0][1])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--points", type=int, default=400_000)
-    p.add_argument(
-        "--single-points", type=int, default=60_000, help="points for the one-point-per-message run"
-    )
+    p.add_argument("--single-points", type=int, default=100_000, help="points for the one-per-message run")
+    p.add_argument("--latency-seconds", type=float, default=20.0)
+    p.add_argument("--latency-rate", type=int, default=10_000, help="points/s for the latency run")
+    p.add_argument("--only", choices=["columnar", "single", "latency"], help="run one part (for profiling)")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = LocalBroker(Path(tmp) / "b").start()
-        db = LocalInfluxDB(Path(tmp) / "i").start()
+    out: dict[str, Any] = {"points": args.points}
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        broker = LocalBroker(tmp / "b").start()
+        db = LocalInfluxDB(tmp / "i").start()
         try:
-            top = ceiling(db.url, "ceiling", args.points)
-            col = asyncio.run(through_collector(broker, db, "columnar", args.points, 500))
-            single = asyncio.run(through_collector(broker, db, "single", args.single_points, 1))
+            if args.only in (None, "columnar"):
+                top = ceiling(db.url, "ceiling", args.points)
+                col, rss = through_collector(broker, db, tmp, "columnar", args.points, 500)
+                out |= {
+                    "ceiling_points_per_s": round(top),
+                    "collector_columnar_points_per_s": round(col),
+                    "ratio_columnar_to_ceiling": round(col / top, 3),
+                    "collector_columnar_peak_rss_mb": round(rss, 1),
+                }
+            if args.only in (None, "single"):
+                plain = broker_ceiling(broker, args.single_points)
+                single, rss = drain_through_collector(broker, db, tmp, args.single_points)
+                out |= {
+                    "plain_subscriber_msgs_per_s": round(plain),
+                    "collector_single_sample_points_per_s": round(single),
+                    "ratio_single_to_plain_subscriber": round(single / plain, 3),
+                    "collector_single_peak_rss_mb": round(rss, 1),
+                }
+            if args.only in (None, "latency"):
+                out |= latency(broker, db, tmp, args.latency_seconds, args.latency_rate)
         finally:
             broker.stop()
             db.stop()
-    print(json.dumps({
-        "points": args.points,
-        "ceiling_points_per_s": round(top),
-        "collector_columnar_points_per_s": round(col),
-        "ratio_columnar_to_ceiling": round(col / top, 3),
-        "collector_single_sample_points_per_s": round(single),
-        "collector_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))  # fmt: skip
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
 from edge_agent.encode import SeqCounters, encode_readings
 from edge_agent.publisher import SpoolPublisher
 from edge_agent.sources.base import CommandRefused, Reading, Source
-from tonle.spool import Spool
 from tonle.clock import Clock
 from tonle.config import AgentConfig, MqttConfig
 from tonle.contract import (
@@ -48,6 +47,7 @@ from tonle.contract import (
     parse_topic,
 )
 from tonle.mqtt import MqttConnection, MqttError, Will
+from tonle.spool import Spool
 
 __all__ = ["Agent", "AgentStats"]
 

@@ -21,7 +21,6 @@ from analytics.service import AnalyticsService, LineResult
 from collector.service import Collector, make_writer
 from edge_agent.agent import Agent
 from edge_agent.sources.sim import SimSource
-from tonle.spool import Spool
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from tests.helpers import config_for, running_collector, wait_for
 from tonle.clock import VirtualClock
@@ -30,6 +29,7 @@ from tonle.demo import analytics_lines
 from tonle.influxql import InfluxQLClient
 from tonle.mqtt import MqttConnection
 from tonle.services import LocalBroker, LocalInfluxDB
+from tonle.spool import Spool
 
 T0 = 1_780_000_000_000_000_000  # 2026-05-28, a fixed start so runs are reproducible
 NS = 1_000_000_000
@@ -148,7 +148,7 @@ async def line_run(
     )
     source = SimSource(line, spec, clock, tick_s=cfg.agent.publish_interval_s)
     async with (
-        running_collector(cfg, clock) as collector,
+        running_collector(cfg, clock, reckon=True) as collector,
         Agent(cfg.mqtt, cfg.agent, [source], clock, spool) as ag,
         make_writer(cfg) as writer,
         InfluxQLClient(influxdb.url, name) as q,

@@ -9,10 +9,10 @@ from edge_agent.agent import Agent
 from edge_agent.commands import CommandLog
 from edge_agent.config import GatewayConfig
 from edge_agent.drivers import make_source
-from tonle.spool import Spool
 from tonle.clock import WallClock
 from tonle.config import TonleConfig
 from tonle.mqtt import MqttConnection
+from tonle.spool import Spool
 
 __all__ = ["run_agent", "run_analytics"]
 

@@ -39,6 +39,7 @@ def filled_influxdb(broker: LocalBroker, influxdb: LocalInfluxDB) -> Iterator[Fi
         async with line_run(broker, influxdb, DATABASE, start_wear=0.3, wear_acceleration=40.0) as run:
             await run.advance(RUN_S)
             await run.collector.write_health()
+            await run.collector.reckon_completeness(lag_s=0)
             kinds = {a.condition for a in run.analytics.actions}
             assert {"derate", "maintenance"} <= kinds, f"the run produced only {kinds}"
             return run.start_ns, run.clock.now_ns()

@@ -77,11 +77,17 @@ SCHEMA: dict[str, set[str]] = {
         "messages",
         "points",
         "dead_letters",
-        "seq_gaps",
         "write_errors",
         "queue_depth",
         "batch_ms",
+        "batch_ms_p50",
+        "batch_ms_p99",
+        "spool_depth",
+        "db_up",
+        "unacked",
+        "writes_in_flight",
     },
+    "completeness": _LOC | {"kind", "expected", "received", "missing", "ratio"},
 }
 
 # Columns the schema allows to be absent (commands.value, alerts.rul_h and alerts.health are

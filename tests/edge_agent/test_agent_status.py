@@ -8,11 +8,11 @@ import msgspec
 
 from edge_agent.agent import Agent
 from edge_agent.sources.sim import SimSource
-from tonle.spool import Spool
 from firmware_sim.line import SewingLine, default_line
 from tests.helpers import config_for
 from tonle.clock import VirtualClock
 from tonle.mqtt import MqttConnection
+from tonle.spool import Spool
 
 T0 = 1_780_000_000_000_000_000
 

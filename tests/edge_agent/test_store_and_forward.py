@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tonle.spool import Spool
 from tests.helpers import config_for, count, running_collector, wait_for
 from tests.line_run import line_run
 from tonle.influxql import InfluxQLClient
 from tonle.services import LocalBroker
+from tonle.spool import Spool
 
 
 @pytest.fixture

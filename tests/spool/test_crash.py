@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tonle.spool import Spool, SpoolError
 from tests.spool import writer
+from tonle.spool import Spool, SpoolError
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG = 2**40

@@ -255,7 +255,15 @@ class Collector:
         try:
             mapped: Mapped = map_message(msg.topic, msg.payload)
         except (PayloadError, TopicError) as exc:
-            self._dead_letter(msg.topic, msg.payload, str(exc))
+            self._dead_letter(msg.topic, msg.payload, str(exc), exc.category)
+            return 0
+        except Exception:  # a decoder bug must not stop good traffic: park the message, keep going
+            log.exception(
+                "internal error mapping a message from %r; it goes to the dead letters", msg.topic[:200]
+            )
+            self._dead_letter(
+                msg.topic, msg.payload, "internal error: the collector could not map this message; report it"
+            )
             return 0
         if mapped.stream is not None:
             gaps, replays = self.seq.observe(mapped.stream, mapped.first_seq, mapped.n_seq)
@@ -288,9 +296,9 @@ class Collector:
         else:
             self.idle.set()
 
-    def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+    def _dead_letter(self, topic: str, payload: bytes, reason: str, category: str | None = None) -> None:
         self.stats.dead_letters += 1
-        key = reason.split(":")[0][:60]
+        key = category or reason.split(":")[0][:60]
         self.stats.dead_letter_reasons[key] = self.stats.dead_letter_reasons.get(key, 0) + 1
         log.warning("dead letter from %r: %s", topic[:200], reason)
         body = msgspec.json.encode(
@@ -409,7 +417,9 @@ class Collector:
     def _reject(self, rejected: list[RejectedLine]) -> None:
         for r in rejected:
             self.stats.rejected_points += 1
-            self._dead_letter("influxdb", r.line, f"InfluxDB rejected the point: {r.reason}")
+            self._dead_letter(
+                "influxdb", r.line, f"InfluxDB rejected the point: {r.reason}", "InfluxDB rejected the point"
+            )
 
     # -- completeness -----------------------------------------------------------
     async def _completeness_loop(self) -> None:

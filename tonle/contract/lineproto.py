@@ -3,11 +3,14 @@
 Escaping is the security boundary of the storage layer: a machine called
 `line 3,a=b` must land in its own series, not add a tag `a=b` to someone
 else's. Names are checked upstream (no control characters, no backslash), so
-escaping commas, spaces and `=` is complete for tags and keys.
+escaping commas, spaces and `=` is complete for tags and keys; `encode_block`
+still refuses a key or tag that could end a line, once per block, so a name
+that slipped past the checks fails loudly instead of writing a forged point.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -24,6 +27,8 @@ _TAG_TABLE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\"})
 _MEAS_TABLE = str.maketrans({",": r"\,", " ": r"\ ", "\\": "\\\\"})
 _CONTROL = {i: " " for i in range(32)}
 _STR_TABLE = str.maketrans({'"': r"\"", "\\": "\\\\", **{chr(k): v for k, v in _CONTROL.items()}})
+# A tag or key with one of these cannot be escaped: a line break ends the point.
+_UNESCAPABLE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def escape_measurement(name: str) -> str:
@@ -45,6 +50,8 @@ def escape_string_value(value: str) -> str:
 
 def series_key(measurement: str, tags: Mapping[str, str]) -> str:
     """The escaped `measurement,k=v,...` prefix, tags sorted as InfluxDB prefers."""
+    _check_names("measurement", [measurement])
+    _check_names("tag", [text for kv in tags.items() for text in kv if kv[1] != ""])
     parts = [escape_measurement(measurement)]
     parts.extend(f"{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v != "")
     return ",".join(parts)
@@ -83,12 +90,22 @@ def encode_block(
         columns.append([escape_string_value(v) for v in col])
     if not keys:
         raise ValueError("a point needs at least one field")
+    names = [*float_fields, *int_fields, *str_fields]
+    _check_names("field key", names)
+    if len(set(names)) != len(names):
+        raise ValueError(f"field keys {names} repeat a name; each key may appear once per point")
     for col in columns:
         if len(col) != n:
             raise ValueError(f"field column has {len(col)} values for {n} timestamps")
     template = _pct(series_key(measurement, tags)) + " " + ",".join(keys) + " %d\n"
     rows = zip(*columns, ts.astype(np.int64).tolist(), strict=True)
     return "".join([template % row for row in rows]).encode()
+
+
+def _check_names(what: str, names: Sequence[str]) -> None:
+    for name in names:
+        if not name or _UNESCAPABLE.search(name):
+            raise ValueError(f"{what} {name!r} is empty or holds a line break or control character")
 
 
 def _pct(text: str) -> str:

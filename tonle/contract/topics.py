@@ -31,25 +31,51 @@ LEVELS = ("site", "area", "line", "machine")
 
 
 class TopicError(ValueError):
-    """A topic or a name in it breaks the namespace rules."""
+    """A topic or a name in it breaks the namespace rules.
+
+    The message reads `<category>: <what is wrong and how to fix it>`; the
+    category (e.g. `bad machine name`) names no value, so it can key a counter
+    without letting hostile input grow the set of keys.
+    """
+
+    @property
+    def category(self) -> str:
+        return str(self).split(":", 1)[0]
+
+
+# Unicode categories that are never part of a name someone typed on purpose:
+# control characters (newline, tab, DEL, C1), invisible format characters (zero
+# width space, BOM, bidi overrides: a name that *looks* like S01 but is not),
+# surrogates, private use, unassigned code points, line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def check_name(level: str, value: str) -> str:
-    """Return `value` if it is a safe name for `level`, else raise TopicError saying why."""
+    """Return `value` if it is a safe name for `level`, else raise TopicError saying why.
+
+    Spaces, commas, `=`, quotes and any visible unicode are allowed: line
+    protocol escaping keeps them in their own series. What is refused is what
+    MQTT or line protocol cannot carry safely (wildcards, `/`, a backslash,
+    control characters) and what a person cannot see (invisible characters,
+    leading or trailing spaces).
+    """
+    category = f"bad {level} name"
     if not isinstance(value, str) or not value:
-        raise TopicError(f"{level} name is empty; give every {level} a name")
+        raise TopicError(f"{category}: the {level} name is empty; give every {level} a name")
     if len(value) > MAX_NAME_LEN:
-        raise TopicError(f"{level} name {value[:20]!r}... is longer than {MAX_NAME_LEN} characters")
+        raise TopicError(
+            f"{category}: {value[:20]!r}... is {len(value)} characters; shorten it to at most {MAX_NAME_LEN}"
+        )
     for ch in value:
         if ch in "/+#\\":
-            raise TopicError(f"{level} name {value!r} contains {ch!r}; use letters, digits, - or _")
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            raise TopicError(f"{category}: {value!r} contains {ch!r}; use letters, digits, - or _ instead")
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
             raise TopicError(
-                f"{level} name {value!r} contains a control or invisible character "
+                f"{category}: {value!r} contains a control or invisible character "
                 f"(U+{ord(ch):04X}); remove it"
             )
     if value != value.strip():
-        raise TopicError(f"{level} name {value!r} starts or ends with a space; remove it")
+        raise TopicError(f"{category}: {value!r} starts or ends with a space; remove it")
     return value
 
 
@@ -68,7 +94,7 @@ class MachineAddress:
 
     def topic(self, kind: Kind) -> str:
         if kind not in KINDS:
-            raise TopicError(f"unknown message kind {kind!r}; expected one of {', '.join(KINDS)}")
+            raise TopicError(f"unknown kind: {kind!r} is not one of {', '.join(KINDS)}")
         return f"{ROOT}/{self.site}/{self.area}/{self.line}/{self.machine}/{kind}"
 
     def tags(self) -> dict[str, str]:
@@ -79,10 +105,15 @@ def parse_topic(topic: str) -> tuple[MachineAddress, str]:
     """Split a topic into the machine address and the kind, or raise TopicError."""
     parts = topic.split("/")
     if len(parts) < 6 or parts[0] != ROOT:
-        raise TopicError(f"topic {topic!r} is not tonle/<site>/<area>/<line>/<machine>/<kind>")
+        raise TopicError(
+            f"bad topic: {topic[:200]!r} is not {ROOT}/<site>/<area>/<line>/<machine>/<kind>; "
+            "check the device's topic settings"
+        )
     kind = "/".join(parts[5:])
     if kind not in KINDS:
-        raise TopicError(f"topic {topic!r} has unknown kind {kind!r}")
+        raise TopicError(
+            f"unknown kind: topic {topic[:200]!r} ends in {kind[:40]!r}, not one of {', '.join(KINDS)}"
+        )
     return MachineAddress(*parts[1:5]), kind
 
 

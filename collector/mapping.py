@@ -8,6 +8,7 @@ numbers are fields, never tags, to keep series cardinality bounded.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,8 @@ from tonle.contract import (
     encode_block,
     parse_topic,
 )
-from tonle.contract.payloads import decode_with_block
+from tonle.contract.lineproto import encode_text_block, series_key
+from tonle.contract.payloads import decode_with_block, telemetry_text
 
 __all__ = ["Mapped", "map_message"]
 
@@ -48,6 +50,16 @@ def _ts1(ts: int) -> np.ndarray:
     return np.array([ts], dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=4096)
+def _telemetry_series(topic: str, machine_type: str | None) -> str:
+    """The escaped series key of a machine's telemetry: the same for every message, so kept."""
+    addr, _ = parse_topic(topic)
+    tags = addr.tags()
+    if machine_type:
+        tags["machine_type"] = machine_type
+    return series_key("telemetry", tags)
+
+
 def map_message(topic: str, payload: bytes) -> Mapped:
     """Decode, validate and encode one message; raise PayloadError/TopicError with a reason.
 
@@ -61,15 +73,10 @@ def map_message(topic: str, payload: bytes) -> Mapped:
     stream = (addr.site, addr.area, addr.line, addr.machine, kind)
     if isinstance(msg, Telemetry):
         assert block is not None
-        if block.machine_type:
-            tags["machine_type"] = block.machine_type
         n = block.ts.shape[0]
-        lines = encode_block(
-            "telemetry",
-            tags,
-            block.ts,
-            dict(zip(block.names, block.values, strict=True)),
-            {"seq": np.arange(block.seq, block.seq + n, dtype=np.int64)},
+        text = dict(zip(block.names, telemetry_text(payload, block), strict=True))
+        lines = encode_text_block(
+            _telemetry_series(topic, block.machine_type), block.ts.tolist(), text, block.seq
         )
         return Mapped(lines, n, stream, block.seq, n)
     if isinstance(msg, State):

@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "encode_block",
+    "encode_text_block",
     "escape_field_key",
     "escape_measurement",
     "escape_string_value",
@@ -100,6 +101,39 @@ def encode_block(
     template = _pct(series_key(measurement, tags)) + " " + ",".join(keys) + " %d\n"
     rows = zip(*columns, ts.astype(np.int64).tolist(), strict=True)
     return "".join([template % row for row in rows]).encode()
+
+
+def encode_text_block(
+    series: str,
+    ts: Sequence[int],
+    float_text: Mapping[str, Sequence[bytes]],
+    seq0: int | None = None,
+) -> bytes:
+    """Encode n points of `series` (from `series_key`) whose float fields are number text.
+
+    The collector's hot path: values keep the decimal text the device sent
+    (see `tonle.contract.payloads.telemetry_text`), and `seq` runs from `seq0`.
+    The caller guarantees the text is a valid number (a validated JSON number is).
+    """
+    n = len(ts)
+    if n == 0:
+        return b""
+    if not float_text:
+        raise ValueError("a point needs at least one field")
+    names = [*float_text, *(["seq"] if seq0 is not None else [])]
+    _check_names("field key", names)
+    if len(set(names)) != len(names):
+        raise ValueError(f"field keys {names} repeat a name; each key may appear once per point")
+    keys = [f"{_pct(escape_field_key(k))}=%b" for k in float_text]
+    columns: list[Sequence[object]] = list(float_text.values())
+    if seq0 is not None:
+        keys.append("seq=%di")
+        columns.append(range(seq0, seq0 + n))
+    for col in columns:
+        if len(col) != n:
+            raise ValueError(f"field column has {len(col)} values for {n} timestamps")
+    template = (_pct(series) + " " + ",".join(keys) + " %d\n").encode()
+    return b"".join([template % row for row in zip(*columns, ts, strict=True)])
 
 
 def _check_names(what: str, names: Sequence[str]) -> None:

@@ -50,6 +50,10 @@ def _ts1(ts: int) -> np.ndarray:
     return np.array([ts], dtype=np.int64)
 
 
+# Topics repeat (one per machine and kind): parsing and checking each once is enough.
+_parse_topic = functools.lru_cache(maxsize=4096)(parse_topic)
+
+
 @functools.lru_cache(maxsize=4096)
 def _telemetry_series(topic: str, machine_type: str | None) -> str:
     """The escaped series key of a machine's telemetry: the same for every message, so kept."""
@@ -67,7 +71,7 @@ def map_message(topic: str, payload: bytes) -> Mapped:
     health scope, field names) is validated by the decoder; the topic's names by
     `parse_topic`. What is left here is the layout of each measurement.
     """
-    addr, kind = parse_topic(topic)
+    addr, kind = _parse_topic(topic)
     msg, block = decode_with_block(kind, payload)
     tags = addr.tags()
     stream = (addr.site, addr.area, addr.line, addr.machine, kind)

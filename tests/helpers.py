@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +20,9 @@ from tonle.services import LocalBroker, LocalInfluxDB
 
 T = TypeVar("T")
 WAIT_S = 30.0
+# One folder per test process: test names repeat between runs, spools must not.
+_SPOOLS = Path(tempfile.mkdtemp(prefix="tonle-test-spools-"))
+atexit.register(shutil.rmtree, _SPOOLS, ignore_errors=True)
 
 
 def config_for(broker: LocalBroker, influxdb: LocalInfluxDB, name: str, **sections: dict) -> TonleConfig:
@@ -29,7 +34,7 @@ def config_for(broker: LocalBroker, influxdb: LocalInfluxDB, name: str, **sectio
             "share_group": "",
             "instance": name,
             "batch_wait_ms": 50,
-            "spool_path": str(Path(tempfile.gettempdir()) / "tonle-tests" / name / "collector-spool.sqlite"),
+            "spool_path": str(_SPOOLS / name / "collector-spool.sqlite"),
         },
         "agent": {"site": name, "id": f"gw-{name}"},
         "analytics": {"site": name},

@@ -2,8 +2,14 @@
 
 Why not aiomqtt: the collector must acknowledge a QoS 1 message only after its
 batch is stored, and aiomqtt does not expose paho's manual acknowledgements
-(empicano/aiomqtt#345, still open). This wrapper keeps paho's own network
-thread and reconnect logic and hands messages and PUBACKs to asyncio.
+(empicano/aiomqtt#345, still open). This wrapper drives paho from the asyncio
+loop itself (paho's external-loop mode: the socket is watched with add_reader /
+add_writer, keep-alive runs from a timer), so there is no second Python thread
+fighting for the GIL: with paho's own network thread, a collector spent more
+time handing packets between the two threads than mapping them. Only the TCP
+connect runs in a worker thread, so a broker that does not answer never stalls
+the loop (an edge agent keeps polling its devices meanwhile). Reconnects back
+off from RECONNECT_MIN_S to RECONNECT_MAX_S.
 
 Back-pressure: with `manual_ack=True` the broker never sends more than
 `receive_maximum` un-acknowledged QoS 1 messages (MQTT v5 Receive Maximum), so
@@ -13,7 +19,6 @@ the inbound queue is bounded by the protocol, not by hope.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
+READ_BURST = 256  # packets read per wake-up of the socket: one loop pass per burst, not per message
 
 
 class MqttError(RuntimeError):
@@ -82,16 +88,15 @@ class MqttConnection:
         self.messages: asyncio.Queue[paho.MQTTMessage] = asyncio.Queue()
         self.connected = asyncio.Event()
         self.subscribed = asyncio.Event()  # every remembered subscription acknowledged
+        self._lost_event = asyncio.Event()
         self._sub_mids: set[int] = set()
         self._subs: dict[str, int] = {}
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
-        # Messages cross from paho's thread through this deque; the loop is woken
-        # once per burst, not once per message (the self-pipe write per message
-        # was the single-sample path's largest cost).
-        self._inbox: collections.deque[paho.MQTTMessage] = collections.deque()
-        self._wake_pending = False
+        self._closing = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sock: object | None = None
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
@@ -102,7 +107,6 @@ class MqttConnection:
             protocol=paho.MQTTv5,
             manual_ack=self.manual_ack,
         )
-        c.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         c.max_inflight_messages_set(self.max_inflight)
         c.max_queued_messages_set(0)
         if self.username:
@@ -114,13 +118,20 @@ class MqttConnection:
         c.on_message = self._on_message
         c.on_publish = self._on_publish
         c.on_subscribe = self._on_subscribe
+        c.on_socket_open = self._on_socket_open
+        c.on_socket_close = self._on_socket_close
+        c.on_socket_register_write = self._on_socket_register_write
+        c.on_socket_unregister_write = self._on_socket_unregister_write
         props = Properties(PacketTypes.CONNECT)
         props.ReceiveMaximum = self.receive_maximum
         if self.session_expiry_s:
             props.SessionExpiryInterval = self.session_expiry_s
         self._client = c
         c.connect_async(self.host, self.port, keepalive=15, clean_start=self.clean_start, properties=props)
-        c.loop_start()
+        self._tasks = [
+            asyncio.create_task(self._keep_connected(), name=f"mqtt-connect-{self.client_id}"),
+            asyncio.create_task(self._misc(), name=f"mqtt-keepalive-{self.client_id}"),
+        ]
         return self
 
     async def __aexit__(
@@ -132,14 +143,121 @@ class MqttConnection:
         c = self._client
         if c is None:
             return
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         with contextlib.suppress(Exception):
             c.disconnect()
-        await asyncio.to_thread(c.loop_stop)
+            c.loop_write()  # sends DISCONNECT; paho closes the socket after it
+        self._unwatch()
         for fut in self._pending.values():
             if not fut.done():
                 fut.cancel()
         self._pending.clear()
         self._client = None
+
+    async def _keep_connected(self) -> None:
+        """Connect, and reconnect whenever the connection is lost, backing off while it fails."""
+        assert self._client is not None and self._loop is not None
+        c = self._client
+        delay = RECONNECT_MIN_S
+        warned = False
+        while not self._closing:
+            self._lost_event.clear()
+            try:
+                # The blocking TCP connect runs in a worker thread; the socket callbacks
+                # it triggers are handed back to this loop.
+                await self._loop.run_in_executor(None, c.reconnect)
+            except (OSError, paho.WebsocketConnectionError, ValueError) as exc:
+                if not warned:
+                    log.warning(
+                        "cannot reach the MQTT broker at %s:%s (%s); retrying every %.0fs at most",
+                        self.host,
+                        self.port,
+                        exc,
+                        RECONNECT_MAX_S,
+                    )
+                    warned = True
+                await asyncio.sleep(delay)
+                delay = min(RECONNECT_MAX_S, delay * 2)
+                continue
+            await self._lost_event.wait()  # set by on_disconnect / on_socket_close
+            if self._closing:
+                return
+            await asyncio.sleep(delay)
+            if self.connected.is_set():
+                continue
+            delay = RECONNECT_MIN_S if self.stats.connects else min(RECONNECT_MAX_S, delay * 2)
+            warned = False
+
+    async def _misc(self) -> None:
+        """Keep-alive pings and retries of un-acknowledged packets (paho's `loop_misc`)."""
+        while True:
+            await asyncio.sleep(1.0)
+            if self._client is not None and self._sock is not None:
+                self._client.loop_misc()
+
+    # -- the socket, watched by the event loop ----------------------------------
+    def _in_loop(self, fn: Callable[..., object], *args: object) -> None:
+        """Run `fn` on the loop thread: at once if we are on it, else scheduled."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _on_socket_open(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
+        self._in_loop(self._watch, sock)
+
+    def _on_socket_close(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
+        self._in_loop(self._unwatch)
+
+    def _on_socket_register_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
+        self._in_loop(self._watch_write, sock)
+
+    def _on_socket_unregister_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
+        self._in_loop(self._unwatch_write, sock)
+
+    def _watch(self, sock: object) -> None:
+        assert self._loop is not None
+        self._unwatch(lost=False)
+        self._sock = sock
+        self._loop.add_reader(sock, self._readable)
+        if self._client is not None and self._client.want_write():
+            self._watch_write(sock)
+
+    def _unwatch(self, lost: bool = True) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+        if lost:
+            self._lost_event.set()
+
+    def _watch_write(self, sock: object) -> None:
+        if self._loop is not None and sock is self._sock:
+            self._loop.add_writer(sock, self._writable)
+
+    def _unwatch_write(self, sock: object) -> None:
+        if self._loop is not None and sock is self._sock and not self._loop.is_closed():
+            self._loop.remove_writer(sock)
+
+    def _readable(self) -> None:
+        if self._client is not None:
+            self._client.loop_read(max_packets=READ_BURST)
+
+    def _writable(self) -> None:
+        if self._client is not None:
+            self._client.loop_write()
 
     async def wait_connected(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
         try:
@@ -201,7 +319,7 @@ class MqttConnection:
     def in_flight(self) -> int:
         return len(self._pending)
 
-    # -- paho thread callbacks -----------------------------------------------
+    # -- paho callbacks (on the loop thread, or the connect worker's) ----------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
             log.error(
@@ -212,28 +330,23 @@ class MqttConnection:
             )
             return
         self.stats.connects += 1
-        assert self._loop is not None
+        log.info("connected to the MQTT broker at %s:%s", self.host, self.port)
         mids = {client.subscribe(f, qos)[1] for f, qos in self._subs.items()}
-        self._loop.call_soon_threadsafe(self._expect_subacks, mids)
-        self._loop.call_soon_threadsafe(self.connected.set)
+        self._in_loop(self._expect_subacks, mids)
+        self._in_loop(self.connected.set)
         if self.on_connect_hook is not None:
-            self._loop.call_soon_threadsafe(self.on_connect_hook)
+            self._in_loop(self.on_connect_hook)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.stats.disconnects += 1
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._lost)
+        self._in_loop(self._lost)
 
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
         self.stats.received += 1
-        self._inbox.append(msg)
-        if not self._wake_pending and self._loop is not None and not self._loop.is_closed():
-            self._wake_pending = True
-            self._loop.call_soon_threadsafe(self._drain_inbox)
+        self.messages.put_nowait(msg)  # always on the loop thread: paho reads in `_readable`
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._resolve, mid)
+        self._in_loop(self._resolve, mid)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
         for rc in reason_codes:
@@ -241,16 +354,7 @@ class MqttConnection:
                 log.error(
                     "MQTT broker %s:%s refused a subscription: %s (check the ACL)", self.host, self.port, rc
                 )
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._suback, mid)
-
-    def _drain_inbox(self) -> None:
-        # Clear the flag before draining: a message appended meanwhile is either
-        # drained now or schedules its own wake-up, never stranded.
-        self._wake_pending = False
-        inbox, put = self._inbox, self.messages.put_nowait
-        while inbox:
-            put(inbox.popleft())
+        self._in_loop(self._suback, mid)
 
     def _expect_subacks(self, mids: set[int]) -> None:
         self._sub_mids |= mids
@@ -265,6 +369,7 @@ class MqttConnection:
             self.subscribed.set()
 
     def _lost(self) -> None:
+        self._lost_event.set()
         self.connected.clear()
         self.subscribed.clear()
         self._sub_mids.clear()

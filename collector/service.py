@@ -143,7 +143,6 @@ class Collector:
         self._unacked = 0  # messages taken from the queue and not yet acked
         self._writes: set[asyncio.Task[None]] = set()
         self._last_health: tuple[float, int, int] | None = None
-        self._reckoner: Reckoner | None = None
         self.mqtt = MqttConnection(
             cfg.mqtt.host,
             cfg.mqtt.port,
@@ -433,19 +432,17 @@ class Collector:
                 log.warning("could not reckon data completeness: %s", exc)
 
     async def reckon_completeness(self, lag_s: float | None = None) -> None:
-        """Write `completeness` for the windows of the horizon whose figures changed."""
+        """Write `completeness` for the horizon, stamped at the pass time rounded to the interval."""
         if self.reader is None:
             raise RuntimeError("this collector was started without an InfluxQL reader")
         c = self.cfg.collector
-        if self._reckoner is None:
-            self._reckoner = Reckoner(self.reader, c.completeness_window_s)
         lag = c.completeness_lag_s if lag_s is None else lag_s
-        end = self.clock.now_ns() - int(lag * 1e9)
-        if lag_s == 0:  # on demand (end of a run): include the window in progress
-            end += c.completeness_window_s * 1_000_000_000 - 1
+        now = self.clock.now_ns()
+        end = now - int(lag * 1e9)
         start = end - int(c.completeness_horizon_h * 3600e9)
-        lines = self._reckoner.changed_lines(await self._reckoner.reckon(start, end))
-        self._reckoner.forget_before(start)
+        step = max(1, int(c.completeness_interval_s * 1e9))
+        figures = await Reckoner(self.reader).reckon(start, end)
+        lines = Reckoner.lines(figures, now // step * step)
         if lines:
             await self._store_or_spool(lines, lines.count(b"\n"))
 

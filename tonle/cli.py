@@ -49,9 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--drill",
-        choices=["broker-outage", "agent-crash"],
-        help="a fault drill for a class: the broker stops mid-run (and with agent-crash the gateway "
-        "is killed during the outage), then everything comes back; the summary still shows lost 0",
+        choices=["broker-outage", "agent-crash", "db-outage", "collector-crash"],
+        help="a fault drill for a class; each ends with the summary still showing lost 0. "
+        "broker-outage: the plant network (the MQTT broker) goes down mid-run and the gateway keeps "
+        "the data in its spool; agent-crash: the same, and the gateway also loses power during the "
+        "outage; db-outage: the database (InfluxDB) stops for a while and the collector holds the "
+        "data until it is back; collector-crash: the collector is killed in the middle of its work "
+        "and restarted, and the broker hands it back what it had not stored",
     )
     d.add_argument(
         "--run-dir",

@@ -124,9 +124,8 @@ class CollectorConfig(_Section):
     spool_path: str = "run/collector-spool.sqlite"
     spool_max_mb: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1024
     # Data completeness per machine from the stored sequence numbers, so it is
-    # right however many collectors share the stream (windows of window_s,
-    # recomputed every interval_s for the last horizon_h hours, lag_s behind now).
-    completeness_window_s: Annotated[int, msgspec.Meta(ge=10, le=86_400)] = 300
+    # right however many collectors share the stream: over the last horizon_h
+    # hours ending lag_s before now, every interval_s (collector/completeness.py).
     completeness_interval_s: PosFloat = 60.0
     completeness_lag_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
     completeness_horizon_h: Annotated[float, msgspec.Meta(gt=0, le=24 * 31)] = 24.0

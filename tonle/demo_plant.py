@@ -3,8 +3,9 @@
 Twelve sewing-station sensor nodes speak the serial protocol on pseudo-terminals,
 the fusing press's PLC answers Modbus TCP and the energy meter Modbus RTU, all on
 this machine. The edge agent runs as its own process (`tonle agent`) reading them
-from a generated gateway config, exactly as on a plant gateway, so a trainer can
-kill it and show what the spool does.
+from a generated gateway config, exactly as on a plant gateway, and the collector
+runs as its own (`tonle collector`) as on a server, so a trainer can kill either
+one and show what the spools and the broker's sessions do.
 """
 
 from __future__ import annotations
@@ -27,15 +28,19 @@ import tomli_w
 from firmware_sim.line import LineOutput, LineSpec
 from firmware_sim.serial_node import SerialLineSim
 from tonle.clock import Clock
+from tonle.config import TonleConfig
 
 __all__ = [
     "NODE_RING",
     "AgentProcess",
+    "CollectorProcess",
+    "TonleProcess",
     "count_output",
     "nodes_delivered",
     "read_status",
     "run_nodes",
     "warm_up",
+    "write_collector_config",
     "write_gateway_config",
 ]
 
@@ -116,6 +121,26 @@ def write_gateway_config(
     return path
 
 
+def write_collector_config(folder: Path, cfg: TonleConfig, run_name: str) -> Path:
+    """The collector's config for this run, so it runs as its own process like on a server.
+
+    Its MQTT client id and instance name stay the same across restarts: the
+    broker keeps the session (and the messages not yet acknowledged) for that
+    client id and hands them back when the restarted collector reconnects, and
+    its spool lives in this run's folder, where the restarted collector finds it.
+    """
+    data: dict[str, Any] = msgspec.to_builtins(cfg)
+    collector = data["collector"]
+    collector.update(instance="demo", health_interval_s=min(cfg.collector.health_interval_s, 1.0))
+    if "spool_path" in collector:
+        collector["spool_path"] = str(folder / "collector-spool.sqlite")
+    mqtt = data["mqtt"]
+    mqtt["client_id"] = f"tonle-demo-collector-{run_name}"
+    path = folder / "collector.toml"
+    path.write_text(tomli_w.dumps({k: data[k] for k in ("mqtt", "influxdb", "collector")}))
+    return path
+
+
 def read_status(spool_dir: Path) -> dict[str, Any] | None:
     """The agent's own status file, or None before it wrote one."""
     try:
@@ -124,8 +149,14 @@ def read_status(spool_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-class AgentProcess:
-    """`tonle agent --config ...` as a child process that a drill may kill."""
+class TonleProcess:
+    """`tonle <command> --config ...` as a child process that a drill may kill and start again.
+
+    Each start appends to the same log file, so a trainer reads the crash and
+    the recovery in one place.
+    """
+
+    command = ""
 
     def __init__(self, config: Path, log: Path) -> None:
         self.config = config
@@ -133,15 +164,17 @@ class AgentProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
     def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tonle.cli", "agent", "--config", str(self.config)],
+                [sys.executable, "-m", "tonle.cli", self.command, "--config", str(self.config)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=env,
+                env=self.environment(),
                 start_new_session=True,
             )
         self.starts += 1
@@ -154,7 +187,7 @@ class AgentProcess:
             self.proc.wait(10)
 
     def stop(self, timeout: float = 60.0) -> int | None:
-        """Clean stop: the agent spools what it read and drains what it can."""
+        """Clean stop (SIGTERM): the process finishes what it holds, then exits."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -169,3 +202,32 @@ class AgentProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The last run's exit code (negative: killed by that signal), None while it runs."""
+        return None if self.proc is None else self.proc.poll()
+
+    def tail(self, lines: int = 15) -> str:
+        """The end of the log, to show with an error."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class AgentProcess(TonleProcess):
+    """`tonle agent --config gateway.toml`: the edge agent, killed by the agent-crash drill."""
+
+    command = "agent"
+
+
+class CollectorProcess(TonleProcess):
+    """`tonle collector --config collector.toml`: the collector, killed by the collector-crash drill."""
+
+    command = "collector"
+
+    def environment(self) -> dict[str, str]:
+        # The generated file is the whole truth: a TONLE_MQTT_HOST left in the
+        # shell would otherwise point the collector away from the demo's broker.
+        return {k: v for k, v in super().environment().items() if not k.startswith("TONLE_")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import msgspec
 
@@ -61,10 +62,9 @@ def test_the_last_will_says_offline_when_the_agent_dies(broker, influxdb, unique
         # The gateway loses power: the TCP connection drops without a DISCONNECT.
         client = agent.mqtt._client
         assert client is not None
-        client.loop_stop()
         sock = client.socket()
         assert sock is not None
-        sock.close()
+        sock.shutdown(socket.SHUT_RDWR)  # no DISCONNECT packet: the broker sends the will
         status = await _status_when(broker, topic, unique_name, online=False)
         assert status["agent"] == cfg.agent.id
 

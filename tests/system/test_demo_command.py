@@ -115,3 +115,42 @@ def test_the_agent_crash_drill_loses_nothing(tmp_path: Path):
     assert summary["lost"] == 0
     assert summary["still_in_spool"] == 0
     assert "DRILL: the gateway loses power" in r.stderr
+
+
+def _drill(tmp_path: Path, drill: str) -> tuple[dict, str]:
+    """Run a 60-second headless demo with one drill; return its JSON summary and its log."""
+    r = subprocess.run(
+        [*TONLE, "demo", "--duration", "60", "--headless", "--drill", drill, "--run-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
+
+
+def test_the_database_outage_drill_loses_nothing(tmp_path: Path):
+    """InfluxDB stops mid-run for at least 10 s and comes back; the collector holds and then stores it all."""
+    summary, log = _drill(tmp_path, "db-outage")
+    assert summary["drill"] == "db-outage"
+    assert summary["drill_timings"]["db_down_s"] >= 10
+    assert summary["lost"] == 0
+    assert summary["points_stored"] == summary["samples_published"]
+    assert summary["machines"] == 14
+    collector = summary["collector"]
+    # The collector noticed the outage: failed writes, or batches kept in its spool and replayed.
+    assert collector.get("write_errors", 0) + collector.get("spooled_points", 0) > 0, collector
+    assert summary["collector_starts"] == 1
+    assert "DRILL: the database is back" in log
+
+
+def test_the_collector_crash_drill_loses_nothing(tmp_path: Path):
+    """The collector is SIGKILLed with a batch in flight and restarted; the broker redelivers the rest."""
+    summary, log = _drill(tmp_path, "collector-crash")
+    assert summary["drill"] == "collector-crash"
+    assert summary["collector_starts"] == 2
+    assert summary["drill_timings"]["collector_down_s"] > 0
+    assert summary["lost"] == 0
+    assert summary["points_stored"] == summary["samples_published"]
+    assert summary["machines"] == 14
+    assert "DRILL: the collector restarts" in log

@@ -94,3 +94,13 @@ def same_length(**arrays: np.ndarray) -> int:
     if len(set(lengths.values())) > 1:
         raise ValueError(f"event arrays must have the same length, got {lengths}")
     return next(iter(lengths.values()))
+
+
+def check_window(start_ns: int, end_ns: int) -> tuple[int, int]:
+    """A window of integer ns, start before end; why: float seconds would silently round."""
+    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ValueError(f"{name} must be integer nanoseconds since the epoch, got {value!r}")
+    if not start_ns < end_ns:
+        raise ValueError(f"the window is empty or reversed: start_ns={start_ns} >= end_ns={end_ns}")
+    return int(start_ns), int(end_ns)

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from analytics._validate import check_window
+
 __all__ = ["BREAK", "SCHEDULED", "UNSCHEDULED", "Periods", "Shift", "ShiftCalendar", "whole_window"]
 
 SCHEDULED, BREAK, UNSCHEDULED = 0, 1, 2
@@ -148,7 +150,7 @@ class ShiftCalendar:
 
     def periods(self, start_ns: int, end_ns: int) -> Periods:
         """The shifts, breaks and off-shift stretches of the window [start_ns, end_ns)."""
-        start_ns, end_ns = _window(start_ns, end_ns)
+        start_ns, end_ns = check_window(start_ns, end_ns)
         zone = ZoneInfo(self.tz)
         first = dt.datetime.fromtimestamp(start_ns / _NS, zone).date() - dt.timedelta(days=1)
         last = dt.datetime.fromtimestamp(end_ns / _NS, zone).date()
@@ -178,7 +180,7 @@ class ShiftCalendar:
 
 def whole_window(start_ns: int, end_ns: int, name: str = "window") -> Periods:
     """The window as one scheduled period: every second is planned unless a state says otherwise."""
-    start_ns, end_ns = _window(start_ns, end_ns)
+    start_ns, end_ns = check_window(start_ns, end_ns)
     return Periods(
         start_ns=np.array([start_ns]),
         end_ns=np.array([end_ns]),
@@ -250,12 +252,3 @@ def _epoch_ns(t: dt.datetime) -> int:
     """Aware datetime -> integer ns since the epoch, exactly (no float rounding)."""
     delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * _NS + delta.microseconds * 1_000
-
-
-def _window(start_ns: int, end_ns: int) -> tuple[int, int]:
-    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise ValueError(f"{name} must be integer nanoseconds since the epoch, got {value!r}")
-    if not start_ns < end_ns:
-        raise ValueError(f"the window is empty or reversed: start_ns={start_ns} >= end_ns={end_ns}")
-    return int(start_ns), int(end_ns)

@@ -14,6 +14,7 @@ import numpy as np
 
 from analytics import _validate as v
 from analytics._events import sort_events
+from analytics._validate import check_window
 
 __all__ = ["StateTimes", "state_durations"]
 
@@ -64,7 +65,7 @@ def state_durations(
     exact for windows shorter than about 104 days.
     """
     n_states = v.check_count("n_states", n_states, minimum=1)
-    start_ns, end_ns = _window(start_ns, end_ns)
+    start_ns, end_ns = check_window(start_ns, end_ns)
     ev = sort_events(machine, ts_ns, v.as_int("code", code), n_machines, value_name="code")
     v.check_in_range("code", ev.value, n_states, "state table")
 
@@ -86,12 +87,3 @@ def state_durations(
         unknown_s=unknown / _NS_PER_S,
         window_s=(end_ns - start_ns) / _NS_PER_S,
     )
-
-
-def _window(start_ns: int, end_ns: int) -> tuple[int, int]:
-    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise ValueError(f"{name} must be integer nanoseconds since the epoch, got {value!r}")
-    if not start_ns < end_ns:
-        raise ValueError(f"the window is empty or reversed: start_ns={start_ns} >= end_ns={end_ns}")
-    return int(start_ns), int(end_ns)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tomllib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from firmware_sim.line import LineOutput, LineSpec
 from firmware_sim.serial_node import SerialLineSim
 from tonle.clock import Clock
 from tonle.config import TonleConfig
+from tonle.mqtt import MqttConnection
+from tonle.services import LocalBroker, LocalInfluxDB
 
 __all__ = [
     "NODE_RING",
@@ -231,3 +234,23 @@ class CollectorProcess(TonleProcess):
         # The generated file is the whole truth: a TONLE_MQTT_HOST left in the
         # shell would otherwise point the collector away from the demo's broker.
         return {k: v for k, v in super().environment().items() if not k.startswith("TONLE_")}
+
+
+@dataclass
+class Services:
+    """What the demo runs on: the config pointed at them, and the daemons it owns (None if configured)."""
+
+    cfg: TonleConfig
+    broker: LocalBroker | None = None
+    db: LocalInfluxDB | None = None
+
+
+def mqtt_client(cfg: TonleConfig, client_id: str) -> MqttConnection:
+    """An MQTT connection of the demo itself (the analytics' commands, the drill's traffic watch)."""
+    return MqttConnection(
+        cfg.mqtt.host,
+        cfg.mqtt.port,
+        client_id=client_id,
+        username=cfg.mqtt.username or None,
+        password=cfg.mqtt.password(),
+    )

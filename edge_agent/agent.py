@@ -47,7 +47,7 @@ from tonle.contract import (
     parse_topic,
 )
 from tonle.mqtt import MqttConnection, MqttError, Will
-from tonle.spool import Spool
+from tonle.spool import Spool, SpoolError
 
 __all__ = ["Agent", "AgentStats"]
 
@@ -57,6 +57,10 @@ SOURCE_RESTART_MIN_S = 1.0
 SOURCE_RESTART_MAX_S = 30.0
 SHUTDOWN_DRAIN_S = 30.0
 DISCONNECTED_WARNING_S = 60.0
+# While the spool cannot be written (disk full even after dropping the oldest), readings
+# wait in memory up to this many (~100 MB), the oldest given up first; warned once a minute.
+MAX_PENDING_READINGS = 200_000
+SPOOL_WARN_INTERVAL_S = 60.0
 
 
 @dataclass
@@ -68,6 +72,7 @@ class AgentStats:
     commands: Counter[str] = field(default_factory=Counter)  # by outcome
     bad_commands: int = 0
     source_crashes: int = 0
+    unspooled: int = 0  # readings given up while the spool could not be written (held ones aside)
 
     @property
     def samples_published(self) -> int:
@@ -109,6 +114,7 @@ class Agent:
         self.stats = AgentStats()
         self.acks: list[CommandAck] = []
         self._pending: list[Reading] = []
+        self._spool_warned_at = -math.inf
         self.status_addr = MachineAddress(a.site, a.area, a.line, a.id)
         offline = encode(Status(v=1, ts=clock.now_ns(), online=False, agent=a.id, version=VERSION))
         self.mqtt = MqttConnection(
@@ -191,8 +197,27 @@ class Agent:
         readings, self._pending = self._pending, []
         if not readings:
             return 0
+        before = self.seq.state()
         out = encode_readings(readings, self.addresses, self.machine_types, self.seq)
-        self.spool.append([(o.topic, o.payload) for o in out], state=self.seq.state())
+        try:
+            self.spool.append([(o.topic, o.payload) for o in out], state=self.seq.state())
+        except SpoolError as exc:
+            # Nothing was stored: keep the readings (the sources are not told they are safe, so
+            # serial nodes keep their frames too) and hand the same numbers out again next time.
+            self.seq = SeqCounters(before)
+            kept = readings[-MAX_PENDING_READINGS:]
+            self.stats.unspooled += len(readings) - len(kept)
+            self._pending = kept + self._pending
+            now = time.monotonic()
+            if now - self._spool_warned_at >= SPOOL_WARN_INTERVAL_S:
+                self._spool_warned_at = now
+                log.error(
+                    "could not write to the spool, %d readings held in memory (%d lost so far): %s",
+                    len(self._pending),
+                    self.stats.unspooled,
+                    exc,
+                )
+            return 0
         for o in out:
             self.stats.samples[(o.machine, o.measurement)] += o.samples
         self.stats.messages += len(out)
@@ -296,6 +321,8 @@ class Agent:
                     "spool_depth": float(self.spool.depth),
                     "spool_bytes": float(self.spool.size_bytes),
                     "spool_dropped": float(self.spool.dropped),
+                    "unspooled": float(self.stats.unspooled),
+                    "held_readings": float(len(self._pending)),
                     "mqtt_reconnects": float(max(0, self.mqtt.stats.connects - 1)),
                     "samples": float(s.samples_published),
                     "commands_applied": float(s.commands["applied"]),

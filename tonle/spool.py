@@ -103,6 +103,7 @@ DROP_LOG_INTERVAL_S = 60.0  # a full spool drops on every append: log a summary,
 _TRIM_FETCH = 256
 _CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+_FULL_CODE = 13  # SQLITE_FULL: the filesystem (or max_page_count) has no room
 _INT64 = (-(2**63), 2**63 - 1)
 
 _SCHEMA = (
@@ -119,10 +120,11 @@ _ACKED = "FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 class SpoolError(RuntimeError):
     """The spool cannot do what was asked; `path` names the file, the cause is chained."""
 
-    def __init__(self, path: Path, message: str, *, recovered: bool = False) -> None:
+    def __init__(self, path: Path, message: str, *, recovered: bool = False, disk_full: bool = False) -> None:
         super().__init__(f"spool {path}: {message}")
         self.path = path
         self.recovered = recovered  # the file was corrupt, moved aside, and a fresh spool is in use
+        self.disk_full = disk_full  # the filesystem (or SQLite's page limit) has no room left
 
 
 class Spool:
@@ -232,9 +234,26 @@ class Spool:
             try:
                 return self._append(messages, state_rows)
             except SpoolError as exc:
-                if not exc.recovered:
+                if exc.recovered:
+                    return self._append(messages, state_rows)  # into the fresh spool
+                if not exc.disk_full:
                     raise
-                return self._append(messages, state_rows)  # into the fresh spool
+                # The disk filled before our own bound did (a small SD card, or other files on
+                # it): make room the same way the bound does, oldest first, counted, and retry.
+                need = sum(len(t.encode()) + len(p) + ROW_OVERHEAD for t, p in messages)
+                self._drop_oldest(2 * need + DISK_SLACK_BYTES)
+                return self._append(messages, state_rows)
+
+    def _drop_oldest(self, nbytes: int) -> None:
+        """Delete the oldest messages worth `nbytes` (accounted) in their own transaction."""
+        depth, payload, dropped = self._depth, self._payload_bytes, self._dropped
+        with self._relaxed_sync(), self._transaction("make room on a full disk") as conn:
+            gone, freed = self._trim(conn, nbytes)
+            depth, payload, dropped = depth - gone, payload - freed, dropped + gone
+            counters = {"depth": depth, "payload_bytes": payload, "dropped": dropped}
+            conn.executemany(_UPSERT.format("counters"), counters.items())
+        self._depth, self._payload_bytes, self._dropped = depth, payload, dropped
+        self._log_drops(dropped)
 
     def _append(self, messages: Sequence[tuple[str, bytes]], state_rows: list[tuple[str, int]]) -> list[int]:
         """The body of `append`, with the lock held."""
@@ -434,6 +453,13 @@ class Spool:
         return self._conn
 
     def _error(self, action: str, exc: sqlite3.Error) -> SpoolError:
+        if _code(exc) == _FULL_CODE:
+            return SpoolError(
+                self.path,
+                f"{action} failed: the disk is full ({exc}); free space on {self.path.parent} "
+                "or lower the spool's max_mb below the free space",
+                disk_full=True,
+            )
         if _code(exc) in _BUSY_CODES:
             return SpoolError(self.path, f"{action}: in use by another process or Spool ({exc})")
         return SpoolError(self.path, f"{action} failed: {exc}")

@@ -167,3 +167,32 @@ def test_peek_with_no_room_returns_nothing(tmp_path: Path) -> None:
     with Spool(tmp_path / "s.sqlite", BIG) as spool:
         spool.append(msgs(3))
         assert spool.peek(0, 0) == [] and spool.peek(0, -1) == []
+
+
+def test_a_full_disk_drops_the_oldest_messages_and_keeps_the_new_batch(tmp_path: Path) -> None:
+    # SQLite's own page limit gives the same SQLITE_FULL as a full SD card, before our bound is near.
+    with Spool(tmp_path / "s.sqlite", BIG) as spool:
+        spool.append(msgs(50, tag=1))
+        conn = spool._conn
+        assert conn is not None
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+        for tag in range(2, 40):  # well past what 2 more pages hold
+            ids = spool.append(msgs(20, tag=tag))
+            assert len(ids) == 20
+        assert spool.dropped > 0
+        rows = spool.peek(0, 10_000)
+        assert rows[-20:] == [(i, t, p) for i, (t, p) in zip(ids, msgs(20, tag=39), strict=True)]
+        assert len(rows) == spool.depth == 50 + 38 * 20 - spool.dropped
+
+
+def test_a_disk_with_no_room_at_all_raises_a_clear_error(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.sqlite", BIG) as spool:
+        conn = spool._conn
+        assert conn is not None
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(SpoolError, match="the disk is full") as err:
+            spool.append(msgs(200, size=4000))
+        assert err.value.disk_full
+        assert spool.depth == 0

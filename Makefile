@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := mosquitto influxdb victoria-metrics docker-compose
+APT_PACKAGES := mosquitto influxdb victoria-metrics docker-compose chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint system-deps venv clean
@@ -27,6 +27,7 @@ system-deps:
 	command -v influxd >/dev/null || missing="$$missing influxdb"; \
 	command -v victoria-metrics >/dev/null || missing="$$missing victoria-metrics"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \

@@ -65,7 +65,13 @@ class Figures:
 
         def g(x: np.ndarray) -> np.ndarray:
             moved = np.moveaxis(x, axis, -1)
-            return np.moveaxis(moved @ onehot.T, -1, axis)
+            nan = np.isnan(moved)
+            if not nan.any():
+                return np.moveaxis(moved @ onehot.T, -1, axis)
+            # NaN x 0 is NaN: an unknown figure must spoil only its own group, not every group.
+            summed = np.where(nan, 0.0, moved) @ onehot.T
+            spoiled = (nan.astype(np.float64) @ onehot.T) > 0
+            return np.moveaxis(np.where(spoiled, np.nan, summed), -1, axis)
 
         return self._map(g)
 

@@ -1,11 +1,20 @@
 """The analytics service: InfluxQL windows in, KPIs and health out, commands down.
 
-Every interval it reads the last window for every line from InfluxDB (server-side
-`last()` for the state before the window, raw events inside it: a few hundred
-rows per line), runs the pure core on all machines at once, writes `oee`,
-`line_kpi` and `pdm` back, and turns health into commands and alerts through
-the hysteresis rules. All time comes from the injected clock, so the same code
-runs on wall time in the plant and on virtual time in tests.
+Every interval it finds the lines that report machine states, reads the last window
+of each through `analytics.inputs` (the state and counter before the window, the
+changes inside it, power as server-side bucket means), computes the full KPI set with
+`analytics.kpi.compute_kpis` on all machines at once, and writes `oee` (per machine)
+and `line_kpi` (per line) back with the durations, counts and energy each figure came
+from. Every `analytics.shifts.update_s` it also writes the figures of the shift so far
+(`shift_kpi`) and the downtime by cause (`downtime`), and a last time when the shift
+ends. Health (`pdm`) is turned into commands and alerts through the hysteresis rules.
+Planned time follows the shift calendar in `[analytics.shifts]`. All time comes from
+the injected clock, so the same code runs on wall time in the plant and on virtual
+time in tests.
+
+Line figures pool the line's stations (the machines its bulletin gives a SAM), so
+their losses add up to the line's planned station time: the waterfall. The line's
+output is its last station's good pieces.
 """
 
 from __future__ import annotations
@@ -13,29 +22,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from analytics.figures import Figures
 from analytics.health import ewma_drift, health_index, robust_baseline
-from analytics.oee import counter_increase, line_oee, oee
+from analytics.inputs import LineFigures, LineKey, find_lines, line_figures, read_line
+from analytics.losses import PLANNED_STOP
 from analytics.rules import Action, RuleEngine
-from analytics.states import state_durations
+from analytics.shifts import ShiftCalendar
 from collector.writers import WriteError, Writer
 from tonle.clock import Clock
-from tonle.config import LineConfig, TonleConfig
+from tonle.config import TonleConfig
 from tonle.contract import MACHINE_STATES, Alert, Command, MachineAddress, encode, encode_block
-from tonle.influxql import InfluxQLClient, InfluxQLError, Series, quote_str
+from tonle.influxql import InfluxQLClient, InfluxQLError, quote_str
 from tonle.mqtt import MqttConnection
 
-__all__ = ["AnalyticsService", "LineResult"]
+__all__ = ["AnalyticsService", "LineResult", "ShiftKpiWriter"]
 
 log = logging.getLogger("tonle.analytics")
-RUNNING = MACHINE_STATES.index("running")
-PLANNED_STOP = MACHINE_STATES.index("planned_stop")
 NS = 1_000_000_000
+OFF_SHIFT = "off-shift"
+# A shift is at most a day; a long stretch outside shifts (a weekend) is reported for
+# its last day only, which is all that can hold overtime worth showing.
+SHIFT_LOOKBACK_S = 24 * 3600
 # Burst-to-burst RMS changes below 5% are normal operation (fabric load, thread
 # tension); without this floor a quiet first minute makes the drift chart hair-trigger.
 BASELINE_REL_FLOOR = 0.05
@@ -66,6 +77,7 @@ class LineResult:
     efficiency: float
     bottleneck: str
     coverage: np.ndarray
+    kpi: LineFigures | None = None  # everything behind the figures above
 
 
 @dataclass
@@ -89,6 +101,7 @@ class AnalyticsService:
     writer: Writer
     mqtt: MqttConnection
     rules: RuleEngine = field(init=False)
+    shifts: ShiftKpiWriter = field(init=False)
     baselines: dict[tuple[str, str, str], _Baseline] = field(default_factory=dict)
     results: dict[tuple[str, str, str], LineResult] = field(default_factory=dict)
     commands_sent: int = 0
@@ -97,6 +110,7 @@ class AnalyticsService:
 
     def __post_init__(self) -> None:
         self.rules = RuleEngine(self.cfg.analytics.rules)
+        self.shifts = ShiftKpiWriter(self.cfg, self.query, self.writer)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -111,100 +125,47 @@ class AnalyticsService:
     async def run_once(self, end_ns: int) -> list[LineResult]:
         a = self.cfg.analytics
         start_ns = end_ns - int(a.window_s * NS)
-        site = "" if a.site == "+" else f" AND site = {quote_str(a.site)}"
-        latest = await self.query.query(
-            f"SELECT last(code) AS code FROM state WHERE time < {end_ns}{site} "
-            "GROUP BY site, area, line, machine"
-        )
-        lines: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        for s in latest:
-            lines[(s.tags["site"], s.tags["area"], s.tags["line"])].append(s.tags["machine"])
+        lines = await find_lines(self.query, before_ns=end_ns, site=None if a.site == "+" else a.site)
         out = []
-        for key, machines in sorted(lines.items()):
-            res = await self._line(key, sorted(machines), start_ns, end_ns)
+        for key, machines in lines.items():
+            res = await self._line(key, machines, start_ns, end_ns)
             self.results[key] = res
             out.append(res)
+        await self.shifts.maybe_update(lines, end_ns)
         return out
 
-    async def _line(
-        self, key: tuple[str, str, str], machines: list[str], start_ns: int, end_ns: int
-    ) -> LineResult:
+    async def _line(self, key: LineKey, machines: list[str], start_ns: int, end_ns: int) -> LineResult:
         site, area, line = key
-        where = f"site = {quote_str(site)} AND area = {quote_str(area)} AND line = {quote_str(line)}"
-        idx = {m: i for i, m in enumerate(machines)}
-        n = len(machines)
-        lcfg = self.cfg.analytics.lines.get(line, LineConfig())
-
-        # States: the last one before the window plus every change inside it.
-        before = await self.query.query(
-            f"SELECT last(code) AS code FROM state WHERE {where} AND time < {start_ns} GROUP BY machine"
-        )
-        inside = await self.query.query(
-            f"SELECT code FROM state WHERE {where} AND time >= {start_ns} AND time < {end_ns} "
-            "GROUP BY machine"
-        )
-        m_ids, ts, codes = _columns([*before, *inside], idx, "code")
-        times = state_durations(m_ids, ts, codes, start_ns, end_ns, n, len(MACHINE_STATES))
-        covered = times.window_s - times.unknown_s
-        planned = covered - times.seconds[:, PLANNED_STOP]
-        run = times.seconds[:, RUNNING]
-        current = np.full(n, -1, dtype=np.int64)
-        order = np.lexsort((ts, m_ids))
-        current[m_ids[order]] = codes[order]
-
-        # Counters: increase since the last value before the window.
-        c_before = await self.query.query(
-            f"SELECT last(total) AS total, last(good) AS good FROM production "
-            f"WHERE {where} AND time < {start_ns} GROUP BY machine"
-        )
-        c_inside = await self.query.query(
-            f"SELECT total, good FROM production WHERE {where} AND time >= {start_ns} "
-            f"AND time < {end_ns} GROUP BY machine"
-        )
-        cm, cts, ctotal = _columns([*c_before, *c_inside], idx, "total")
-        _, _, cgood = _columns([*c_before, *c_inside], idx, "good")
-        total = counter_increase(cm, cts, ctotal, n)
-        good = counter_increase(cm, cts, cgood, n)
-
-        ideal = np.array([lcfg.sam_min.get(m, np.nan) * 60.0 for m in machines])
-        k = oee(planned, run, total, good, ideal)
-        hours = covered / 3600.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pph = np.where(hours > 0, good / hours, np.nan)
-        line_planned = float(np.max(planned)) if n else 0.0
-        lk = line_oee(np.float64(line_planned), run, total, good, ideal)
-
-        health, drift, rms_now, kurt_now, drift_stat = await self._health(key, machines, where, end_ns)
-
-        operators = lcfg.operators or n
-        sam_total = float(np.nansum(ideal) / 60.0)
-        minutes = float(np.nanmax(covered) / 60.0) if n else 0.0
-        line_good = float(np.nan_to_num(good[-1])) if n else 0.0
-        efficiency = sam_total * line_good / (operators * minutes) if minutes > 0 else float("nan")
-        line_pph = float(pph[-1]) if n else float("nan")
-
+        inputs = await read_line(self.query, key, start_ns, end_ns, self.cfg.analytics, machines)
+        lf = line_figures(inputs, inputs.kpis(self.shifts.calendar))
+        machines = list(inputs.machines)
+        current = inputs.current_state()
+        mf = lf.machines
+        health, drift, rms_now, kurt_now, drift_stat = await self._health(key, machines, key.where(), end_ns)
         res = LineResult(
             site,
             area,
             line,
             machines,
             [MACHINE_STATES[c] if c >= 0 else "unknown" for c in current.tolist()],
-            k.availability,
-            k.performance,
-            k.quality,
-            k.oee,
-            pph,
+            mf.availability,
+            mf.performance,
+            mf.quality,
+            mf.oee,
+            mf.pieces_per_hour,
             health,
             drift,
-            float(lk.oee),
-            line_pph,
-            lcfg.target_pph,
-            efficiency,
-            machines[int(lk.bottleneck)] if n and int(lk.bottleneck) >= 0 else "",
-            np.where(times.window_s > 0, covered / times.window_s, 0.0),
+            float(lf.line.oee),
+            lf.pieces_per_hour,
+            lf.target_pph,
+            lf.efficiency,
+            machines[lf.bottleneck] if lf.bottleneck >= 0 else "",
+            mf.coverage,
+            lf,
         )
-        await self._write(res, k, lk, total, good, planned, run, rms_now, kurt_now, drift_stat, end_ns)
-        await self._act(MachineAddress(site, area, line, machines[0]) if n else None, res, current)
+        kpi = _kpi_lines(res, lf, end_ns)
+        await self.writer.write(kpi + self._pdm_lines(res, rms_now, kurt_now, drift_stat, end_ns))
+        await self._act(MachineAddress(site, area, line, machines[0]) if machines else None, res, current)
         return res
 
     async def _health(
@@ -280,39 +241,13 @@ class AnalyticsService:
                     b.rms = peer
                     b.peer_adjusted = True
 
-    async def _write(
-        self,
-        res: LineResult,
-        k: Any,
-        lk: Any,
-        total: np.ndarray,
-        good: np.ndarray,
-        planned: np.ndarray,
-        run: np.ndarray,
-        rms: np.ndarray,
-        kurt: np.ndarray,
-        drift_stat: np.ndarray,
-        end_ns: int,
-    ) -> None:
+    def _pdm_lines(
+        self, res: LineResult, rms: np.ndarray, kurt: np.ndarray, drift_stat: np.ndarray, end_ns: int
+    ) -> bytes:
         ts = np.array([end_ns], dtype=np.int64)
         chunks = []
         for i, m in enumerate(res.machines):
             tags = {"site": res.site, "area": res.area, "line": res.line, "machine": m}
-            floats = _finite(
-                {
-                    "availability": k.availability[i],
-                    "performance": k.performance[i],
-                    "quality": k.quality[i],
-                    "oee": k.oee[i],
-                    "run_s": run[i],
-                    "planned_s": planned[i],
-                    "pieces_per_hour": res.pieces_per_hour[i],
-                }
-            )
-            counts = {"total": total[i], "good": good[i]}
-            ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
-            if floats or ints:
-                chunks.append(encode_block("oee", tags, ts, floats, ints))
             pdm = _finite(
                 {
                     "health": res.health[i],
@@ -322,22 +257,7 @@ class AnalyticsService:
                 }
             )
             chunks.append(encode_block("pdm", tags, ts, pdm, {"drift_alarm": np.array([int(res.drift[i])])}))
-        line_tags = {"site": res.site, "area": res.area, "line": res.line}
-        floats = _finite(
-            {
-                "oee": res.line_oee,
-                "availability": float(lk.availability),
-                "performance": float(lk.performance),
-                "quality": float(lk.quality),
-                "pieces_per_hour": res.line_pph,
-                "target_pph": res.target_pph,
-                "efficiency": res.efficiency,
-            }
-        )
-        out_counts = {"good": good[-1], "total": total[-1]} if len(good) else {}
-        ints = {k: np.array([int(v)]) for k, v in out_counts.items() if np.isfinite(v)}
-        chunks.append(encode_block("line_kpi", line_tags, ts, floats, ints, {"bottleneck": [res.bottleneck]}))
-        await self.writer.write(b"".join(chunks))
+        return b"".join(chunks)
 
     async def _act(self, any_addr: MachineAddress | None, res: LineResult, current: np.ndarray) -> None:
         if any_addr is None:
@@ -390,20 +310,176 @@ def _finite(d: dict[str, float]) -> dict[str, np.ndarray]:
     return {k: np.array([float(v)]) for k, v in d.items() if np.isfinite(v)}
 
 
-def _columns(series: list[Series], idx: dict[str, int], col: str) -> tuple[np.ndarray, ...]:
-    m: list[int] = []
-    ts: list[int] = []
-    val: list[float] = []
-    for s in series:
-        i = idx.get(s.tags.get("machine", ""))
-        if i is None:
-            continue
-        t_col = s.columns.index("time")
-        v_col = s.columns.index(col)
-        for row in s.values:
-            if row[v_col] is None:
+# --------------------------------------------------------------------------- KPI rows
+
+_LOSS_FIELD = {"speed": "speed_loss_s", "quality": "quality_loss_s"}
+
+
+def figure_fields(f: Figures) -> dict[str, np.ndarray]:
+    """Every ratio of `f` and the durations, counts and energy it came from, as float columns.
+
+    Written next to each OEE so a manager's "why 62 %?" is answered from the same row:
+    OEE = fully_productive_s / planned_s, availability = run_s / planned_s,
+    performance = ideal_s / run_s, and the loss seconds add up to planned_s.
+    Energy columns are left out where no power sample was measured (0 kWh would be a lie).
+    """
+    cols = {
+        "availability": f.availability,
+        "performance": f.performance,
+        "quality": f.quality,
+        "oee": f.oee,
+        "planned_s": f.planned_s,
+        "run_s": f.run_s,
+        "ideal_s": f.ideal_s,
+        "planned_stop_s": f.seconds[..., PLANNED_STOP],
+        "no_data_s": f.nodata_s,
+        "coverage": f.coverage,
+        "breakdowns": f.failures,
+        "minor_stops": f.minor_stops,
+        "mtbf_s": f.mtbf_s,
+        "mttr_s": f.mttr_s,
+    }
+    cols |= {_LOSS_FIELD.get(k, f"{k}_s"): v for k, v in f.losses_s().items()}
+    measured = f.field_n.sum(axis=(-1, -2)) > 0
+    cols |= {
+        "kwh": np.where(measured, f.kwh, np.nan),
+        "idle_kwh": np.where(measured, f.idle_kwh, np.nan),
+        "kwh_per_piece": np.where(measured, f.kwh_per_piece, np.nan),
+    }
+    return {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+
+
+def line_fields(lf: LineFigures) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[str]]]:
+    """(floats, ints, strings) of one line over some periods: pooled figures, output, balance, energy."""
+    floats = {
+        k: v for k, v in figure_fields(lf.line).items() if k not in ("kwh", "idle_kwh", "kwh_per_piece")
+    }
+    floats |= {
+        "pieces_per_hour": lf.pieces_per_hour,
+        "target_pph": lf.target_pph,
+        "attainment": lf.attainment,
+        "efficiency": lf.efficiency,
+        "balance_ratio": lf.balance_ratio,
+        "bottleneck_cycle_s": lf.effective_cycle_s[lf.bottleneck] if lf.bottleneck >= 0 else np.nan,
+        "line_planned_s": lf.planned_s,
+        "kwh": lf.kwh if lf.energy_coverage > 0 else np.nan,
+        "kwh_metered": lf.kwh_metered if lf.energy_coverage > 0 else np.nan,
+        "kwh_estimated": lf.kwh_estimated if lf.energy_coverage > 0 else np.nan,
+        "energy_coverage": lf.energy_coverage,
+        "kwh_per_piece": lf.kwh_per_piece,
+        "kwh_per_good_piece": lf.kwh_per_good_piece,
+    }
+    counts = {"good": lf.output_good, "total": lf.output_total}
+    ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
+    strs = {"bottleneck": [lf.names[lf.bottleneck] if lf.bottleneck >= 0 else ""]}
+    return _finite({k: float(v) for k, v in floats.items()}), ints, strs
+
+
+def _kpi_lines(res: LineResult, lf: LineFigures, end_ns: int) -> bytes:
+    """`oee` per machine and `line_kpi` per line for the rolling window ending at `end_ns`."""
+    ts = np.array([end_ns], dtype=np.int64)
+    cols = figure_fields(lf.machines)
+    cols["pieces_per_hour"] = np.asarray(lf.machines.pieces_per_hour, dtype=np.float64)
+    cols["effective_cycle_s"] = lf.effective_cycle_s
+    cols["ideal_cycle_s"] = lf.standard_cycle_s
+    chunks = []
+    for i, m in enumerate(res.machines):
+        tags = {"site": res.site, "area": res.area, "line": res.line, "machine": m}
+        floats = _finite({k: float(v[i]) for k, v in cols.items()})
+        counts = {"total": float(lf.machines.total[i]), "good": float(lf.machines.good[i])}
+        ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
+        chunks.append(encode_block("oee", tags, ts, floats, ints))
+    floats, ints, strs = line_fields(lf)
+    line_tags = {"site": res.site, "area": res.area, "line": res.line}
+    chunks.append(encode_block("line_kpi", line_tags, ts, floats, ints, strs))
+    return b"".join(chunks)
+
+
+class ShiftKpiWriter:
+    """Figures of the shift so far (`shift_kpi`) and downtime by cause (`downtime`), per line.
+
+    `shift_kpi` gets one row per update with the shift-to-date figures (tag `shift`, field
+    `period` such as "2026-05-29 A", `final` = 1 on the row written at the shift's end),
+    so `last()` per shift is the latest figure. `downtime` rows hold the downtime added
+    since the previous update, per cause, so `sum()` over any time range is the downtime in
+    that range; a stop re-judged as it grows (a minor stop that became a breakdown) moves
+    between causes with a negative and a positive row. What was already written is read
+    back from InfluxDB, so a restarted service carries on without counting twice.
+    """
+
+    def __init__(self, cfg: TonleConfig, query: InfluxQLClient, writer: Writer) -> None:
+        self.cfg = cfg.analytics
+        self.calendar: ShiftCalendar = self.cfg.shifts.calendar()
+        self.query = query
+        self.writer = writer
+        self.next_ns: int | None = None
+        self.closed: dict[LineKey, int] = {}  # end of the last period written as final
+
+    async def maybe_update(self, lines: dict[LineKey, list[str]], now_ns: int) -> None:
+        """Update every line when `analytics.shifts.update_s` has passed since the last update."""
+        if self.next_ns is not None and now_ns < self.next_ns:
+            return
+        self.next_ns = now_ns + int(self.cfg.shifts.update_s * NS)
+        for key, machines in lines.items():
+            await self.update(key, machines, now_ns)
+
+    async def update(self, key: LineKey, machines: list[str], now_ns: int) -> None:
+        """Write the current period's figures so far, and the previous period's final ones once."""
+        cal = self.calendar.periods(now_ns - SHIFT_LOOKBACK_S * NS, now_ns)
+        first = cal.n - 1
+        if first > 0 and self.closed.get(key, -1) < int(cal.end_ns[first - 1]):
+            first -= 1
+        start = int(cal.start_ns[first])
+        inputs = await read_line(self.query, key, start, now_ns, self.cfg, machines)
+        result = inputs.kpis(self.calendar)
+        chunks = []
+        for p in range(result.periods.n):
+            final = p < result.periods.n - 1
+            ts = int(result.periods.end_ns[p]) if final else now_ns
+            lf = line_figures(inputs, result, periods=np.arange(result.periods.n) == p)
+            if lf.line.planned_s <= 0 and not lf.output_total > 0:
+                continue  # outside shifts with nothing made: nothing to report
+            shift_id = int(result.periods.shift[p])
+            shift = result.periods.shift_names[shift_id] if shift_id >= 0 else OFF_SHIFT
+            label = result.periods.label[p].replace("no shift", OFF_SHIFT)
+            tags = {"site": key.site, "area": key.area, "line": key.line, "shift": shift}
+            floats, ints, strs = line_fields(lf)
+            ints |= {
+                "period_start": np.array([int(result.periods.start_ns[p])]),
+                "final": np.array([int(final)]),
+            }
+            stamp = np.array([ts], dtype=np.int64)
+            chunks.append(encode_block("shift_kpi", tags, stamp, floats, ints, strs | {"period": [label]}))
+            chunks.append(await self._downtime(key, tags, lf, int(result.periods.start_ns[p]), ts, label))
+        await self.writer.write(b"".join(chunks))
+        if result.periods.n > 1:
+            self.closed[key] = int(result.periods.end_ns[result.periods.n - 2])
+
+    async def _downtime(
+        self, key: LineKey, tags: dict[str, str], lf: LineFigures, period_start: int, ts: int, label: str
+    ) -> bytes:
+        """Rows adding what the downtime per cause grew by since the sums already stored."""
+        rows = await self.query.query(
+            f"SELECT sum(seconds) AS seconds, sum(stops) AS stops FROM downtime WHERE {key.where()} "
+            f"AND shift = {quote_str(tags['shift'])} AND time >= {period_start} AND time <= {ts} "
+            "GROUP BY cause"
+        )
+        stored = {s.tags["cause"]: (s.values[0][1] or 0.0, s.values[0][2] or 0.0) for s in rows if s.values}
+        now = {
+            cause: (float(sec), float(n), cat)
+            for cause, sec, n, cat in zip(
+                lf.pareto.label, lf.pareto.seconds, lf.pareto.stops, lf.pareto.category, strict=True
+            )
+        }
+        chunks = []
+        stamp = np.array([ts], dtype=np.int64)
+        for cause in sorted(set(now) | set(stored)):
+            sec, n, cat = now.get(cause, (0.0, 0.0, ""))
+            d_sec = sec - stored.get(cause, (0.0, 0.0))[0]
+            d_n = n - stored.get(cause, (0.0, 0.0))[1]
+            if abs(d_sec) < 1e-6 and abs(d_n) < 1e-9:
                 continue
-            m.append(i)
-            ts.append(int(row[t_col]))
-            val.append(row[v_col])
-    return (np.array(m, dtype=np.int64), np.array(ts, dtype=np.int64), np.array(val, dtype=np.int64))
+            fields = {"seconds": np.array([d_sec]), "stops": np.array([d_n])}
+            strs = {"period": [label], **({"category": [cat]} if cat else {})}
+            chunks.append(encode_block("downtime", {**tags, "cause": cause}, stamp, fields, None, strs))
+        return b"".join(chunks)

@@ -1,4 +1,4 @@
-"""The `tonle` command: demo, sim, agent, collector, analytics.
+"""The `tonle` command: demo, sim, agent, collector, analytics, report.
 
 Errors a technician can fix (a wrong key, a service that is not running) are
 printed as one plain sentence with the fix, not a traceback.
@@ -88,6 +88,34 @@ def _parser() -> argparse.ArgumentParser:
             type=Path,
             help="path to tonle.toml (default: built-in defaults plus TONLE_* environment variables)",
         )
+    r = sub.add_parser(
+        "report",
+        help="write a one-page shift report (HTML or PDF) of a line for a supervisor",
+        description="A printable A4 report of one line: OEE and where the time went, downtime by cause, "
+        "pieces per hour against target, station balance and the bottleneck, energy per piece and "
+        "maintenance alerts. Times are the plant's local time ([analytics.shifts] tz).",
+    )
+    r.add_argument("--line", required=True, help="the line, as the gateways name it (e.g. L1)")
+    r.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="TIME",
+        help="start, local: 2026-11-23T06:00 or 2026-11-23",
+    )
+    r.add_argument(
+        "--to",
+        dest="end",
+        required=True,
+        metavar="TIME",
+        help="end, local: 2026-11-23T14:00 (a date: its end)",
+    )
+    r.add_argument(
+        "--out", type=Path, default=Path("report.html"), help="report.html, or report.pdf (needs chromium)"
+    )
+    r.add_argument("--config", type=Path, help="path to tonle.toml (the database, shifts and line targets)")
+    r.add_argument("--site", help="the site, when the same line name exists at more than one")
+    r.add_argument("--area", help="the area, when the same line name exists at more than one")
     c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
     c.add_argument("config", type=Path)
     return p
@@ -168,6 +196,23 @@ def _cmd_analytics(cfg: TonleConfig) -> None:
     _run(lambda stop: run_analytics(cfg, stop))
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tonle.influxql import InfluxQLError
+    from tonle.report import BrowserError, ReportError, make_report
+
+    cfg = load_config(args.config)
+    try:
+        rep = make_report(cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area)
+    except (ReportError, BrowserError, InfluxQLError) as exc:
+        print(f"tonle report: {exc}", file=sys.stderr)
+        return 2
+    f = rep.data.figures
+    oee = f"{float(f.line.oee):.0%}" if f.line.oee == f.line.oee else "-"
+    good = f"{f.output_good:.0f} good pieces"
+    print(f"wrote {rep.path} (line {args.line}: OEE {oee}, {good}) in {rep.seconds:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -184,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_agent(args)
         if args.command == "sim":
             return _cmd_sim(args)
+        if args.command == "report":
+            return _cmd_report(args)
         if args.command == "check-config":
             load_config(args.config)
             print(f"{args.config}: OK")

@@ -27,6 +27,8 @@ __all__ = [
     "LineConfig",
     "MqttConfig",
     "RulesConfig",
+    "ShiftConfig",
+    "ShiftsConfig",
     "SimConfig",
     "TonleConfig",
     "load_config",
@@ -149,6 +151,68 @@ class LineConfig(_Section):
     sam_min: dict[str, Annotated[float, msgspec.Meta(gt=0, le=600)]] = msgspec.field(default_factory=dict)
 
 
+class ShiftConfig(_Section):
+    """One shift in the plant's local time; `breaks` are planned stops inside it ("11:00-12:00")."""
+
+    name: str
+    start: str
+    end: str
+    breaks: list[str] = msgspec.field(default_factory=list)
+
+
+def _default_shifts() -> list[ShiftConfig]:
+    return [
+        ShiftConfig(name="A", start="06:00", end="14:00", breaks=["11:00-12:00"]),
+        ShiftConfig(name="B", start="14:00", end="22:00", breaks=["18:00-18:30"]),
+    ]
+
+
+class ShiftsConfig(_Section):
+    """The plant's shift calendar: planned production time is shift time minus breaks.
+
+    OEE divides by planned time, so lunch and the night nobody works must not count as
+    lost time. Checked once here (times, breaks inside their shift, no overlaps, a known
+    time zone) so a typo is a config error, not a wrong OEE at 3 a.m.
+    `update_s` is how often the service rewrites the figures of the shift so far.
+    """
+
+    tz: str = "Asia/Phnom_Penh"
+    workdays: list[Annotated[int, msgspec.Meta(ge=1, le=7)]] = msgspec.field(
+        default_factory=lambda: [1, 2, 3, 4, 5, 6]
+    )
+    shifts: list[ShiftConfig] = msgspec.field(default_factory=_default_shifts)
+    update_s: PosFloat = 60.0
+
+    def __post_init__(self) -> None:
+        self.calendar()  # raises ConfigError naming the shift and the fix
+
+    def calendar(self) -> Any:
+        """The `analytics.shifts.ShiftCalendar` this section describes."""
+        from analytics.shifts import Shift, ShiftCalendar  # the gateway never needs it
+
+        try:
+            shifts = tuple(
+                Shift(s.name, s.start, s.end, tuple(_break(s.name, b) for b in s.breaks)) for s in self.shifts
+            )
+            for shift in shifts:
+                _ = shift.length  # checks start and end, naming the shift
+            cal = ShiftCalendar(shifts=shifts, tz=self.tz, workdays=frozenset(self.workdays))
+            cal.periods(_A_MONDAY_NS, _A_MONDAY_NS + 8 * 86_400 * 10**9)  # a week: catches overlaps
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        return cal
+
+
+_A_MONDAY_NS = 1_704_067_200 * 10**9  # 2024-01-01 00:00 UTC
+
+
+def _break(shift: str, text: str) -> tuple[str, str]:
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise ValueError(f"shift {shift!r}: break {text!r} must be 'HH:MM-HH:MM', e.g. '11:00-12:00'")
+    return start.strip(), end.strip()
+
+
 class AnalyticsConfig(_Section):
     site: str = "+"
     interval_s: PosFloat = 5.0
@@ -158,6 +222,17 @@ class AnalyticsConfig(_Section):
     fail_rms_ratio: Annotated[float, msgspec.Meta(gt=1)] = 3.0
     rules: RulesConfig = msgspec.field(default_factory=RulesConfig)
     lines: dict[str, LineConfig] = msgspec.field(default_factory=dict)
+    shifts: ShiftsConfig = msgspec.field(default_factory=ShiftsConfig)
+    # Energy of machines with only a current sensor (a clamp on the motor lead) is
+    # estimated as volts x amps x power factor; machines and meters that report
+    # `power_kw` are used as they are. Cambodia's mains are 230 V.
+    motor_supply_v: PosFloat = 230.0
+    motor_power_factor: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.75
+    # Power is read as the mean of each `power_step_s` bucket (a server-side GROUP BY).
+    power_step_s: Annotated[float, msgspec.Meta(ge=1, le=300)] = 10.0
+    # When a line has sent nothing (no telemetry, state or count) for this long, its
+    # machines' states are no longer known: the time after is counted as missing data.
+    silence_s: PosFloat = 60.0
 
 
 class SimConfig(_Section):

@@ -380,3 +380,20 @@ def test_jobs_split_figures_by_product_with_their_own_ideal_cycle() -> None:
 def test_bad_input_gets_an_error_that_says_what_to_fix(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_a_machine_without_an_ideal_cycle_spoils_only_its_own_line() -> None:
+    # Machine 0 (line 0) has a standard time, machine 1 (line 1) has none (NaN) but makes pieces:
+    # line 0's performance stays known; only line 1's is unknown.
+    r = compute_kpis(
+        events([(0, "06:00", "running"), (1, "06:00", "running")]),
+        counts([(0, "06:00", 0, 0), (0, "06:59", 100, 100), (1, "06:00", 0, 0), (1, "06:59", 50, 50)]),
+        n_machines=2,
+        start_ns=at("06:00"),
+        end_ns=at("07:00"),
+        ideal_cycle_s=np.array([30.0, np.nan]),
+    )
+    perf = r.by_line([0, 1]).performance.ravel()
+    # Line 0: ideal 30 s x 100 pieces = 3 000 s of a 3 600 s run.
+    assert perf[0] == pytest.approx(3_000 / 3_600)
+    assert np.isnan(perf[1])

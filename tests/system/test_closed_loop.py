@@ -80,3 +80,81 @@ def test_the_agent_health_lands_in_the_pipeline_measurement(broker, influxdb, un
             assert {s.tags["device"] for s in per_source} >= {"sim-line"}
 
     asyncio.run(body())
+
+
+# A plant that works a night shift: the runs start at 03:26 in Phnom Penh (tests/line_run.py).
+NIGHT = {
+    "shifts": {
+        "workdays": [1, 2, 3, 4, 5, 6, 7],
+        "update_s": 60.0,
+        "shifts": [
+            {"name": "A", "start": "06:00", "end": "14:00", "breaks": ["11:00-12:00"]},
+            {"name": "B", "start": "14:00", "end": "22:00", "breaks": ["18:00-18:30"]},
+            {"name": "C", "start": "22:00", "end": "06:00", "breaks": ["03:35-03:40"]},
+        ],
+    }
+}
+DOWNTIME = ("breakdown_s", "setup_s", "starved_blocked_s", "minor_stop_s", "idle_s")
+
+
+def _row(series) -> dict:
+    (s,) = series
+    return dict(zip(s.columns, s.values[-1], strict=True))
+
+
+def test_the_line_figures_carry_what_they_were_computed_from(broker, influxdb, unique_name):
+    async def body() -> None:
+        async with line_run(broker, influxdb, unique_name, wearing_station=None, analytics=NIGHT) as run:
+            await run.advance(600)
+            res = run.results[-1][0]
+            assert res.machines == [s.name for s in run.spec.stations]  # the bulletin's flow order
+            assert res.kpi is not None and 0 < res.line_oee < 1
+            row = _row(await run.q.query("SELECT * FROM line_kpi ORDER BY time DESC LIMIT 1"))
+            assert row["oee"] == pytest.approx(row["fully_productive_s"] / row["planned_s"])
+            assert row["availability"] == pytest.approx(row["run_s"] / row["planned_s"])
+            assert row["performance"] == pytest.approx(row["ideal_s"] / row["run_s"])
+            losses = ("fully_productive_s", *DOWNTIME, "speed_loss_s", "quality_loss_s")
+            assert sum(row[k] for k in losses) == pytest.approx(row["planned_s"])
+            assert row["good"] == res.kpi.output_good and row["bottleneck"] == res.bottleneck
+            assert row["kwh"] > 0 and row["energy_coverage"] == pytest.approx(1.0)
+            station = _row(
+                await run.q.query("SELECT * FROM oee WHERE machine = 'S04' ORDER BY time DESC LIMIT 1")
+            )
+            assert station["oee"] == pytest.approx(station["fully_productive_s"] / station["planned_s"])
+            assert station["ideal_cycle_s"] == pytest.approx(run.spec.stations[3].sam_min * 60)
+
+    asyncio.run(body())
+
+
+def test_shift_rows_and_downtime_by_cause_add_up_and_survive_a_restart(broker, influxdb, unique_name):
+    from analytics.inputs import find_lines
+    from analytics.service import ShiftKpiWriter
+
+    async def body() -> None:
+        async with line_run(broker, influxdb, unique_name, wearing_station=None, analytics=NIGHT) as run:
+            await run.advance(20 * 60)
+            q = run.q
+            shift = _row(
+                await q.query("SELECT * FROM shift_kpi WHERE shift = 'C' ORDER BY time DESC LIMIT 1")
+            )
+            assert shift["period"] == "2026-05-28 C" and shift["final"] == 0
+            assert shift["oee"] == pytest.approx(
+                shift["availability"] * shift["performance"] * shift["quality"]
+            )
+            # The 03:35-03:40 break: stations not sewing then were on a planned stop, not a loss.
+            assert 0 < shift["planned_stop_s"] <= 12 * 300
+
+            async def downtime_sum() -> float:
+                rows = await q.query("SELECT sum(seconds) FROM downtime WHERE shift = 'C'")
+                return rows[0].values[0][1]
+
+            # The downtime rows hold increments: their sum is the shift's downtime so far.
+            assert await downtime_sum() == pytest.approx(sum(shift[k] for k in DOWNTIME))
+            # A restarted service (a new writer, nothing in memory) updates the same shift at the
+            # same moment: it reads back what is stored and adds nothing twice.
+            now = shift["time"]
+            again = ShiftKpiWriter(run.cfg, q, run.analytics.writer)
+            await again.update(*next(iter((await find_lines(q, before_ns=now)).items())), now)
+            assert await downtime_sum() == pytest.approx(sum(shift[k] for k in DOWNTIME))
+
+    asyncio.run(body())

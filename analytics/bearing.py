@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BEARINGS", "BearingGeometry", "DefectFrequencies", "defect_frequencies"]
+__all__ = ["BEARINGS", "DEFECTS", "BearingGeometry", "DefectFrequencies", "defect_frequencies", "defect_hz"]
+
+DEFECTS = ("bpfo", "bpfi", "bsf", "ftf")
+"""Order of the last axis of `defect_hz` and `DefectFrequencies.orders`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,11 @@ class BearingGeometry:
                 f"bearing geometry n_balls={self.n_balls}, ball_d={self.ball_d}, "
                 f"pitch_d={self.pitch_d} is impossible: need n_balls >= 3 and 0 < ball_d < pitch_d"
             )
+        if not 0 <= self.contact_deg < 90:
+            raise ValueError(
+                f"contact_deg={self.contact_deg} must be in [0, 90): 0 for a deep-groove ball bearing, "
+                "the catalogue value (e.g. 15 or 40) for an angular-contact one"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +50,20 @@ class DefectFrequencies:
     ftf: float
 
     def hz(self, shaft_hz: float | np.ndarray) -> dict[str, float | np.ndarray]:
-        return {k: getattr(self, k) * shaft_hz for k in ("bpfo", "bpfi", "bsf", "ftf")}
+        return {k: getattr(self, k) * shaft_hz for k in DEFECTS}
+
+    @property
+    def orders(self) -> np.ndarray:
+        """``[bpfo, bpfi, bsf, ftf]`` as an array, in the order of `DEFECTS`."""
+        return np.array([self.bpfo, self.bpfi, self.bsf, self.ftf])
 
 
 def defect_frequencies(g: BearingGeometry) -> DefectFrequencies:
+    """Orders of the four defect frequencies, assuming rolling without slip.
+
+    Real bearings slip by 1-2 %, so a reader of a spectrum must search a small band
+    around each line rather than one bin.
+    """
     r = g.ball_d / g.pitch_d * math.cos(math.radians(g.contact_deg))
     n = g.n_balls
     return DefectFrequencies(
@@ -54,6 +72,21 @@ def defect_frequencies(g: BearingGeometry) -> DefectFrequencies:
         bsf=g.pitch_d / (2 * g.ball_d) * (1 - r * r),
         ftf=0.5 * (1 - r),
     )
+
+
+def defect_hz(orders: np.ndarray, shaft_hz: float | np.ndarray) -> np.ndarray:
+    """Defect frequencies in Hz, ``[..., 4]`` in the order of `DEFECTS`.
+
+    `orders` is ``[4]`` or ``[n, 4]`` (one bearing per machine), `shaft_hz` a scalar or
+    ``[n]``: each machine's own shaft speed, which a derate lowers and slip changes.
+    """
+    o = np.asarray(orders, dtype=np.float64)
+    f = np.asarray(shaft_hz, dtype=np.float64)
+    if o.shape[-1:] != (4,):
+        raise ValueError(f"orders must end with an axis of 4 (bpfo, bpfi, bsf, ftf), got shape {o.shape}")
+    if not (np.isfinite(f).all() and (f > 0).all()):
+        raise ValueError(f"shaft_hz must be positive and finite, got {f!r}: is the machine turning?")
+    return o * f[..., None]
 
 
 # Geometries used by the simulator and in the validation data.

@@ -18,7 +18,7 @@ import numpy as np
 
 from analytics import _validate as v
 
-__all__ = ["VibrationFeatures", "band_energies", "vibration_features"]
+__all__ = ["VibrationFeatures", "band_energies", "power_spectrum", "spectral_centroid", "vibration_features"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +90,40 @@ def band_energies(
     Bands may overlap. Nothing is detrended: DC falls in the band that contains 0 Hz.
     Frequency resolution is ``fs_hz / n_samples``; a band narrower than that may be empty.
     """
+    freqs, power = power_spectrum(x, fs_hz, axis=axis)
+    fs = float(fs_hz)
+    lo, hi = _bands(bands, fs / 2)
+    f = freqs[:, None]
+    member = (f >= lo) & ((f < hi) | ((hi >= fs / 2) & (f <= hi)))
+    return power @ member.astype(np.float64)
+
+
+def spectral_centroid(x: np.ndarray, fs_hz: float, axis: int = -1) -> np.ndarray:
+    """Power-weighted mean frequency in Hz of each window, DC excluded; NaN for a constant window.
+
+    A bearing defect rings the structure's high-frequency modes, so energy moves up the
+    spectrum and the centroid rises while the running-speed lines, which dominate the RMS,
+    stay put. The mean is removed first so that a sensor offset does not drag it to 0 Hz.
+    """
+    a = _samples(x, axis, minimum=2)
+    mean = a.mean(axis=-1, keepdims=True)
+    freqs, power = power_spectrum(a - mean, fs_hz)
+    total = power.sum(axis=-1)
+    # What is left of a constant window after removing its mean is rounding, not a spectrum.
+    flat = total <= (np.finfo(np.float64).resolution * np.abs(mean[..., 0])) ** 2
+    return _ratio(power @ freqs, total, (total > 0) & ~flat)
+
+
+def power_spectrum(x: np.ndarray, fs_hz: float, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided periodogram ``(freqs [n//2+1], power [..., n//2+1])`` with the sample axis last.
+
+    Unwindowed and scaled so that ``power.sum(-1) == mean(x**2)`` (Parseval): each bin holds
+    the mean-square signal it contains, so band energies are plain sums of bins.
+    """
     x = _samples(x, axis, minimum=2)
     fs = float(fs_hz)
     if not np.isfinite(fs) or fs <= 0:
         raise ValueError(f"fs_hz must be a positive sampling rate in Hz, got {fs_hz!r}")
-    lo, hi = _bands(bands, fs / 2)
-
     n = x.shape[-1]
     spectrum = np.fft.rfft(x, axis=-1)
     power = np.square(spectrum.real)
@@ -103,9 +131,7 @@ def band_energies(
     power /= float(n) * n
     power[..., 1 : (n + 1) // 2] *= 2  # fold negative frequencies; DC and Nyquist are unique
     freqs = np.arange(power.shape[-1]) * fs / n  # k*fs/n keeps fs/2 exact for even n
-    f = freqs[:, None]
-    member = (f >= lo) & ((f < hi) | ((hi >= fs / 2) & (f <= hi)))
-    return power @ member.astype(np.float64)
+    return freqs, power
 
 
 def _samples(x: np.ndarray, axis: int, *, minimum: int) -> np.ndarray:

@@ -23,9 +23,11 @@ from analytics import _validate as v
 __all__ = [
     "Baseline",
     "DriftResult",
+    "LinearHealth",
     "cusum",
     "ewma_drift",
     "ewma_limit",
+    "fit_linear_health",
     "health_index",
     "robust_baseline",
 ]
@@ -227,3 +229,55 @@ def _result(statistic: np.ndarray, limit: np.ndarray) -> DriftResult:
     alarm = statistic > limit
     first = np.where(alarm.any(axis=-1), alarm.argmax(axis=-1), -1)
     return DriftResult(statistic=statistic, limit=limit, alarm=alarm, first_alarm_index=first)
+
+
+@dataclass(frozen=True, slots=True)
+class LinearHealth:
+    """A health index fused from many sensors: ``h = ((x - mean) / std) @ weights + bias``.
+
+    Fitted by `fit_linear_health` on machines that ran to failure; one weight per sensor
+    and a bias, so it has as few parameters as there are sensors and can be read: the
+    sign of a weight says whether that sensor rises or falls with damage.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Health of each row of `x` ``[..., n_sensors]``: about 1 healthy, about 0 failed."""
+        a = v.as_float("x", x, allow_nan=True)
+        if a.shape[-1] != self.weights.shape[0]:
+            raise ValueError(f"x must end with {self.weights.shape[0]} sensors, got shape {a.shape}")
+        return ((a - self.mean) / self.std) @ self.weights + self.bias
+
+
+def fit_linear_health(x: np.ndarray, healthy: np.ndarray, failed: np.ndarray) -> LinearHealth:
+    """Least-squares map from sensors ``[n_rows, n_sensors]`` to 1 on `healthy` rows, 0 on `failed`.
+
+    The standard health-index construction for run-to-failure fleets (Wang, Yu, Siegel &
+    Lee 2008): rows from the start of each life are the healthy state, rows just before
+    each failure the failed one; every other row gets its health from the fitted line.
+    Sensors are standardised on the rows used, so weights are comparable; a constant
+    sensor gets weight 0.
+    """
+    a = v.as_float("x", x)
+    hm = np.asarray(healthy, dtype=bool)
+    fm = np.asarray(failed, dtype=bool)
+    if a.ndim != 2 or hm.shape != a.shape[:1] or fm.shape != a.shape[:1]:
+        raise ValueError(f"x must be [n_rows, n_sensors] and healthy/failed [n_rows], got {a.shape}")
+    if not hm.any() or not fm.any() or (hm & fm).any():
+        raise ValueError("need some healthy rows, some failed rows, and no row that is both")
+    rows = a[hm | fm]
+    mean = rows.mean(axis=0)
+    std = rows.std(axis=0)
+    live = std > 0
+    std = np.where(live, std, 1.0)
+    z = (rows - mean) / std
+    target = hm[hm | fm].astype(np.float64)
+    design = np.column_stack([z[:, live], np.ones(len(z))])
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    weights = np.zeros(a.shape[1])
+    weights[live] = coef[:-1]
+    return LinearHealth(mean=mean, std=std, weights=weights, bias=float(coef[-1]))

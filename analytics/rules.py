@@ -7,6 +7,13 @@ hovering at the threshold cannot make the machine flap.
 Derating is not undone automatically: lower speed also lowers vibration, so
 "health improved" after a derate is not evidence the bearing is fine. Speed
 returns to normal with maintenance.
+
+Two signals start a derate: health below `derate_below`, or the early end of the
+remaining-useful-life band closer than the planning horizon (`analytics.pdm.rul_horizon_h`).
+The second is what gives warning in time: health says how bad it is now, the RUL band
+says how soon it will be too late, and planning on its early end errs on the safe side.
+A latch that re-arms may fire again only `min_interval_s` after it last fired, so a
+signal that hovers around its clear level cannot page the technician every round.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import numpy as np
 from tonle.config import RulesConfig
 from tonle.contract import MACHINE_STATES
 
-__all__ = ["Action", "RuleEngine"]
+__all__ = ["Action", "PdmView", "RuleEngine"]
 
 BREAKDOWN = MACHINE_STATES.index("breakdown")
+HOUR_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,34 +42,93 @@ class Action:
     code: str
     message: str
     health: float | None
+    rul_h: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PdmView:
+    """What the PdM core says about each machine, in hours; inf RUL = no degrading trend yet."""
+
+    rul_h: np.ndarray
+    lower_h: np.ndarray
+    upper_h: np.ndarray
+    hint: list[str]
+
+    @classmethod
+    def unknown(cls, n: int) -> PdmView:
+        inf = np.full(n, np.inf)
+        return cls(inf, inf, inf, ["none"] * n)
+
+    def describe(self, i: int) -> str:
+        """RUL band and fault hint in words a technician can act on."""
+        if not np.isfinite(self.rul_h[i]):
+            life = "no end of life in sight yet"
+        else:
+            upper = f"{self.upper_h[i]:.1f}" if np.isfinite(self.upper_h[i]) else "?"
+            life = f"about {self.rul_h[i]:.1f} h of running left ({self.lower_h[i]:.1f} to {upper} h)"
+        hint = self.hint[i]
+        where = "" if hint == "none" else f"; the vibration points to {_WHERE.get(hint, hint)}"
+        return life + where
+
+
+_WHERE = {
+    "outer_race": "the bearing's outer race",
+    "inner_race": "the bearing's inner race",
+    "ball": "a damaged bearing ball",
+    "imbalance": "imbalance (check the hand wheel and pulley)",
+    "looseness": "looseness (check the motor and head mounting bolts)",
+}
 
 
 @dataclass
 class RuleEngine:
     cfg: RulesConfig
+    rul_horizon_h: float = np.inf
+    min_interval_s: float = 0.0
     active: set[tuple[str, str]] = field(default_factory=set)
+    fired_s: dict[tuple[str, str], float] = field(default_factory=dict)
 
-    def _latch(self, machine: str, cond: str, on: bool, off: bool) -> bool:
-        """True exactly when the condition turns on; clears only when `off`."""
+    def _latch(self, machine: str, cond: str, on: bool, off: bool, now_s: float = 0.0) -> bool:
+        """True exactly when the condition turns on; clears only when `off`.
+
+        A condition that turns on again within `min_interval_s` of its last firing waits
+        (unlatched) until the interval has passed and fires then if still on.
+        """
         key = (machine, cond)
         if key in self.active:
             if off:
                 self.active.discard(key)
             return False
-        if on:
+        if on and now_s - self.fired_s.get(key, -np.inf) >= self.min_interval_s:
             self.active.add(key)
+            self.fired_s[key] = now_s
             return True
         return False
 
-    def evaluate(self, machines: list[str], health: np.ndarray, state_code: np.ndarray) -> list[Action]:
+    def evaluate(
+        self,
+        machines: list[str],
+        health: np.ndarray,
+        state_code: np.ndarray,
+        pdm: PdmView | None = None,
+        now_s: float = 0.0,
+    ) -> list[Action]:
         """Actions for this evaluation; NaN health (no vibration data yet) changes nothing."""
         r = self.cfg
+        view = pdm if pdm is not None else PdmView.unknown(len(machines))
         out: list[Action] = []
-        for m, h, code in zip(machines, health.tolist(), state_code.tolist(), strict=True):
+        for i, (m, h, code) in enumerate(zip(machines, health.tolist(), state_code.tolist(), strict=True)):
             known = h == h  # not NaN
             hv = round(h, 3) if known else None
+            rul = float(view.rul_h[i])
+            rul_v = round(rul, 2) if np.isfinite(rul) else None
+            # Only a significant trend (the band closes: finite late end) may move a machine;
+            # a noise wiggle on a healthy machine gives an early end but no late one.
+            short = bool(view.lower_h[i] < self.rul_horizon_h and np.isfinite(view.upper_h[i]))
+            story = view.describe(i)
+            fault = "" if view.hint[i] == "none" else f"_{view.hint[i]}"
             if known and self._latch(
-                m, "maintenance", h < r.maintenance_below, h > r.maintenance_clear_above
+                m, "maintenance", h < r.maintenance_below, h > r.maintenance_clear_above, now_s
             ):
                 # Maintenance supersedes a pending derate: latch it too so it does not fire after.
                 self.active.add((m, "derate"))
@@ -72,13 +139,21 @@ class RuleEngine:
                         "maintenance",
                         None,
                         "critical",
-                        "maintenance_needed",
-                        f"{m}: vibration health has fallen to {h:.3f} (limit {r.maintenance_below:.2f}); "
-                        "stop and replace the bearing before it seizes",
+                        f"maintenance_needed{fault}",
+                        f"{m}: vibration health has fallen to {h:.3f} (limit {r.maintenance_below:.2f}), "
+                        f"{story}; stop the machine and replace the bearing before it seizes",
                         hv,
+                        rul_v,
                     )
                 )
-            if known and self._latch(m, "derate", h < r.derate_below, h > r.derate_clear_above):
+            if known and self._latch(
+                m, "derate", h < r.derate_below or short, h > r.derate_clear_above, now_s
+            ):
+                why = (
+                    f"the bearing may fail within {self.rul_horizon_h:g} h"
+                    if short
+                    else f"vibration health has fallen to {h:.3f} (limit {r.derate_below:.2f})"
+                )
                 out.append(
                     Action(
                         m,
@@ -86,13 +161,14 @@ class RuleEngine:
                         "set_speed",
                         r.derate_to,
                         "warning",
-                        "health_low",
-                        f"{m}: vibration health has fallen to {h:.3f} (limit {r.derate_below:.2f}); "
-                        f"speed reduced to {r.derate_to:.0%} to slow the wear, plan maintenance",
+                        f"rul_short{fault}" if short else f"health_low{fault}",
+                        f"{m}: {why}, health {h:.3f}, {story}; speed reduced to {r.derate_to:.0%} "
+                        "to slow the wear: order the bearing and plan the repair before the early end",
                         hv,
+                        rul_v,
                     )
                 )
-            if r.andon_on_breakdown and self._latch(m, "andon", code == BREAKDOWN, code != BREAKDOWN):
+            if r.andon_on_breakdown and self._latch(m, "andon", code == BREAKDOWN, code != BREAKDOWN, now_s):
                 out.append(
                     Action(
                         m,
@@ -103,6 +179,7 @@ class RuleEngine:
                         "breakdown",
                         f"{m} has broken down; andon lit, call the mechanic",
                         hv,
+                        rul_v,
                     )
                 )
         return out

@@ -8,6 +8,13 @@ and `line_kpi` (per line) back with the durations, counts and energy each figure
 from. Every `analytics.shifts.update_s` it also writes the figures of the shift so far
 (`shift_kpi`) and the downtime by cause (`downtime`), and a last time when the shift
 ends. Health (`pdm`) is turned into commands and alerts through the hysteresis rules.
+
+Predictive maintenance per machine: a healthy baseline learnt online from its first
+bursts, an EWMA drift chart on its RMS, the health index, remaining useful life with an
+uncertainty band fitted on the health history (`analytics.rul`), and a fault hint voted
+by the recent bursts' envelope evidence, which the edge computes at the machine type's
+bearing defect frequencies (`edge_agent.encode`). All of it lands in `pdm`; the rules
+derate when the early end of the RUL band is closer than `analytics.pdm.rul_horizon_h`.
 Planned time follows the shift calendar in `[analytics.shifts]`. All time comes from
 the injected clock, so the same code runs on wall time in the plant and on virtual
 time in tests.
@@ -30,9 +37,12 @@ from analytics.figures import Figures
 from analytics.health import ewma_drift, health_index, robust_baseline
 from analytics.inputs import LineFigures, LineKey, find_lines, line_figures, read_line
 from analytics.losses import PLANNED_STOP
-from analytics.rules import Action, RuleEngine
+from analytics.pdm_diagnosis import FAULT_HINTS, BearingEvidence, fault_hint
+from analytics.rul import rul_from_health
+from analytics.rules import HOUR_S, Action, PdmView, RuleEngine
 from analytics.shifts import ShiftCalendar
 from collector.writers import WriteError, Writer
+from edge_agent.encode import ENVELOPE_FIELDS
 from tonle.clock import Clock
 from tonle.config import TonleConfig
 from tonle.contract import MACHINE_STATES, Alert, Command, MachineAddress, encode, encode_block
@@ -53,6 +63,15 @@ BASELINE_REL_FLOOR = 0.05
 # A machine whose first readings are 25% above the median of its peers of the
 # same type is treated as already worn when first seen.
 PEER_RATIO = 1.25
+# A fault is named only when at least this share of the recent bursts that carry
+# envelope evidence name it: one burst can be unlucky, a majority is not.
+HINT_SHARE = 0.5
+HEALTH_NOISE_FLOOR = 0.01
+# RUL trend: a trailing mean over 5 rounds and at least 6 degraded points. A fast-failing
+# bearing (minutes in the accelerated simulator) must still get a band before it fails;
+# a noise wiggle is kept out by the gate and by the rules acting only on a significant trend.
+RUL_SMOOTH = 5
+RUL_MIN_POINTS = 6
 
 
 @dataclass
@@ -108,8 +127,13 @@ class AnalyticsService:
     alerts_sent: int = 0
     actions: list[Action] = field(default_factory=list)
 
+    history: dict[tuple[str, str, str, str], _History] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
-        self.rules = RuleEngine(self.cfg.analytics.rules)
+        pdm = self.cfg.analytics.pdm
+        self.rules = RuleEngine(
+            self.cfg.analytics.rules, rul_horizon_h=pdm.rul_horizon_h, min_interval_s=pdm.min_interval_s
+        )
         self.shifts = ShiftKpiWriter(self.cfg, self.query, self.writer)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -141,7 +165,10 @@ class AnalyticsService:
         machines = list(inputs.machines)
         current = inputs.current_state()
         mf = lf.machines
-        health, drift, rms_now, kurt_now, drift_stat = await self._health(key, machines, key.where(), end_ns)
+        health, drift, rms_now, kurt_now, drift_stat, sig = await self._health(
+            key, machines, key.where(), end_ns
+        )
+        view = self._prognosis(key, machines, health, sig, end_ns)
         res = LineResult(
             site,
             area,
@@ -164,13 +191,16 @@ class AnalyticsService:
             lf,
         )
         kpi = _kpi_lines(res, lf, end_ns)
-        await self.writer.write(kpi + self._pdm_lines(res, rms_now, kurt_now, drift_stat, end_ns))
-        await self._act(MachineAddress(site, area, line, machines[0]) if machines else None, res, current)
+        pdm = self._pdm_lines(res, rms_now, kurt_now, drift_stat, view, sig.env_now, end_ns)
+        await self.writer.write(kpi + pdm)
+        await self._act(
+            MachineAddress(site, area, line, machines[0]) if machines else None, res, current, view
+        )
         return res
 
     async def _health(
         self, key: tuple[str, str, str], machines: list[str], where: str, end_ns: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Signals]:
         a = self.cfg.analytics
         n = len(machines)
         missing = [m for m in machines if not self._baseline(key, m).learned]
@@ -193,17 +223,22 @@ class AnalyticsService:
                 kloc, _ = robust_baseline(kurt, min_samples=a.baseline_samples)
                 b.rms, b.scale, b.kurt = float(loc[0]), float(scale[0]), float(kloc[0])
         self._share_peer_baseline(key, machines)
+        env_cols = ", ".join(ENVELOPE_FIELDS)
         recent = await self.query.query(
-            f"SELECT vib_rms, vib_kurtosis FROM telemetry WHERE {where} AND vib_rms > 0 "
+            f"SELECT vib_rms, vib_kurtosis, {env_cols} FROM telemetry WHERE {where} AND vib_rms > 0 "
             f"AND time >= {end_ns - int(a.health_window_s * NS)} AND time < {end_ns} GROUP BY machine"
         )
         width = max((len(s.values) for s in recent), default=0)
         rms = np.full((n, max(width, 1)), np.nan)
         kurt = np.full((n, max(width, 1)), np.nan)
+        env = np.full((n, max(width, 1), len(ENVELOPE_FIELDS)), np.nan)
         for s in recent:
             i = machines.index(s.tags["machine"])
             rms[i, : len(s.values)] = s.column("vib_rms")
             kurt[i, : len(s.values)] = s.column("vib_kurtosis")
+            for j, name in enumerate(ENVELOPE_FIELDS):
+                if name in s.columns:
+                    env[i, : len(s.values), j] = np.array(s.column(name), dtype=float)
         bases = [self._baseline(key, m) for m in machines]
         base_rms = np.array([b.rms for b in bases])
         base_kurt = np.array([b.kurt for b in bases])
@@ -217,7 +252,46 @@ class AnalyticsService:
         pad = np.where(np.isfinite(base_rms), base_rms, 0.0)[:, None]
         drift = ewma_drift(np.where(np.isfinite(filled), filled, pad), base_rms, base_scale)
         alarm = drift.alarm[:, -1] & np.isfinite(base_rms) & np.isfinite(filled[:, -1])
-        return health, alarm, rms_now, kurt_now, drift.statistic[:, -1]
+        # Health noise from the baseline's relative spread, on health's log-ratio scale. Not
+        # divided by the bursts per window: consecutive windows overlap, so successive health
+        # values are correlated and averaging them does not shrink the noise as 1/sqrt(n).
+        noise = (base_scale / base_rms) / np.log(a.fail_rms_ratio)
+        sig = _Signals(env, np.maximum(noise, HEALTH_NOISE_FLOOR))
+        return health, alarm, rms_now, kurt_now, drift.statistic[:, -1], sig
+
+    def _prognosis(
+        self, key: tuple[str, str, str], machines: list[str], health: np.ndarray, sig: _Signals, end_ns: int
+    ) -> PdmView:
+        """RUL band from each machine's health history, and the fault its recent bursts point to."""
+        p = self.cfg.analytics.pdm
+        now_s = end_ns / NS
+        hist = [self.history.setdefault((*key, m), _History()) for m in machines]
+        for h, value in zip(hist, health.tolist(), strict=True):
+            h.add(now_s, value, keep_s=p.history_s)
+        width = max((len(h.t) for h in hist), default=0)
+        t = np.full((len(machines), max(width, 1)), np.nan)
+        hv = np.full_like(t, np.nan)
+        for i, h in enumerate(hist):
+            t[i, : len(h.t)] = np.array(h.t) - now_s
+            hv[i, : len(h.t)] = h.h
+        # Rows without any sample get a dummy time axis; their NaN health yields no fit.
+        t = np.where(np.isfinite(t), t, np.arange(t.shape[1]) * 1e-9)
+        noise = np.where(np.isfinite(sig.noise), sig.noise, 1.0)
+        band = np.full((3, len(machines)), np.inf)
+        seen = np.isfinite(hv).any(axis=1)  # a machine with no health yet has no trend either
+        if seen.any():
+            # health_index is already a log-ratio scale, so damage grows linearly (`analytics.rul`).
+            est = rul_from_health(
+                t[seen],
+                hv[seen],
+                noise=noise[seen],
+                coverage=p.rul_coverage,
+                model="linear",
+                smooth=RUL_SMOOTH,
+                min_points=RUL_MIN_POINTS,
+            )
+            band[:, seen] = np.stack([est.rul, est.lower, est.upper]) / HOUR_S
+        return PdmView(band[0], band[1], band[2], _hints(sig.env))
 
     def _baseline(self, key: tuple[str, str, str], machine: str) -> _Baseline:
         return self.baselines.setdefault((*key, machine), _Baseline())
@@ -242,8 +316,16 @@ class AnalyticsService:
                     b.peer_adjusted = True
 
     def _pdm_lines(
-        self, res: LineResult, rms: np.ndarray, kurt: np.ndarray, drift_stat: np.ndarray, end_ns: int
+        self,
+        res: LineResult,
+        rms: np.ndarray,
+        kurt: np.ndarray,
+        drift_stat: np.ndarray,
+        view: PdmView,
+        env_now: np.ndarray,
+        end_ns: int,
     ) -> bytes:
+        """One `pdm` row per machine; an infinite RUL (no trend yet) is left out, not written as 0."""
         ts = np.array([end_ns], dtype=np.int64)
         chunks = []
         for i, m in enumerate(res.machines):
@@ -254,21 +336,42 @@ class AnalyticsService:
                     "vib_rms": rms[i],
                     "vib_kurtosis": kurt[i],
                     "drift_stat": drift_stat[i],
+                    "rul_h": view.rul_h[i],
+                    "rul_lower_h": view.lower_h[i],
+                    "rul_upper_h": view.upper_h[i],
+                    **{name: env_now[i, j] for j, name in enumerate(ENVELOPE_FIELDS[:3])},
                 }
             )
-            chunks.append(encode_block("pdm", tags, ts, pdm, {"drift_alarm": np.array([int(res.drift[i])])}))
+            ints = {
+                "drift_alarm": np.array([int(res.drift[i])]),
+                "fault_code": np.array([FAULT_HINTS.index(view.hint[i])]),
+            }
+            chunks.append(encode_block("pdm", tags, ts, pdm, ints, {"fault_hint": [view.hint[i]]}))
         return b"".join(chunks)
 
-    async def _act(self, any_addr: MachineAddress | None, res: LineResult, current: np.ndarray) -> None:
+    async def _act(
+        self, any_addr: MachineAddress | None, res: LineResult, current: np.ndarray, view: PdmView
+    ) -> None:
         if any_addr is None:
             return
         now = self.clock.now_ns()
         ttl = int(self.cfg.analytics.rules.command_ttl_s * NS)
-        for act in self.rules.evaluate(res.machines, res.health, current):
+        in_repair = {m for m, cond in self.rules.active if cond == "maintenance"}
+        acts = self.rules.evaluate(res.machines, res.health, current, view, now / NS)
+        for m in in_repair - {m for m, cond in self.rules.active if cond == "maintenance"}:
+            # Health is back after maintenance: a new bearing, whose trend starts afresh.
+            self.history.pop((res.site, res.area, res.line, m), None)
+        for act in acts:
             addr = MachineAddress(res.site, res.area, res.line, act.machine)
             self.actions.append(act)
             alert = Alert(
-                v=1, ts=now, severity=act.severity, code=act.code, message=act.message, health=act.health
+                v=1,
+                ts=now,
+                severity=act.severity,
+                code=act.code,
+                message=act.message,
+                health=act.health,
+                rul_h=act.rul_h,
             )
             self.mqtt.publish_nowait(addr.topic("alert"), encode(alert), qos=1)
             self.alerts_sent += 1
@@ -287,6 +390,54 @@ class AnalyticsService:
                 self.commands_sent += 1
             log.warning("%s", act.message)
             now += 1  # one point per ns per series in the alerts/commands measurements
+
+
+@dataclass
+class _History:
+    """A machine's health per round, for the RUL trend; only the last `keep_s` seconds."""
+
+    t: list[float] = field(default_factory=list)
+    h: list[float] = field(default_factory=list)
+
+    def add(self, t_s: float, health: float, keep_s: float) -> None:
+        self.t.append(t_s)
+        self.h.append(health)
+        cut = next((i for i, t in enumerate(self.t) if t >= t_s - keep_s), len(self.t))
+        del self.t[:cut], self.h[:cut]
+
+
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """Recent envelope evidence ``[machines, bursts, ENVELOPE_FIELDS]`` and each machine's health noise."""
+
+    env: np.ndarray
+    noise: np.ndarray
+
+    @property
+    def env_now(self) -> np.ndarray:
+        """Median evidence per machine over the recent bursts, NaN where none was sent."""
+        m, w, f = self.env.shape
+        flat = _row_median(np.moveaxis(self.env, 2, 1).reshape(m * f, w))
+        return flat.reshape(m, f)
+
+
+def _hints(env: np.ndarray) -> list[str]:
+    """The fault most of each machine's recent bursts name (`HINT_SHARE`), else "none"."""
+    k = len(ENVELOPE_FIELDS) // 2
+    present = np.isfinite(env).all(axis=-1)
+    ev = BearingEvidence(
+        key=np.nan_to_num(env[..., :k]),
+        support=np.nan_to_num(env[..., k:]),
+        peak_hz=np.full((*env.shape[:-1], k), np.nan),
+        band=np.full((*env.shape[:-1], 2), np.nan),
+    )
+    hints = fault_hint(ev)
+    votes = ((hints[..., None] == np.arange(1, len(FAULT_HINTS))) & present[..., None]).sum(axis=1)
+    best = votes.argmax(axis=1)
+    enough = votes[np.arange(len(best)), best] >= np.maximum(HINT_SHARE * present.sum(axis=1), 1)
+    return [
+        FAULT_HINTS[b + 1] if ok else "none" for b, ok in zip(best.tolist(), enough.tolist(), strict=True)
+    ]
 
 
 def _row_median(x: np.ndarray) -> np.ndarray:

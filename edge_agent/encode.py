@@ -5,6 +5,15 @@ interval, so a second of a whole line is a handful of MQTT messages, not
 thousands. Raw vibration bursts are reduced to features here, at the edge,
 with the same numpy code the analytics uses: the broker carries features,
 not waveforms.
+
+Each burst of a machine whose type has bearing geometry (`[analytics.pdm]`, or the
+default table of the simulator's sewing-machine types) also carries its envelope
+evidence: how far the outer-race, inner-race and ball lines stand above the noise
+(`env_outer`, `env_inner`, `env_ball`) and the best supporting harmonic or sideband of
+each (`env_*_sup`). That is all `analytics.pdm_diagnosis.fault_hint` needs, so the
+service can name the fault without the waveform ever leaving the gateway. The shaft
+speed is read from the machine's own `speed_spm` (one arm-shaft turn per stitch), so a
+derated machine is read at its derated defect frequencies. numpy only: no scipy here.
 """
 
 from __future__ import annotations
@@ -16,11 +25,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.features import vibration_features
+from analytics.pdm_config import MachineTypePdm
+from analytics.pdm_diagnosis import FAMILIES, bearing_evidence
 from edge_agent.sources.base import Burst, Count, Reading, Sample, StateChange
+from tonle.config import DEFAULT_MACHINE_TYPES
 from tonle.contract import Count as CountMsg
 from tonle.contract import MachineAddress, State, Telemetry, encode
 
-__all__ = ["Outgoing", "SeqCounters", "encode_readings"]
+__all__ = ["ENVELOPE_FIELDS", "Outgoing", "SeqCounters", "encode_readings", "envelope_fields"]
+
+_SHORT = {"outer_race": "outer", "inner_race": "inner", "ball": "ball"}
+ENVELOPE_FIELDS = tuple(f"env_{_SHORT[f]}" for f in FAMILIES) + tuple(
+    f"env_{_SHORT[f]}_sup" for f in FAMILIES
+)
+"""Telemetry fields of the envelope evidence: key-line ratios, then support ratios, per family."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +81,14 @@ def encode_readings(
     addresses: Mapping[str, MachineAddress],
     machine_types: Mapping[str, str],
     seq: SeqCounters,
+    pdm: Mapping[str, MachineTypePdm] | None = None,
 ) -> list[Outgoing]:
-    """Group readings per machine into contract messages, assigning sequence numbers."""
+    """Group readings per machine into contract messages, assigning sequence numbers.
+
+    `pdm` maps a machine type to its bearing geometry and shaft speed; without it the
+    default sewing-machine table is used. Machines of other types get no envelope fields.
+    """
+    table = DEFAULT_MACHINE_TYPES if pdm is None else pdm
     samples: dict[tuple[str, tuple[str, ...]], list[Sample]] = defaultdict(list)
     bursts: dict[str, list[Burst]] = defaultdict(list)
     msgs: list[Outgoing] = []
@@ -90,13 +114,18 @@ def encode_readings(
             np.array([b.ts_ns for b in group], dtype=np.int64),
             np.array(sample_ts.get(machine, []), dtype=np.int64),
         )
-        feats = vibration_features(np.stack([b.waveform for b in group]))
+        waves = np.stack([b.waveform for b in group])
+        feats = vibration_features(waves)
         fields = {
             "vib_rms": feats.rms.tolist(),
             "vib_peak": feats.peak.tolist(),
             "vib_crest": feats.crest.tolist(),
             "vib_kurtosis": feats.kurtosis.tolist(),
         }
+        mt = table.get(mtype or "")
+        if mt is not None:
+            speed = _speed_at(samples, machine, b_ts)
+            fields |= envelope_fields(waves, group[0].fs_hz, mt, speed)
         first = seq.take(machine, "telemetry", len(group))
         payload = encode(Telemetry(v=1, seq=first, ts=b_ts.tolist(), fields=fields, machine_type=mtype))
         msgs.append(Outgoing(addr.topic("telemetry"), payload, machine, "telemetry", len(group)))
@@ -124,3 +153,41 @@ def encode_readings(
             )
             msgs.append(Outgoing(addr.topic("count"), encode(count), r.machine, "production", 1))
     return msgs
+
+
+def envelope_fields(
+    waves: np.ndarray, fs_hz: float, mt: MachineTypePdm, speed_spm: np.ndarray
+) -> dict[str, list[float]]:
+    """Envelope evidence of each burst ``[n, samples]`` at the machine type's defect frequencies.
+
+    `speed_spm` is the stitch rate at each burst (NaN where unknown, then the rated
+    speed is assumed): the defect lines move with the shaft, so a derated machine read
+    at its rated frequencies would look healthy.
+    """
+    shaft_hz = np.where(np.isfinite(speed_spm) & (speed_spm > 0), speed_spm, mt.shaft_rpm) / 60.0
+    ev = bearing_evidence(waves, fs_hz, shaft_hz, mt.defect_orders(), band=mt.band_hz)
+    cols = np.concatenate([ev.key, ev.support], axis=-1)
+    return {name: np.round(cols[:, i], 3).tolist() for i, name in enumerate(ENVELOPE_FIELDS)}
+
+
+def _speed_at(
+    samples: Mapping[tuple[str, tuple[str, ...]], list[Sample]], machine: str, ts: np.ndarray
+) -> np.ndarray:
+    """The machine's last non-zero `speed_spm` at or before each timestamp (NaN if none).
+
+    Zero is skipped: a burst is only taken while the shaft turns, and a stop between
+    the burst and the sample says nothing about the speed it turned at.
+    """
+    rows = sorted(
+        (s.ts_ns, float(s.fields["speed_spm"]))
+        for (m, names), group in samples.items()
+        if m == machine and "speed_spm" in names
+        for s in group
+        if float(s.fields["speed_spm"]) > 0
+    )
+    if not rows:
+        return np.full(ts.shape, np.nan)
+    at = np.array([r[0] for r in rows], dtype=np.int64)
+    spm = np.array([r[1] for r in rows])
+    i = np.searchsorted(at, ts, side="right") - 1
+    return np.where(i >= 0, spm[np.clip(i, 0, None)], np.nan)

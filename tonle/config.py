@@ -18,9 +18,12 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from analytics.pdm_config import MachineTypePdm, PdmConfig
+
 __all__ = [
     "AgentConfig",
     "AnalyticsConfig",
+    "AnalyticsPdmConfig",
     "CollectorConfig",
     "ConfigError",
     "InfluxConfig",
@@ -213,6 +216,42 @@ def _break(shift: str, text: str) -> tuple[str, str]:
     return start.strip(), end.strip()
 
 
+# The machine types the simulated line uses (firmware_sim.spec.MACHINE_SPM), each with the
+# 6203 arm-shaft bearing it is built with. The arm shaft turns once per stitch, so the
+# rated speed in rpm is the rated stitches per minute. The band is where the bearing
+# impacts ring (the heads' housing resonances lie between 2.6 and 3.4 kHz).
+SEWING_BAND_HZ = (2300.0, 3700.0)
+DEFAULT_MACHINE_TYPES: dict[str, MachineTypePdm] = {
+    name: MachineTypePdm(shaft_rpm=spm, bearing="6203", band_hz=SEWING_BAND_HZ)
+    for name, spm in {
+        "lockstitch": 4000.0,
+        "overlock": 6000.0,
+        "coverstitch": 5000.0,
+        "buttonhole": 3600.0,
+        "button_sew": 2700.0,
+        "bartack": 2700.0,
+    }.items()
+}
+
+
+class AnalyticsPdmConfig(PdmConfig, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """`[analytics.pdm]`: the PdM core's settings plus how the service acts on them.
+
+    rul_horizon_h:    derate (and alert) when the early end of the RUL band is closer than
+                      this: the time the plant needs to get a bearing and a mechanic.
+    min_interval_s:   shortest time between two PdM alerts for one machine, so a machine
+                      that keeps getting worse does not flood the technician's phone.
+    history_s:        how much health history the RUL trend is fitted on.
+    """
+
+    machine_types: dict[str, MachineTypePdm] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_MACHINE_TYPES)
+    )
+    rul_horizon_h: PosFloat = 8.0
+    min_interval_s: PosFloat = 600.0
+    history_s: PosFloat = 4 * 3600.0
+
+
 class AnalyticsConfig(_Section):
     site: str = "+"
     interval_s: PosFloat = 5.0
@@ -221,6 +260,7 @@ class AnalyticsConfig(_Section):
     baseline_samples: PosInt = 6
     fail_rms_ratio: Annotated[float, msgspec.Meta(gt=1)] = 3.0
     rules: RulesConfig = msgspec.field(default_factory=RulesConfig)
+    pdm: AnalyticsPdmConfig = msgspec.field(default_factory=AnalyticsPdmConfig)
     lines: dict[str, LineConfig] = msgspec.field(default_factory=dict)
     shifts: ShiftsConfig = msgspec.field(default_factory=ShiftsConfig)
     # Energy of machines with only a current sensor (a clamp on the motor lead) is

@@ -91,6 +91,12 @@ SCHEMA: dict[str, set[str]] = {
         "vib_peak",
         "vib_crest",
         "vib_kurtosis",
+        "env_outer",
+        "env_inner",
+        "env_ball",
+        "env_outer_sup",
+        "env_inner_sup",
+        "env_ball_sup",
         "seq",
     },
     "state": _LOC | {"machine_type", "state", "code", "reason", "seq"},
@@ -103,7 +109,22 @@ SCHEMA: dict[str, set[str]] = {
     "line_kpi": _LINE | _LINE_FIGURES,
     "shift_kpi": _LINE | _LINE_FIGURES | {"shift", "period", "period_start", "final"},
     "downtime": _LINE | {"shift", "cause", "seconds", "stops", "category", "period"},
-    "pdm": _LOC | {"health", "vib_rms", "vib_kurtosis", "drift_stat", "drift_alarm"},
+    "pdm": _LOC
+    | {
+        "health",
+        "vib_rms",
+        "vib_kurtosis",
+        "drift_stat",
+        "drift_alarm",
+        "rul_h",
+        "rul_lower_h",
+        "rul_upper_h",
+        "fault_hint",
+        "fault_code",
+        "env_outer",
+        "env_inner",
+        "env_ball",
+    },
     "pipeline": {
         "component",
         "instance",
@@ -314,7 +335,7 @@ def test_the_analytics_writes_only_the_schema(filled_influxdb, night_shift, meas
 
 
 def test_there_are_dashboards() -> None:
-    assert {"line-overview", "pipeline-health"} <= set(DASHBOARD_JSON)
+    assert {"line-overview", "pipeline-health", "machine-health"} <= set(DASHBOARD_JSON)
     uids = [d["uid"] for d in DASHBOARD_JSON.values()]
     assert len(uids) == len(set(uids)), f"two dashboards share a uid: {uids}"
 

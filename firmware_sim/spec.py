@@ -38,18 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.bearing import BEARINGS
+from tonle.machine_types import MACHINE_SPM
 
 __all__ = ["MACHINE_SPM", "OPERATIONS", "LineSpec", "StationSpec", "default_line"]
 
-# Typical operating speed (stitches per minute) by machine type.
-MACHINE_SPM: dict[str, float] = {
-    "lockstitch": 4000.0,
-    "overlock": 6000.0,
-    "coverstitch": 5000.0,
-    "buttonhole": 3600.0,
-    "button_sew": 2700.0,
-    "bartack": 2700.0,
-}
 
 # A knit polo shirt, in sewing order: (operation, machine type, SAM in minutes, rank).
 # A line with n stations keeps the n operations of lowest rank (the ones no polo

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 
 from analytics.pdm_config import MachineTypePdm, PdmConfig
+from tonle.machine_types import MACHINE_SPM
 
 __all__ = [
     "AgentConfig",
@@ -223,14 +224,7 @@ def _break(shift: str, text: str) -> tuple[str, str]:
 SEWING_BAND_HZ = (2300.0, 3700.0)
 DEFAULT_MACHINE_TYPES: dict[str, MachineTypePdm] = {
     name: MachineTypePdm(shaft_rpm=spm, bearing="6203", band_hz=SEWING_BAND_HZ)
-    for name, spm in {
-        "lockstitch": 4000.0,
-        "overlock": 6000.0,
-        "coverstitch": 5000.0,
-        "buttonhole": 3600.0,
-        "button_sew": 2700.0,
-        "bartack": 2700.0,
-    }.items()
+    for name, spm in MACHINE_SPM.items()
 }
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analytics.drift import DriftState, feature_drift, robust_z
 from analytics.figures import Figures
 from analytics.health import ewma_drift, health_index, robust_baseline
 from analytics.inputs import LineFigures, LineKey, find_lines, line_figures, read_line
@@ -60,6 +61,7 @@ SHIFT_LOOKBACK_S = 24 * 3600
 # Burst-to-burst RMS changes below 5% are normal operation (fabric load, thread
 # tension); without this floor a quiet first minute makes the drift chart hair-trigger.
 BASELINE_REL_FLOOR = 0.05
+DRIFT_FEATURES = ("rms", "kurtosis")  # charted by CUSUM on robust z-scores (`cusum_<feature>` in pdm)
 # A machine whose first readings are 25% above the median of its peers of the
 # same type is treated as already worn when first seen.
 PEER_RATIO = 1.25
@@ -104,8 +106,13 @@ class _Baseline:
     rms: float = float("nan")
     kurt: float = float("nan")
     scale: float = float("nan")
+    kscale: float = float("nan")
     machine_type: str = ""
     peer_adjusted: bool = False
+    # CUSUM/EWMA charts of (RMS, kurtosis) robust z-scores, continued burst by burst
+    # across rounds (each burst is charted once: `charted_ns` is the newest one charted).
+    drift_state: DriftState = field(default_factory=lambda: DriftState.zeros(1, len(DRIFT_FEATURES)))
+    charted_ns: int = 0
 
     @property
     def learned(self) -> bool:
@@ -191,7 +198,7 @@ class AnalyticsService:
             lf,
         )
         kpi = _kpi_lines(res, lf, end_ns)
-        pdm = self._pdm_lines(res, rms_now, kurt_now, drift_stat, view, sig.env_now, end_ns)
+        pdm = self._pdm_lines(res, rms_now, kurt_now, drift_stat, sig.cusum, view, sig.env_now, end_ns)
         await self.writer.write(kpi + pdm)
         await self._act(
             MachineAddress(site, area, line, machines[0]) if machines else None, res, current, view
@@ -220,8 +227,11 @@ class AnalyticsService:
                 loc, scale = robust_baseline(
                     rms, min_samples=a.baseline_samples, rel_floor=BASELINE_REL_FLOOR
                 )
-                kloc, _ = robust_baseline(kurt, min_samples=a.baseline_samples)
+                kloc, kscale = robust_baseline(
+                    kurt, min_samples=a.baseline_samples, rel_floor=BASELINE_REL_FLOOR
+                )
                 b.rms, b.scale, b.kurt = float(loc[0]), float(scale[0]), float(kloc[0])
+                b.kscale = float(kscale[0])
         self._share_peer_baseline(key, machines)
         env_cols = ", ".join(ENVELOPE_FIELDS)
         recent = await self.query.query(
@@ -231,11 +241,13 @@ class AnalyticsService:
         width = max((len(s.values) for s in recent), default=0)
         rms = np.full((n, max(width, 1)), np.nan)
         kurt = np.full((n, max(width, 1)), np.nan)
+        times = np.zeros((n, max(width, 1)), dtype=np.int64)
         env = np.full((n, max(width, 1), len(ENVELOPE_FIELDS)), np.nan)
         for s in recent:
             i = machines.index(s.tags["machine"])
             rms[i, : len(s.values)] = s.column("vib_rms")
             kurt[i, : len(s.values)] = s.column("vib_kurtosis")
+            times[i, : len(s.values)] = s.column("time")
             for j, name in enumerate(ENVELOPE_FIELDS):
                 if name in s.columns:
                     env[i, : len(s.values), j] = np.array(s.column(name), dtype=float)
@@ -252,12 +264,42 @@ class AnalyticsService:
         pad = np.where(np.isfinite(base_rms), base_rms, 0.0)[:, None]
         drift = ewma_drift(np.where(np.isfinite(filled), filled, pad), base_rms, base_scale)
         alarm = drift.alarm[:, -1] & np.isfinite(base_rms) & np.isfinite(filled[:, -1])
+        cusum = self._chart(bases, rms, kurt, times)
+        alarm |= (cusum > self.cfg.analytics.pdm.cusum_h).any(axis=1)
         # Health noise from the baseline's relative spread, on health's log-ratio scale. Not
         # divided by the bursts per window: consecutive windows overlap, so successive health
         # values are correlated and averaging them does not shrink the noise as 1/sqrt(n).
         noise = (base_scale / base_rms) / np.log(a.fail_rms_ratio)
-        sig = _Signals(env, np.maximum(noise, HEALTH_NOISE_FLOOR))
+        sig = _Signals(env, np.maximum(noise, HEALTH_NOISE_FLOOR), cusum)
         return health, alarm, rms_now, kurt_now, drift.statistic[:, -1], sig
+
+    def _chart(
+        self, bases: list[_Baseline], rms: np.ndarray, kurt: np.ndarray, times: np.ndarray
+    ) -> np.ndarray:
+        """Continue each machine's CUSUM on the robust z of (RMS, kurtosis) with the bursts not yet charted.
+
+        The EWMA chart above watches RMS over the recent window; this one accumulates
+        small shifts of either feature over hours (docs/pdm-validation.md, IMS).
+        Returns the CUSUM values [n_machines, n_features] after the newest burst.
+        """
+        p = self.cfg.analytics.pdm
+        loc = np.array([[b.rms, b.kurt] for b in bases])
+        scale = np.array([[b.scale, b.kscale] for b in bases])
+        ok = np.isfinite(loc).all(axis=1) & np.isfinite(scale).all(axis=1) & (scale > 0).all(axis=1)
+        charted = np.array([b.charted_ns for b in bases], dtype=np.int64)[:, None]
+        new = (times > charted) & ok[:, None]
+        x = np.where(new[..., None], np.stack([rms, kurt], axis=-1), np.nan)  # NaN leaves a chart as it was
+        z = robust_z(x, np.where(ok[:, None], loc, 0.0), np.where(ok[:, None], scale, 1.0))
+        state = DriftState(
+            np.concatenate([b.drift_state.cusum for b in bases]),
+            np.concatenate([b.drift_state.ewma for b in bases]),
+        )
+        fd = feature_drift(z, k=p.cusum_k, h=p.cusum_h, state=state)
+        for i, b in enumerate(bases):
+            b.drift_state = DriftState(fd.state.cusum[i : i + 1], fd.state.ewma[i : i + 1])
+            if new[i].any():
+                b.charted_ns = int(times[i][new[i]].max())
+        return np.where(ok[:, None], fd.state.cusum, np.nan)
 
     def _prognosis(
         self, key: tuple[str, str, str], machines: list[str], health: np.ndarray, sig: _Signals, end_ns: int
@@ -321,6 +363,7 @@ class AnalyticsService:
         rms: np.ndarray,
         kurt: np.ndarray,
         drift_stat: np.ndarray,
+        cusum: np.ndarray,
         view: PdmView,
         env_now: np.ndarray,
         end_ns: int,
@@ -336,6 +379,7 @@ class AnalyticsService:
                     "vib_rms": rms[i],
                     "vib_kurtosis": kurt[i],
                     "drift_stat": drift_stat[i],
+                    **{f"cusum_{f}": cusum[i, j] for j, f in enumerate(DRIFT_FEATURES)},
                     "rul_h": view.rul_h[i],
                     "rul_lower_h": view.lower_h[i],
                     "rul_upper_h": view.upper_h[i],
@@ -361,6 +405,9 @@ class AnalyticsService:
         for m in in_repair - {m for m, cond in self.rules.active if cond == "maintenance"}:
             # Health is back after maintenance: a new bearing, whose trend starts afresh.
             self.history.pop((res.site, res.area, res.line, m), None)
+            base = self.baselines.get((res.site, res.area, res.line, m))
+            if base is not None:  # and its drift charts start from zero
+                base.drift_state = DriftState.zeros(1, len(DRIFT_FEATURES))
         for act in acts:
             addr = MachineAddress(res.site, res.area, res.line, act.machine)
             self.actions.append(act)
@@ -412,6 +459,7 @@ class _Signals:
 
     env: np.ndarray
     noise: np.ndarray
+    cusum: np.ndarray  # [machines, DRIFT_FEATURES] after the newest burst
 
     @property
     def env_now(self) -> np.ndarray:

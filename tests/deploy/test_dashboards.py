@@ -115,6 +115,8 @@ SCHEMA: dict[str, set[str]] = {
         "vib_rms",
         "vib_kurtosis",
         "drift_stat",
+        "cusum_rms",
+        "cusum_kurtosis",
         "drift_alarm",
         "rul_h",
         "rul_lower_h",

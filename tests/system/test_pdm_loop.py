@@ -10,7 +10,7 @@ after it measures what the derate bought.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -39,6 +39,7 @@ class Outcome:
     first: Action | None  # the first PdM action for the wearing station
     alerted: set[str]  # machines with a PdM alert recorded in InfluxDB (andon on breakdown aside)
     acks: set[str]  # statuses of the wearing station's set_speed acks
+    drift_alarmed: set[str] = field(default_factory=set)  # machines whose drift chart ever alarmed
 
 
 def _refuse_all(run: LineRun) -> None:
@@ -87,6 +88,8 @@ async def _run(broker, influxdb, name: str, *, refuse: bool, until_s: float) -> 
             "SELECT code, health FROM alerts WHERE code != 'breakdown' GROUP BY machine"
         )
         out.alerted = {s.tags["machine"] for s in alerts}
+        drift = await run.q.query("SELECT max(drift_alarm) FROM pdm GROUP BY machine")
+        out.drift_alarmed = {s.tags["machine"] for s in drift if s.values[0][1]}
         out.acks = {a.status for a in run.agent.acks if a.action == "set_speed"}
         return out
 
@@ -138,3 +141,10 @@ def test_healthy_machines_in_the_same_runs_get_no_alert(runs) -> None:
     machine = f"S{WEARING + 1:02d}"
     for run in runs:
         assert run.alerted == {machine}  # only the failing bearing, in what InfluxDB recorded
+
+
+def test_the_drift_charts_alarm_on_the_failing_bearing_and_stay_quiet_on_healthy_ones(runs) -> None:
+    # The EWMA on RMS and the CUSUM on (RMS, kurtosis) robust z-scores, per machine.
+    machine = f"S{WEARING + 1:02d}"
+    for run in runs:
+        assert run.drift_alarmed == {machine}

@@ -11,9 +11,11 @@ re-points the link atomically, so the gateway just reopens the same path.
 The node speaks docs/serial-protocol.md through `tonle.contract.serial_frames`,
 the same module the gateway uses. It keeps every frame in a bounded ring until
 the gateway ACKs it, resends on SYNC, and applies CMD lines to its station of a
-`SewingLine`. Everything runs on the asyncio loop (`add_reader`/`add_writer` on
-the master fd), no threads; a slow watchdog timer (`KICK_S`) only backs up the
-readiness events.
+`SewingLine`. The ring is also the transmit queue: a cursor feeds its frames to
+the wire in seq order as fast as the link drains, so a gateway that was away,
+or reads slowly, gets the backlog without holes. Everything runs on the asyncio
+loop (`add_reader`/`add_writer` on the master fd), no threads; a slow watchdog
+timer (`KICK_S`) only backs up the readiness events.
 
 `SerialLineSim` runs one node per station on one shared `SewingLine`, stepped
 on a clock; each station's output becomes that node's frames, in time order,
@@ -59,7 +61,9 @@ log = logging.getLogger("tonle.sim.serial")
 
 FIRMWARE = "tn-node 1.0.0-sim"
 RING_SIZE = 2000  # unacked frames a node keeps (a real MCU has a few hundred KB of RAM)
-OUT_LIMIT_BYTES = 256 * 1024  # bytes queued for a gateway that does not read; beyond: skip, resend on SYNC
+# Bytes copied out of the ring ahead of the wire. More frames wait in the ring (behind the send cursor) and
+# go out, in seq order, as the link drains: a gateway that reads slowly, or not at all, costs no frames.
+OUT_LIMIT_BYTES = 256 * 1024
 CMD_MEMORY = 256  # command ids remembered, so a retried CMD is answered but never applied twice
 # Try the pty every KICK_S even without a readiness event. In development, under heavy parallel
 # load, a pty once sat with bytes waiting and no event from the loop (not root-caused); this bounds
@@ -71,9 +75,8 @@ KICK_S = 0.25
 class NodeStats:
     frames: int = 0  # frames made (each gets a new seq)
     written: int = 0  # frames queued to the wire, resends included
-    resent: int = 0
+    resent: int = 0  # frames put on the wire again in answer to a SYNC
     dropped: int = 0  # unacked frames forgotten because the ring was full (reported in H)
-    skipped: int = 0  # not written because nobody drained the pty; still in the ring
     syncs: int = 0
     acks: int = 0
     bad_lines: int = 0  # gateway lines with a bad CRC or garbled
@@ -117,6 +120,9 @@ class SensorNodeSim:
         self._head_started = False  # the first queued frame is half written: finish it before anything else
         self._rx = bytearray()
         self._corrupt_next = False
+        self._cursor = 1  # the next ring seq to put on the wire
+        self._ahead: set[int] = set()  # seqs written out of turn (a SYNC's H, command results): skip them
+        self._resend_below = 0  # frames below this seq that go out were asked for by a SYNC
         self._kick: asyncio.TimerHandle | None = None
         self._boot(boot)
 
@@ -142,6 +148,7 @@ class SensorNodeSim:
         tty.setraw(slave)
         os.set_blocking(master, False)
         self._loop, self._master, self._slave = loop, master, slave
+        self._cursor, self._ahead = self.seq + 1, set()  # a fresh cable: new frames now, older ones on SYNC
         loop.add_reader(master, self._on_readable)
         self._kick = loop.call_later(KICK_S, self._watchdog)
         self.link.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +194,7 @@ class SensorNodeSim:
     def _boot(self, boot: str | None) -> None:
         self.boot = boot or os.urandom(4).hex().upper()
         self.seq = 0
+        self._cursor, self._ahead, self._resend_below = 1, set(), 0
         self._ring: deque[tuple[int, bytes]] = deque()
         self._results: OrderedDict[str, Result] = OrderedDict()
         self._dropped = 0
@@ -210,19 +218,29 @@ class SensorNodeSim:
         for body in bodies:
             self._emit(body)
 
-    def _emit(self, body: Body) -> None:
+    def _emit(self, body: Body, *, ahead: bool = False) -> None:
+        """Give `body` the next seq and keep it in the ring; it goes out in turn, or at once if `ahead`.
+
+        `ahead` is for frames the gateway waits on (a SYNC's H, a command's R):
+        they must not queue behind a backlog. The gateway takes frames in any
+        order, and the cursor skips them later so they are not sent twice.
+        """
         self._make_room()
         self.seq += 1
         line = encode_frame(Frame(self.boot, self.seq, body))
         self._ring.append((self.seq, line))
         self.stats.frames += 1
-        self._send(line)
+        if ahead and self._master is not None:
+            self._ahead.add(self.seq)
+            self._send(line)
+        else:
+            self._pump()
 
-    def _emit_hello(self) -> None:
+    def _emit_hello(self, *, ahead: bool = False) -> None:
         self._make_room()
         first = self._ring[0][0] if self._ring else self.seq + 1
         hello = Hello(self.node_id, self.firmware, self.machine, self.machine_type, self._dropped, first)
-        self._emit(hello)
+        self._emit(hello, ahead=ahead)
 
     def _make_room(self) -> None:
         while len(self._ring) >= self.ring_size:
@@ -230,11 +248,31 @@ class SensorNodeSim:
             self._dropped += 1
             self.stats.dropped += 1
 
+    def _pump(self) -> None:
+        """Feed ring frames from the cursor to the wire, in seq order, while the output queue has room.
+
+        Frames that do not fit wait in the ring, not skipped: a skipped frame is a
+        hole the gateway can only refill with a SYNC round trip, so a backlog bigger
+        than the queue (the warm-up, a gateway restart) would trickle in at one
+        queue per resync interval instead of at link speed.
+        """
+        if self._master is None or not self._ring:
+            return
+        first = self._ring[0][0]
+        if self._cursor < first:  # acked or forgotten while waiting: nothing below `first` goes out
+            self._cursor = first
+            self._ahead = {seq for seq in self._ahead if seq >= first}
+        while self._cursor <= self.seq and self._out_bytes < OUT_LIMIT_BYTES:
+            seq = self._cursor
+            self._cursor += 1
+            if seq in self._ahead:
+                self._ahead.discard(seq)
+                continue
+            self.stats.resent += seq < self._resend_below
+            self._send(self._ring[seq - first][1])
+
     def _send(self, line: bytes) -> None:
         if self._master is None:
-            return
-        if self._out_bytes + len(line) > OUT_LIMIT_BYTES:
-            self.stats.skipped += 1  # whole frames only, so the wire never carries half a line
             return
         if self._corrupt_next:
             self._corrupt_next = False
@@ -275,7 +313,9 @@ class SensorNodeSim:
                 return
             self._out.popleft()
             self._head_started = False
-        self._loop.remove_writer(self._master)
+        self._pump()  # room again: the frames waiting behind the cursor
+        if not self._out:
+            self._loop.remove_writer(self._master)
 
     def _watchdog(self) -> None:
         """Read and write as if the loop had said the pty is ready (see KICK_S); harmless if not."""
@@ -289,7 +329,7 @@ class SensorNodeSim:
         self.stats.kicks += before != after
 
     def _drop_pending(self) -> None:
-        """Forget queued frames not yet started (a SYNC resends them in order anyway)."""
+        """Forget queued frames not yet started (a SYNC moves the cursor back to resend them in order)."""
         keep = self._out[0] if self._out and self._head_started else None
         self._out.clear()
         self._out_bytes = 0
@@ -341,15 +381,18 @@ class SensorNodeSim:
             self._ring.popleft()
 
     def _sync(self, msg: Sync) -> None:
-        """Answer with a fresh H (who we are, oldest resendable seq), then resend the unacked frames."""
+        """Answer with a fresh H (who we are, oldest resendable seq), then resend the unacked frames.
+
+        The resend is the cursor moved back: the frames stream out as the link
+        drains, however many the ring holds.
+        """
         self.stats.syncs += 1
         start = msg.from_seq if msg.boot == self.boot and msg.from_seq is not None else 0
         self._drop_pending()
-        self._emit_hello()  # may push the oldest frame out of a full ring: it is not resent then
-        again = [line for seq, line in self._ring if start <= seq < self.seq]
-        for line in again:
-            self.stats.resent += 1
-            self._send(line)
+        self._ahead.clear()  # written out of turn before, maybe lost: resend them in turn too
+        self._emit_hello(ahead=True)  # may push the oldest frame out of a full ring: it is not resent then
+        self._cursor, self._resend_below = min(start, self.seq), self.seq  # never past what comes next
+        self._pump()
 
     def _command(self, cmd: Cmd) -> None:
         result = self._results.get(cmd.cmd_id)
@@ -363,7 +406,7 @@ class SensorNodeSim:
             self._results[cmd.cmd_id] = result
             while len(self._results) > CMD_MEMORY:
                 self._results.popitem(last=False)
-        self._emit(result)
+        self._emit(result, ahead=True)  # the gateway is waiting for it: not behind a backlog
 
 
 def station_bodies(out: LineOutput, stations: Iterable[int] | None = None) -> dict[int, list[Body]]:

@@ -148,6 +148,7 @@ class SerialNodeSource:
         self._old_boots: deque[str] = deque(maxlen=BOOT_MEMORY)
         self._window = sc.SeqWindow()
         self._acked = 0
+        self._uncommitted = 0  # readings pushed to the sink since the agent last said all were durable
         self._waiting: dict[str, asyncio.Future[sc.Result]] = {}
         self._last_sync = -math.inf
         self._hole: tuple[int, float] | None = None  # (first missing seq, since when)
@@ -285,6 +286,9 @@ class SerialNodeSource:
             reads[machine] = reads.get(machine, 0) + len(batch)
             assert self._sink is not None
             self._sink(batch)
+            self._uncommitted += len(batch)
+        if not self._uncommitted:
+            self._ack_handled()  # only H or R frames since the last commit: nothing to wait for
         self._maybe_resync()
 
     def _decode(self, raw: bytes) -> sc.Frame | None:
@@ -379,7 +383,18 @@ class SerialNodeSource:
     # ------------------------------------------------------- commit, commands
 
     async def commit(self) -> None:
-        """ACK the highest seq below which everything was pushed: the node may forget those frames."""
+        """The agent made every pushed reading durable: ACK them, the node may forget those frames."""
+        self._uncommitted = 0
+        self._ack_handled()
+
+    def _ack_handled(self) -> None:
+        """ACK the highest seq below which every frame was handled, once no pushed reading awaits a commit.
+
+        Frames that carry no reading (H, R) need nothing from the agent; ACKing
+        them at once keeps a quiet node's ring empty. Otherwise each probe SYNC
+        would leave its H in the ring until the next reading came and was
+        committed, which on a stopped line is never.
+        """
         low = self._window.low
         if self._boot is None or low is None or low <= self._acked:
             return

@@ -121,9 +121,17 @@ def assert_same_readings(rig: Rig, machine: str = "S01", station: int = 0, *, on
 
 @contextlib.asynccontextmanager
 async def serial_rig(
-    tmp_path: Path, machines: tuple[str, ...] = ("S01",), ring_size: int = 2000, **cfg: Any
+    tmp_path: Path,
+    machines: tuple[str, ...] = ("S01",),
+    ring_size: int = 2000,
+    backlog_s: int = 0,
+    **cfg: Any,
 ) -> AsyncIterator[Rig]:
-    """A 3-station line with nodes for `machines`, one connected source each, all synced."""
+    """A 3-station line with nodes for `machines`, one connected source each, all synced.
+
+    `backlog_s` runs the line that long before any source opens its port: the
+    nodes write into ptys nobody reads, as while the gateway is off.
+    """
     line = SewingLine(default_line(3, wearing_station=0), seed=3, start_ns=START)
     names = [s.name for s in line.spec.stations]
     stations = [names.index(m) for m in machines]
@@ -151,6 +159,7 @@ async def serial_rig(
         }
         async with asyncio.TaskGroup() as tg:
             rig = Rig(line, sim, {}, {}, tg)
+            rig.step(backlog_s)
             for m, src in sources.items():
                 rig.start(m, src)
             for m, src in sources.items():

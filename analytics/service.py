@@ -61,6 +61,7 @@ SHIFT_LOOKBACK_S = 24 * 3600
 # Burst-to-burst RMS changes below 5% are normal operation (fabric load, thread
 # tension); without this floor a quiet first minute makes the drift chart hair-trigger.
 BASELINE_REL_FLOOR = 0.05
+SKIP_LOG_EVERY_S = 60.0  # while InfluxDB is unreachable, one warning per this many seconds
 DRIFT_FEATURES = ("rms", "kurtosis")  # charted by CUSUM on robust z-scores (`cusum_<feature>` in pdm)
 # A machine whose first readings are 25% above the median of its peers of the
 # same type is treated as already worn when first seen.
@@ -144,11 +145,18 @@ class AnalyticsService:
         self.shifts = ShiftKpiWriter(self.cfg, self.query, self.writer)
 
     async def run(self, stop: asyncio.Event) -> None:
+        skipped = 0  # rounds skipped since the database was last reachable
         while not stop.is_set():
             try:
                 await self.run_once(self.clock.now_ns())
+                if skipped:
+                    log.info("analytics is back after skipping %d rounds", skipped)
+                skipped = 0
             except (InfluxQLError, WriteError) as exc:
-                log.warning("analytics skipped this round: %s", exc)
+                # Once when it starts, then once a minute: an outage must not flood the log.
+                if skipped % max(1, round(SKIP_LOG_EVERY_S / self.cfg.analytics.interval_s)) == 0:
+                    log.warning("analytics skipped this round (%d so far): %s", skipped + 1, exc)
+                skipped += 1
             except Exception:  # the service must outlive one bad round; the traceback is logged
                 log.exception("analytics round failed; trying again next interval")
             await self.clock.sleep(self.cfg.analytics.interval_s)

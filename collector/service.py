@@ -461,9 +461,7 @@ class Collector:
             t, m, p = self._last_health
             if now > t:
                 msg_rate, pts_rate = (s.messages - m) / (now - t), (s.points - p) / (now - t)
-        self._last_health = (now, s.messages, s.points)
         ms = np.array(s.batch_ms) if s.batch_ms else np.zeros(1)
-        s.batch_ms.clear()
         spool = self.spool
         return {
             "messages": float(s.messages),
@@ -489,6 +487,11 @@ class Collector:
 
     async def write_health(self) -> None:
         fields = self.health_fields()
+        # Rates and batch percentiles are per health interval: start the next one here,
+        # so reading the figures (a test, the demo) never changes them.
+        s = self.stats
+        self._last_health = (time.monotonic(), s.messages, s.points)
+        s.batch_ms.clear()
         lines = encode_block(
             "pipeline",
             {"component": "collector", "instance": self.instance},

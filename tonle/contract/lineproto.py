@@ -69,7 +69,8 @@ def encode_block(
     """Encode n points of one series; every field array has length n (ns timestamps).
 
     Values are assumed validated (finite floats); this is the hot path of the
-    collector, so it formats each row with one `str.format` call.
+    collector for the kinds that are not telemetry (telemetry keeps the sender's number
+    text, see `encode_text_block`), so it formats each row with one %-format call.
     """
     n = int(ts.shape[0])
     if n == 0:

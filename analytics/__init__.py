@@ -11,37 +11,37 @@ from typing import Any
 # edge agent (which needs only numpy features) never loads scipy: on a gateway
 # that is the difference between ~45 MB and ~110 MB of RSS.
 _WHERE = {
-    "BEARINGS": "bearing",
-    "BearingGeometry": "bearing",
-    "DefectFrequencies": "bearing",
-    "defect_frequencies": "bearing",
-    "VibrationFeatures": "features",
-    "band_energies": "features",
-    "vibration_features": "features",
-    "Baseline": "health",
-    "DriftResult": "health",
-    "cusum": "health",
-    "ewma_drift": "health",
-    "ewma_limit": "health",
-    "health_index": "health",
-    "robust_baseline": "health",
-    "OEE": "oee",
-    "LineOEE": "oee",
-    "counter_increase": "oee",
-    "line_oee": "oee",
-    "oee": "oee",
-    "pieces_per_hour": "oee",
-    "StateTimes": "states",
-    "state_durations": "states",
-    "OnlineBaseline": "drift",
-    "feature_drift": "drift",
-    "robust_z": "drift",
-    "FAULT_HINTS": "pdm_diagnosis",
-    "bearing_evidence": "pdm_diagnosis",
-    "consensus_hint": "pdm_diagnosis",
-    "fault_hint": "pdm_diagnosis",
-    "RulEstimate": "rul",
-    "rul_from_health": "rul",
+    "BEARINGS": "tonle.kernels.bearing",
+    "BearingGeometry": "tonle.kernels.bearing",
+    "DefectFrequencies": "tonle.kernels.bearing",
+    "defect_frequencies": "tonle.kernels.bearing",
+    "VibrationFeatures": "tonle.kernels.features",
+    "band_energies": "tonle.kernels.features",
+    "vibration_features": "tonle.kernels.features",
+    "Baseline": "analytics.health",
+    "DriftResult": "analytics.health",
+    "cusum": "analytics.health",
+    "ewma_drift": "analytics.health",
+    "ewma_limit": "analytics.health",
+    "health_index": "analytics.health",
+    "robust_baseline": "analytics.health",
+    "OEE": "analytics.oee",
+    "LineOEE": "analytics.oee",
+    "counter_increase": "analytics.oee",
+    "line_oee": "analytics.oee",
+    "analytics.oee": "analytics.oee",
+    "pieces_per_hour": "analytics.oee",
+    "StateTimes": "analytics.states",
+    "state_durations": "analytics.states",
+    "OnlineBaseline": "analytics.drift",
+    "feature_drift": "analytics.drift",
+    "robust_z": "analytics.drift",
+    "FAULT_HINTS": "tonle.kernels.diagnosis",
+    "bearing_evidence": "tonle.kernels.diagnosis",
+    "consensus_hint": "tonle.kernels.diagnosis",
+    "fault_hint": "tonle.kernels.diagnosis",
+    "RulEstimate": "analytics.rul",
+    "rul_from_health": "analytics.rul",
 }
 
 
@@ -49,7 +49,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'analytics' has no attribute {name!r}")
-    return getattr(import_module(f"analytics.{module}"), name)
+    return getattr(import_module(module), name)
 
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "RulEstimate",
     "StateTimes",
     "VibrationFeatures",
+    "analytics.oee",
     "band_energies",
     "bearing_evidence",
     "consensus_hint",
@@ -77,7 +78,6 @@ __all__ = [
     "feature_drift",
     "health_index",
     "line_oee",
-    "oee",
     "pieces_per_hour",
     "robust_baseline",
     "robust_z",

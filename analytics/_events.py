@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import _validate as v
+from tonle.kernels import checks as v
 
 
 @dataclass(frozen=True, slots=True)

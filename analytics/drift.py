@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analytics import _validate as v
+from tonle.kernels import checks as v
 
 __all__ = ["DriftState", "FeatureDrift", "OnlineBaseline", "feature_drift", "robust_z"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import _validate as v
+from tonle.kernels import checks as v
 
 __all__ = ["ENERGY_FIELD", "IntervalSums", "UniformSeries", "interval_sums", "kwh_per_piece"]
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import _validate as v
 from analytics.losses import STARVED_BLOCKED
+from tonle.kernels import checks as v
 
 __all__ = [
     "LineBalance",

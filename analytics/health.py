@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.signal import lfilter
 
-from analytics import _validate as v
+from tonle.kernels import checks as v
 
 __all__ = [
     "Baseline",

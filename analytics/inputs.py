@@ -40,11 +40,11 @@ from analytics.energy import ENERGY_FIELD, UniformSeries
 from analytics.figures import Figures, ratio
 from analytics.garment import effective_cycle_s, line_balance, line_efficiency
 from analytics.kpi import Counts, KpiResult, Pareto, compute_kpis
-from analytics.shifts import Periods, ShiftCalendar
 from analytics.timeline import Events
 from tonle.config import AnalyticsConfig, LineConfig
 from tonle.contract import MACHINE_STATES
-from tonle.influxql import InfluxQLClient, Series, quote_str
+from tonle.io.influxql import InfluxQLClient, Series, quote_str
+from tonle.kernels.shifts import Periods, ShiftCalendar
 
 __all__ = [
     "LineFigures",

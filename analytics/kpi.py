@@ -43,7 +43,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import _validate as v
 from analytics.energy import UniformSeries, interval_sums
 from analytics.figures import Figures
 from analytics.losses import (
@@ -52,8 +51,9 @@ from analytics.losses import (
     MINOR_STOP,
     LossTaxonomy,
 )
-from analytics.shifts import Periods, ShiftCalendar, whole_window
 from analytics.timeline import NO_STATE, Events, Segments, _empty_as_int, build_segments, latest_at_or_before
+from tonle.kernels import checks as v
+from tonle.kernels.shifts import Periods, ShiftCalendar, whole_window
 
 __all__ = ["Counts", "Figures", "KpiResult", "Pareto", "compute_kpis", "output_per_bucket"]
 

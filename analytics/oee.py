@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import _validate as v
 from analytics._events import sort_events
+from tonle.kernels import checks as v
 
 __all__ = ["OEE", "LineOEE", "counter_increase", "line_oee", "oee", "pieces_per_hour"]
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from analytics import _validate as v
+from tonle.kernels import checks as v
 
 __all__ = ["RulEstimate", "rul_from_health", "trailing_mean"]
 

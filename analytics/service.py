@@ -38,17 +38,17 @@ from analytics.figures import Figures
 from analytics.health import ewma_drift, health_index, robust_baseline
 from analytics.inputs import LineFigures, LineKey, find_lines, line_figures, read_line
 from analytics.losses import PLANNED_STOP
-from analytics.pdm_diagnosis import FAULT_HINTS, BearingEvidence, fault_hint
 from analytics.rul import rul_from_health
 from analytics.rules import HOUR_S, Action, PdmView, RuleEngine
-from analytics.shifts import ShiftCalendar
-from collector.writers import WriteError, Writer
-from edge_agent.encode import ENVELOPE_FIELDS
-from tonle.clock import Clock
 from tonle.config import TonleConfig
 from tonle.contract import MACHINE_STATES, Alert, Command, MachineAddress, encode, encode_block
-from tonle.influxql import InfluxQLClient, InfluxQLError, quote_str
-from tonle.mqtt import MqttConnection
+from tonle.io.clock import Clock
+from tonle.io.influxql import InfluxQLClient, InfluxQLError, quote_str
+from tonle.io.mqtt import MqttConnection
+from tonle.io.writers import WriteError, Writer
+from tonle.kernels.diagnosis import FAULT_HINTS, BearingEvidence, fault_hint
+from tonle.kernels.shifts import ShiftCalendar
+from tonle.schema import ENVELOPE_FIELDS
 
 __all__ = ["AnalyticsService", "LineResult", "ShiftKpiWriter"]
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import _validate as v
 from analytics._events import sort_events
-from analytics._validate import check_window
+from tonle.kernels import checks as v
+from tonle.kernels.checks import check_window
 
 __all__ = ["StateTimes", "state_durations"]
 

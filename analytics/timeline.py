@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics import _validate as v
 from analytics.losses import NO_DATA, PLANNED_STOP, RUN, LossTaxonomy
-from analytics.shifts import SCHEDULED, Periods
+from tonle.kernels import checks as v
+from tonle.kernels.shifts import SCHEDULED, Periods
 
 __all__ = ["Events", "Segments", "build_segments", "latest_at_or_before"]
 

@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from firmware_sim.modbus_devices import ModbusTcpPlant, SimulatedPress  # noqa: E402
-from tonle.clock import WallClock  # noqa: E402
-from tonle.demo_plant import AgentProcess, read_status  # noqa: E402
-from tonle.services import LocalBroker  # noqa: E402
+from tonle.app.demo_plant import AgentProcess, read_status  # noqa: E402
+from tonle.app.services import LocalBroker  # noqa: E402
+from tonle.io.clock import WallClock  # noqa: E402
 
 DEVICES = 20
 POLL_S = 0.1

@@ -44,9 +44,9 @@ from analytics.losses import (  # noqa: E402
     RUN,
     LossTaxonomy,
 )
-from analytics.shifts import SCHEDULED, ShiftCalendar  # noqa: E402
 from analytics.timeline import Events  # noqa: E402
 from tonle.contract import MACHINE_STATES  # noqa: E402
+from tonle.kernels.shifts import SCHEDULED, ShiftCalendar  # noqa: E402
 
 S = 1_000_000_000
 DAY_S = 86_400

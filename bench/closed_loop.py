@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.line_run import line_run
-from tonle.services import LocalBroker, LocalInfluxDB
+from tonle.app.services import LocalBroker, LocalInfluxDB
 
 
 async def run(broker: LocalBroker, db: LocalInfluxDB, stations: int, minutes: float) -> dict:

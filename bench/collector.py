@@ -39,8 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tonle.app.services import LocalBroker, LocalInfluxDB  # noqa: E402
 from tonle.contract import MachineAddress, Telemetry, encode, encode_block, subscription  # noqa: E402
-from tonle.services import LocalBroker, LocalInfluxDB  # noqa: E402
 
 T0 = 1_780_000_000_000_000_000
 MACHINES = 100
@@ -324,7 +324,7 @@ def latency(
         pub.start()
         lat: list[float] = []
         seen = -1
-        q = 'SELECT last("seq") FROM telemetry WHERE machine = \'P000\''
+        q = "SELECT last(\"seq\") FROM telemetry WHERE machine = 'P000'"
         with httpx.Client(base_url=db.url, timeout=10) as http:
             while pub.is_alive():
                 r = http.get("/query", params={"db": name, "q": q, "epoch": "ns"})

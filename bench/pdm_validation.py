@@ -3,7 +3,7 @@
     .venv/bin/python bench/pdm_validation.py                       # the copies in tests/data
     .venv/bin/python bench/pdm_validation.py --data ../shared/data  # the shared originals
 
-Prints the Markdown report of `analytics.pdm_validate` (the figures quoted in
+Prints the Markdown report of `validation.pdm` (the figures quoted in
 docs/pdm-validation.md), then times the kernels a running plant calls on every round:
 envelope diagnosis of a burst batch (fixed band and automatic band) for many machines,
 the drift charts, and RUL for many machines at once. Timings are printed, never asserted.
@@ -21,11 +21,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.bearing import BEARINGS, defect_frequencies  # noqa: E402
 from analytics.drift import feature_drift  # noqa: E402
-from analytics.pdm_diagnosis import bearing_evidence, fault_hint  # noqa: E402
-from analytics.pdm_validate import DEFAULT_DATA, report  # noqa: E402
 from analytics.rul import rul_from_health  # noqa: E402
+from tonle.kernels.bearing import BEARINGS, defect_frequencies  # noqa: E402
+from tonle.kernels.diagnosis import bearing_evidence, fault_hint  # noqa: E402
+from validation.pdm import DEFAULT_DATA, report  # noqa: E402
 
 
 def _time(label: str, fn: object, repeat: int = 3) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tonle.spool import Spool
+from tonle.io.spool import Spool
 
 DEVICES = 20
 HZ = 10

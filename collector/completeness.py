@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tonle.contract import encode_block
-from tonle.influxql import InfluxQLClient, quote_ident, quote_str
+from tonle.io.influxql import InfluxQLClient, quote_ident, quote_str
 
 __all__ = ["SEQ_MEASUREMENTS", "Reckoner", "StreamFigures", "missing_in_range", "total_missing"]
 

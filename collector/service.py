@@ -31,16 +31,16 @@ import msgspec
 import numpy as np
 import paho.mqtt.client as paho
 
-from collector import writers
 from collector.completeness import Reckoner
 from collector.mapping import Mapped, map_message
-from collector.writers import RejectedLine, WriteError, Writer
-from tonle.clock import Clock, WallClock
 from tonle.config import TonleConfig
 from tonle.contract import KINDS, PayloadError, TopicError, encode_block, subscription
-from tonle.influxql import InfluxQLClient, InfluxQLError
-from tonle.mqtt import MqttConnection
-from tonle.spool import Spool, SpoolError
+from tonle.io import writers
+from tonle.io.clock import Clock, WallClock
+from tonle.io.influxql import InfluxQLClient, InfluxQLError
+from tonle.io.mqtt import MqttConnection
+from tonle.io.spool import Spool, SpoolError
+from tonle.io.writers import RejectedLine, WriteError, Writer
 
 __all__ = ["Collector", "CollectorStats", "SeqTracker", "make_writer", "run_collector"]
 

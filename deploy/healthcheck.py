@@ -23,7 +23,7 @@ import sys
 import httpx
 
 from tonle.config import ConfigError, TonleConfig, load_config
-from tonle.influxql import quote_str
+from tonle.io.influxql import quote_str
 
 TIMEOUT_S = 3.0
 MIN_FRESH_S = 30.0

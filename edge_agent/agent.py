@@ -30,8 +30,6 @@ import paho.mqtt.client as paho
 from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
 from edge_agent.encode import SeqCounters, encode_readings
 from edge_agent.publisher import SpoolPublisher
-from edge_agent.sources.base import CommandRefused, Reading, Source
-from tonle.clock import Clock
 from tonle.config import AgentConfig, MqttConfig
 from tonle.contract import (
     Command,
@@ -46,8 +44,10 @@ from tonle.contract import (
     encode,
     parse_topic,
 )
-from tonle.mqtt import MqttConnection, MqttError, Will
-from tonle.spool import Spool, SpoolError
+from tonle.io.clock import Clock
+from tonle.io.mqtt import MqttConnection, MqttError, Will
+from tonle.io.spool import Spool, SpoolError
+from tonle.sources.base import CommandRefused, Reading, Source
 
 __all__ = ["Agent", "AgentStats"]
 

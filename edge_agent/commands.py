@@ -15,18 +15,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from tonle.contract import Command
+from tonle.sources.base import DeviceLimits
 
 __all__ = ["CommandGate", "CommandLog", "Decision", "DeviceLimits", "MemoryLog"]
 
 Outcome = Literal["applied", "rejected", "expired", "duplicate"]
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceLimits:
-    """What one device accepts: its allow-list and the range of each value."""
-
-    allowed: frozenset[str]
-    ranges: dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from edge_agent.sources.modbus_config import (
     check_modbus_source,
 )
 from edge_agent.sources.serial import SerialDeviceConfig
-from edge_agent.sources.sim_config import SimDeviceConfig
+from firmware_sim.source_config import SimDeviceConfig
 from tonle.config import AgentConfig, ConfigError, MqttConfig, parse_config
 
 __all__ = ["DeviceConfig", "GatewayConfig", "SpoolConfig", "load_gateway_config"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from edge_agent.config import DeviceConfig, GatewayConfig
-from edge_agent.sources.base import Source
 from edge_agent.sources.modbus import ModbusSource
 from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig
 from edge_agent.sources.serial import SerialDeviceConfig, SerialNodeSource
-from edge_agent.sources.sim_config import SimDeviceConfig
-from tonle.clock import Clock
+from firmware_sim.source_config import SimDeviceConfig
+from tonle.io.clock import Clock
+from tonle.sources.base import Source
 
 __all__ = ["make_source"]
 
@@ -16,8 +16,8 @@ __all__ = ["make_source"]
 def make_source(dev: DeviceConfig, clock: Clock, cfg: GatewayConfig) -> Source:
     if isinstance(dev, SimDeviceConfig):
         # Imported only when a gateway has a simulated line (the simulator needs scipy).
-        from edge_agent.sources.sim import SimSource
         from firmware_sim.line import SewingLine, default_line
+        from firmware_sim.source import SimSource
 
         a = cfg.agent
         spec = default_line(

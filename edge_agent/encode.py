@@ -10,7 +10,7 @@ Each burst of a machine whose type has bearing geometry (`[analytics.pdm]`, or t
 default table of the simulator's sewing-machine types) also carries its envelope
 evidence: how far the outer-race, inner-race and ball lines stand above the noise
 (`env_outer`, `env_inner`, `env_ball`) and the best supporting harmonic or sideband of
-each (`env_*_sup`). That is all `analytics.pdm_diagnosis.fault_hint` needs, so the
+each (`env_*_sup`). That is all `tonle.kernels.diagnosis.fault_hint` needs, so the
 service can name the fault without the waveform ever leaving the gateway. The shaft
 speed is read from the machine's own `speed_spm` (one arm-shaft turn per stitch), so a
 derated machine is read at its derated defect frequencies. numpy only: no scipy here.
@@ -24,21 +24,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.features import vibration_features
-from analytics.pdm_config import MachineTypePdm
-from analytics.pdm_diagnosis import FAMILIES, bearing_evidence
-from edge_agent.sources.base import Burst, Count, Reading, Sample, StateChange
 from tonle.config import DEFAULT_MACHINE_TYPES
+from tonle.config.pdm import MachineTypePdm
 from tonle.contract import Count as CountMsg
 from tonle.contract import MachineAddress, State, Telemetry, encode
+from tonle.kernels.diagnosis import bearing_evidence
+from tonle.kernels.features import vibration_features
+from tonle.schema import ENVELOPE_FIELDS
+from tonle.sources.base import Burst, Count, Reading, Sample, StateChange
 
 __all__ = ["ENVELOPE_FIELDS", "Outgoing", "SeqCounters", "encode_readings", "envelope_fields"]
-
-_SHORT = {"outer_race": "outer", "inner_race": "inner", "ball": "ball"}
-ENVELOPE_FIELDS = tuple(f"env_{_SHORT[f]}" for f in FAMILIES) + tuple(
-    f"env_{_SHORT[f]}_sup" for f in FAMILIES
-)
-"""Telemetry fields of the envelope evidence: key-line ratios, then support ratios, per family."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from tonle.mqtt import MqttConnection
-from tonle.spool import Spool
+from tonle.io.mqtt import MqttConnection
+from tonle.io.spool import Spool
 
 __all__ = ["SpoolPublisher"]
 

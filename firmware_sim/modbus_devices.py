@@ -46,7 +46,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from firmware_sim.modbus_links import FaultTable, PtyBridge, TcpFaultProxy
 from firmware_sim.modbus_models import SPEED_MAX_CPM, EnergyMeterModel, PressModel, press_load
-from tonle.clock import Clock, WallClock
+from tonle.io.clock import Clock, WallClock
 
 __all__ = [
     "METER_REGISTERS",

@@ -8,7 +8,7 @@ the bytes) and publishes a stable path for the gateway, a symlink like
 Unplugging closes the pty and removes the link; replugging opens a new pty and
 re-points the link atomically, so the gateway just reopens the same path.
 
-The node speaks docs/serial-protocol.md through `tonle.contract.serial_frames`,
+The node speaks docs/serial-protocol.md through `tonle.protocols.serial_frames`,
 the same module the gateway uses. It keeps every frame in a bounded ring until
 the gateway ACKs it, resends on SYNC, and applies CMD lines to its station of a
 `SewingLine`. The ring is also the transmit queue: a cursor feeds its frames to
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_sim.line import LineOutput, SewingLine, SimCommandError
-from tonle.clock import Clock
-from tonle.contract.serial_frames import (
+from tonle.io.clock import Clock
+from tonle.protocols.serial_frames import (
     MAX_BURST_SAMPLES,
     MAX_HOST_LINE_BYTES,
     Ack,

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.bearing import BEARINGS
-from tonle.machine_types import MACHINE_SPM
+from tonle.kernels.bearing import BEARINGS
+from tonle.kernels.machine_types import MACHINE_SPM
 
 __all__ = ["MACHINE_SPM", "OPERATIONS", "LineSpec", "StationSpec", "default_line"]
 

@@ -9,7 +9,7 @@ What an accelerometer on the arm of an industrial sewing machine sees, in g:
   shaft rate ringing a lower structural mode (~1.2 kHz, quickly damped);
 - broadband noise;
 - a defect on the arm-shaft bearing, an outer-race spall unless told otherwise:
-  one impact each time a ball rolls over it, at BPFO (`analytics.bearing`) ×
+  one impact each time a ball rolls over it, at BPFO (`tonle.kernels.bearing`) ×
   shaft rate with 1-2 % jitter in the spacing (balls slip), each impact ringing
   a structural resonance (2.5-3.5 kHz) with an exponential decay. Impact
   amplitude grows with wear² (the spall grows) and speed² (impact energy).
@@ -40,8 +40,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.fft
 
-from analytics.bearing import BEARINGS, defect_frequencies
 from firmware_sim.spec import StationSpec
+from tonle.kernels.bearing import BEARINGS, defect_frequencies
 
 __all__ = ["FAULTS", "VibrationModel"]
 

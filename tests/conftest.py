@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tonle.services import LocalBroker, LocalInfluxDB
+from tonle.app.services import LocalBroker, LocalInfluxDB
 
 _counter = itertools.count()
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from collector.service import Collector, make_reader, make_writer
-from tonle.clock import Clock
+from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig, parse_config
-from tonle.influxql import InfluxQLClient
-from tonle.services import LocalBroker, LocalInfluxDB
+from tonle.io.clock import Clock
+from tonle.io.influxql import InfluxQLClient
 
 T = TypeVar("T")
 WAIT_S = 30.0

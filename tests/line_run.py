@@ -20,16 +20,16 @@ from typing import Any
 from analytics.service import AnalyticsService, LineResult
 from collector.service import Collector, make_writer
 from edge_agent.agent import Agent
-from edge_agent.sources.sim import SimSource
 from firmware_sim.line import LineSpec, SewingLine, default_line
+from firmware_sim.source import SimSource
 from tests.helpers import config_for, running_collector, wait_for
-from tonle.clock import VirtualClock
+from tonle.app.demo import analytics_lines
+from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig
-from tonle.demo import analytics_lines
-from tonle.influxql import InfluxQLClient
-from tonle.mqtt import MqttConnection
-from tonle.services import LocalBroker, LocalInfluxDB
-from tonle.spool import Spool
+from tonle.io.clock import VirtualClock
+from tonle.io.influxql import InfluxQLClient
+from tonle.io.mqtt import MqttConnection
+from tonle.io.spool import Spool
 
 T0 = 1_780_000_000_000_000_000  # 2026-05-28, a fixed start so runs are reproducible
 NS = 1_000_000_000

@@ -26,8 +26,6 @@ from typing import Any
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from edge_agent.sources.base import CommandRefused, Reading, Sink, SourceHealth
-from edge_agent.sources.modbus_codec import decode, encode
 from edge_agent.sources.modbus_config import (
     CommandConfig,
     ModbusConfigError,
@@ -40,7 +38,9 @@ from edge_agent.sources.modbus_config import (
     parse_modbus_source,
 )
 from edge_agent.sources.modbus_readings import DeviceState
-from tonle.clock import Clock, WallClock
+from tonle.io.clock import Clock, WallClock
+from tonle.protocols.modbus_registers import decode, encode
+from tonle.sources.base import CommandRefused, Reading, Sink, SourceHealth
 
 __all__ = [
     "CommandConfig",

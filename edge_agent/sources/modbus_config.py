@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_typ
 
 import msgspec
 
-from edge_agent.sources.modbus_codec import Order, RegisterType, raw_range, width
 from tonle.config import ConfigError
 from tonle.contract import MACHINE_STATES
+from tonle.protocols.modbus_registers import Order, RegisterType, raw_range, width
 
 __all__ = [
     "MAX_BITS_PER_READ",

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edge_agent.sources.base import Count, Reading, Sample, StateChange
-from edge_agent.sources.modbus_codec import decode
 from edge_agent.sources.modbus_config import (
     CommandConfig,
     ModbusTcpDeviceConfig,
@@ -20,6 +18,8 @@ from edge_agent.sources.modbus_config import (
     RtuDeviceConfig,
     plan_reads,
 )
+from tonle.protocols.modbus_registers import decode
+from tonle.sources.base import Count, Reading, Sample, StateChange
 
 __all__ = ["DeviceState"]
 

@@ -27,10 +27,9 @@ from typing import Annotated
 import msgspec
 import serial_asyncio_fast
 
-from edge_agent.commands import DeviceLimits
-from edge_agent.sources import base
-from edge_agent.sources.base import CommandRefused, Reading, Sink, SourceHealth
-from tonle.contract import serial_frames as sc
+from tonle.protocols import serial_frames as sc
+from tonle.sources import base
+from tonle.sources.base import CommandRefused, DeviceLimits, Reading, Sink, SourceHealth
 
 __all__ = ["ACTIONS", "CommandUnconfirmed", "SerialDeviceConfig", "SerialNodeSource", "SerialStats"]
 

@@ -22,7 +22,7 @@ from analytics.inputs import ESTIMATED, METERED, NO_POWER, LineKey, find_lines, 
 from analytics.losses import BREAKDOWN, IDLE, NO_DATA, RUN
 from tonle.config import parse_config
 from tonle.contract import MACHINE_STATES
-from tonle.influxql import InfluxQLClient
+from tonle.io.influxql import InfluxQLClient
 
 pytestmark = pytest.mark.services
 

@@ -23,10 +23,10 @@ from analytics.energy import UniformSeries, interval_sums
 from analytics.kpi import Counts, compute_kpis
 from analytics.losses import CATEGORIES, DOWNTIME, NO_DATA, PLANNED_STOP, RUN, LossTaxonomy
 from analytics.oee import counter_increase
-from analytics.shifts import SCHEDULED, Shift, ShiftCalendar
 from analytics.states import state_durations
 from analytics.timeline import Events
 from tonle.contract import MACHINE_STATES
+from tonle.kernels.shifts import SCHEDULED, Shift, ShiftCalendar
 
 S = 1_000_000_000
 PP = dt.timezone(dt.timedelta(hours=7))

@@ -10,8 +10,8 @@ import pytest
 from analytics.energy import UniformSeries
 from analytics.kpi import Counts, compute_kpis, output_per_bucket
 from analytics.losses import CATEGORIES, LossTaxonomy, state_codes
-from analytics.shifts import Shift, ShiftCalendar
 from analytics.timeline import Events
+from tonle.kernels.shifts import Shift, ShiftCalendar
 
 S = 1_000_000_000
 PP = dt.timezone(dt.timedelta(hours=7))  # Asia/Phnom_Penh: UTC+7, no daylight saving

@@ -59,8 +59,8 @@ import pytest
 from analytics.energy import UniformSeries
 from analytics.kpi import Counts, KpiResult, compute_kpis
 from analytics.losses import BREAKDOWN, MINOR_STOP, NO_DATA, RUN, SETUP, state_codes
-from analytics.shifts import Shift, ShiftCalendar
 from analytics.timeline import Events
+from tonle.kernels.shifts import Shift, ShiftCalendar
 
 DATA = Path(__file__).parents[1] / "data" / "sme_machine_state" / "company_A_2022-09-05_to_16.csv"
 S = 1_000_000_000

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.pdm_process import (
+from validation.pdm import Ai4iResult, evaluate_ai4i, load_ai4i
+from validation.pdm_process import (
     ProcessFeatures,
     ProcessLimits,
     fit_process_limits,
     process_features,
     process_modes,
 )
-from analytics.pdm_validate import Ai4iResult, evaluate_ai4i, load_ai4i
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import msgspec
 import numpy as np
 import pytest
 
-from analytics.bearing import BEARINGS, BearingGeometry, defect_frequencies, defect_hz
-from analytics.pdm_config import BearingSpec, MachineTypePdm, PdmConfig
-from analytics.pdm_diagnosis import burst_length
+from tonle.config.pdm import BearingSpec, MachineTypePdm, PdmConfig
+from tonle.kernels.bearing import BEARINGS, BearingGeometry, defect_frequencies, defect_hz
+from tonle.kernels.diagnosis import burst_length
 
 
 def test_cwru_drive_end_bearing_matches_the_published_multiples() -> None:

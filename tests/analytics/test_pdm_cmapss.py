@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import analytics.pdm_validate as pv
+import validation.pdm as pv
 from analytics.health import LinearHealth
 
 

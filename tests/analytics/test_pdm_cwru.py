@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.pdm_diagnosis import FAULT_HINTS
-from analytics.pdm_validate import CwruResult, evaluate_cwru, load_cwru
+from tonle.kernels.diagnosis import FAULT_HINTS
+from validation.pdm import CwruResult, evaluate_cwru, load_cwru
 
 NONE, INNER, OUTER = (FAULT_HINTS.index(h) for h in ("none", "inner_race", "outer_race"))
 

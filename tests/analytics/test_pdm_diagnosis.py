@@ -1,7 +1,7 @@
 """Fault hints on the simulator's vibration: the right fault, at the right frequency, and no false hint.
 
 The simulator (`firmware_sim.vibration`) builds its defect impacts from the same bearing
-kinematics (`analytics.bearing`) the diagnosis reads, so these tests run the end-to-end
+kinematics (`tonle.kernels.bearing`) the diagnosis reads, so these tests run the end-to-end
 code path: configured machine type -> defect frequencies -> simulated bursts -> envelope
 analysis -> hint.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.pdm_config import MachineTypePdm
-from analytics.pdm_diagnosis import FAULT_HINTS, bearing_evidence, consensus_hint, fault_hint, order_lines
 from firmware_sim.line import LineSpec, SewingLine, StationSpec
 from firmware_sim.vibration import FAULTS, VibrationModel
+from tonle.config.pdm import MachineTypePdm
+from tonle.kernels.diagnosis import FAULT_HINTS, bearing_evidence, consensus_hint, fault_hint, order_lines
 
 FS = 8192.0
 N = 4096

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.pdm_validate import ImsTable, evaluate_ims, ims_detection_delay, load_ims
+from validation.pdm import ImsTable, evaluate_ims, ims_detection_delay, load_ims
 
 
 @pytest.fixture(scope="module")

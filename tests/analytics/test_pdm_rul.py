@@ -106,10 +106,10 @@ def test_on_a_simulated_wearing_bearing_rul_warns_before_health_reaches_zero() -
     reaches 0 (RMS 3x its baseline, or kurtosis 8) near 3 h, long before the seizure;
     the exponential model sees the decline accelerate and answers early, never late.
     """
-    from analytics.features import vibration_features
     from analytics.health import health_index
     from firmware_sim.spec import StationSpec
     from firmware_sim.vibration import VibrationModel
+    from tonle.kernels.features import vibration_features
 
     model = VibrationModel([StationSpec("M0", "seam", 0.5, 0.8)], 8192.0, 4096, np.random.default_rng(0))
     hours = np.arange(0, 6.0, 1 / 60)  # a burst a minute

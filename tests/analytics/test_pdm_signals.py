@@ -8,15 +8,15 @@ import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.envelope import (
+from tonle.kernels.diagnosis import LINE_RATIO
+from tonle.kernels.envelope import (
     amplitude_spectrum,
     envelope_spectrum,
     line_amplitudes,
     read_lines,
     select_band,
 )
-from analytics.features import band_energies, power_spectrum, spectral_centroid
-from analytics.pdm_diagnosis import LINE_RATIO
+from tonle.kernels.features import band_energies, power_spectrum, spectral_centroid
 
 FS = 8192.0
 N = 4096  # 2 Hz bins

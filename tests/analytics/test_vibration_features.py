@@ -11,7 +11,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.features import band_energies, vibration_features
+from tonle.kernels.features import band_energies, vibration_features
 
 
 def _sine(amplitude: float, cycles: int, n: int, phase: float = 0.0) -> np.ndarray:

@@ -23,8 +23,8 @@ from tests.contract.bad_inputs import BAD_INPUTS, GOOD_T0
 from tests.helpers import config_for, count, running_collector, wait_for
 from tonle.config import TonleConfig
 from tonle.contract import MachineAddress, Telemetry, TopicError, encode
-from tonle.influxql import InfluxQLClient, quote_str
-from tonle.mqtt import MqttConnection
+from tonle.io.influxql import InfluxQLClient, quote_str
+from tonle.io.mqtt import MqttConnection
 
 DEAD_LETTER_WAIT_S = 20.0
 

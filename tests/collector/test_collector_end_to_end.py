@@ -9,8 +9,8 @@ import numpy as np
 
 from tests.helpers import config_for, count, running_collector, wait_for
 from tonle.contract import MachineAddress, State, Telemetry, encode
-from tonle.influxql import InfluxQLClient
-from tonle.mqtt import MqttConnection
+from tonle.io.influxql import InfluxQLClient
+from tonle.io.mqtt import MqttConnection
 
 T0 = 1_780_000_000_000_000_000
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from tests.helpers import config_for, count, running_collector, wait_for
+from tonle.app.services import LocalBroker, LocalInfluxDB, local_influxdb
 from tonle.config import TonleConfig
 from tonle.contract import MachineAddress, Telemetry, encode
-from tonle.influxql import InfluxQLClient
-from tonle.mqtt import MqttConnection
-from tonle.services import LocalBroker, LocalInfluxDB, local_influxdb
+from tonle.io.influxql import InfluxQLClient
+from tonle.io.mqtt import MqttConnection
 
 T0 = 1_780_000_000_000_000_000
 N = 20  # samples per message
@@ -99,9 +99,7 @@ def test_during_a_database_outage_batches_are_spooled_acked_and_replayed_when_it
 def test_without_a_spool_an_outage_holds_acks_within_receive_maximum_and_loses_nothing(
     broker: LocalBroker, own_influxdb: LocalInfluxDB, unique_name: str
 ) -> None:
-    cfg = config_for(
-        broker, own_influxdb, unique_name, collector={"spool_max_mb": 0, "receive_maximum": 25}
-    )
+    cfg = config_for(broker, own_influxdb, unique_name, collector={"spool_max_mb": 0, "receive_maximum": 25})
     machines = [MachineAddress(unique_name, "sewing", "L1", "S01")]
 
     async def body() -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from collector.writers import InfluxV1Writer, RejectedLine, WriteError
 from tests.helpers import count, wait_for
-from tonle.influxql import InfluxQLClient
-from tonle.services import LocalInfluxDB
+from tonle.app.services import LocalInfluxDB
+from tonle.io.influxql import InfluxQLClient
+from tonle.io.writers import InfluxV1Writer, RejectedLine, WriteError
 
 T0 = 1_780_000_000_000_000_000
 SMALL_BODY = 4096  # bytes; influxd answers 413 to anything larger

@@ -3,7 +3,7 @@
 Points are read back through VictoriaMetrics' export API (series `{measurement}_{field}`).
 VictoriaMetrics never answers 400 or 413 to line protocol (it skips a bad line and
 says 204), so bisecting and splitting are proven against influxd in test_writer_v1.py:
-both writers share that code (`collector.writers._batch.store_lines`).
+both writers share that code (`tonle.io.writers._batch.store_lines`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collector.writers import InfluxV2Writer, WriteError, make_writer
 from tests.collector.test_writer_v1 import in_seconds, scripted_server
 from tests.collector.victoria import LocalVictoriaMetrics
 from tests.helpers import wait_for
 from tonle.config import ConfigError, InfluxConfig, parse_config
 from tonle.contract.lineproto import encode_block
+from tonle.io.writers import InfluxV2Writer, WriteError, make_writer
 
 
 def recent_ms() -> int:

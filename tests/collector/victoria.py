@@ -31,7 +31,7 @@ from typing import Self
 
 import httpx
 
-from tonle.services import START_TIMEOUT_S, ServiceError, free_port
+from tonle.app.services import START_TIMEOUT_S, ServiceError, free_port
 
 BINARY = "/usr/bin/victoria-metrics"
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tonle.contract import MachineAddress, encode_block
-from tonle.influxql import InfluxQLClient, quote_str
+from tonle.io.influxql import InfluxQLClient, quote_str
 
 names = st.text(
     alphabet=st.characters(

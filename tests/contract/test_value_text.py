@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from collector.mapping import map_message
-from collector.writers import InfluxV1Writer
 from tonle.contract import MachineAddress
-from tonle.influxql import InfluxQLClient
+from tonle.io.influxql import InfluxQLClient
+from tonle.io.writers import InfluxV1Writer
 
 T0 = 1_780_000_000_000_000_000
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.line_run import NS, line_run
-from tonle.services import LocalBroker, LocalInfluxDB
+from tonle.app.services import LocalBroker, LocalInfluxDB
 
 DATABASE = "dashboards_sim"
 RUN_S = 25 * 60

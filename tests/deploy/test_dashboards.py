@@ -21,10 +21,10 @@ from analytics.service import ShiftKpiWriter
 from collector.service import make_writer
 from firmware_sim.line import default_line
 from tests.deploy.conftest import DATABASE
+from tonle.app.demo import analytics_lines
 from tonle.config import parse_config
 from tonle.contract import MACHINE_STATES
-from tonle.demo import analytics_lines
-from tonle.influxql import InfluxQLClient, InfluxQLError
+from tonle.io.influxql import InfluxQLClient, InfluxQLError
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 DATASOURCE_UID = "tonle-influxdb"

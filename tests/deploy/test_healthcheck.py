@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tonle.services import LocalBroker, LocalInfluxDB, free_port
+from tonle.app.services import LocalBroker, LocalInfluxDB, free_port
 
 pytestmark = pytest.mark.services
 

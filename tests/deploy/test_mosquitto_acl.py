@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tonle.services import LocalBroker
+from tonle.app.services import LocalBroker
 
 pytestmark = pytest.mark.services
 

@@ -8,12 +8,12 @@ import socket
 import msgspec
 
 from edge_agent.agent import Agent
-from edge_agent.sources.sim import SimSource
 from firmware_sim.line import SewingLine, default_line
+from firmware_sim.source import SimSource
 from tests.helpers import config_for
-from tonle.clock import VirtualClock
-from tonle.mqtt import MqttConnection
-from tonle.spool import Spool
+from tonle.io.clock import VirtualClock
+from tonle.io.mqtt import MqttConnection
+from tonle.io.spool import Spool
 
 T0 = 1_780_000_000_000_000_000
 

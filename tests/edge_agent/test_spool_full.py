@@ -7,12 +7,12 @@ import asyncio
 import msgspec
 
 from edge_agent.agent import Agent
-from edge_agent.sources.base import Sample
-from edge_agent.sources.sim import SimSource
 from firmware_sim.line import SewingLine, default_line
+from firmware_sim.source import SimSource
 from tests.helpers import config_for
-from tonle.clock import VirtualClock
-from tonle.spool import Spool
+from tonle.io.clock import VirtualClock
+from tonle.io.spool import Spool
+from tonle.sources.base import Sample
 
 T0 = 1_780_000_000_000_000_000
 

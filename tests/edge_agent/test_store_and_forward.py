@@ -15,9 +15,9 @@ import pytest
 
 from tests.helpers import config_for, count, running_collector, wait_for
 from tests.line_run import line_run
-from tonle.influxql import InfluxQLClient
-from tonle.services import LocalBroker
-from tonle.spool import Spool
+from tonle.app.services import LocalBroker
+from tonle.io.influxql import InfluxQLClient
+from tonle.io.spool import Spool
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_a_broker_outage_loses_nothing_and_keeps_order(own_broker, influxdb, uni
 AGENT_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
-    from tonle.cli import main
+    from tonle.app.cli import main
     sys.exit(main(["agent", "--config", sys.argv[1]]))
     """
 )

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tonle.clock import Clock, VirtualClock, WallClock
+from tonle.io.clock import Clock, VirtualClock, WallClock
 
 START = 1_700_000_000_000_000_000
 S = 1_000_000_000

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analytics.bearing import BEARINGS
 from firmware_sim.spec import LineSpec, StationSpec, default_line
+from tonle.kernels.bearing import BEARINGS
 
 DATA = Path(__file__).resolve().parents[1] / "data/garment_productivity"
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import signal, stats
 
-from analytics.bearing import BEARINGS, defect_frequencies
 from firmware_sim.line import Burst, LineSpec, SewingLine, StationSpec
 from firmware_sim.vibration import VibrationModel
+from tonle.kernels.bearing import BEARINGS, defect_frequencies
 
 START = 1_700_000_000_000_000_000
 S = 1_000_000_000

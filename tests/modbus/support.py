@@ -9,8 +9,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from edge_agent.sources.base import Count, Reading, Sample, StateChange
 from edge_agent.sources.modbus import ModbusSource, RetryPolicy
+from tonle.sources.base import Count, Reading, Sample, StateChange
 
 T = TypeVar("T")
 T0 = 1_780_000_000_000_000_000

@@ -8,7 +8,7 @@ import struct
 import pytest
 from pymodbus.client import ModbusTcpClient
 
-from edge_agent.sources.modbus_codec import decode, encode, raw_range
+from tonle.protocols.modbus_registers import decode, encode, raw_range
 
 ORDERS = {  # name -> (word_order, byte_order)
     "ABCD": ("big", "big"),

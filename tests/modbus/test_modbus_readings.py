@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from edge_agent.sources.base import Count, Sample, Source, StateChange
 from edge_agent.sources.modbus import ModbusSource, parse_modbus_source
-from edge_agent.sources.modbus_codec import encode
 from edge_agent.sources.modbus_readings import DeviceState
 from tests.modbus.support import METER_REGISTERS, PRESS_REGISTERS, tcp_config
+from tonle.protocols.modbus_registers import encode
+from tonle.sources.base import Count, Sample, Source, StateChange
 
 
 def _press() -> DeviceState:

@@ -19,7 +19,7 @@ from tests.modbus.support import (
     running,
     until,
 )
-from tonle.clock import VirtualClock, WallClock
+from tonle.io.clock import VirtualClock, WallClock
 
 INTERVAL_S = 0.1
 WINDOW_S = 3.0  # long enough that one stall of a loaded CI box stays within 20 %

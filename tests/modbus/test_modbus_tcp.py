@@ -7,12 +7,12 @@ import struct
 
 import pytest
 
-from edge_agent.sources.base import CommandRefused, StateChange
 from edge_agent.sources.modbus import ModbusSource, parse_modbus_source
 from firmware_sim.modbus_devices import ModbusTcpPlant, SimulatedMeter, SimulatedPress
 from firmware_sim.modbus_models import PRESS_FAULT, EnergyMeterModel, press_load
 from tests.modbus.support import FAST, T0, Collector, run, running, tcp_config, until
-from tonle.clock import VirtualClock, WallClock
+from tonle.io.clock import VirtualClock, WallClock
+from tonle.sources.base import CommandRefused, StateChange
 
 
 def _f32(x: float) -> float:

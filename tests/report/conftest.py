@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.line_run import NS, line_run
+from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig, parse_config
-from tonle.services import LocalBroker, LocalInfluxDB
 
 DATABASE = "report_sim"
 RUN_S = 2 * 3600

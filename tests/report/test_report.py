@@ -19,9 +19,9 @@ import pytest
 import tomli_w
 
 from tests.report.conftest import ReportDB
-from tonle.influxql import InfluxQLClient
-from tonle.report import SECTIONS, ReportError, make_report, parse_local_time
-from tonle.report.browser import A4_PX, find_chromium, print_pdf, screenshot
+from tonle.app.report import SECTIONS, ReportError, make_report, parse_local_time
+from tonle.app.report.browser import A4_PX, find_chromium, print_pdf, screenshot
+from tonle.io.influxql import InfluxQLClient
 
 pytestmark = pytest.mark.services
 
@@ -230,7 +230,7 @@ def test_the_tonle_report_command_writes_the_report_or_says_what_to_fix(report_d
             }
         )
     )
-    tonle = [sys.executable, "-m", "tonle.cli", "report", "--config", str(config), "--line", "L1"]
+    tonle = [sys.executable, "-m", "tonle.app.cli", "report", "--config", str(config), "--line", "L1"]
     out = tmp_path / "shift.html"
     ok = subprocess.run(
         [*tonle, "--from", FROM, "--to", TO, "--out", str(out)], capture_output=True, text=True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.shifts import Shift
 from tonle.config import ConfigError, parse_config
+from tonle.kernels.shifts import Shift
 
 
 def _shifts(**section) -> object:

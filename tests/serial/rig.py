@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from edge_agent.sources.base import Burst, Count, Reading, Sample, StateChange
 from edge_agent.sources.serial import ACTIONS, SerialDeviceConfig, SerialNodeSource
 from firmware_sim.line import LineOutput, SewingLine, default_line
 from firmware_sim.serial_node import SensorNodeSim, SerialLineSim
+from tonle.sources.base import Burst, Count, Reading, Sample, StateChange
 
 START = 1_700_000_000_000_000_000
 S = 1_000_000_000

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tonle.contract import serial_frames as sc
+from tonle.protocols import serial_frames as sc
 
 boots = st.text(alphabet="0123456789ABCDEF", min_size=8, max_size=8)
 seqs = st.integers(0, 2**63)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.sources.base import CommandRefused, Source
 from edge_agent.sources.serial import CommandUnconfirmed, SerialNodeSource
 from tests.serial.rig import assert_same_readings, serial_rig
+from tonle.sources.base import CommandRefused, Source
 
 
 def test_three_minutes_of_three_stations_arrive_exactly(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.spool import writer
-from tonle.spool import Spool, SpoolError
+from tonle.io.spool import Spool, SpoolError
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG = 2**40

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tonle.spool import DISK_SLACK_BYTES, ROW_OVERHEAD, WAL_LIMIT_BYTES, Spool, SpoolError
+from tonle.io.spool import DISK_SLACK_BYTES, ROW_OVERHEAD, WAL_LIMIT_BYTES, Spool, SpoolError
 
 BIG = 2**40
 TOPIC = "tonle/s1/a1/l1/m1/telemetry"

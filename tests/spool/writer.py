@@ -19,7 +19,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tonle.spool import Spool
+from tonle.io.spool import Spool
 
 BATCH = 5
 TORN_BATCHES = 20

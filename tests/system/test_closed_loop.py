@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import count
 from tests.line_run import line_run
-from tonle.influxql import quote_str
+from tonle.io.influxql import quote_str
 
 WEARING = 6
 

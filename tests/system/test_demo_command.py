@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-TONLE = [sys.executable, "-m", "tonle.cli"]
+TONLE = [sys.executable, "-m", "tonle.app.cli"]
 
 
 def _children_of(pid: int) -> list[str]:

@@ -18,7 +18,7 @@ import pytest
 from analytics.rules import Action
 from firmware_sim.line import SimCommandError
 from tests.line_run import NS, LineRun, line_run
-from tonle.influxql import quote_str
+from tonle.io.influxql import quote_str
 
 WEARING = 6
 STATIONS = 8

@@ -761,4 +761,3 @@ def telemetry_text(data: bytes, block: TelemetryBlock) -> list[list[bytes]]:
             raise PayloadError(f"bad batch: field {name!r} does not have one value per timestamp")
         out.append(tokens)
     return out
-

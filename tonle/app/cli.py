@@ -1,0 +1,251 @@
+"""The `tonle` command: demo, sim, agent, collector, analytics, report.
+
+Errors a technician can fix (a wrong key, a service that is not running) are
+printed as one plain sentence with the fix, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from tonle.app.services import ServiceError
+from tonle.config import ConfigError, TonleConfig, load_config
+from tonle.io.mqtt import MqttError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tonle",
+        description="Tonle: machine data from the sewing floor to the plant manager's screen, "
+        "and commands back to the machines.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run a simulated sewing line through the whole loop")
+    d.add_argument(
+        "--duration",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to run the line (default 120)",
+    )
+    d.add_argument(
+        "--headless",
+        action="store_true",
+        help="no live table; print progress lines and a JSON summary at the end",
+    )
+    d.add_argument(
+        "--config", type=Path, help="a tonle.toml; without one the demo starts its own mosquitto and influxd"
+    )
+    d.add_argument(
+        "--drill",
+        choices=["broker-outage", "agent-crash", "db-outage", "collector-crash"],
+        help="a fault drill for a class; each ends with the summary still showing lost 0. "
+        "broker-outage: the plant network (the MQTT broker) goes down mid-run and the gateway keeps "
+        "the data in its spool; agent-crash: the same, and the gateway also loses power during the "
+        "outage; db-outage: the database (InfluxDB) stops for a while and the collector holds the "
+        "data until it is back; collector-crash: the collector is killed in the middle of its work "
+        "and restarted, and the broker hands it back what it had not stored",
+    )
+    d.add_argument(
+        "--run-dir",
+        type=Path,
+        default=Path("run"),
+        help="where the demo keeps its broker and database files (default ./run)",
+    )
+
+    ag = sub.add_parser("agent", help="run the edge agent for the devices in a gateway config file")
+    ag.add_argument("--config", type=Path, required=False, help="path to gateway.toml")
+    ag_sub = ag.add_subparsers(dest="agent_command", metavar="ACTION")
+    chk = ag_sub.add_parser(
+        "check-config", help="check a gateway config and print every problem with its fix"
+    )
+    chk.add_argument("gateway_config", type=Path)
+    sim = sub.add_parser(
+        "sim", help="run an edge agent with a simulated sewing line inside (trainers, compose)"
+    )
+    sim.add_argument(
+        "--config", type=Path, help="a gateway.toml; without [[devices]] a 12-station line is used"
+    )
+
+    for name, text in (
+        ("collector", "store MQTT machine data in InfluxDB"),
+        ("analytics", "compute OEE and machine health, and send commands back to the floor"),
+    ):
+        s = sub.add_parser(name, help=text)
+        s.add_argument(
+            "--config",
+            type=Path,
+            help="path to tonle.toml (default: built-in defaults plus TONLE_* environment variables)",
+        )
+    r = sub.add_parser(
+        "report",
+        help="write a one-page shift report (HTML or PDF) of a line for a supervisor",
+        description="A printable A4 report of one line: OEE and where the time went, downtime by cause, "
+        "pieces per hour against target, station balance and the bottleneck, energy per piece and "
+        "maintenance alerts. Times are the plant's local time ([analytics.shifts] tz).",
+    )
+    r.add_argument("--line", required=True, help="the line, as the gateways name it (e.g. L1)")
+    r.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="TIME",
+        help="start, local: 2026-11-23T06:00 or 2026-11-23",
+    )
+    r.add_argument(
+        "--to",
+        dest="end",
+        required=True,
+        metavar="TIME",
+        help="end, local: 2026-11-23T14:00 (a date: its end)",
+    )
+    r.add_argument(
+        "--out", type=Path, default=Path("report.html"), help="report.html, or report.pdf (needs chromium)"
+    )
+    r.add_argument("--config", type=Path, help="path to tonle.toml (the database, shifts and line targets)")
+    r.add_argument("--site", help="the site, when the same line name exists at more than one")
+    r.add_argument("--area", help="the area, when the same line name exists at more than one")
+    c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
+    c.add_argument("config", type=Path)
+    return p
+
+
+def _run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run until Ctrl-C or SIGTERM, then shut down cleanly."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tonle.app.demo import DemoOptions, print_summary, run_demo
+
+    cfg = load_config(args.config)
+    opts = DemoOptions(
+        duration_s=args.duration,
+        headless=args.headless,
+        run_dir=args.run_dir,
+        own_services=args.config is None,
+        drill=args.drill,
+    )
+    try:
+        summary = asyncio.run(run_demo(cfg, opts))
+    except KeyboardInterrupt:
+        print("demo stopped; its broker and database were shut down", file=sys.stderr)
+        return 130
+    print_summary(summary)
+    return 0 if summary["lost"] == 0 else 1
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from edge_agent.config import load_gateway_config
+    from tonle.app.runners import run_agent
+
+    if args.agent_command == "check-config":
+        load_gateway_config(args.gateway_config)
+        print(f"{args.gateway_config}: OK")
+        return 0
+    if args.config is None:
+        print(
+            "tonle agent: give the gateway config with --config gateway.toml "
+            "(see examples/gateway-small-plant.toml)",
+            file=sys.stderr,
+        )
+        return 2
+    cfg = load_gateway_config(args.config)
+    _run(lambda stop: run_agent(cfg, stop))
+    return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from edge_agent.config import load_gateway_config
+    from tonle.app.runners import run_agent
+
+    cfg = load_gateway_config(args.config, default_devices=[{"type": "sim"}])
+    _run(lambda stop: run_agent(cfg, stop))
+    return 0
+
+
+def _cmd_collector(cfg: TonleConfig) -> None:
+    from collector.service import run_collector
+
+    _run(lambda stop: run_collector(cfg, stop))
+
+
+def _cmd_analytics(cfg: TonleConfig) -> None:
+    from tonle.app.runners import run_analytics
+
+    _run(lambda stop: run_analytics(cfg, stop))
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tonle.app.report import BrowserError, ReportError, make_report
+    from tonle.io.influxql import InfluxQLError
+
+    cfg = load_config(args.config)
+    try:
+        rep = make_report(cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area)
+    except (ReportError, BrowserError, InfluxQLError) as exc:
+        print(f"tonle report: {exc}", file=sys.stderr)
+        return 2
+    f = rep.data.figures
+    oee = f"{float(f.line.oee):.0%}" if f.line.oee == f.line.oee else "-"
+    good = f"{f.output_good:.0f} good pieces"
+    print(f"wrote {rep.path} (line {args.line}: OEE {oee}, {good}) in {rep.seconds:.1f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("httpx", "httpcore", "pymodbus"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "demo":
+            return _cmd_demo(args)
+        if args.command == "agent":
+            return _cmd_agent(args)
+        if args.command == "sim":
+            return _cmd_sim(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        if args.command == "check-config":
+            load_config(args.config)
+            print(f"{args.config}: OK")
+            return 0
+        cfg = load_config(args.config)
+        {"sim": _cmd_sim, "agent": _cmd_sim, "collector": _cmd_collector, "analytics": _cmd_analytics}[
+            args.command
+        ](cfg)
+        return 0
+    except (ConfigError, ServiceError, MqttError) as exc:
+        print(f"tonle: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

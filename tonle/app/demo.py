@@ -1,0 +1,290 @@
+"""`tonle demo`: a simulated sewing line through the whole loop, on one laptop.
+
+Starts its own mosquitto and influxd (unless a broker and database are
+configured), runs the line, edge agent, collector and analytics together, shows
+the line live, and ends with one JSON summary line that proves nothing was lost.
+The wear of one station's bearing is accelerated so a class sees, within a
+minute, the health fall, the derate command go down, and maintenance follow.
+
+The edge agent and the collector run as their own processes, as they do in a
+plant, so the fault drills can kill them; the demo learns what the collector did
+the way a dashboard does, from the collector's own rows in the `pipeline`
+measurement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from analytics.service import AnalyticsService
+from collector.service import make_writer
+from firmware_sim.line import LineSpec, SewingLine, default_line
+from firmware_sim.modbus_devices import demo_plant
+from firmware_sim.serial_node import SerialLineSim
+from tonle.app.demo_accounting import CollectorHealth, drain, final_health, spooled_counts, summarize
+from tonle.app.demo_drills import Drill
+from tonle.app.demo_plant import (
+    NODE_RING,
+    NS,
+    AgentProcess,
+    CollectorProcess,
+    Services,
+    mqtt_client,
+    nodes_delivered,
+    run_nodes,
+    warm_up,
+    write_collector_config,
+    write_gateway_config,
+)
+from tonle.app.demo_view import LiveView, print_summary
+from tonle.app.services import LocalBroker, LocalInfluxDB, ServiceError
+from tonle.config import LineConfig, TonleConfig
+from tonle.io.clock import WallClock
+from tonle.io.influxql import InfluxQLClient
+from tonle.io.mqtt import MqttError
+
+__all__ = ["DRILLS", "CollectorHealth", "DemoOptions", "print_summary", "run_demo"]
+
+log = logging.getLogger("tonle.app.demo")
+# A fresh collector process imports numpy and paho, creates the database and
+# subscribes before it writes its first health row.
+COLLECTOR_READY_TIMEOUT_S = 60.0
+# The line has been running for this long when the class starts watching: its
+# buffers, counters and KPI windows are in steady state, and the backlog is
+# published at start like a gateway catching up.
+WARMUP_S = 20 * 60
+DRILLS = ("broker-outage", "agent-crash", "db-outage", "collector-crash")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    duration_s: float = 120.0
+    headless: bool = False
+    run_dir: Path = Path("run")
+    own_services: bool = True
+    drill: str | None = None  # one of DRILLS
+
+
+DEMO_START_WEAR = 0.3
+
+
+def demo_line(cfg: TonleConfig, duration_s: float) -> tuple[LineSpec, float]:
+    """The demo line and the wear acceleration that makes its bad bearing fail in about one run.
+
+    The bad bearing starts at wear 0.3 (health still good), and wears out in
+    `duration_s` at full speed, so the class sees health fall, the derate, and
+    (because derating slows wear by speed cubed) maintenance near the end.
+    """
+    s = cfg.sim
+    spec = default_line(
+        n_stations=s.stations,
+        seed=s.seed,
+        wearing_station=s.wearing_station,
+        site=cfg.agent.site,
+        area=cfg.agent.area,
+        line=cfg.agent.line,
+    )
+    spec = replace(spec, burst_interval_s=2.0)
+    if not 0 <= s.wearing_station < len(spec.stations) or s.wear_acceleration != 1.0:
+        return spec, s.wear_acceleration
+    stations = list(spec.stations)
+    bad = stations[s.wearing_station] = replace(stations[s.wearing_station], initial_wear=DEMO_START_WEAR)
+    spec = replace(spec, stations=tuple(stations))
+    hours_to_fail = duration_s / 3600.0
+    return spec, max(1.0, (1.0 - bad.initial_wear) / (bad.wear_per_h * hours_to_fail))
+
+
+def analytics_lines(spec: LineSpec) -> dict[str, LineConfig]:
+    return {
+        spec.line: LineConfig(
+            target_pph=spec.target_pcs_per_h, sam_min={st.name: st.sam_min for st in spec.stations}
+        )
+    }
+
+
+def demo_config(cfg: TonleConfig, spec: LineSpec) -> TonleConfig:
+    """Speed the analytics up to demo pace: short windows, quick baselines."""
+    a = cfg.analytics
+    lines = dict(a.lines) or analytics_lines(spec)
+    analytics = replace_struct(
+        a,
+        interval_s=min(a.interval_s, 2.0),
+        health_window_s=min(a.health_window_s, 8.0),
+        baseline_samples=min(a.baseline_samples, 4),
+        lines=lines,
+    )
+    sim = replace_struct(cfg.sim, maintenance_s=min(cfg.sim.maintenance_s, 15.0))
+    return replace_struct(cfg, analytics=analytics, sim=sim)
+
+
+def replace_struct(obj: Any, **changes: Any) -> Any:
+    return msgspec.structs.replace(obj, **changes)
+
+
+@contextlib.asynccontextmanager
+async def services(cfg: TonleConfig, opts: DemoOptions, folder: Path) -> AsyncIterator[Services]:
+    """Start private mosquitto and influxd when none is configured; stop them on exit."""
+    if not opts.own_services:
+        yield Services(cfg)
+        return
+    broker = LocalBroker(folder=folder / "mosquitto")
+    db = LocalInfluxDB(folder=folder / "influxdb")
+    try:
+        await asyncio.to_thread(broker.start)
+        await asyncio.to_thread(db.start)
+        log.info(
+            "started mosquitto on port %d and influxd on port %d (data in %s)", broker.port, db.port, folder
+        )
+        yield Services(
+            replace_struct(
+                cfg,
+                mqtt=replace_struct(
+                    cfg.mqtt, host=broker.host, port=broker.port, username="", password_env=""
+                ),
+                influxdb=replace_struct(cfg.influxdb, url=db.url, username="", password_env=""),
+            ),
+            broker,
+            db,
+        )
+    finally:
+        broker.stop()
+        db.stop()
+
+
+async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
+    spec, accel = demo_line(cfg, opts.duration_s)
+    cfg = demo_config(cfg, spec)
+    folder = (opts.run_dir / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    if opts.drill and opts.drill not in DRILLS:
+        raise ServiceError(f"there is no drill called {opts.drill!r}; choose one of {', '.join(DRILLS)}")
+    if opts.drill and not opts.own_services:
+        raise ServiceError(
+            "fault drills stop and start the broker and the database, so they need the demo's own "
+            "services: run the drill without --config"
+        )
+    async with services(cfg, opts, folder) as svc:
+        cfg = svc.cfg
+        clock = WallClock()
+        now = clock.now_ns()
+        line = SewingLine(
+            spec, seed=cfg.sim.seed, start_ns=now - WARMUP_S * NS, maintenance_s=cfg.sim.maintenance_s
+        )
+        async with (
+            SerialLineSim(line, folder / "tty", ring_size=NODE_RING) as nodes,
+            demo_plant(clock) as plant,
+            make_writer(cfg) as kpi_writer,
+            InfluxQLClient(cfg.influxdb.url, cfg.influxdb.database) as q,
+            mqtt_client(cfg, f"tonle-demo-analytics-{folder.name}") as mqtt,
+        ):
+            produced: Counter[tuple[str, str]] = Counter()  # ground truth: what the nodes sent
+            warm_up(nodes, now, produced)  # the shift so far waits in the nodes until the gateway reads it
+            line.set_wear_acceleration(accel)
+            gateway = write_gateway_config(
+                folder, cfg.mqtt.host, cfg.mqtt.port, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
+            )
+            agent = AgentProcess(gateway, folder / "agent.log")
+            collector = CollectorProcess(
+                write_collector_config(folder, cfg, folder.name), folder / "collector.log"
+            )
+            health = CollectorHealth(since_ns=now)
+
+            def start_collector() -> None:
+                health.process_started(clock.now_ns())
+                collector.start()
+
+            try:
+                start_collector()
+                await wait_for_collector(collector, health, q)
+                agent.start()
+                async with _plain_errors(), asyncio.TaskGroup() as tg:
+                    line_task = tg.create_task(run_nodes(nodes, clock, produced), name="serial-nodes")
+                    analytics = AnalyticsService(cfg, clock, q, kpi_writer, mqtt)
+                    stop_analytics = asyncio.Event()
+                    tg.create_task(analytics.run(stop_analytics), name="analytics")
+                    drill = (
+                        Drill(opts.drill, opts.duration_s, svc, agent, collector, start_collector)
+                        if opts.drill
+                        else None
+                    )
+                    drill_task = tg.create_task(drill.run(), name="drill") if drill else None
+                    view = LiveView(spec, analytics, health, collector, q, opts, folder / "gateway")
+                    await view.run(opts.duration_s)
+                    if drill_task is not None:
+                        await drill_task
+                    line_task.cancel()
+                    stop_analytics.set()
+                end_ns = clock.now_ns()
+                if not await nodes_delivered(nodes):
+                    log.warning("the gateway did not read everything the sensor nodes hold")
+                code = await asyncio.to_thread(agent.stop)
+                if code not in (0, None):
+                    log.warning("the agent exited with code %s; see %s", code, agent.log)
+                spooled, depth = spooled_counts(folder / "gateway" / "spool.sqlite")
+                # Serial machines: what the nodes sent; Modbus machines: what the agent polled.
+                published = {k: n for k, n in spooled.items() if k[0] not in nodes.nodes}
+                published.update(produced)
+                await drain(q, spec, published, collector)
+                stats = await final_health(collector, q, health, clock.now_ns())
+                summary = await summarize(q, spec, published, depth, stats, analytics, now, end_ns, cfg)
+                summary["agent_starts"] = agent.starts
+                summary["collector_starts"] = collector.starts
+                summary["drill"] = opts.drill
+                if drill is not None:
+                    summary["drill_timings"] = drill.timings
+            finally:
+                agent.stop(timeout=10)
+                code = collector.stop(timeout=20)
+                if code not in (0, None, -signal.SIGTERM):  # SIGTERM while it was still starting
+                    log.warning("the collector exited with code %s; see %s", code, collector.log)
+    return summary
+
+
+@contextlib.asynccontextmanager
+async def _plain_errors() -> AsyncIterator[None]:
+    """A task group's lone ServiceError (say influxd would not come back) reaches the CLI as itself.
+
+    The CLI prints a ServiceError as one sentence with the fix; wrapped in an
+    ExceptionGroup it would be a traceback.
+    """
+    try:
+        yield
+    except ExceptionGroup as group:
+        errors = group.exceptions
+        if len(errors) == 1 and isinstance(errors[0], ServiceError | MqttError):
+            raise errors[0] from group
+        raise
+
+
+async def wait_for_collector(collector: CollectorProcess, health: CollectorHealth, q: InfluxQLClient) -> None:
+    """Wait for the collector's first health row: it has made the database and subscribed.
+
+    The agent starts only then: a message published before the collector's
+    first subscription exists has nobody to go to, and the broker drops it.
+    """
+    started = health.starts_ns[-1]
+    deadline = time.monotonic() + COLLECTOR_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not collector.running:
+            raise ServiceError(
+                f"the collector stopped while starting (exit code {collector.exit_code}); "
+                f"its log {collector.log} ends with:\n{collector.tail()}"
+            )
+        if await health.refresh(q) and health.last_row_ns >= started:
+            return
+        await asyncio.sleep(0.2)
+    raise ServiceError(
+        f"the collector wrote no health row within {COLLECTOR_READY_TIMEOUT_S:.0f}s; "
+        f"check its log {collector.log}:\n{collector.tail()}"
+    )

@@ -1,0 +1,249 @@
+"""What the demo published, what InfluxDB holds, and the final summary that proves nothing was lost.
+
+The collector is its own process, so its figures are read from its `pipeline` rows, as a dashboard does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from analytics.service import AnalyticsService
+from collector.completeness import total_missing
+from firmware_sim.line import LineSpec
+from tonle.app.demo_plant import (
+    NS,
+    CollectorProcess,
+)
+from tonle.config import TonleConfig
+from tonle.io.influxql import InfluxQLClient, InfluxQLError, quote_str
+from tonle.io.spool import Spool
+
+log = logging.getLogger("tonle.app.demo")
+# After the run, how long the collector may take to store the last samples (a
+# drill leaves a backlog in the broker or the collector's spool).
+DRAIN_TIMEOUT_S = 90.0
+
+
+def spooled_counts(path: Path) -> tuple[dict[tuple[str, str], int], int]:
+    """Samples the agent made durable, per (machine, measurement), from its persisted counters."""
+    kinds = {"telemetry": "telemetry", "state": "state", "count": "production"}
+    with Spool(path, max_bytes=2**40) as spool:
+        state, depth = spool.load_state(), spool.depth
+    out: dict[tuple[str, str], int] = {}
+    for key, n in state.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == "seq" and parts[2] in kinds:
+            out[(parts[1], kinds[parts[2]])] = n
+    return out, depth
+
+
+async def stored_counts(q: InfluxQLClient, spec: LineSpec, since_ns: int) -> dict[tuple[str, str], int]:
+    site = quote_str(spec.site)
+    out: dict[tuple[str, str], int] = {}
+    for meas in ("telemetry", "state", "production"):
+        for s in await q.query(
+            f"SELECT count(seq) AS n FROM {meas} WHERE site = {site} AND time >= {since_ns} GROUP BY machine"
+        ):
+            out[(s.tags["machine"], meas)] = int(s.values[0][1])
+    return out
+
+
+def missing(published: dict[tuple[str, str], int], stored: dict[tuple[str, str], int]) -> int:
+    """Samples published but not (yet) in the database: the summary's `lost` once the collector is done."""
+    return sum(max(0, n - stored.get(key, 0)) for key, n in published.items())
+
+
+async def drain(
+    q: InfluxQLClient, spec: LineSpec, published: dict[tuple[str, str], int], collector: CollectorProcess
+) -> None:
+    """Wait until the database holds every sample the devices published, or say why not."""
+    start = time.monotonic()
+    deadline, note = start + DRAIN_TIMEOUT_S, start + 10
+    target, left = sum(published.values()), -1
+    while time.monotonic() < deadline:
+        with contextlib.suppress(InfluxQLError):
+            left = missing(published, await stored_counts(q, spec, 0))
+        if left == 0:
+            log.info(
+                "the database holds all %d samples (%.0fs after the run)", target, time.monotonic() - start
+            )
+            return
+        if not collector.running:
+            log.error(
+                "the collector stopped (exit code %s) with %d of %d samples not stored; "
+                "its log %s ends with:\n%s",
+                collector.exit_code,
+                left,
+                target,
+                collector.log,
+                collector.tail(),
+            )
+            return
+        if time.monotonic() >= note:
+            log.info("waiting for the collector to store the last %d of %d samples", left, target)
+            note += 10
+        await asyncio.sleep(0.5)
+    log.warning(
+        "after %.0fs the database still misses %s of the %d samples published: the collector is stuck or "
+        "lost them; look for errors in %s (and the broker's log in mosquitto/)",
+        DRAIN_TIMEOUT_S,
+        left if left >= 0 else "(database unreachable)",
+        target,
+        collector.log,
+    )
+
+
+class CollectorHealth:
+    """The collector's own counters, read back from its rows in the `pipeline` measurement.
+
+    The collector is a separate process that a drill may kill, so the demo reads
+    what it did the way a dashboard does. Its counters restart at zero with the
+    process: each instance's rows are split at the process starts the demo
+    recorded, the last row of each run is what that run did, and totals add the
+    runs (and the instances) up. Fields are read by name; a missing one is 0.
+    """
+
+    # Cumulative counters the summary reports (levels such as queue_depth are read with `gauge`).
+    COUNTERS = (
+        "messages",
+        "points",
+        "batches",
+        "dead_letters",
+        "rejected_points",
+        "write_errors",
+        "spooled_points",
+        "replayed_points",
+    )
+
+    def __init__(self, since_ns: int) -> None:
+        self.since_ns = since_ns
+        self.starts_ns: list[int] = []
+        self.last_row_ns = 0
+        self.reachable = True
+        self._runs: dict[tuple[str, int], dict[str, float]] = {}  # (instance, run) -> last values
+        self._latest: dict[str, tuple[int, dict[str, float]]] = {}  # instance -> (time, last values)
+
+    def process_started(self, t_ns: int) -> None:
+        self.starts_ns.append(t_ns)
+
+    async def refresh(self, q: InfluxQLClient) -> bool:
+        """Read the rows written since the last refresh; False if the database did not answer."""
+        try:
+            series = await q.query(
+                "SELECT * FROM pipeline WHERE component = 'collector' "
+                f"AND time > {max(self.since_ns, self.last_row_ns)} GROUP BY instance"
+            )
+        except InfluxQLError:
+            self.reachable = False
+            return False
+        self.reachable = True
+        for s in series:
+            self._add(s.tags.get("instance", ""), s.columns, s.values)
+        return True
+
+    def _add(self, instance: str, columns: list[str], rows: list[list[Any]]) -> None:
+        for row in rows:
+            t = int(row[0])
+            values = {
+                c: float(v)
+                for c, v in zip(columns[1:], row[1:], strict=True)
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            run = (instance, bisect.bisect_right(self.starts_ns, t))
+            self._runs[run] = {**self._runs.get(run, {}), **values}
+            if t >= self._latest.get(instance, (0, {}))[0]:
+                self._latest[instance] = (t, values)
+            self.last_row_ns = max(self.last_row_ns, t)
+
+    def total(self, name: str) -> int:
+        """A cumulative counter, summed over process runs and instances."""
+        return int(sum(v.get(name, 0.0) for v in self._runs.values()))
+
+    def gauge(self, name: str) -> float | None:
+        """A level (queue or spool depth) now: the newest value of each instance, summed."""
+        values = [v[name] for _, v in self._latest.values() if name in v]
+        return sum(values) if values else None
+
+    def reports(self, name: str) -> bool:
+        """Whether any health row carried this field (versions of the collector differ)."""
+        return any(name in v for v in self._runs.values())
+
+    def counters(self) -> dict[str, int]:
+        """The counters this collector version reports, by name, for the summary."""
+        return {n: self.total(n) for n in self.COUNTERS if self.reports(n)}
+
+
+async def final_health(
+    collector: CollectorProcess, q: InfluxQLClient, live: CollectorHealth, after_ns: int
+) -> CollectorHealth:
+    """The collector's counters once it has written a health row after the drain, read from scratch.
+
+    Read again from the start of the run: rows a collector held back during a
+    database outage may arrive after newer ones.
+    """
+    health = CollectorHealth(live.since_ns)
+    for t in live.starts_ns:
+        health.process_started(t)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and collector.running:
+        if await live.refresh(q) and live.last_row_ns > after_ns:
+            break
+        await asyncio.sleep(0.3)
+    else:
+        log.warning("the collector wrote no health row after the run; its counters may be a little behind")
+    await health.refresh(q)
+    return health
+
+
+async def summarize(
+    q: InfluxQLClient,
+    spec: LineSpec,
+    published: dict[tuple[str, str], int],
+    spool_depth: int,
+    collector: CollectorHealth,
+    analytics: AnalyticsService,
+    start_ns: int,
+    end_ns: int,
+    cfg: TonleConfig,
+) -> dict[str, Any]:
+    stored = await stored_counts(q, spec, 0)
+    site = quote_str(spec.site)
+    acks = await q.query(
+        f"SELECT machine, status, action, detail FROM commands WHERE site = {site} "
+        f"AND direction = 'ack' AND time >= {start_ns}"
+    )
+    ack_rows = [dict(zip(acks[0].columns, row, strict=True)) for row in acks[0].values] if acks else []
+    res = analytics.results.get((spec.site, spec.area, spec.line))
+    ws = cfg.sim.wearing_station
+    return {
+        "duration_s": round((end_ns - start_ns) / NS, 1),
+        "machines": len({m for m, _ in published}),
+        "samples_published": sum(published.values()),
+        "points_stored": sum(stored.get(key, 0) for key in published),
+        "lost": missing(published, stored),
+        "still_in_spool": spool_depth,
+        "oee": {spec.line: _round(res.line_oee, 4) if res else None},
+        "pieces_per_hour": {spec.line: _round(res.line_pph, 1) if res else None},
+        "alerts": analytics.alerts_sent,
+        "commands_sent": analytics.commands_sent,
+        "commands_acked": sum(1 for r in ack_rows if r["status"] == "applied"),
+        "commands": [
+            {"machine": r["machine"], "action": r["action"], "status": r["status"]} for r in ack_rows
+        ],
+        "wearing_machine": spec.stations[ws].name if 0 <= ws < len(spec.stations) else None,
+        "dead_letters": collector.total("dead_letters"),
+        # Reckoned from the stored sequence numbers, as the pipeline dashboard does
+        # (collector/completeness.py); the warm-up history is older than the run.
+        "seq_gaps": await total_missing(q, start_ns - 2 * 3600 * NS, end_ns + 60 * NS, spec.site),
+        "collector": collector.counters(),
+    }
+
+
+def _round(v: float, digits: int) -> float | None:
+    return round(v, digits) if v == v else None

@@ -1,0 +1,271 @@
+"""Everything the shift report shows, gathered from InfluxDB through the analytics inputs.
+
+The report computes its figures from the stored machine data (`analytics.inputs` and
+`compute_kpis`), exactly as the analytics service does, instead of reading back the
+service's rows: a report for last Tuesday is right even if the service was down then.
+Maintenance alerts come from the `alerts` measurement, as the dashboard shows them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from analytics.inputs import LineFigures, LineInputs, LineKey, find_lines, line_figures, read_line
+from analytics.kpi import KpiResult, output_per_bucket
+from analytics.losses import NO_DATA
+from tonle.config import TonleConfig
+from tonle.io.influxql import InfluxQLClient, InfluxQLError
+from tonle.kernels.shifts import SCHEDULED, Periods
+
+__all__ = ["Alert", "HourRow", "ReportData", "ReportError", "ShiftRow", "gather", "parse_local_time"]
+
+NS = 1_000_000_000
+
+
+class ReportError(ValueError):
+    """The report cannot be made; the message says why and what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftRow:
+    """One reporting period of the range (a shift instance, or work outside shifts)."""
+
+    label: str
+    oee: float
+    availability: float
+    performance: float
+    quality: float
+    good: float
+    pieces_per_hour: float
+    planned_h: float
+
+
+@dataclass(frozen=True, slots=True)
+class HourRow:
+    """Pieces out of the line in one clock hour (or the part of it inside the range)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    good: float
+    target: float  # target pieces for the shift time in this hour (breaks and off-shift excluded)
+    known: float  # fraction of the hour whose state of the last station is known
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    time: dt.datetime
+    machine: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    key: LineKey
+    tz: str
+    start: dt.datetime
+    end: dt.datetime
+    inputs: LineInputs
+    figures: LineFigures
+    shifts: list[ShiftRow]
+    hours: list[HourRow]
+    alerts: list[Alert]
+    alerts_total: int
+    first_data: dt.datetime | None
+    last_data: dt.datetime | None
+
+
+def parse_local_time(text: str, tz: str, *, end: bool = False) -> int:
+    """A local ISO date or date-time (e.g. 2026-11-23T06:00) in the plant's zone -> ns since the epoch.
+
+    A date alone means its midnight; as the end of a range, the midnight after it, so
+    `--to 2026-11-23` includes the whole day. An explicit offset (+07:00) is honoured.
+    """
+    zone = ZoneInfo(tz)
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            t = dt.datetime.combine(day + dt.timedelta(days=int(end)), dt.time(), zone)
+        else:
+            t = dt.datetime.fromisoformat(text)
+            t = t if t.tzinfo else t.replace(tzinfo=zone)
+    except ValueError as exc:
+        raise ReportError(
+            f"{text!r} is not a date or time; write it like 2026-11-23 or 2026-11-23T06:00 ({tz} time)"
+        ) from exc
+    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+async def gather(
+    cfg: TonleConfig,
+    q: InfluxQLClient,
+    line: str,
+    start_ns: int,
+    end_ns: int,
+    *,
+    site: str | None = None,
+    area: str | None = None,
+) -> ReportData:
+    """Read and compute everything the report shows; ReportError names the fix when there is no data."""
+    a = cfg.analytics
+    tz = a.shifts.tz
+    if not start_ns < end_ns:
+        raise ReportError("--from must be before --to")
+    key, machines = await _the_line(q, line, site, area, end_ns)
+    inputs = await read_line(q, key, start_ns, end_ns, a, machines)
+    first, last = await _data_span(q, key, tz)
+    if inputs.last_data_ns is None:  # not one reading from the line inside the range
+        span = f"from {_fmt(first)} to {_fmt(last)}" if first and last else "never"
+        raise ReportError(
+            f"line {key.line} ({key.site}/{key.area}) has no data between {_fmt(_local(start_ns, tz))} and "
+            f"{_fmt(_local(end_ns, tz))} ({tz} time); its machines reported {span}: choose --from and --to "
+            "inside that"
+        )
+    result = inputs.kpis(a.shifts.calendar())
+    figures = line_figures(inputs, result)
+    shifts = [_shift_row(inputs, result, p) for p in range(result.periods.n)]
+    alerts, n_alerts = await _alerts(q, key, start_ns, end_ns, tz)
+    return ReportData(
+        key=key,
+        tz=tz,
+        start=_local(start_ns, tz),
+        end=_local(end_ns, tz),
+        inputs=inputs,
+        figures=figures,
+        shifts=[s for s in shifts if s.planned_h > 0 or s.good > 0],
+        hours=_hours(inputs, result, tz),
+        alerts=alerts,
+        alerts_total=n_alerts,
+        first_data=first,
+        last_data=last,
+    )
+
+
+async def _the_line(
+    q: InfluxQLClient, line: str, site: str | None, area: str | None, end_ns: int
+) -> tuple[LineKey, list[str]]:
+    try:
+        found = await find_lines(q, before_ns=end_ns, site=site, area=area, line=line)
+    except InfluxQLError as exc:
+        raise ReportError(f"cannot read the database: {exc}") from exc
+    if not found:
+        everything = await find_lines(q, before_ns=end_ns)
+        seen = ", ".join(str(k) for k in everything) or "none"
+        where = "".join(f" --{k} {v}" for k, v in (("site", site), ("area", area)) if v)
+        raise ReportError(
+            f"no machine of line {line!r}{where} reported before the end of the range in database "
+            f"{q.database!r}; lines there (site/area/line): {seen}. Check --line, --site/--area, the dates, "
+            "and influxdb.database in --config"
+        )
+    if len(found) > 1:
+        options = ", ".join(str(k) for k in found)
+        raise ReportError(f"line {line!r} exists at more than one place ({options}); add --site and --area")
+    return next(iter(found.items()))
+
+
+async def _data_span(q: InfluxQLClient, key: LineKey, tz: str) -> tuple[dt.datetime | None, ...]:
+    out: list[dt.datetime | None] = []
+    for fn in ("first", "last"):
+        rows = await q.query(f"SELECT {fn}(code) FROM state WHERE {key.where()}")
+        out.append(_local(int(rows[0].values[0][0]), tz) if rows and rows[0].values else None)
+    return tuple(out)
+
+
+def _shift_row(inputs: LineInputs, result: KpiResult, p: int) -> ShiftRow:
+    periods = result.periods
+    lf = line_figures(inputs, result, periods=np.arange(periods.n) == p)
+    f = lf.line
+    return ShiftRow(
+        label=_shift_label(periods, p),
+        oee=float(f.oee),
+        availability=float(f.availability),
+        performance=float(f.performance),
+        quality=float(f.quality),
+        good=lf.output_good,
+        pieces_per_hour=lf.pieces_per_hour,
+        planned_h=float(f.planned_s) / 3600.0,
+    )
+
+
+def _shift_label(periods: Periods, p: int) -> str:
+    """'C (Thu 28 May)': a night shift is named by the day it starts, as the plant does."""
+    k = int(periods.shift[p])
+    name = periods.shift_names[k] if k >= 0 else "outside shifts"
+    day = dt.date.fromisoformat(str(periods.day[p]))
+    return f"{name} ({day:%a %d %b})"
+
+
+def _hours(inputs: LineInputs, result: KpiResult, tz: str) -> list[HourRow]:
+    """Pieces out of the line per local clock hour, and the target for the shift time in each."""
+    out = inputs.setup.output
+    if out < 0:
+        return []
+    start, end = inputs.start_ns, inputs.end_ns
+    minute_start = start - start % (60 * NS)
+    starts, _, good = output_per_bucket(
+        inputs.counts, n_machines=inputs.n, start_ns=minute_start, end_ns=end, bucket_s=60.0
+    )
+    zone = ZoneInfo(tz)
+    local = [dt.datetime.fromtimestamp(t / NS, zone) for t in (start, end)]
+    edges = [start]
+    hour = local[0].replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    while hour < local[1]:
+        edges.append(parse_local_time(hour.isoformat(), tz))
+        hour += dt.timedelta(hours=1)
+    edges.append(end)
+    which = np.searchsorted(np.array(edges[1:-1], dtype=np.int64), starts, side="right")
+    per_hour = np.bincount(which, weights=good[out], minlength=len(edges) - 1)
+    bounds = np.array(edges, dtype=np.int64)
+    sched = _scheduled_in(result.periods, bounds)
+    target = inputs.setup.target_pph * sched / 3600.0
+    seg = result.segments
+    mine = (seg.machine == out) & (seg.category != NO_DATA)
+    known = _overlap_s(seg.start_ns[mine], seg.end_ns[mine], bounds) / (np.diff(bounds) / NS)
+    return [
+        HourRow(
+            _local(edges[i], tz),
+            _local(edges[i + 1], tz),
+            float(per_hour[i]),
+            float(target[i]),
+            float(known[i]),
+        )
+        for i in range(len(edges) - 1)
+    ]
+
+
+def _scheduled_in(periods: Periods, edges: np.ndarray) -> np.ndarray:
+    """Seconds of shift time (breaks excluded) between consecutive `edges`."""
+    keep = periods.slice_kind == SCHEDULED
+    return _overlap_s(periods.edges[:-1][keep], periods.edges[1:][keep], edges)
+
+
+def _overlap_s(lo: np.ndarray, hi: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Seconds of the intervals [lo, hi) inside each bucket between consecutive `edges`."""
+    a = np.maximum(edges[:-1, None], lo[None, :])
+    b = np.minimum(edges[1:, None], hi[None, :])
+    return np.clip(b - a, 0, None).sum(axis=1) / NS
+
+
+async def _alerts(
+    q: InfluxQLClient, key: LineKey, start_ns: int, end_ns: int, tz: str
+) -> tuple[list[Alert], int]:
+    where = f"{key.where()} AND time >= {start_ns} AND time < {end_ns}"
+    rows = await q.query(
+        f'SELECT "machine"::tag AS machine, "severity"::tag AS severity, message FROM alerts WHERE {where} '
+        "ORDER BY time DESC"
+    )
+    found = [Alert(_local(int(r[0]), tz), r[1] or "", r[2] or "", r[3] or "") for s in rows for r in s.values]
+    return found, len(found)
+
+
+def _local(ns: int, tz: str) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ns / NS, ZoneInfo(tz))
+
+
+def _fmt(t: dt.datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M") if t else "-"

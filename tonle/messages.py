@@ -1,0 +1,1 @@
+"""Where every sentence a person reads is looked up (the message catalogue)."""

@@ -113,7 +113,7 @@ def encode_text_block(
     """Encode n points of `series` (from `series_key`) whose float fields are number text.
 
     The collector's hot path: values keep the decimal text the device sent
-    (see `tonle.contract.payloads.telemetry_text`), and `seq` runs from `seq0`.
+    (see `collector.telemetry.telemetry_text`), and `seq` runs from `seq0`.
     The caller guarantees the text is a valid number (a validated JSON number is).
     """
     n = len(ts)

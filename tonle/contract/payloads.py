@@ -207,7 +207,9 @@ _STRUCTS: dict[str, type[msgspec.Struct]] = {
     "cmd/ack": CommandAck,
     "alert": Alert,
 }
-_DECODERS = {kind: msgspec.json.Decoder(cls) for kind, cls in _STRUCTS.items()}
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(cls) for kind, cls in _STRUCTS.items()
+}
 _ENCODER = msgspec.json.Encoder()
 
 

@@ -46,7 +46,8 @@ def _queries() -> list[tuple[str, str]]:
     for path in sorted(DASHBOARDS.glob("*.json")):
         dash = json.loads(path.read_text())
         out += [(f"{path.stem}: {p['title']}", t["query"]) for p in dash["panels"] for t in p["targets"]]
-        out += [(f"{path.stem}: ${v['name']}", v["query"]) for v in dash.get("templating", {}).get("list", [])]
+        variables = dash.get("templating", {}).get("list", [])
+        out += [(f"{path.stem}: ${v['name']}", v["query"]) for v in variables]
     return out
 
 

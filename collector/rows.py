@@ -165,6 +165,8 @@ class Row:
         extra = (*self.fixed_tags.items(), *((t, getattr(msg, t)) for t in self.tags))
         series = _series(self.measurement.name, topic, extra)
         parts = [key + fmt(v) for key, fmt, get in self._columns if (v := get(msg)) is not None]
+        if not parts:
+            raise ValueError(f"a {kind} point needs at least one field")
         lines = f"{series} {','.join(parts)} {msg.ts}\n".encode()
         if self.sequenced:
             return Mapped(lines, 1, _stream(addr, kind), msg.seq, 1)

@@ -34,14 +34,14 @@ import numpy as np
 
 from tonle.contract import encode_block
 from tonle.io.influxql import InfluxQLClient, quote_ident, quote_str
+from tonle.schema import ADDRESS_TAGS, COMPLETENESS, STORED_AS
 
 __all__ = ["SEQ_MEASUREMENTS", "Reckoner", "StreamFigures", "missing_in_range", "total_missing"]
 
 log = logging.getLogger("tonle.collector.completeness")
 
 # Stored measurement -> payload kind, for every kind whose messages carry `seq`.
-SEQ_MEASUREMENTS = {"telemetry": "telemetry", "state": "state", "production": "count", "events": "event"}
-ADDRESS_TAGS = ("site", "area", "line", "machine")
+SEQ_MEASUREMENTS = {m.name: kind for kind, m in STORED_AS.items() if m.sequenced}
 
 
 def missing_in_range(
@@ -104,7 +104,7 @@ class Reckoner:
                 fields = {"expected": e, "received": r, "missing": float(f.missing[i]), "ratio": r / e}
                 chunks.append(
                     encode_block(
-                        "completeness",
+                        COMPLETENESS.name,
                         {**tags, "kind": f.kind},
                         ts,
                         {k: np.array([v]) for k, v in fields.items()},

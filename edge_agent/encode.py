@@ -30,7 +30,7 @@ from tonle.contract import Count as CountMsg
 from tonle.contract import MachineAddress, State, Telemetry, encode
 from tonle.kernels.diagnosis import bearing_evidence
 from tonle.kernels.features import vibration_features
-from tonle.schema import ENVELOPE_FIELDS
+from tonle.schema import ENVELOPE_FIELDS, PRODUCTION, STATE, TELEMETRY
 from tonle.sources.base import Burst, Count, Reading, Sample, StateChange
 
 __all__ = ["ENVELOPE_FIELDS", "Outgoing", "SeqCounters", "encode_readings", "envelope_fields"]
@@ -101,7 +101,7 @@ def encode_readings(
         fields = {f: [s.fields[f] for s in rows] for f in names}
         first = seq.take(machine, "telemetry", len(rows))
         payload = encode(Telemetry(v=1, seq=first, ts=ts, fields=fields, machine_type=mtype))
-        msgs.append(Outgoing(addr.topic("telemetry"), payload, machine, "telemetry", len(rows)))
+        msgs.append(Outgoing(addr.topic("telemetry"), payload, machine, TELEMETRY.name, len(rows)))
     for machine, group in bursts.items():
         addr, mtype = addresses[machine], machine_types.get(machine)
         group.sort(key=lambda b: b.ts_ns)
@@ -123,7 +123,7 @@ def encode_readings(
             fields |= envelope_fields(waves, group[0].fs_hz, mt, speed)
         first = seq.take(machine, "telemetry", len(group))
         payload = encode(Telemetry(v=1, seq=first, ts=b_ts.tolist(), fields=fields, machine_type=mtype))
-        msgs.append(Outgoing(addr.topic("telemetry"), payload, machine, "telemetry", len(group)))
+        msgs.append(Outgoing(addr.topic("telemetry"), payload, machine, TELEMETRY.name, len(group)))
     for r in readings:
         if isinstance(r, StateChange):
             addr = addresses[r.machine]
@@ -135,7 +135,7 @@ def encode_readings(
                 reason=r.reason,
                 machine_type=machine_types.get(r.machine),
             )
-            msgs.append(Outgoing(addr.topic("state"), encode(state), r.machine, "state", 1))
+            msgs.append(Outgoing(addr.topic("state"), encode(state), r.machine, STATE.name, 1))
         elif isinstance(r, Count):
             addr = addresses[r.machine]
             count = CountMsg(
@@ -146,7 +146,7 @@ def encode_readings(
                 good=r.good,
                 machine_type=machine_types.get(r.machine),
             )
-            msgs.append(Outgoing(addr.topic("count"), encode(count), r.machine, "production", 1))
+            msgs.append(Outgoing(addr.topic("count"), encode(count), r.machine, PRODUCTION.name, 1))
     return msgs
 
 

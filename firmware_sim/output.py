@@ -12,6 +12,8 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from tonle.schema import ANDON, CURRENT_A, SPEED_SPM, TEMP_C
+
 __all__ = ["Burst", "LineOutput", "PieceCount", "StateChange", "TelemetryBuffer", "TelemetryFrame"]
 
 
@@ -44,7 +46,7 @@ class PieceCount(NamedTuple):
 class TelemetryFrame:
     """1 Hz samples, one row per station-second, time-major."""
 
-    FIELDS: ClassVar[tuple[str, ...]] = ("speed_spm", "current_a", "temp_c", "andon")
+    FIELDS: ClassVar[tuple[str, ...]] = (SPEED_SPM, CURRENT_A, TEMP_C, ANDON)  # telemetry fields, as stored
 
     ts: np.ndarray
     station: np.ndarray

@@ -1,17 +1,281 @@
-"""The storage schema: measurements, tags and fields that more than one stage writes or reads.
+"""The storage schema: every measurement the pipeline writes or reads, with its tags and fields.
 
-Declared once so the edge (which computes them), the collector (which stores them) and the
-analytics (which reads them) cannot disagree on a name.
+Declared once, so the edge (which names the telemetry it computes), the collector (which
+stores the messages), the analytics (which reads them and writes the KPIs), the report
+and the dashboards cannot disagree on a name. Use the constants, never the spelling:
+`STATE.name` in a query or a writer, `STATE.fields` for the fields and their
+line-protocol types, `STORED_AS["count"]` for where a payload kind lands.
+
+A field is `float`, `int` (line protocol `1i`) or `str`; a measurement with
+`more_fields` also takes fields named at run time (a device's telemetry, a component's
+health counters), all of that type. To add a measurement: declare it here, add it to
+`MEASUREMENTS`, then write it (for a new payload kind, one entry in the collector's
+row table, `collector/rows.py`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from tonle.contract.topics import Kind
 from tonle.kernels.diagnosis import FAMILIES
 
-__all__ = ["ENVELOPE_FIELDS"]
+__all__ = [
+    "ADDRESS_TAGS",
+    "ALERTS",
+    "ANDON",
+    "COLLECTOR_HEALTH_FIELDS",
+    "COMMANDS",
+    "COMPLETENESS",
+    "CURRENT_A",
+    "DOWNTIME",
+    "ENVELOPE_FIELDS",
+    "EVENTS",
+    "FLOAT",
+    "INT",
+    "LINE_KPI",
+    "LINE_TAGS",
+    "MACHINE_TAGS",
+    "MEASUREMENTS",
+    "OEE",
+    "PDM",
+    "PIPELINE",
+    "POWER_KW",
+    "PRODUCTION",
+    "SHIFT_KPI",
+    "SPEED_SPM",
+    "STATE",
+    "STATUS",
+    "STORED_AS",
+    "STR",
+    "TELEMETRY",
+    "TEMP_C",
+    "VIBRATION_FIELDS",
+    "FieldType",
+    "Measurement",
+    "measurement",
+]
 
+FieldType = Literal["float", "int", "str"]
+FLOAT: FieldType = "float"
+INT: FieldType = "int"
+STR: FieldType = "str"
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One measurement: its name, its tags (indexed, bounded) and its typed fields."""
+
+    name: str
+    tags: tuple[str, ...]
+    fields: Mapping[str, FieldType] = field(hash=False)
+    more_fields: FieldType | None = None
+    """The type of fields named at run time; None if `fields` is the whole set."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+        names = (self.name, *self.tags, *self.fields)
+        bad = [n for n in names if not _KEY.fullmatch(n)]
+        if bad:
+            raise ValueError(f"measurement {self.name!r}: {bad} are not plain names")
+        clash = set(self.tags) & set(self.fields)
+        if clash or len(set(self.tags)) != len(self.tags):
+            raise ValueError(f"measurement {self.name!r}: {sorted(clash) or self.tags} named twice")
+
+    @property
+    def sequenced(self) -> bool:
+        """Its rows carry the sender's sequence number (`seq`), so losses can be counted."""
+        return "seq" in self.fields
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ADDRESS_TAGS = ("site", "area", "line", "machine")
+"""Where a machine sits: the tags of every per-machine row."""
+LINE_TAGS = ("site", "area", "line")
+"""Where a line sits: the tags of every per-line row."""
+MACHINE_TAGS = (*ADDRESS_TAGS, "machine_type")
+
+
+def _typed(kind: FieldType, *names: str) -> dict[str, FieldType]:
+    return dict.fromkeys(names, kind)
+
+
+# -- what the machines send (written by the collector) ---------------------------------
+
+VIBRATION_FIELDS = ("vib_rms", "vib_peak", "vib_crest", "vib_kurtosis")
+"""Telemetry fields the edge computes from each vibration burst."""
 _SHORT = {"outer_race": "outer", "inner_race": "inner", "ball": "ball"}
 ENVELOPE_FIELDS = tuple(f"env_{_SHORT[f]}" for f in FAMILIES) + tuple(
     f"env_{_SHORT[f]}_sup" for f in FAMILIES
 )
 """Telemetry fields of the envelope evidence: key-line ratios, then support ratios, per family."""
+SPEED_SPM, CURRENT_A, TEMP_C, ANDON, POWER_KW = "speed_spm", "current_a", "temp_c", "andon", "power_kw"
+
+TELEMETRY = Measurement(
+    "telemetry",
+    MACHINE_TAGS,
+    {
+        "seq": INT,
+        **_typed(FLOAT, SPEED_SPM, CURRENT_A, TEMP_C, ANDON, POWER_KW),
+        **_typed(FLOAT, *VIBRATION_FIELDS, *ENVELOPE_FIELDS),
+    },
+    more_fields=FLOAT,
+)
+"""Samples; the fields named here are the ones some stage computes or reads, a device may send more."""
+STATE = Measurement("state", MACHINE_TAGS, {"code": INT, "seq": INT, "state": STR, "reason": STR})
+"""Machine state changes; `code` is the index of `state` in `tonle.contract.MACHINE_STATES`."""
+PRODUCTION = Measurement("production", MACHINE_TAGS, _typed(INT, "total", "good", "seq"))
+"""Cumulative piece counters since the device started."""
+EVENTS = Measurement("events", ADDRESS_TAGS, {"seq": INT, "event": STR, "detail": STR})
+STATUS = Measurement("status", ADDRESS_TAGS, {"online": INT, "agent": STR, "version": STR})
+"""A gateway's birth and last will (`online` is 1 or 0)."""
+COMMANDS = Measurement(
+    "commands",
+    (*ADDRESS_TAGS, "direction"),
+    {"value": FLOAT, "expires": INT} | _typed(STR, "id", "action", "status", "reason", "issued_by", "detail"),
+)
+"""Commands sent (`direction` = cmd, `status` = sent) and their acknowledgements (`direction` = ack)."""
+ALERTS = Measurement(
+    "alerts", (*ADDRESS_TAGS, "severity"), {"health": FLOAT, "rul_h": FLOAT, "code": STR, "message": STR}
+)
+
+# -- what the components say about themselves ---------------------------------------------
+
+COLLECTOR_HEALTH_FIELDS = (
+    "messages",
+    "points",
+    "messages_per_s",
+    "points_per_s",
+    "dead_letters",
+    "rejected_points",
+    "batches",
+    "write_errors",
+    "batch_ms",
+    "batch_ms_p50",
+    "batch_ms_p99",
+    "queue_depth",
+    "unacked",
+    "writes_in_flight",
+    "db_up",
+    "spool_depth",
+    "spool_mb",
+    "spooled_points",
+    "replayed_points",
+)
+PIPELINE = Measurement(
+    "pipeline",
+    ("component", "instance", "site", "line", "device"),
+    _typed(FLOAT, *COLLECTOR_HEALTH_FIELDS, "reads", "read_errors", "completeness"),
+    more_fields=FLOAT,
+)
+"""Health counters of every component (collector rows have no site, line or device)."""
+COMPLETENESS = Measurement(
+    "completeness",
+    (*ADDRESS_TAGS, "kind"),
+    _typed(FLOAT, "expected", "received", "missing", "ratio"),
+)
+"""Sequence numbers expected, received and missing per stream (`kind` is the payload kind)."""
+
+# -- what the analytics computes -------------------------------------------------------------
+
+_LOSS_FIELDS = (
+    "fully_productive_s",
+    "breakdown_s",
+    "setup_s",
+    "starved_blocked_s",
+    "minor_stop_s",
+    "idle_s",
+    "speed_loss_s",
+    "quality_loss_s",
+)
+_FIGURES = _typed(
+    FLOAT,
+    *("availability", "performance", "quality", "oee", "planned_s", "run_s", "ideal_s"),
+    *("planned_stop_s", "no_data_s", "coverage", "breakdowns", "minor_stops", "mtbf_s", "mttr_s"),
+    *_LOSS_FIELDS,
+    *("kwh", "idle_kwh", "kwh_per_piece"),
+)
+_LINE_FIGURES = {k: t for k, t in _FIGURES.items() if k not in ("kwh", "idle_kwh", "kwh_per_piece")} | {
+    **_typed(FLOAT, "pieces_per_hour", "target_pph", "attainment", "efficiency", "balance_ratio"),
+    **_typed(FLOAT, "bottleneck_cycle_s", "line_planned_s", "kwh", "kwh_metered", "kwh_estimated"),
+    **_typed(FLOAT, "energy_coverage", "kwh_per_piece", "kwh_per_good_piece"),
+    **_typed(INT, "good", "total"),
+    "bottleneck": STR,
+}
+OEE = Measurement(
+    "oee",
+    ADDRESS_TAGS,
+    _FIGURES
+    | _typed(FLOAT, "pieces_per_hour", "effective_cycle_s", "ideal_cycle_s")
+    | _typed(INT, "total", "good"),
+)
+"""Per machine, over the rolling window: OEE, its factors and the time, counts and energy behind them."""
+LINE_KPI = Measurement("line_kpi", LINE_TAGS, _LINE_FIGURES)
+"""Per line, over the rolling window: the pooled figures, output, balance and energy."""
+SHIFT_KPI = Measurement(
+    "shift_kpi",
+    (*LINE_TAGS, "shift"),
+    _LINE_FIGURES | _typed(INT, "period_start", "final") | {"period": STR},
+)
+"""Per line and shift, shift to date (`final` = 1 on the row written at the shift's end)."""
+DOWNTIME = Measurement(
+    "downtime",
+    (*LINE_TAGS, "shift", "cause"),
+    _typed(FLOAT, "seconds", "stops") | _typed(STR, "period", "category"),
+)
+"""Downtime added since the previous update, per cause: `sum()` over a range is its downtime."""
+PDM = Measurement(
+    "pdm",
+    ADDRESS_TAGS,
+    _typed(FLOAT, "health", "vib_rms", "vib_kurtosis", "drift_stat", "cusum_rms", "cusum_kurtosis")
+    | _typed(FLOAT, "rul_h", "rul_lower_h", "rul_upper_h", *ENVELOPE_FIELDS[: len(FAMILIES)])
+    | _typed(INT, "drift_alarm", "fault_code")
+    | {"fault_hint": STR},
+)
+"""Per machine: health, drift statistics, remaining useful life and the fault evidence."""
+
+MEASUREMENTS: tuple[Measurement, ...] = (
+    TELEMETRY,
+    STATE,
+    PRODUCTION,
+    EVENTS,
+    STATUS,
+    COMMANDS,
+    ALERTS,
+    PIPELINE,
+    COMPLETENESS,
+    OEE,
+    LINE_KPI,
+    SHIFT_KPI,
+    DOWNTIME,
+    PDM,
+)
+_BY_NAME = {m.name: m for m in MEASUREMENTS}
+
+STORED_AS: Mapping[Kind, Measurement] = MappingProxyType(
+    {
+        "telemetry": TELEMETRY,
+        "state": STATE,
+        "count": PRODUCTION,
+        "event": EVENTS,
+        "status": STATUS,
+        "health": PIPELINE,
+        "cmd": COMMANDS,
+        "cmd/ack": COMMANDS,
+        "alert": ALERTS,
+    }
+)
+"""Where the collector stores each payload kind of the wire contract (every kind in `KINDS`)."""
+
+
+def measurement(name: str) -> Measurement:
+    """The measurement called `name`, or KeyError if the schema does not declare it."""
+    return _BY_NAME[name]

@@ -81,7 +81,7 @@ def test_during_a_database_outage_batches_are_spooled_acked_and_replayed_when_it
             await wait_for(
                 lambda: _ready(collector.stats.spooled_points), lambda p: p == outage_points, "all spooled"
             )
-            await wait_for(lambda: _ready(collector._unacked), lambda u: u == 0, "every outage message acked")
+            await wait_for(lambda: _ready(collector.unacked), lambda u: u == 0, "every outage message acked")
             assert collector.spool is not None and collector.spool.depth > 0
             assert not collector.db_up
 
@@ -113,7 +113,7 @@ def test_without_a_spool_an_outage_holds_acks_within_receive_maximum_and_loses_n
             sent = await publish_stream(pub, machines, 0, 200)
             await asyncio.sleep(1.5)
             # Back-pressure: the broker holds the rest; the collector's memory holds 25 at most.
-            held = collector._unacked + collector.mqtt.messages.qsize()
+            held = collector.unacked + collector.mqtt.messages.qsize()
             assert 0 < held <= 25
             assert collector.stats.messages <= 25
 

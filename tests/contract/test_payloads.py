@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.mapping import map_message
+from collector.telemetry import telemetry_block
 from tests.contract.bad_inputs import BAD_INPUTS, BadInput
 from tests.contract.lineparse import parse_lines
 from tonle.contract import (
@@ -20,7 +21,6 @@ from tonle.contract import (
     Telemetry,
     decode,
     encode,
-    telemetry_block,
 )
 from tonle.contract.topics import MachineAddress, TopicError, parse_topic
 

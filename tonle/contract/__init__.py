@@ -20,10 +20,8 @@ from tonle.contract.payloads import (
     State,
     Status,
     Telemetry,
-    TelemetryBlock,
     decode,
     encode,
-    telemetry_block,
 )
 from tonle.contract.topics import KINDS, MachineAddress, TopicError, parse_topic, subscription
 
@@ -42,7 +40,6 @@ __all__ = [
     "State",
     "Status",
     "Telemetry",
-    "TelemetryBlock",
     "TopicError",
     "decode",
     "encode",
@@ -53,5 +50,4 @@ __all__ = [
     "parse_topic",
     "series_key",
     "subscription",
-    "telemetry_block",
 ]

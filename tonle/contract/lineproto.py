@@ -87,18 +87,18 @@ def encode_block(
     for name, col in int_fields.items():
         keys.append(f"{_pct(escape_field_key(name))}=%di")
         columns.append(np.asarray(col, dtype=np.int64).tolist())
-    for name, col in str_fields.items():
+    for name, texts in str_fields.items():
         keys.append(f"{_pct(escape_field_key(name))}=%s")
-        columns.append([escape_string_value(v) for v in col])
+        columns.append([escape_string_value(v) for v in texts])
     if not keys:
         raise ValueError("a point needs at least one field")
     names = [*float_fields, *int_fields, *str_fields]
     _check_names("field key", names)
     if len(set(names)) != len(names):
         raise ValueError(f"field keys {names} repeat a name; each key may appear once per point")
-    for col in columns:
-        if len(col) != n:
-            raise ValueError(f"field column has {len(col)} values for {n} timestamps")
+    for column in columns:
+        if len(column) != n:
+            raise ValueError(f"field column has {len(column)} values for {n} timestamps")
     template = _pct(series_key(measurement, tags)) + " " + ",".join(keys) + " %d\n"
     rows = zip(*columns, ts.astype(np.int64).tolist(), strict=True)
     return "".join([template % row for row in rows]).encode()
@@ -113,7 +113,7 @@ def encode_text_block(
     """Encode n points of `series` (from `series_key`) whose float fields are number text.
 
     The collector's hot path: values keep the decimal text the device sent
-    (see `tonle.contract.payloads.telemetry_text`), and `seq` runs from `seq0`.
+    (see `collector.telemetry.telemetry_text`), and `seq` runs from `seq0`.
     The caller guarantees the text is a valid number (a validated JSON number is).
     """
     n = len(ts)

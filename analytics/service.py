@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analytics.drift import DriftState, feature_drift, robust_z
+from analytics.baseline import robust_baseline, robust_z
+from analytics.drift import DriftState, ewma_drift, feature_drift
 from analytics.figures import Figures
-from analytics.health import ewma_drift, health_index, robust_baseline
+from analytics.health import health_index
 from analytics.inputs import LineFigures, LineKey, find_lines, line_figures, read_line
 from analytics.losses import PLANNED_STOP
 from analytics.rul import rul_from_health

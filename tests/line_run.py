@@ -48,7 +48,6 @@ class LineRun:
     results: list[list[LineResult]]
     retired_commands: int = 0  # commands sent by services this run has restarted
 
-
     @property
     def start_ns(self) -> int:
         return T0

@@ -31,8 +31,6 @@ _WHERE = {
     "line_oee": "analytics.oee",
     "analytics.oee": "analytics.oee",
     "pieces_per_hour": "analytics.oee",
-    "StateTimes": "analytics.states",
-    "state_durations": "analytics.states",
     "OnlineBaseline": "analytics.baseline",
     "feature_drift": "analytics.drift",
     "robust_z": "analytics.baseline",
@@ -63,7 +61,6 @@ __all__ = [
     "LineOEE",
     "OnlineBaseline",
     "RulEstimate",
-    "StateTimes",
     "VibrationFeatures",
     "analytics.oee",
     "band_energies",
@@ -82,6 +79,5 @@ __all__ = [
     "robust_baseline",
     "robust_z",
     "rul_from_health",
-    "state_durations",
     "vibration_features",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.line_run import LineRun, line_run
+from tests.line_run import NS, T0, LineRun, line_run
 from tonle.io.influxql import quote_str
 
 WEARING = 6
@@ -58,5 +58,56 @@ def test_a_restart_mid_degradation_neither_repeats_a_command_nor_misses_the_next
                 await _until(run, "derate", name, 20 * 60)
                 assert [(a.machine, a.condition) for a in third.actions] == [(name, "derate")]
             assert await _commands(run, name) == ["set_speed", "maintenance", "set_speed"]
+
+    asyncio.run(body())
+
+
+# The line of tests/system/test_pdm_loop.py: the bearing's RUL band closes within minutes.
+PDM_LINE = {
+    "stations": 8,
+    "wearing_station": WEARING,
+    "start_wear": 0.15,
+    "wear_acceleration": 10.0,
+    "analytics": {"pdm": {"rul_horizon_h": 0.5, "min_interval_s": 300.0}},
+}
+PDM_FIELDS = "health, rul_h, rul_lower_h, rul_upper_h, cusum_rms, cusum_kurtosis, drift_stat, drift_alarm"
+
+
+async def _pdm_story(broker, influxdb, name: str, *, restart_at_s: float | None, until_s: float):
+    """Every `pdm` row and every action of a run, with the service restarted at `restart_at_s`."""
+    async with line_run(broker, influxdb, name, **PDM_LINE) as run:
+        actions = []
+        if restart_at_s is None:
+            await run.advance(until_s)
+            actions += run.analytics.actions
+        else:
+            await run.advance(restart_at_s)
+            actions += run.analytics.actions
+            async with run.restarted_analytics() as fresh:
+                await run.advance(until_s - restart_at_s)
+                actions += fresh.actions
+        rows = await run.q.query(f"SELECT {PDM_FIELDS} FROM pdm GROUP BY machine")
+        return {s.tags["machine"]: s.values for s in rows}, actions
+
+
+def test_a_restarted_service_goes_on_with_the_same_rul_band_drift_charts_and_actions(
+    broker, influxdb, unique_name
+):
+    # Same seed, same line: one service runs throughout, the other is restarted at 10 min, when
+    # the wearing bearing has a RUL band fitted on its health history and a CUSUM well above 0.
+    # Rebuilt from InfluxDB, the restarted one writes the same rows and acts the same.
+    async def body() -> None:
+        kept, kept_acts = await _pdm_story(
+            broker, influxdb, f"{unique_name}_kept", restart_at_s=None, until_s=20 * 60
+        )
+        again, again_acts = await _pdm_story(
+            broker, influxdb, f"{unique_name}_again", restart_at_s=10 * 60, until_s=20 * 60
+        )
+        mine = kept[f"S{WEARING + 1:02d}"]
+        at_restart = next(r for r in mine if r[0] == T0 + 10 * 60 * NS)
+        assert at_restart[2] is not None and at_restart[5] > 5, "no RUL band or CUSUM to carry over"
+        assert any(a.condition == "derate" for a in kept_acts), "nothing happened after the restart"
+        assert again == kept
+        assert again_acts == kept_acts
 
     asyncio.run(body())

@@ -100,8 +100,8 @@ def feature_drift(
         raise ValueError(f"state is for shape {st.cusum.shape}, z has {(m, nf)} machines x features")
     cus = _cusum(a, k, st.cusum)
     ewma = _ewma(a, lam, st.ewma)
-    alarm_f = cus > h
-    alarm = alarm_f.any(axis=-1)
+    alarm_f: np.ndarray = cus > h
+    alarm: np.ndarray = np.any(alarm_f, axis=-1)
     first = np.where(alarm.any(axis=1), alarm.argmax(axis=1), -1)
     at = np.clip(first, 0, None)
     feature = np.where(first >= 0, alarm_f[np.arange(m), at].argmax(axis=-1), -1)

@@ -63,7 +63,7 @@ def figure_fields(f: Figures) -> dict[str, np.ndarray]:
 
 def line_fields(lf: LineFigures) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[str]]]:
     """(floats, ints, strings) of one line over some periods: pooled figures, output, balance, energy."""
-    floats = {
+    floats: dict[str, np.ndarray | float] = {
         k: v for k, v in figure_fields(lf.line).items() if k not in ("kwh", "idle_kwh", "kwh_per_piece")
     }
     floats |= {

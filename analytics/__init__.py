@@ -1,7 +1,13 @@
 """Tonle analytics: a pure, vectorised numpy core (arrays in, arrays out, no I/O).
 
 Every kernel works on all machines at once (2-D arrays or machine ids) and validates
-its inputs before computing. The service around it reads InfluxDB and writes results.
+its inputs before computing: KPIs (`kpi`, `timeline`, `losses`, `oee`, `energy`,
+`garment`), predictive maintenance (`baseline`, `drift`, `health`, `rul`).
+
+The service around it, one module per job: `service` (the round loop), `inputs` and
+`reads` (every InfluxQL query), `prognostics` (the PdM round) on `pdm_state` (what is kept
+per machine), `rules` (latches), `actions` (alerts and commands), `rows` (the measurements
+written), `shift_kpi` (the shift writer) and `recovery` (what a restart rebuilds).
 """
 
 from importlib import import_module

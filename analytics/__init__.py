@@ -1,7 +1,13 @@
 """Tonle analytics: a pure, vectorised numpy core (arrays in, arrays out, no I/O).
 
 Every kernel works on all machines at once (2-D arrays or machine ids) and validates
-its inputs before computing. The service around it reads InfluxDB and writes results.
+its inputs before computing: KPIs (`kpi`, `timeline`, `losses`, `oee`, `energy`,
+`garment`), predictive maintenance (`baseline`, `drift`, `health`, `rul`).
+
+The service around it, one module per job: `service` (the round loop), `inputs` and
+`reads` (every InfluxQL query), `prognostics` (the PdM round) on `pdm_state` (what is kept
+per machine), `rules` (latches), `actions` (alerts and commands), `rows` (the measurements
+written), `shift_kpi` (the shift writer) and `recovery` (what a restart rebuilds).
 """
 
 from importlib import import_module
@@ -18,24 +24,22 @@ _WHERE = {
     "VibrationFeatures": "tonle.kernels.features",
     "band_energies": "tonle.kernels.features",
     "vibration_features": "tonle.kernels.features",
-    "Baseline": "analytics.health",
-    "DriftResult": "analytics.health",
-    "cusum": "analytics.health",
-    "ewma_drift": "analytics.health",
-    "ewma_limit": "analytics.health",
+    "Baseline": "analytics.baseline",
+    "DriftResult": "analytics.drift",
+    "cusum": "analytics.drift",
+    "ewma_drift": "analytics.drift",
+    "ewma_limit": "analytics.drift",
     "health_index": "analytics.health",
-    "robust_baseline": "analytics.health",
+    "robust_baseline": "analytics.baseline",
     "OEE": "analytics.oee",
     "LineOEE": "analytics.oee",
     "counter_increase": "analytics.oee",
     "line_oee": "analytics.oee",
     "analytics.oee": "analytics.oee",
     "pieces_per_hour": "analytics.oee",
-    "StateTimes": "analytics.states",
-    "state_durations": "analytics.states",
-    "OnlineBaseline": "analytics.drift",
+    "OnlineBaseline": "analytics.baseline",
     "feature_drift": "analytics.drift",
-    "robust_z": "analytics.drift",
+    "robust_z": "analytics.baseline",
     "FAULT_HINTS": "tonle.kernels.diagnosis",
     "bearing_evidence": "tonle.kernels.diagnosis",
     "consensus_hint": "tonle.kernels.diagnosis",
@@ -63,7 +67,6 @@ __all__ = [
     "LineOEE",
     "OnlineBaseline",
     "RulEstimate",
-    "StateTimes",
     "VibrationFeatures",
     "analytics.oee",
     "band_energies",
@@ -82,6 +85,5 @@ __all__ = [
     "robust_baseline",
     "robust_z",
     "rul_from_health",
-    "state_durations",
     "vibration_features",
 ]

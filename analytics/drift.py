@@ -1,161 +1,30 @@
-"""Online healthy baselines and drift charts on many features of many machines.
+"""One-sided drift charts (CUSUM, EWMA): the one engine behind every PdM chart.
 
-A machine is judged against itself: the first bursts it sends (after installation or
-after maintenance) are learnt as its healthy baseline, feature by feature, with median
-and MAD so that a thread break or a bump while learning does not inflate it. After that
-the baseline is frozen: a baseline that kept learning would slowly absorb the wear it is
-meant to reveal.
+Every feature is a robust z-score against the machine's healthy baseline
+(`analytics.baseline`), and an upper CUSUM and an EWMA accumulate evidence of a rise (only
+rising vibration means damage). One engine computes both for all machines and features at
+once, without a loop over samples (`_cusum`, `_ewma`): a missing sample leaves a chart
+where it was, and a chart continues from a `DriftState`, so the service can feed each new
+window as it arrives. `feature_drift` is that engine with its alarm; `ewma_drift` and
+`cusum` are the classic single-feature charts on it, with the textbook control limits.
 
-Every feature is then a robust z-score against that baseline, and an upper CUSUM (plus
-an EWMA for the dashboard) accumulates evidence of a rise. The charts carry their state
-from one call to the next, so the service can feed each new window as it arrives.
-
-The alarm is deliberately conservative (CUSUM k = 1, h = 8 sigma by default): a real
-bearing defect moves RMS or envelope lines by many sigma, while healthy machines drift
+The service's alarm is deliberately conservative (CUSUM k = 1, h = 8 sigma by default): a
+real bearing defect moves RMS or envelope lines by many sigma, while healthy machines drift
 by a sigma or two over days (temperature, run-in). On the four healthy IMS bearings
 (1,600 snapshots) k = 0.5, h = 5 fired on slow drifts of kurtosis and crest factor;
 k = 1, h = 8 never did, and still needs only about 3 samples for a 4-sigma rise.
-Scales are floored at a relative `rel_floor` for the same reason: a 1 % wobble of a very
-steady feature is not a fault however many MADs it is.
+Numpy only (edge-safe).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from tonle.kernels import checks as v
 
-__all__ = ["DriftState", "FeatureDrift", "OnlineBaseline", "feature_drift", "robust_z"]
-
-MAD_TO_SIGMA = 1.4826  # as analytics.health; repeated so this module needs numpy only (edge-safe)
-
-
-@dataclass
-class OnlineBaseline:
-    """Healthy baseline of ``n_features`` per machine, learnt from each machine's first samples.
-
-    values: [n_machines, capacity, n_features] the samples learnt so far (NaN = empty).
-    count:  [n_machines] how many samples each machine has learnt.
-
-    A sample (one row of features) is learnt only if every feature is finite, so all
-    features of a machine are learnt from the same bursts. Scales are floored at
-    ``max(rel_floor x |location|, abs_floor)``; pass log-features (log RMS, log line
-    energy) when changes are multiplicative, and the floor is then absolute: 0.05 in
-    log units is a 5 % change.
-    """
-
-    values: np.ndarray
-    count: np.ndarray
-    min_samples: int = 10
-    rel_floor: float = 0.0
-    abs_floor: float | np.ndarray = 0.05
-    _cache: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-
-    @classmethod
-    def empty(
-        cls,
-        n_machines: int,
-        n_features: int,
-        capacity: int = 30,
-        *,
-        min_samples: int = 10,
-        rel_floor: float = 0.0,
-        abs_floor: float | np.ndarray = 0.05,
-    ) -> OnlineBaseline:
-        """A baseline with nothing learnt yet; `abs_floor` may be one value per feature."""
-        capacity = v.check_count("capacity", capacity, minimum=1)
-        min_samples = v.check_count("min_samples", min_samples, minimum=1)
-        if min_samples > capacity:
-            raise ValueError(f"min_samples={min_samples} cannot exceed capacity={capacity}")
-        floor = v.as_float("abs_floor", abs_floor)
-        if rel_floor < 0 or (floor <= 0).any() or floor.shape not in ((), (n_features,)):
-            raise ValueError(
-                f"need rel_floor >= 0 and abs_floor > 0 (a scalar or one per feature), "
-                f"got {rel_floor}, {abs_floor}"
-            )
-        shape = (
-            v.check_count("n_machines", n_machines, minimum=0),
-            capacity,
-            v.check_count("n_features", n_features, minimum=1),
-        )
-        return cls(
-            np.full(shape, np.nan), np.zeros(shape[0], dtype=np.int64), min_samples, rel_floor, abs_floor
-        )
-
-    @property
-    def capacity(self) -> int:
-        return self.values.shape[1]
-
-    @property
-    def learned(self) -> np.ndarray:
-        """bool [n_machines]: the baseline is full and frozen."""
-        return self.count >= self.capacity
-
-    @property
-    def ready(self) -> np.ndarray:
-        """bool [n_machines]: enough samples (`min_samples`) to judge the machine."""
-        return self.count >= self.min_samples
-
-    def update(self, x: np.ndarray) -> np.ndarray:
-        """Learn new samples ``[n_machines, n_new, n_features]`` (NaN rows are skipped).
-
-        Only machines still learning take samples, in time order, up to `capacity`.
-        Returns bool ``[n_machines, n_new]``: which samples were learnt (the rest are
-        to be judged against the baseline).
-        """
-        a = v.as_float("x", x, allow_nan=True)
-        m, cap, nf = self.values.shape
-        if a.ndim != 3 or a.shape[0] != m or a.shape[2] != nf:
-            raise ValueError(f"x must be [n_machines={m}, n_new, n_features={nf}], got shape {a.shape}")
-        good = np.isfinite(a).all(axis=-1)
-        slot = self.count[:, None] + np.cumsum(good, axis=1) - 1  # where each good sample would go
-        take = good & (slot < cap)
-        rows, cols = np.nonzero(take)
-        self.values[rows, slot[rows, cols]] = a[rows, cols]
-        self.count += take.sum(axis=1)
-        self._cache = None
-        return take
-
-    def reset(self, machines: np.ndarray) -> None:
-        """Forget the baseline of these machines (bool mask or indices): after maintenance
-        the machine is a new one and must be learnt again."""
-        self.values[machines] = np.nan
-        self.count[machines] = 0
-        self._cache = None
-
-    def location_scale(self) -> tuple[np.ndarray, np.ndarray]:
-        """Median and floored MAD-sigma ``[n_machines, n_features]``; NaN until `ready`."""
-        if self._cache is None:
-            m, _, nf = self.values.shape
-            loc = np.full((m, nf), np.nan)
-            scale = np.full((m, nf), np.nan)
-            ok = self.ready
-            if ok.any():
-                vals = self.values[ok]
-                med = np.nanmedian(vals, axis=1)
-                mad = np.nanmedian(np.abs(vals - med[:, None, :]), axis=1) * MAD_TO_SIGMA
-                loc[ok] = med
-                scale[ok] = np.maximum(mad, np.maximum(self.rel_floor * np.abs(med), self.abs_floor))
-            self._cache = (loc, scale)
-        return self._cache
-
-
-def robust_z(x: np.ndarray, location: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``(x - location) / scale`` with x ``[n_machines, n_samples, n_features]`` and the
-    baseline ``[n_machines, n_features]``; NaN where either is missing."""
-    a = v.as_float("x", x, allow_nan=True)
-    loc = v.as_float("location", location, allow_nan=True)
-    sc = v.as_float("scale", scale, allow_nan=True)
-    if a.ndim != 3 or loc.shape != (a.shape[0], a.shape[2]) or sc.shape != loc.shape:
-        raise ValueError(
-            f"x must be [n_machines, n_samples, n_features] and location/scale [n_machines, n_features], "
-            f"got {a.shape}, {loc.shape}, {sc.shape}"
-        )
-    if (sc <= 0).any():
-        raise ValueError("scale must be > 0: floor it (OnlineBaseline does)")
-    return (a - loc[:, None, :]) / sc[:, None, :]
+__all__ = ["DriftResult", "DriftState", "FeatureDrift", "cusum", "ewma_drift", "ewma_limit", "feature_drift"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +57,22 @@ class FeatureDrift:
     state: DriftState
 
 
+@dataclass(frozen=True, slots=True)
+class DriftResult:
+    """Output of a one-sided drift chart on standardised data, ``[n_machines, n_samples]``.
+
+    statistic:         the chart statistic in sigma units (EWMA value or CUSUM sum).
+    limit:             [n_samples] control limit it is compared with (EWMA: time-varying).
+    alarm:             bool, statistic > limit. Not reset after an alarm: act on the first.
+    first_alarm_index: int [n_machines], first sample in alarm, -1 if none.
+    """
+
+    statistic: np.ndarray
+    limit: np.ndarray
+    alarm: np.ndarray
+    first_alarm_index: np.ndarray
+
+
 def feature_drift(
     z: np.ndarray,
     *,
@@ -213,19 +98,30 @@ def feature_drift(
     st = state if state is not None else DriftState.zeros(m, nf)
     if st.cusum.shape != (m, nf):
         raise ValueError(f"state is for shape {st.cusum.shape}, z has {(m, nf)} machines x features")
-    missing = np.isnan(a)
-    steps = np.where(missing, 0.0, a - k)
-    acc = np.cumsum(steps, axis=1)
-    floor = np.minimum(np.minimum.accumulate(acc, axis=1), -st.cusum[:, None, :])
-    cus = acc - floor
-    ewma = _ewma(np.where(missing, np.nan, a), lam, st.ewma)
-    alarm_f = cus > h
-    alarm = alarm_f.any(axis=-1)
+    cus = _cusum(a, k, st.cusum)
+    ewma = _ewma(a, lam, st.ewma)
+    alarm_f: np.ndarray = cus > h
+    alarm: np.ndarray = np.any(alarm_f, axis=-1)
     first = np.where(alarm.any(axis=1), alarm.argmax(axis=1), -1)
     at = np.clip(first, 0, None)
     feature = np.where(first >= 0, alarm_f[np.arange(m), at].argmax(axis=-1), -1)
     new_state = DriftState(cus[:, -1] if n else st.cusum, ewma[:, -1] if n else st.ewma)
     return FeatureDrift(cus, ewma, alarm, first, feature, new_state)
+
+
+# ------------------------------------------------------------ the engine, and the classic charts
+
+
+def _cusum(z: np.ndarray, k: float, s0: np.ndarray) -> np.ndarray:
+    """Upper CUSUM along axis 1 of ``[m, n, f]``, started at s0 ``[m, f]``; NaN holds the value.
+
+    ``S_t = max(0, S_{t-1} + z_t - k)`` without a sample loop, through the identity
+    ``S_t = A_t - min(-S_0, min_{j<=t} A_j)`` with ``A_t = sum_{i<=t} (z_i - k)``; the
+    cumulative sum costs some rounding on very long series (about 1e-16 x |A|).
+    """
+    acc = np.cumsum(np.where(np.isnan(z), 0.0, z - k), axis=1)
+    floor = np.minimum(np.minimum.accumulate(acc, axis=1), -s0[:, None, :])
+    return acc - floor
 
 
 def _ewma(z: np.ndarray, lam: float, e0: np.ndarray) -> np.ndarray:
@@ -254,3 +150,84 @@ def _ewma(z: np.ndarray, lam: float, e0: np.ndarray) -> np.ndarray:
         out[:, b : b + block] = p * (start[:, None, :] + np.cumsum(inc, axis=1))
         start = out[:, min(b + block, n) - 1]
     return out
+
+
+def ewma_drift(
+    x: np.ndarray,
+    loc: np.ndarray,
+    scale: np.ndarray,
+    lam: float = 0.2,
+    L: float = 3.0,
+) -> DriftResult:
+    """One-sided (upward) EWMA control chart of ``z = (x - loc) / scale`` per machine.
+
+    ``E_t = lam z_t + (1 - lam) E_{t-1}`` with ``E_0 = 0`` (on target), alarm when
+    ``E_t > L sqrt(lam / (2 - lam) (1 - (1 - lam)^(2t)))``, the exact variance of E_t
+    for in-control unit-variance data, so the first samples are not under-protected.
+    The defaults (0.2, 3) are the usual textbook pair; a 2-sigma shift is typically
+    caught within about 5 samples. x is ``[n_machines, n_samples]`` in time order;
+    loc and scale are ``[n_machines]`` (e.g. from `robust_baseline`); a machine whose
+    loc or scale is NaN (no baseline yet) gets a NaN statistic and never alarms.
+    """
+    z = _standardise(x, loc, scale)
+    limit = ewma_limit(z.shape[-1], lam, L)
+    return _result(_single(z, _ewma(z[..., None], lam, np.zeros((z.shape[0], 1)))), limit)
+
+
+def ewma_limit(n_samples: int, lam: float = 0.2, L: float = 3.0) -> np.ndarray:
+    """Exact upper control limit of the EWMA chart for samples 1..n_samples, sigma units."""
+    if not 0 < lam <= 1 or not L > 0:
+        raise ValueError(f"need 0 < lam <= 1 and L > 0, got lam={lam}, L={L}")
+    n_samples = v.check_count("n_samples", n_samples, minimum=0)
+    if lam == 1:  # no memory: a Shewhart chart with a constant limit
+        return np.full(n_samples, float(L))
+    t = np.arange(1, n_samples + 1)
+    # 1 - (1 - lam)^(2t) via expm1/log1p: accurate for small lam and small t.
+    return L * np.sqrt(lam / (2.0 - lam) * -np.expm1(2.0 * t * np.log1p(-lam)))
+
+
+def cusum(
+    x: np.ndarray,
+    loc: np.ndarray,
+    scale: np.ndarray,
+    k: float = 0.5,
+    h: float = 5.0,
+) -> DriftResult:
+    """One-sided upper CUSUM of ``z = (x - loc) / scale``; k and h in sigma units.
+
+    ``S_t = max(0, S_{t-1} + z_t - k)``, ``S_0 = 0``, alarm when ``S_t > h``. The
+    defaults k = 0.5, h = 5 detect a 1-sigma shift fastest (in-control ARL about 940 for the
+    one-sided chart). Shapes and NaN baselines are handled as in `ewma_drift`.
+    """
+    z = _standardise(x, loc, scale)
+    if not k >= 0 or not h > 0:
+        raise ValueError(f"need k >= 0 and h > 0, got k={k}, h={h}")
+    statistic = _single(z, _cusum(z[..., None], k, np.zeros((z.shape[0], 1))))
+    return _result(statistic, np.full(z.shape[-1], float(h)))
+
+
+def _single(z: np.ndarray, chart: np.ndarray) -> np.ndarray:
+    """The engine's one-feature chart ``[m, n, 1]`` as ``[m, n]``; NaN where z is (no baseline)."""
+    return np.where(np.isnan(z), np.nan, chart[..., 0])
+
+
+def _standardise(x: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    a = v.as_float("x", x)
+    if a.ndim != 2:
+        raise ValueError(f"x must be 2-D [n_machines, n_samples], got shape {a.shape}")
+    n = a.shape[0]
+    lo = v.as_float("loc", loc, allow_nan=True)  # NaN: no baseline yet, no verdict
+    sc = v.as_float("scale", scale, allow_nan=True)
+    for name, b in (("loc", lo), ("scale", sc)):
+        if b.shape not in ((), (n,)):
+            raise ValueError(f"{name} must be a scalar or [n_machines={n}], got shape {b.shape}")
+    bad = sc <= 0
+    if bad.any():
+        raise ValueError(f"scale must be > 0{v.located(bad)}: floor it (see robust_baseline)")
+    return (a - np.reshape(lo, (-1, 1))) / np.reshape(sc, (-1, 1))
+
+
+def _result(statistic: np.ndarray, limit: np.ndarray) -> DriftResult:
+    alarm = statistic > limit
+    first = np.where(alarm.any(axis=-1), alarm.argmax(axis=-1), -1)
+    return DriftResult(statistic=statistic, limit=limit, alarm=alarm, first_alarm_index=first)

@@ -1,97 +1,22 @@
-"""Machine health from vibration features: robust baseline, health index, drift alarms.
+"""Machine health from features: the vibration health index and a fused linear index.
 
-Every machine is compared with its own healthy baseline rather than with a fixed
-limit, because a sewing machine bolted to a wobbly table vibrates more than the same
-model on a concrete floor. The baseline uses median and MAD so that the odd bump or
-thread break recorded while learning it does not inflate it.
-
-The drift charts (EWMA, CUSUM) are one-sided: only rising vibration means damage.
-They run on all machines at once; the sample recursion is done by
-`scipy.signal.lfilter` (EWMA) or a cumulative-sum identity (CUSUM), not a Python loop.
+Every machine is compared with its own healthy baseline (`analytics.baseline`) rather
+than with a fixed limit, because a sewing machine bolted to a wobbly table vibrates more
+than the same model on a concrete floor. `health_index` turns RMS and kurtosis against
+that baseline into one number in [0, 1]; `fit_linear_health` learns a health index from
+many sensors of machines that ran to failure. The drift charts that watch the same
+features live in `analytics.drift`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
-from scipy.signal import lfilter
 
 from tonle.kernels import checks as v
 
-__all__ = [
-    "Baseline",
-    "DriftResult",
-    "LinearHealth",
-    "cusum",
-    "ewma_drift",
-    "ewma_limit",
-    "fit_linear_health",
-    "health_index",
-    "robust_baseline",
-]
-
-MAD_TO_SIGMA = 1.4826
-"""MAD x this estimates the standard deviation for Gaussian data (1 / Phi^-1(3/4))."""
-
-
-class Baseline(NamedTuple):
-    """Robust location (median) and scale (MAD x 1.4826, floored); NaN without enough data."""
-
-    location: np.ndarray
-    scale: np.ndarray
-
-
-@dataclass(frozen=True, slots=True)
-class DriftResult:
-    """Output of a one-sided drift chart on standardised data, ``[n_machines, n_samples]``.
-
-    statistic:         the chart statistic in sigma units (EWMA value or CUSUM sum).
-    limit:             [n_samples] control limit it is compared with (EWMA: time-varying).
-    alarm:             bool, statistic > limit. Not reset after an alarm: act on the first.
-    first_alarm_index: int [n_machines], first sample in alarm, -1 if none.
-    """
-
-    statistic: np.ndarray
-    limit: np.ndarray
-    alarm: np.ndarray
-    first_alarm_index: np.ndarray
-
-
-def robust_baseline(
-    x: np.ndarray,
-    axis: int = -1,
-    *,
-    rel_floor: float = 0.01,
-    abs_floor: float = 1e-9,
-    min_samples: int = 10,
-) -> Baseline:
-    """Median and MAD-based sigma of healthy data along `axis`, ignoring NaN.
-
-    The scale is floored at ``max(rel_floor x |median|, abs_floor)`` so that a quantised
-    or stuck sensor with MAD 0 does not turn every later wobble into an infinite
-    z-score; by default a change of 1 % of the level is never more than one sigma.
-    Rows with fewer than `min_samples` finite values get NaN: no baseline yet.
-    """
-    a = v.as_float("x", x, allow_nan=True)
-    if a.ndim == 0:
-        raise ValueError("x must have a sample axis, got a scalar")
-    if rel_floor < 0 or abs_floor <= 0:
-        raise ValueError(f"need rel_floor >= 0 and abs_floor > 0, got {rel_floor}, {abs_floor}")
-    try:
-        a = np.moveaxis(a, axis, -1)
-    except np.exceptions.AxisError as exc:
-        raise ValueError(f"axis={axis} does not exist for x of shape {a.shape}") from exc
-    enough = np.isfinite(a).sum(axis=-1) >= v.check_count("min_samples", min_samples, minimum=1)
-    location = np.full(enough.shape, np.nan)
-    scale = np.full(enough.shape, np.nan)
-    rows = a[enough]  # nanmedian on these never sees an all-NaN row, so never warns
-    med = np.nanmedian(rows, axis=-1)
-    mad = np.nanmedian(np.abs(rows - med[:, None]), axis=-1) * MAD_TO_SIGMA
-    location[enough] = med
-    scale[enough] = np.maximum(mad, np.maximum(rel_floor * np.abs(med), abs_floor))
-    return Baseline(location, scale)
+__all__ = ["LinearHealth", "fit_linear_health", "health_index"]
 
 
 def health_index(
@@ -145,90 +70,6 @@ def health_index(
         severity = 1.0 - np.log(ratio) / np.log(fail_ratio)
     impulsive = (kurt_fail - k) / (kurt_fail - bk)
     return np.minimum(np.clip(severity, 0.0, 1.0), np.clip(impulsive, 0.0, 1.0))
-
-
-def ewma_drift(
-    x: np.ndarray,
-    loc: np.ndarray,
-    scale: np.ndarray,
-    lam: float = 0.2,
-    L: float = 3.0,
-) -> DriftResult:
-    """One-sided (upward) EWMA control chart of ``z = (x - loc) / scale`` per machine.
-
-    ``E_t = lam z_t + (1 - lam) E_{t-1}`` with ``E_0 = 0`` (on target), alarm when
-    ``E_t > L sqrt(lam / (2 - lam) (1 - (1 - lam)^(2t)))``, the exact variance of E_t
-    for in-control unit-variance data, so the first samples are not under-protected.
-    The defaults (0.2, 3) are the usual textbook pair; a 2-sigma shift is typically
-    caught within about 5 samples. x is ``[n_machines, n_samples]`` in time order;
-    loc and scale are ``[n_machines]`` (e.g. from `robust_baseline`); a machine whose
-    loc or scale is NaN (no baseline yet) gets a NaN statistic and never alarms.
-    """
-    z = _standardise(x, loc, scale)
-    limit = ewma_limit(z.shape[-1], lam, L)
-    # E_t - (1 - lam) E_{t-1} = lam z_t is a first-order IIR filter with zero initial state.
-    statistic = lfilter([lam], [1.0, -(1.0 - lam)], z, axis=-1)
-    return _result(statistic, limit)
-
-
-def ewma_limit(n_samples: int, lam: float = 0.2, L: float = 3.0) -> np.ndarray:
-    """Exact upper control limit of the EWMA chart for samples 1..n_samples, sigma units."""
-    if not 0 < lam <= 1 or not L > 0:
-        raise ValueError(f"need 0 < lam <= 1 and L > 0, got lam={lam}, L={L}")
-    n_samples = v.check_count("n_samples", n_samples, minimum=0)
-    if lam == 1:  # no memory: a Shewhart chart with a constant limit
-        return np.full(n_samples, float(L))
-    t = np.arange(1, n_samples + 1)
-    # 1 - (1 - lam)^(2t) via expm1/log1p: accurate for small lam and small t.
-    return L * np.sqrt(lam / (2.0 - lam) * -np.expm1(2.0 * t * np.log1p(-lam)))
-
-
-def cusum(
-    x: np.ndarray,
-    loc: np.ndarray,
-    scale: np.ndarray,
-    k: float = 0.5,
-    h: float = 5.0,
-) -> DriftResult:
-    """One-sided upper CUSUM of ``z = (x - loc) / scale``; k and h in sigma units.
-
-    ``S_t = max(0, S_{t-1} + z_t - k)``, ``S_0 = 0``, alarm when ``S_t > h``. The
-    defaults k = 0.5, h = 5 detect a 1-sigma shift fastest (in-control ARL about 940 for the
-    one-sided chart). Computed without a sample loop through the identity
-    ``S_t = C_t - min(0, min_{s<=t} C_s)`` with ``C_t = sum_{s<=t} (z_s - k)``; the
-    cumulative sum costs some rounding on very long series (about 1e-16 x |C|).
-    Shapes and NaN baselines are handled as in `ewma_drift`.
-    """
-    z = _standardise(x, loc, scale)
-    if not k >= 0 or not h > 0:
-        raise ValueError(f"need k >= 0 and h > 0, got k={k}, h={h}")
-    c = np.cumsum(z - k, axis=-1)
-    floor = np.minimum.accumulate(c, axis=-1)
-    np.minimum(floor, 0.0, out=floor)
-    statistic = np.subtract(c, floor, out=c)
-    return _result(statistic, np.full(z.shape[-1], float(h)))
-
-
-def _standardise(x: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    a = v.as_float("x", x)
-    if a.ndim != 2:
-        raise ValueError(f"x must be 2-D [n_machines, n_samples], got shape {a.shape}")
-    n = a.shape[0]
-    lo = v.as_float("loc", loc, allow_nan=True)  # NaN: no baseline yet, no verdict
-    sc = v.as_float("scale", scale, allow_nan=True)
-    for name, b in (("loc", lo), ("scale", sc)):
-        if b.shape not in ((), (n,)):
-            raise ValueError(f"{name} must be a scalar or [n_machines={n}], got shape {b.shape}")
-    bad = sc <= 0
-    if bad.any():
-        raise ValueError(f"scale must be > 0{v.located(bad)}: floor it (see robust_baseline)")
-    return (a - np.reshape(lo, (-1, 1))) / np.reshape(sc, (-1, 1))
-
-
-def _result(statistic: np.ndarray, limit: np.ndarray) -> DriftResult:
-    alarm = statistic > limit
-    first = np.where(alarm.any(axis=-1), alarm.argmax(axis=-1), -1)
-    return DriftResult(statistic=statistic, limit=limit, alarm=alarm, first_alarm_index=first)
 
 
 @dataclass(frozen=True, slots=True)

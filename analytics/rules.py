@@ -26,16 +26,20 @@ import numpy as np
 from tonle.config import RulesConfig
 from tonle.contract import MACHINE_STATES
 
-__all__ = ["Action", "PdmView", "RuleEngine"]
+__all__ = ["COMMAND_OF", "Action", "Condition", "PdmView", "RuleEngine"]
 
 BREAKDOWN = MACHINE_STATES.index("breakdown")
 HOUR_S = 3600.0
+
+Condition = Literal["derate", "maintenance", "andon"]
+COMMAND_OF: dict[Condition, str] = {"derate": "set_speed", "maintenance": "maintenance", "andon": "andon"}
+"""The command each condition sends when it fires (`commands.action`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
     machine: str
-    condition: str
+    condition: Condition
     command: Literal["set_speed", "maintenance", "andon"] | None
     value: float | None
     severity: Literal["info", "warning", "critical"]
@@ -82,13 +86,15 @@ _WHERE = {
 
 @dataclass
 class RuleEngine:
+    """The latches of one line's machines, by (machine, condition)."""
+
     cfg: RulesConfig
     rul_horizon_h: float = np.inf
     min_interval_s: float = 0.0
-    active: set[tuple[str, str]] = field(default_factory=set)
-    fired_s: dict[tuple[str, str], float] = field(default_factory=dict)
+    active: set[tuple[str, Condition]] = field(default_factory=set)
+    fired_s: dict[tuple[str, Condition], float] = field(default_factory=dict)
 
-    def _latch(self, machine: str, cond: str, on: bool, off: bool, now_s: float = 0.0) -> bool:
+    def _latch(self, machine: str, cond: Condition, on: bool, off: bool, now_s: float = 0.0) -> bool:
         """True exactly when the condition turns on; clears only when `off`.
 
         A condition that turns on again within `min_interval_s` of its last firing waits
@@ -105,6 +111,20 @@ class RuleEngine:
             return True
         return False
 
+    def in_repair(self) -> set[str]:
+        """Machines whose maintenance request is still latched (not yet healthy again)."""
+        return {m for m, cond in self.active if cond == "maintenance"}
+
+    def restore(self, machine: str, cond: Condition, *, fired_s: float | None, active: bool) -> None:
+        """Set a latch as a previous run of the service left it (`analytics.recovery`)."""
+        key = (machine, cond)
+        if fired_s is not None:
+            self.fired_s[key] = fired_s
+        if active:
+            self.active.add(key)
+        else:
+            self.active.discard(key)
+
     def evaluate(
         self,
         machines: list[str],
@@ -114,72 +134,95 @@ class RuleEngine:
         now_s: float = 0.0,
     ) -> list[Action]:
         """Actions for this evaluation; NaN health (no vibration data yet) changes nothing."""
-        r = self.cfg
         view = pdm if pdm is not None else PdmView.unknown(len(machines))
         out: list[Action] = []
         for i, (m, h, code) in enumerate(zip(machines, health.tolist(), state_code.tolist(), strict=True)):
-            known = h == h  # not NaN
-            hv = round(h, 3) if known else None
-            rul = float(view.rul_h[i])
-            rul_v = round(rul, 2) if np.isfinite(rul) else None
-            # Only a significant trend (the band closes: finite late end) may move a machine;
-            # a noise wiggle on a healthy machine gives an early end but no late one.
-            short = bool(view.lower_h[i] < self.rul_horizon_h and np.isfinite(view.upper_h[i]))
-            story = view.describe(i)
-            fault = "" if view.hint[i] == "none" else f"_{view.hint[i]}"
-            if known and self._latch(
-                m, "maintenance", h < r.maintenance_below, h > r.maintenance_clear_above, now_s
-            ):
-                # Maintenance supersedes a pending derate: latch it too so it does not fire after.
-                self.active.add((m, "derate"))
-                out.append(
-                    Action(
-                        m,
-                        "maintenance",
-                        "maintenance",
-                        None,
-                        "critical",
-                        f"maintenance_needed{fault}",
-                        f"{m}: vibration health has fallen to {h:.3f} (limit {r.maintenance_below:.2f}), "
-                        f"{story}; stop the machine and replace the bearing before it seizes",
-                        hv,
-                        rul_v,
-                    )
-                )
-            if known and self._latch(
-                m, "derate", h < r.derate_below or short, h > r.derate_clear_above, now_s
-            ):
-                why = (
-                    f"the bearing may fail within {self.rul_horizon_h:g} h"
-                    if short
-                    else f"vibration health has fallen to {h:.3f} (limit {r.derate_below:.2f})"
-                )
-                out.append(
-                    Action(
-                        m,
-                        "derate",
-                        "set_speed",
-                        r.derate_to,
-                        "warning",
-                        f"rul_short{fault}" if short else f"health_low{fault}",
-                        f"{m}: {why}, health {h:.3f}, {story}; speed reduced to {r.derate_to:.0%} "
-                        "to slow the wear: order the bearing and plan the repair before the early end",
-                        hv,
-                        rul_v,
-                    )
-                )
-            if r.andon_on_breakdown and self._latch(m, "andon", code == BREAKDOWN, code != BREAKDOWN, now_s):
-                out.append(
-                    Action(
-                        m,
-                        "andon",
-                        "andon",
-                        1.0,
-                        "critical",
-                        "breakdown",
-                        f"{m} has broken down; andon lit, call the mechanic",
-                        hv,
-                        rul_v,
-                    )
-                )
+            out += self._machine(i, m, h, code, view, now_s)
         return out
+
+    def _machine(self, i: int, m: str, h: float, code: int, view: PdmView, now_s: float) -> list[Action]:
+        r = self.cfg
+        out = []
+        known = h == h  # not NaN
+        rul = float(view.rul_h[i])
+        facts = _Facts(
+            m,
+            h,
+            round(h, 3) if known else None,
+            round(rul, 2) if np.isfinite(rul) else None,
+            view.describe(i),
+            "" if view.hint[i] == "none" else f"_{view.hint[i]}",
+        )
+        # Only a significant trend (the band closes: finite late end) may move a machine;
+        # a noise wiggle on a healthy machine gives an early end but no late one.
+        short = bool(view.lower_h[i] < self.rul_horizon_h and np.isfinite(view.upper_h[i]))
+        if known and self._latch(
+            m, "maintenance", h < r.maintenance_below, h > r.maintenance_clear_above, now_s
+        ):
+            # Maintenance supersedes a pending derate: latch it too so it does not fire after.
+            self.active.add((m, "derate"))
+            out.append(self._maintenance(facts))
+        if known and self._latch(m, "derate", h < r.derate_below or short, h > r.derate_clear_above, now_s):
+            out.append(self._derate(facts, short))
+        if r.andon_on_breakdown and self._latch(m, "andon", code == BREAKDOWN, code != BREAKDOWN, now_s):
+            out.append(
+                Action(
+                    m,
+                    "andon",
+                    "andon",
+                    1.0,
+                    "critical",
+                    "breakdown",
+                    f"{m} has broken down; andon lit, call the mechanic",
+                    facts.health,
+                    facts.rul_h,
+                )
+            )
+        return out
+
+    def _maintenance(self, f: _Facts) -> Action:
+        r = self.cfg
+        return Action(
+            f.machine,
+            "maintenance",
+            "maintenance",
+            None,
+            "critical",
+            f"maintenance_needed{f.fault}",
+            f"{f.machine}: vibration health has fallen to {f.h:.3f} (limit {r.maintenance_below:.2f}), "
+            f"{f.story}; stop the machine and replace the bearing before it seizes",
+            f.health,
+            f.rul_h,
+        )
+
+    def _derate(self, f: _Facts, short: bool) -> Action:
+        r = self.cfg
+        why = (
+            f"the bearing may fail within {self.rul_horizon_h:g} h"
+            if short
+            else f"vibration health has fallen to {f.h:.3f} (limit {r.derate_below:.2f})"
+        )
+        return Action(
+            f.machine,
+            "derate",
+            "set_speed",
+            r.derate_to,
+            "warning",
+            f"rul_short{f.fault}" if short else f"health_low{f.fault}",
+            f"{f.machine}: {why}, health {f.h:.3f}, {f.story}; speed reduced to {r.derate_to:.0%} "
+            "to slow the wear: order the bearing and plan the repair before the early end",
+            f.health,
+            f.rul_h,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What an action about one machine says: health as measured and rounded, RUL, the story."""
+
+    machine: str
+    h: float
+    health: float | None
+    rul_h: float | None
+    story: str
+    fault: str

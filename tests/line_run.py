@@ -46,6 +46,7 @@ class LineRun:
     analytics: AnalyticsService
     q: InfluxQLClient
     results: list[list[LineResult]]
+    retired_commands: int = 0  # commands sent by services this run has restarted
 
     @property
     def start_ns(self) -> int:
@@ -73,13 +74,39 @@ class LineRun:
         async def answered() -> int:
             return sum(self.agent.stats.commands.values()) + self.agent.stats.bad_commands
 
-        await wait_for(answered, lambda n: n >= self.analytics.commands_sent, "the agent to answer commands")
+        sent = self.retired_commands + self.analytics.commands_sent
+        await wait_for(answered, lambda n: n >= sent, "the agent to answer commands")
 
-    async def advance(self, seconds: float, *, connected: bool = True) -> None:
+    @contextlib.asynccontextmanager
+    async def restarted_analytics(self) -> AsyncIterator[AnalyticsService]:
+        """Stop the analytics service and start a fresh one on the same database and broker.
+
+        The new one has its own connections and nothing in memory, as after a process restart;
+        it replaces `analytics` until the block ends.
+        """
+        old = self.analytics
+        cfg, name = self.cfg, self.cfg.influxdb.database
+        async with (
+            make_writer(cfg) as writer,
+            InfluxQLClient(cfg.influxdb.url, name) as q,
+            MqttConnection(cfg.mqtt.host, cfg.mqtt.port, f"analytics-{name}-restarted") as amqtt,
+        ):
+            await amqtt.wait_connected()
+            self.retired_commands += old.commands_sent
+            self.analytics = AnalyticsService(cfg, self.clock, q, writer, amqtt)
+            try:
+                yield self.analytics
+            finally:
+                self.retired_commands -= old.commands_sent
+                self.retired_commands += self.analytics.commands_sent
+                self.analytics = old
+
+    async def advance(self, seconds: float, *, connected: bool = True, analytics: bool = True) -> None:
         """Run the line for `seconds` of virtual time, analytics at its interval.
 
         With `connected=False` (the broker is down) nothing waits for delivery:
         the agent keeps reading and spooling, and analytics does not run.
+        With `analytics=False` (the analytics service is down) everything else runs.
         """
         step = self.cfg.agent.publish_interval_s
         every = self.cfg.analytics.interval_s
@@ -93,7 +120,8 @@ class LineRun:
             if connected and (self.clock.now_ns() - T0) / NS >= next_analytics - 1e-9:
                 next_analytics += every
                 await self.settle()
-                self.results.append(await self.analytics.run_once(self.clock.now_ns()))
+                if analytics:
+                    self.results.append(await self.analytics.run_once(self.clock.now_ns()))
                 await self.collector.write_health()
                 await self.settle_commands()
         if connected:

@@ -24,7 +24,8 @@ from typing import IO
 
 import numpy as np
 
-from analytics.drift import OnlineBaseline, feature_drift, robust_z
+from analytics.baseline import OnlineBaseline, robust_z
+from analytics.drift import feature_drift
 from analytics.health import fit_linear_health, health_index
 from analytics.rul import RulEstimate, rul_from_health
 from tonle.kernels.bearing import BEARINGS, defect_frequencies

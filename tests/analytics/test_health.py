@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.health import cusum, ewma_drift, ewma_limit, health_index, robust_baseline
+from analytics.baseline import robust_baseline
+from analytics.drift import cusum, ewma_drift, ewma_limit
+from analytics.health import health_index
 
 # --- baseline ------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.kpi import Counts, compute_kpis
 from analytics.oee import counter_increase, line_oee, oee, pieces_per_hour
-from analytics.states import state_durations
+from analytics.timeline import Events
 from tonle.contract import MACHINE_STATES
 
 RUNNING, IDLE = MACHINE_STATES.index("running"), MACHINE_STATES.index("idle")
@@ -72,13 +73,19 @@ def test_hand_computed_shift_for_two_machines() -> None:
     machine = np.array([e[0] for e in events])
     ts = np.array([_ns(e[1]) for e in events], dtype=np.int64)
     code = np.array([e[2] for e in events])
-    times = state_durations(
-        machine, ts, code, _ns("06:00"), _ns("14:00"), n_machines=2, n_states=len(MACHINE_STATES)
+    times = compute_kpis(
+        Events.of(machine, ts, code),
+        Counts.of([], [], [], []),
+        n_machines=2,
+        start_ns=_ns("06:00"),
+        end_ns=_ns("14:00"),
+        ideal_cycle_s=np.nan,
     )
-    np.testing.assert_array_equal(times.unknown_s, [0.0, 0.0])
-    np.testing.assert_array_equal(times.seconds[:, BREAKDOWN], [2700.0, 1200.0])
-    np.testing.assert_array_equal(times.seconds[:, SETUP], [900.0, 900.0])
-    np.testing.assert_array_equal(times.seconds[:, IDLE], [0.0, 1800.0])
+    seconds = times.state_seconds()
+    np.testing.assert_array_equal(times.by_machine().nodata_s, [0.0, 0.0])
+    np.testing.assert_array_equal(seconds[:, BREAKDOWN], [2700.0, 1200.0])
+    np.testing.assert_array_equal(seconds[:, SETUP], [900.0, 900.0])
+    np.testing.assert_array_equal(seconds[:, IDLE], [0.0, 1800.0])
 
     # Piece counters, sampled by the edge agent. Machine 0's controller rebooted after the
     # breakdown repair: 12 840 -> 13 140 (+300), reset to 0, 0 -> 210 -> 300 (+300) = 600.
@@ -100,9 +107,9 @@ def test_hand_computed_shift_for_two_machines() -> None:
     )
     np.testing.assert_array_equal(total, [600.0, 800.0])
 
-    planned = times.window_s - times.seconds[:, PLANNED_STOP]
+    planned = (_ns("14:00") - _ns("06:00")) / 1e9 - seconds[:, PLANNED_STOP]
     np.testing.assert_array_equal(planned, [27_000.0, 27_000.0])
-    r = oee(planned, times.seconds[:, RUNNING], total, np.array([582, 792]), np.array([30.0, 24.0]))
+    r = oee(planned, seconds[:, RUNNING], total, np.array([582, 792]), np.array([30.0, 24.0]))
     exact = pytest.approx
     assert r.run_s.tolist() == [23_400.0, 23_100.0]
     assert r.availability.tolist() == exact([23_400 / 27_000, 23_100 / 27_000], abs=1e-12)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.drift import DriftState, OnlineBaseline, feature_drift, robust_z
-from analytics.health import robust_baseline
+from analytics.baseline import OnlineBaseline, robust_baseline, robust_z
+from analytics.drift import DriftState, feature_drift
 
 
 def _slow_charts(z: np.ndarray, k: float, lam: float) -> tuple[np.ndarray, np.ndarray]:

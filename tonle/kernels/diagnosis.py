@@ -258,7 +258,7 @@ def _order_hint(now: OrderLines, base: np.ndarray, growth: float, line_ratio: fl
 
 
 def _hint_shape(
-    evidence: BearingEvidence | None, now: np.ndarray | None, base: np.ndarray | None
+    evidence: BearingEvidence | None, now: OrderLines | None, base: np.ndarray | None
 ) -> tuple[int, ...]:
     shapes = []
     if evidence is not None:

@@ -81,8 +81,11 @@ def increments(counts: Counts, n_machines: int, start: int, end: int) -> Increme
 
 def _steps(c: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Increase at each reading; a machine's first reading is its baseline (0)."""
-    step = np.diff(c, prepend=0.0)
-    step = np.where(step < 0, c, step)  # a restart: counting began again from zero
+    step = np.empty_like(c)
+    step[:1] = c[:1]
+    np.subtract(c[1:], c[:-1], out=step[1:])
+    restart = step < 0  # a restart: counting began again from zero
+    step[restart] = c[restart]
     step[first] = 0.0
     return step
 

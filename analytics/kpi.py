@@ -90,7 +90,6 @@ def compute_kpis(
     n_machines = v.check_count("n_machines", n_machines, minimum=1)
     periods = _periods(calendar, start_ns, end_ns)
     job_table = (*job_names, "(none)") if jobs is not None else ("(all)",)
-    shape = (n_machines, periods.n, len(job_table))
     ideal = _ideal_table(ideal_cycle_s, n_machines, len(job_table))
     seg = build_segments(
         states,
@@ -102,8 +101,7 @@ def compute_kpis(
         n_jobs=len(job_table),
         max_gap_s=max_gap_s,
     )
-    pieces = _pieces(counts, ideal, periods, jobs, job_table, shape)
-    figures = _figures(seg, pieces, telemetry or {}, shape)
+    figures = _figures(seg, counts, ideal, periods, jobs, job_table, telemetry or {})
     return KpiResult(
         figures=figures,
         periods=periods,
@@ -118,16 +116,30 @@ def compute_kpis(
 
 
 def _figures(
-    seg: Segments, pieces: _Pieces, telemetry: Mapping[str, UniformSeries], shape: tuple[int, int, int]
+    seg: Segments,
+    counts: Counts,
+    ideal: np.ndarray,
+    periods: Periods,
+    jobs: Events | None,
+    job_table: tuple[str, ...],
+    telemetry: Mapping[str, UniformSeries],
 ) -> Figures:
-    """The extensive figures per (machine, period, job) cell: time and telemetry from the segments."""
+    """The extensive figures per (machine, period, job) cell.
+
+    Time and telemetry come from the segments, pieces from the counters; telemetry is
+    summed before the pieces so the large piece temporaries are not held meanwhile.
+    """
+    shape = (ideal.shape[0], periods.n, len(job_table))
     # One cell per (machine, period, job, loss category): every time figure is a bincount on it.
-    _, n_p, n_jobs = shape
-    ccell = ((seg.machine * n_p + seg.period) * n_jobs + seg.job) * len(CATEGORIES) + seg.category
+    ccell = ((seg.machine * periods.n + seg.period) * len(job_table) + seg.job) * len(
+        CATEGORIES
+    ) + seg.category
+    seconds, stops = _by_cell(ccell, seg.seconds, shape), _by_cell(ccell, seg.stop_start, shape)
     fields = _fields(telemetry, seg, ccell, shape)
+    pieces = _pieces(counts, ideal, periods, jobs, job_table, shape)
     return Figures(
-        seconds=_by_cell(ccell, seg.seconds, shape),
-        stops=_by_cell(ccell, seg.stop_start, shape),
+        seconds=seconds,
+        stops=stops,
         total=pieces.total,
         good=pieces.good,
         ideal_s=pieces.ideal_s,
@@ -167,19 +179,30 @@ def _pieces(
     n_machines, n_p, n_jobs = shape
     start, end = int(periods.edges[0]), int(periods.edges[-1])
     pm, pt, ptot, pgood = increments(counts, n_machines, start, end)
-    slice_ = np.searchsorted(periods.edges, pt, side="right") - 1
+    slice_ = np.searchsorted(periods.edges, pt, side="right")
+    slice_ -= 1
     pjob = _job_at(jobs, job_table, pm, pt, start) if jobs is not None else np.zeros(pm.size, np.int64)
-    pcell = (pm * n_p + periods.slice_period[slice_]) * n_jobs + pjob
+    # In place: a day of a plant's counters is millions of readings.
+    pcell = pm * n_p
+    pcell += periods.slice_period[slice_]
+    pcell *= n_jobs
+    pcell += pjob
     piece_ideal = ideal[pm, pjob]
-    # 0 pieces x an unknown (NaN) ideal cycle is 0 ideal seconds, not unknown.
-    w_all = np.where(ptot > 0, ptot * piece_ideal, 0.0)
-    w_good = np.where(pgood > 0, pgood * piece_ideal, 0.0)
     cells = n_machines * n_p * n_jobs
-    out = _Pieces(
-        *(np.bincount(pcell, weights=w, minlength=cells).reshape(shape) for w in (ptot, pgood, w_all, w_good))
-    )
+    total, good = (np.bincount(pcell, weights=w, minlength=cells).reshape(shape) for w in (ptot, pgood))
+    ideal_s, ideal_good_s = (_ideal_seconds(pcell, w, piece_ideal, cells, shape) for w in (ptot, pgood))
+    out = _Pieces(total, good, ideal_s, ideal_good_s)
     _check_good(out.good, out.total)
     return out
+
+
+def _ideal_seconds(
+    pcell: np.ndarray, pieces: np.ndarray, piece_ideal: np.ndarray, cells: int, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Ideal seconds of the pieces per cell; 0 pieces x an unknown (NaN) ideal cycle is 0, not unknown."""
+    w = pieces * piece_ideal
+    w[~(pieces > 0)] = 0.0
+    return np.bincount(pcell, weights=w, minlength=cells).reshape(shape)
 
 
 class _Fields(NamedTuple):

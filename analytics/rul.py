@@ -94,7 +94,9 @@ def rul_from_health(
     min_points = v.check_count("min_points", min_points, minimum=3)
     ref, d_fail, sd = _levels(h.shape[0], h_ref, h_fail, noise)
     present = np.isfinite(h)
-    x, y, w, n, y_fail = _fit_points(tt, h, present, ref, sd, d_fail, gate, smooth, model)
+    damage = trailing_mean(ref - h, smooth)
+    when = trailing_mean(np.where(present, tt, np.nan), smooth)  # centre of each window: no lag
+    x, y, w, n, y_fail = _fit_points(damage, when, sd, d_fail, gate, smooth, model)
     fit = _line_fit(x, y, w, n)
     t_last = np.nanmax(np.where(present, tt, np.nan), axis=1, initial=-np.inf)
     q = NormalDist().inv_cdf(0.5 + coverage / 2)
@@ -120,23 +122,19 @@ def _levels(
 
 
 def _fit_points(
-    tt: np.ndarray,
-    h: np.ndarray,
-    present: np.ndarray,
-    ref: np.ndarray,
+    damage: np.ndarray,
+    when: np.ndarray,
     sd: np.ndarray,
     d_fail: np.ndarray,
     gate: float,
     smooth: int,
     model: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y, weight, points used, y at failure) of the trend fit; weight 0 = not used.
+    """(x, y, weight, points used, y at failure) of the trend fit from smoothed damage; weight 0 = not used.
 
     Only smoothed points clearly above the healthy noise enter: before degradation
     starts there is no trend, and fitting noise would invent one.
     """
-    damage = trailing_mean(ref - h, smooth)
-    when = trailing_mean(np.where(present, tt, np.nan), smooth)  # centre of each window: no lag
     with np.errstate(invalid="ignore"):
         use = np.isfinite(damage) & (damage > np.maximum(gate * sd / np.sqrt(smooth), 1e-12))
     x = np.where(use, when, 0.0)

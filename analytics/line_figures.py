@@ -8,6 +8,7 @@ balance and energy are read from those sums, so each figure can show what it cam
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ def _select(f: Figures, axis: int, mask: np.ndarray) -> Figures:
     By indexing, not by a 0-weighted sum: a machine without a standard time has NaN ideal
     seconds, and NaN x 0 is still NaN.
     """
-    changes = {
+    changes: dict[str, Any] = {
         k.name: np.compress(mask, getattr(f, k.name), axis=axis)
         for k in fields(f)
         if k.name not in ("field_names", "field_period_s")

@@ -51,7 +51,7 @@ class Ai4iResult:
 def evaluate_ai4i(f: ProcessFeatures, labels: np.ndarray, *, n_folds: int = 5, seed: int = 0) -> Ai4iResult:
     """Precision and recall per mode: documented limits, and limits re-learnt fold by fold."""
     documented = precision_recall(process_modes(f), labels)
-    fold = stratified_folds(labels.any(axis=1), n_folds, seed)
+    fold = stratified_folds(np.asarray(labels.any(axis=1)), n_folds, seed)
     predicted = np.zeros_like(labels)
     for k in range(n_folds):
         train, test = fold != k, fold == k

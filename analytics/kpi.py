@@ -181,13 +181,16 @@ def _pieces(
     pm, pt, ptot, pgood = increments(counts, n_machines, start, end)
     slice_ = np.searchsorted(periods.edges, pt, side="right")
     slice_ -= 1
-    pjob = _job_at(jobs, job_table, pm, pt, start) if jobs is not None else np.zeros(pm.size, np.int64)
     # In place: a day of a plant's counters is millions of readings.
     pcell = pm * n_p
     pcell += periods.slice_period[slice_]
-    pcell *= n_jobs
-    pcell += pjob
-    piece_ideal = ideal[pm, pjob]
+    if jobs is None:  # one job column: no job to look up per piece
+        piece_ideal = ideal[pm, 0]
+    else:
+        pjob = _job_at(jobs, job_table, pm, pt, start)
+        pcell *= n_jobs
+        pcell += pjob
+        piece_ideal = ideal[pm, pjob]
     cells = n_machines * n_p * n_jobs
     total, good = (np.bincount(pcell, weights=w, minlength=cells).reshape(shape) for w in (ptot, pgood))
     ideal_s, ideal_good_s = (_ideal_seconds(pcell, w, piece_ideal, cells, shape) for w in (ptot, pgood))

@@ -69,3 +69,9 @@ def sort_events(
     first = np.concatenate(([True], boundary)) if m.size else np.zeros(0, bool)
     last = np.concatenate((boundary, [True])) if m.size else np.zeros(0, bool)
     return SortedEvents(machine=m, ts_ns=t, value=value, first=first, last=last)
+
+
+def empty_as_int(x: object) -> object:
+    """`[]` arrives as float64; an empty list of events is still a valid (empty) stream."""
+    a = np.asarray(x)
+    return a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else x

@@ -219,7 +219,7 @@ class Figures:
         return ratio(self.field_sum[..., i, category], self.field_n[..., i, category])
 
 
-def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
     """num / den, NaN where den is 0 or NaN (no divide warning)."""
-    num, den = np.broadcast_arrays(np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64))
-    return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+    n, d = np.broadcast_arrays(np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64))
+    return np.divide(n, d, out=np.full(n.shape, np.nan), where=d > 0)

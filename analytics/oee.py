@@ -172,26 +172,7 @@ def line_oee(
         quality      = good pieces / pieces out of the last station (end-of-line quality;
                        pieces scrapped upstream never arrive and so lower performance)
     """
-    planned = v.non_negative("planned_s", v.as_float("planned_s", planned_s, allow_nan=True))
-    named = {"run_s": run_s, "total": total, "good": good, "ideal_cycle_s": ideal_cycle_s}
-    st = {k: v.non_negative(k, v.as_float(k, x, allow_nan=True)) for k, x in named.items()}
-    try:
-        run, total_, good_, ideal = np.broadcast_arrays(*st.values())
-        np.broadcast_shapes(planned.shape, run.shape[:-1])
-    except ValueError as exc:
-        shapes = {"planned_s": planned.shape} | {k: x.shape for k, x in st.items()}
-        raise ValueError(f"line inputs do not broadcast (stations on the last axis): {shapes}") from exc
-    if run.ndim == 0:
-        raise ValueError("run_s, total, good and ideal_cycle_s need a station axis (the last)")
-    if run.shape[-1] == 0:
-        raise ValueError("a line needs at least one station")
-    if planned.ndim >= run.ndim:
-        raise ValueError(
-            f"planned_s has shape {planned.shape} but must be one value per line, shape "
-            f"{run.shape[:-1]} (stations are the last axis of run_s): pass the line's planned time"
-        )
-    _check_consistent(planned[..., None], run, total_, good_, ideal)
-
+    run, total_, good_, ideal = _line_arrays(planned_s, run_s, total, good, ideal_cycle_s)
     constraint = _nan_argmax(ideal)
     unset = constraint < 0  # no SAM configured for any station: no line figures
     pick = np.maximum(constraint, 0)[..., None]
@@ -212,6 +193,40 @@ def line_oee(
         bottleneck=_nan_argmax(cycle),
         station_cycle_s=cycle,
     )
+
+
+def _line_arrays(
+    planned_s: np.ndarray | float,
+    run_s: np.ndarray,
+    total: np.ndarray,
+    good: np.ndarray,
+    ideal_cycle_s: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """(run, total, good, ideal) as float64, stations on the last axis, checked with the planned time.
+
+    Every refusal names the shapes or the value at fault, so a caller who mixed up the
+    line and station axes reads what to pass instead.
+    """
+    planned = v.non_negative("planned_s", v.as_float("planned_s", planned_s, allow_nan=True))
+    named = {"run_s": run_s, "total": total, "good": good, "ideal_cycle_s": ideal_cycle_s}
+    st = {k: v.non_negative(k, v.as_float(k, x, allow_nan=True)) for k, x in named.items()}
+    try:
+        run, total_, good_, ideal = np.broadcast_arrays(*st.values())
+        np.broadcast_shapes(planned.shape, run.shape[:-1])
+    except ValueError as exc:
+        shapes = {"planned_s": planned.shape} | {k: x.shape for k, x in st.items()}
+        raise ValueError(f"line inputs do not broadcast (stations on the last axis): {shapes}") from exc
+    if run.ndim == 0:
+        raise ValueError("run_s, total, good and ideal_cycle_s need a station axis (the last)")
+    if run.shape[-1] == 0:
+        raise ValueError("a line needs at least one station")
+    if planned.ndim >= run.ndim:
+        raise ValueError(
+            f"planned_s has shape {planned.shape} but must be one value per line, shape "
+            f"{run.shape[:-1]} (stations are the last axis of run_s): pass the line's planned time"
+        )
+    _check_consistent(planned[..., None], run, total_, good_, ideal)
+    return run, total_, good_, ideal
 
 
 def counter_increase(

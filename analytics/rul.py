@@ -92,27 +92,11 @@ def rul_from_health(
         )
     smooth = v.check_count("smooth", smooth, minimum=1)
     min_points = v.check_count("min_points", min_points, minimum=3)
-    ref = np.broadcast_to(v.as_float("h_ref", h_ref), h.shape[:1])[:, None]
-    d_fail = ref[:, 0] - np.broadcast_to(v.as_float("h_fail", h_fail), h.shape[:1])
-    if (d_fail <= 0).any():
-        raise ValueError("h_fail must be below h_ref: failure is a loss of health")
-    sd = np.broadcast_to(v.as_float("noise", noise), h.shape[:1])[:, None]
-
+    ref, d_fail, sd = _levels(h.shape[0], h_ref, h_fail, noise)
     present = np.isfinite(h)
     damage = trailing_mean(ref - h, smooth)
     when = trailing_mean(np.where(present, tt, np.nan), smooth)  # centre of each window: no lag
-    with np.errstate(invalid="ignore"):
-        use = np.isfinite(damage) & (damage > np.maximum(gate * sd / np.sqrt(smooth), 1e-12))
-    x = np.where(use, when, 0.0)
-    n = use.sum(axis=1).astype(np.float64)
-    if model == "exponential":
-        y = np.log(np.where(use, damage, 1.0))
-        # var(log D) ~ (noise / D)^2: weight each point by D^2, so the barely-degraded
-        # early points, whose logs are mostly noise, do not flatten the trend.
-        w = np.where(use, np.square(np.where(use, damage, 0.0)), 0.0)
-        y_fail = np.log(d_fail)
-    else:
-        y, w, y_fail = np.where(use, damage, 0.0), use.astype(np.float64), d_fail
+    x, y, w, n, y_fail = _fit_points(damage, when, sd, d_fail, gate, smooth, model)
     fit = _line_fit(x, y, w, n)
     t_last = np.nanmax(np.where(present, tt, np.nan), axis=1, initial=-np.inf)
     q = NormalDist().inv_cdf(0.5 + coverage / 2)
@@ -123,6 +107,45 @@ def rul_from_health(
     lower = np.where(ok, np.clip(lower, 0.0, rul), np.where(np.isfinite(cap), cap, np.inf))
     upper = np.where(ok, np.maximum(upper, rul), np.inf)
     return RulEstimate(rul=rul, lower=lower, upper=upper, rate=np.where(ok, fit.slope, np.nan), n_used=n)
+
+
+def _levels(
+    n_machines: int, h_ref: float | np.ndarray, h_fail: float | np.ndarray, noise: float | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(healthy level [n, 1], damage at failure [n], healthy noise [n, 1]) per machine."""
+    ref = np.broadcast_to(v.as_float("h_ref", h_ref), (n_machines,))[:, None]
+    d_fail = ref[:, 0] - np.broadcast_to(v.as_float("h_fail", h_fail), (n_machines,))
+    if (d_fail <= 0).any():
+        raise ValueError("h_fail must be below h_ref: failure is a loss of health")
+    sd = np.broadcast_to(v.as_float("noise", noise), (n_machines,))[:, None]
+    return ref, d_fail, sd
+
+
+def _fit_points(
+    damage: np.ndarray,
+    when: np.ndarray,
+    sd: np.ndarray,
+    d_fail: np.ndarray,
+    gate: float,
+    smooth: int,
+    model: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, weight, points used, y at failure) of the trend fit from smoothed damage; weight 0 = not used.
+
+    Only smoothed points clearly above the healthy noise enter: before degradation
+    starts there is no trend, and fitting noise would invent one.
+    """
+    with np.errstate(invalid="ignore"):
+        use = np.isfinite(damage) & (damage > np.maximum(gate * sd / np.sqrt(smooth), 1e-12))
+    x = np.where(use, when, 0.0)
+    n = use.sum(axis=1).astype(np.float64)
+    if model == "exponential":
+        y = np.log(np.where(use, damage, 1.0))
+        # var(log D) ~ (noise / D)^2: weight each point by D^2, so the barely-degraded
+        # early points, whose logs are mostly noise, do not flatten the trend.
+        w = np.where(use, np.square(np.where(use, damage, 0.0)), 0.0)
+        return x, y, w, n, np.log(d_fail)
+    return x, np.where(use, damage, 0.0), use.astype(np.float64), n, d_fail
 
 
 def trailing_mean(x: np.ndarray, width: int) -> np.ndarray:

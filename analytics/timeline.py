@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics._events import empty_as_int
 from analytics.losses import NO_DATA, PLANNED_STOP, RUN, LossTaxonomy
 from tonle.kernels import checks as v
 from tonle.kernels.shifts import SCHEDULED, Periods
@@ -65,10 +66,10 @@ class Events:
         reason: object | None = None,
     ) -> Events:
         """Validated int64 arrays of equal length (datetime64 timestamps are converted)."""
-        m = v.as_int("machine", _empty_as_int(machine))
-        t = v.as_timestamps("ts_ns", _empty_as_int(ts_ns))
-        c = v.as_int("code", _empty_as_int(code))
-        r = None if reason is None else v.as_int("reason", _empty_as_int(reason))
+        m = v.as_int("machine", empty_as_int(machine))
+        t = v.as_timestamps("ts_ns", empty_as_int(ts_ns))
+        c = v.as_int("code", empty_as_int(code))
+        r = None if reason is None else v.as_int("reason", empty_as_int(reason))
         v.same_length(machine=m, ts_ns=t, code=c, **({} if r is None else {"reason": r}))
         return cls(m, t, c, r)
 
@@ -117,59 +118,14 @@ def build_segments(
     """
     n_machines = v.check_count("n_machines", n_machines, minimum=0)
     start, end = int(periods.edges[0]), int(periods.edges[-1])
-    n_states = len(taxonomy.states)
-    v.check_in_range("machine", states.machine, n_machines, "machine table")
-    v.check_in_range("state", states.code, n_states, "state table (taxonomy.states)")
-    reason = states.reason if states.reason is not None else np.full(states.code.size, -1, np.int64)
-    bad = (reason < -1) | (reason >= len(reasons))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"reason[{i}] = {int(reason[i])} is outside -1..{len(reasons) - 1}: pass the reason texts as "
-            "`reasons` (-1 means no reason given)"
-        )
-    if max_gap_s is not None and not (np.isfinite(max_gap_s) and max_gap_s > 0):
-        raise ValueError(f"max_gap_s={max_gap_s} must be a positive number of seconds (or None)")
-
+    reason = _checked_reasons(states, n_machines, len(taxonomy.states), len(reasons), max_gap_s)
     ev = _state_stream(states.machine, states.ts_ns, states.code, reason, n_machines, start, end, max_gap_s)
     m, t, orig, code, rsn = ev
-
-    # Runs: uninterrupted stretches of one state and reason (heartbeats merged).
-    first = _firsts(m)
-    new_run = first | (code != _prev(code)) | (rsn != _prev(rsn))
-    run_id = np.cumsum(new_run) - 1
-    run_first = np.flatnonzero(new_run)
-    run_end = np.append(t[run_first[1:]], end)
-    next_machine_starts = np.append(m[run_first[1:]] != m[run_first[:-1]], True)[: run_first.size]
-    run_end = np.where(next_machine_starts, end, run_end)
-    run_dur = (run_end - orig[run_first]) / NS_PER_S
-    run_code = code[run_first]
-    known = run_code != NO_STATE
-    run_cat = np.full(run_first.size, NO_DATA, dtype=np.int64)
-    if known.any():
-        run_cat[known] = taxonomy.categorise(run_code[known], rsn[run_first][known], reasons, run_dur[known])
+    run_id, run_cat = _runs(m, t, orig, code, rsn, end, taxonomy, reasons)
 
     # Job stream, then merge states, jobs and calendar edges into elementary intervals.
     jm, jt, jc = _job_stream(jobs, n_machines, n_jobs, start, end)
-    edges = periods.edges[1:-1]
-    em = np.repeat(np.arange(n_machines, dtype=np.int64), edges.size)
-    et = np.tile(edges, n_machines)
-    all_m = np.concatenate((m, jm, em))
-    all_t = np.concatenate((t, jt, et))
-    kind = np.concatenate(
-        (np.zeros(m.size, np.int8), np.ones(jm.size, np.int8), np.full(em.size, 2, np.int8))
-    )
-    order = np.lexsort((kind, all_t, all_m))
-    all_m, all_t, kind = all_m[order], all_t[order], kind[order]
-    src = order  # position in the concatenation
-    state_idx = _ffill(np.where(kind == 0, src, -1))
-    job_idx = _ffill(np.where(kind == 1, src - m.size, -1))
-
-    seg_end = np.append(all_t[1:], end)
-    seg_end = np.where(np.append(all_m[1:] != all_m[:-1], True), end, seg_end)
-    keep = seg_end > all_t
-    seg_m, seg_s, seg_e = all_m[keep], all_t[keep], seg_end[keep]
-    si, ji = state_idx[keep], job_idx[keep]
+    seg_m, seg_s, seg_e, si, ji = _elementary(m, t, jm, jt, periods.edges[1:-1], n_machines, end)
     run = run_id[si]
     cat = run_cat[run]
     slice_ = np.searchsorted(periods.edges, seg_s, side="right") - 1
@@ -189,6 +145,90 @@ def build_segments(
         job=job,
         stop_start=starts,
     )
+
+
+def _checked_reasons(
+    states: Events, n_machines: int, n_states: int, n_reasons: int, max_gap_s: float | None
+) -> np.ndarray:
+    """The events' reason codes (-1 where none), after refusing anything outside its table."""
+    v.check_in_range("machine", states.machine, n_machines, "machine table")
+    v.check_in_range("state", states.code, n_states, "state table (taxonomy.states)")
+    reason = states.reason if states.reason is not None else np.full(states.code.size, -1, np.int64)
+    bad = (reason < -1) | (reason >= n_reasons)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"reason[{i}] = {int(reason[i])} is outside -1..{n_reasons - 1}: pass the reason texts as "
+            "`reasons` (-1 means no reason given)"
+        )
+    if max_gap_s is not None and not (np.isfinite(max_gap_s) and max_gap_s > 0):
+        raise ValueError(f"max_gap_s={max_gap_s} must be a positive number of seconds (or None)")
+    return reason
+
+
+def _runs(
+    m: np.ndarray,
+    t: np.ndarray,
+    orig: np.ndarray,
+    code: np.ndarray,
+    rsn: np.ndarray,
+    end: int,
+    taxonomy: LossTaxonomy,
+    reasons: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(run of each event, loss category of each run).
+
+    A run is an uninterrupted stretch of one state and reason (heartbeats merged); it is
+    categorised on its whole length, from when its stop began (`orig`), so a minor stop
+    is judged on the stop and not on the piece inside the window.
+    """
+    new_run = _firsts(m) | (code != _prev(code)) | (rsn != _prev(rsn))
+    run_id = np.cumsum(new_run) - 1
+    run_first = np.flatnonzero(new_run)
+    run_end = np.append(t[run_first[1:]], end)
+    next_machine_starts = np.append(m[run_first[1:]] != m[run_first[:-1]], True)[: run_first.size]
+    run_end = np.where(next_machine_starts, end, run_end)
+    run_dur = (run_end - orig[run_first]) / NS_PER_S
+    run_code = code[run_first]
+    known = run_code != NO_STATE
+    run_cat = np.full(run_first.size, NO_DATA, dtype=np.int64)
+    if known.any():
+        run_cat[known] = taxonomy.categorise(run_code[known], rsn[run_first][known], reasons, run_dur[known])
+    return run_id, run_cat
+
+
+def _elementary(
+    m: np.ndarray,
+    t: np.ndarray,
+    jm: np.ndarray,
+    jt: np.ndarray,
+    edges: np.ndarray,
+    n_machines: int,
+    end: int,
+) -> tuple[np.ndarray, ...]:
+    """(machine, start, end, state event, job event) of the intervals between any two changes.
+
+    State events, job events and calendar edges (repeated for every machine) are merged
+    in one sort; each interval carries the index of the state event and of the job
+    event in force (the last of each kind at or before its start).
+    """
+    em = np.repeat(np.arange(n_machines, dtype=np.int64), edges.size)
+    et = np.tile(edges, n_machines)
+    all_m = np.concatenate((m, jm, em))
+    all_t = np.concatenate((t, jt, et))
+    kind = np.concatenate(
+        (np.zeros(m.size, np.int8), np.ones(jm.size, np.int8), np.full(em.size, 2, np.int8))
+    )
+    order = np.lexsort((kind, all_t, all_m))
+    all_m, all_t, kind = all_m[order], all_t[order], kind[order]
+    src = order  # position in the concatenation
+    state_idx = _ffill(np.where(kind == 0, src, -1))
+    job_idx = _ffill(np.where(kind == 1, src - m.size, -1))
+
+    seg_end = np.append(all_t[1:], end)
+    seg_end = np.where(np.append(all_m[1:] != all_m[:-1], True), end, seg_end)
+    keep = seg_end > all_t
+    return all_m[keep], all_t[keep], seg_end[keep], state_idx[keep], job_idx[keep]
 
 
 def _state_stream(
@@ -300,12 +340,6 @@ def _reject_clashes(m: np.ndarray, t: np.ndarray, c: np.ndarray, r: np.ndarray) 
             f"machine {int(m[i])} has two different events (codes {int(c[i])} and {int(c[i + 1])}) at the "
             f"same timestamp {int(t[i])} ns: deduplicate the source so each instant has one state"
         )
-
-
-def _empty_as_int(x: object) -> object:
-    """`[]` arrives as float64; an empty list of events is still a valid (empty) stream."""
-    a = np.asarray(x)
-    return a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else x
 
 
 def _firsts(m: np.ndarray) -> np.ndarray:

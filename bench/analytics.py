@@ -26,6 +26,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +147,6 @@ def naive(plant: dict, machines: range) -> dict[str, np.ndarray]:
     import pandas as pd
 
     tax = LossTaxonomy()
-    cat_of_state = tax.state_table()
     periods = ShiftCalendar().periods(T0, T0 + DAY_S * S)
     sec_edges = (periods.edges - T0) // S
     slice_of_sec = np.repeat(np.arange(sec_edges.size - 1), np.diff(sec_edges))
@@ -158,25 +158,8 @@ def naive(plant: dict, machines: range) -> dict[str, np.ndarray]:
         k: np.zeros((len(machines), n_p, n_c)) for k in ("seconds", "stops", "kwh", "speed_sum", "speed_n")
     }
     out |= {k: np.zeros((len(machines), n_p)) for k in ("total", "good")}
-    grid = pd.RangeIndex(DAY_S)
     for row, m in enumerate(machines):
-        sel = ev.machine == m
-        e = pd.DataFrame({"t": (ev.ts_ns[sel] - T0) // S, "state": ev.code[sel]}).sort_values("t")
-        e["t"] = e["t"].clip(lower=0)
-        e = e.drop_duplicates("t", keep="last").set_index("t")
-        state = e["state"].reindex(grid, method="ffill")
-        # Runs of one state: duration decides minor stops.
-        run_id = (state != state.shift()).cumsum()
-        run_start = state.index.to_series().groupby(run_id).transform("min")
-        # A run that began before the window began at its event's original time.
-        pre = (ev.ts_ns[sel] - T0) // S
-        pre_start = pre[pre <= 0].max() if (pre <= 0).any() else 0
-        run_start = run_start.where(run_start > 0, pre_start)
-        run_len = state.index.to_series().groupby(run_id).transform("max") + 1 - run_start
-        cat = pd.Series(cat_of_state[state.to_numpy()], index=grid)
-        short = cat.isin([BREAKDOWN, IDLE]) & (run_len < tax.minor_stop_s)
-        cat = cat.mask(short, MINOR_STOP)
-        cat = cat.where(scheduled | (cat == RUN) | (cat == NO_DATA), PLANNED_STOP)
+        run_id, cat = _naive_categories(ev, m, tax, scheduled)
         df = pd.DataFrame(
             {
                 "period": period_of_sec,
@@ -202,19 +185,53 @@ def naive(plant: dict, machines: range) -> dict[str, np.ndarray]:
         out["speed_sum"][row, p_idx, c_idx] = agg["speed"].to_numpy()
         out["speed_n"][row, p_idx, c_idx] = agg["speed_n"].to_numpy()
         # Counters: increments, resets, attributed to the period of the reading.
-        cs = cn.machine == m
-        c = pd.DataFrame({"t": (cn.ts_ns[cs] - T0) // S, "total": cn.total[cs], "good": cn.good[cs]})
-        c = c.sort_values("t")
-        for col in ("total", "good"):
-            step = c[col].diff()
-            step = step.where(step >= 0, c[col]).fillna(0.0)
-            c[col + "_inc"] = step
-        c = c[(c["t"] >= 0) & (c["t"] < DAY_S)]
-        c["period"] = period_of_sec[c["t"].to_numpy()]
-        s = c.groupby("period")[["total_inc", "good_inc"]].sum()
-        out["total"][row, s.index.to_numpy()] = s["total_inc"].to_numpy()
-        out["good"][row, s.index.to_numpy()] = s["good_inc"].to_numpy()
+        p_idx, total, good = _naive_counts(cn, m, period_of_sec)
+        out["total"][row, p_idx] = total
+        out["good"][row, p_idx] = good
     return out
+
+
+def _naive_categories(ev: Events, m: int, tax: LossTaxonomy, scheduled: np.ndarray) -> tuple[Any, Any]:
+    """(run id, loss category) of every second of machine `m`, from its state per second."""
+    import pandas as pd
+
+    grid = pd.RangeIndex(DAY_S)
+    cat_of_state = tax.state_table()
+    sel = ev.machine == m
+    e = pd.DataFrame({"t": (ev.ts_ns[sel] - T0) // S, "state": ev.code[sel]}).sort_values("t")
+    e["t"] = e["t"].clip(lower=0)
+    e = e.drop_duplicates("t", keep="last").set_index("t")
+    state = e["state"].reindex(grid, method="ffill")
+    # Runs of one state: duration decides minor stops.
+    run_id = (state != state.shift()).cumsum()
+    run_start = state.index.to_series().groupby(run_id).transform("min")
+    # A run that began before the window began at its event's original time.
+    pre = (ev.ts_ns[sel] - T0) // S
+    pre_start = pre[pre <= 0].max() if (pre <= 0).any() else 0
+    run_start = run_start.where(run_start > 0, pre_start)
+    run_len = state.index.to_series().groupby(run_id).transform("max") + 1 - run_start
+    cat = pd.Series(cat_of_state[state.to_numpy()], index=grid)
+    short = cat.isin([BREAKDOWN, IDLE]) & (run_len < tax.minor_stop_s)
+    cat = cat.mask(short, MINOR_STOP)
+    cat = cat.where(scheduled | (cat == RUN) | (cat == NO_DATA), PLANNED_STOP)
+    return run_id, cat
+
+
+def _naive_counts(cn: Counts, m: int, period_of_sec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(periods, total pieces, good pieces) of machine `m`: increments with resets, per period."""
+    import pandas as pd
+
+    cs = cn.machine == m
+    c = pd.DataFrame({"t": (cn.ts_ns[cs] - T0) // S, "total": cn.total[cs], "good": cn.good[cs]})
+    c = c.sort_values("t")
+    for col in ("total", "good"):
+        step = c[col].diff()
+        step = step.where(step >= 0, c[col]).fillna(0.0)
+        c[col + "_inc"] = step
+    c = c[(c["t"] >= 0) & (c["t"] < DAY_S)]
+    c["period"] = period_of_sec[c["t"].to_numpy()]
+    s = c.groupby("period")[["total_inc", "good_inc"]].sum()
+    return s.index.to_numpy(), s["total_inc"].to_numpy(), s["good_inc"].to_numpy()
 
 
 def compare(res: KpiResult, ref: dict[str, np.ndarray], machines: range) -> None:

@@ -1,6 +1,6 @@
 """Every predictive-maintenance validation figure, and how long the vectorised kernels take.
 
-    .venv/bin/python bench/pdm_validation.py                       # the copies in tests/data
+    .venv/bin/python bench/pdm_validation.py --data tests/data      # the copies in the repository
     .venv/bin/python bench/pdm_validation.py --data ../shared/data  # the shared originals
 
 Prints the Markdown report of `validation.pdm` (the figures quoted in
@@ -25,7 +25,8 @@ from analytics.drift import feature_drift  # noqa: E402
 from analytics.rul import rul_from_health  # noqa: E402
 from tonle.kernels.bearing import BEARINGS, defect_frequencies  # noqa: E402
 from tonle.kernels.diagnosis import bearing_evidence, fault_hint  # noqa: E402
-from validation.pdm import DEFAULT_DATA, report  # noqa: E402
+from validation.files import DataNotFound  # noqa: E402
+from validation.pdm import report  # noqa: E402
 
 
 def _time(label: str, fn: object, repeat: int = 3) -> None:
@@ -58,16 +59,27 @@ def kernels(machines: int) -> None:
     _time("RUL with band, 360 samples", lambda: rul_from_health(t, h, noise=0.02))
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder holding cwru_bearing/, ims_bearing/, cmapss_fd001/, ai4i2020/ (e.g. tests/data)",
+    )
     ap.add_argument("--machines", type=int, default=500)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    print(report(args.data), end="")
+    try:
+        text = report(args.data)
+    except DataNotFound as exc:
+        print(f"{ap.prog}: {exc}", file=sys.stderr)
+        return 2
+    print(text, end="")
     print(f"\n(all figures computed in {time.perf_counter() - t0:.1f} s)")
     kernels(args.machines)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -66,6 +66,10 @@ class ProcessFeatures:
     tool_wear_min: np.ndarray
     variant: np.ndarray  # product variant label per row (str)
 
+    def rows(self, mask: np.ndarray) -> ProcessFeatures:
+        """The features of the selected rows (boolean mask or indices): a fold, a machine."""
+        return ProcessFeatures(*(getattr(self, name)[mask] for name in ProcessFeatures.__slots__))
+
 
 def process_features(
     air_k: np.ndarray,

@@ -7,10 +7,12 @@ Figures: docs/pdm-validation.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from validation.pdm import Ai4iResult, evaluate_ai4i, load_ai4i
+from validation.ai4i import Ai4iResult, evaluate_ai4i, load_ai4i, stratified_folds
 from validation.pdm_process import (
     ProcessFeatures,
     ProcessLimits,
@@ -19,10 +21,12 @@ from validation.pdm_process import (
     process_modes,
 )
 
+DATA = Path(__file__).resolve().parents[1] / "data"
+
 
 @pytest.fixture(scope="module")
 def data() -> tuple[ProcessFeatures, np.ndarray]:
-    return load_ai4i()
+    return load_ai4i(DATA)
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +89,12 @@ def test_a_variant_without_a_strain_limit_is_refused() -> None:
     f = process_features(*(np.array([v]) for v in (300.0, 310.0, 1500.0, 40.0, 10.0)), np.array(["X"]))
     with pytest.raises(ValueError, match=r"no strain_max for product variant\(s\) \['X'\]"):
         process_modes(f)
+
+
+def test_each_fold_holds_its_share_of_the_failures(data: tuple[ProcessFeatures, np.ndarray]) -> None:
+    _, labels = data
+    failed = labels.any(axis=1)
+    fold = stratified_folds(failed, 5, seed=0)
+    per_fold = np.bincount(fold[failed], minlength=5)
+    assert per_fold.max() - per_fold.min() <= 1 and per_fold.sum() == failed.sum()
+    assert np.bincount(fold, minlength=5).max() - np.bincount(fold, minlength=5).min() <= 2

@@ -7,18 +7,22 @@ Nothing is fitted on these windows. Figures and margins: docs/pdm-validation.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tonle.kernels.diagnosis import FAULT_HINTS
-from validation.pdm import CwruResult, evaluate_cwru, load_cwru
+from validation.cwru import CwruResult, evaluate_cwru, load_cwru
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 NONE, INNER, OUTER = (FAULT_HINTS.index(h) for h in ("none", "inner_race", "outer_race"))
 
 
 @pytest.fixture(scope="module")
 def records() -> dict[str, np.ndarray]:
-    return load_cwru()
+    return load_cwru(DATA)
 
 
 def _wrong_fault(r: CwruResult) -> int:

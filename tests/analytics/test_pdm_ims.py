@@ -8,15 +8,19 @@ failure of bearing 1 are held out). Figures: docs/pdm-validation.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from validation.pdm import ImsTable, evaluate_ims, ims_detection_delay, load_ims
+from validation.ims import ImsTable, evaluate_ims, ims_detection_delay, load_ims
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
 def table() -> ImsTable:
-    return load_ims()
+    return load_ims(DATA)
 
 
 def test_the_copied_table_is_the_documented_healthy_stretch(table: ImsTable) -> None:

@@ -1,0 +1,124 @@
+"""A line's figures over some reporting periods: the roll-up both the service and the report show.
+
+Machine figures are summed over the selected periods, then pooled over the line's
+stations (those with a standard time); the line's output, pieces per hour, efficiency,
+balance and energy are read from those sums, so each figure can show what it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+
+from analytics.figures import Figures, ratio
+from analytics.garment import effective_cycle_s, line_balance, line_efficiency
+from analytics.kpi import KpiResult, Pareto
+from analytics.line import METERED, NO_POWER, LineInputs
+
+__all__ = ["LineFigures", "line_figures"]
+
+
+def _select(f: Figures, axis: int, mask: np.ndarray) -> Figures:
+    """The cells of `f` where `mask` holds along `axis`.
+
+    By indexing, not by a 0-weighted sum: a machine without a standard time has NaN ideal
+    seconds, and NaN x 0 is still NaN.
+    """
+    changes: dict[str, Any] = {
+        k.name: np.compress(mask, getattr(f, k.name), axis=axis)
+        for k in fields(f)
+        if k.name not in ("field_names", "field_period_s")
+    }
+    return replace(f, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class LineFigures:
+    """The line's figures over some reporting periods, and the numbers behind each.
+
+    names: the machine table; machines: Figures per machine [n_machines]; line: Figures pooled over the line's
+    stations (scalar), whose `losses_s()` add up to its planned time: the waterfall.
+    The line's output is the good pieces of its last station; pieces per hour is that
+    output per hour of the line's planned time (the longest any station was planned).
+    Energy counts every machine and meter of the line that measures or estimates power.
+    """
+
+    names: tuple[str, ...]
+    machines: Figures
+    line: Figures
+    stations: np.ndarray
+    output_total: float
+    output_good: float
+    planned_s: float
+    pieces_per_hour: float
+    target_pph: float
+    attainment: float
+    efficiency: float
+    effective_cycle_s: np.ndarray
+    standard_cycle_s: np.ndarray
+    bottleneck: int
+    balance_ratio: float
+    kwh: float
+    kwh_metered: float
+    kwh_estimated: float
+    energy_coverage: float
+    kwh_per_piece: float
+    kwh_per_good_piece: float
+    pareto: Pareto
+
+
+def line_figures(inputs: LineInputs, result: KpiResult, periods: np.ndarray | None = None) -> LineFigures:
+    """Roll a `KpiResult` of `inputs` up to the line, over the selected reporting periods (all if None)."""
+    sel = np.ones(result.periods.n, dtype=bool) if periods is None else np.asarray(periods)
+    if sel.dtype != bool:
+        sel = np.isin(np.arange(result.periods.n), sel)
+    mf = _select(result.by_machine_period(), 1, sel).sum(axis=1)
+    setup = inputs.setup
+    stations = setup.stations
+    line = _select(mf, 0, stations).sum(axis=0)
+    out = setup.output
+    good = float(mf.good[out]) if out >= 0 else float("nan")
+    total = float(mf.total[out]) if out >= 0 else float("nan")
+    planned = float(np.max(mf.planned_s[stations])) if stations.any() else 0.0
+    pph = float(ratio(3600.0 * good, planned))
+    eff_cycle = effective_cycle_s(mf)
+    balance = line_balance(np.where(stations, eff_cycle, np.nan))
+    sam_total = float(np.nansum(setup.sam_min))
+    efficiency = float(line_efficiency(sam_total, np.nan_to_num(good), setup.operators, planned / 60.0))
+
+    spans = list(zip(result.periods.start_ns[sel].tolist(), result.periods.end_ns[sel].tolist(), strict=True))
+    meter_kwh, meter_n, meter_exp = inputs.meter_energy(spans)
+    src = np.array(inputs.power_source)
+    powered = src != NO_POWER
+    kwh_m = mf.kwh
+    machine_kwh = float(kwh_m[powered].sum())
+    metered = float(kwh_m[src == METERED].sum()) + meter_kwh
+    n_present = float(mf.field_n[powered, 0, :].sum()) + meter_n
+    n_expected = float(mf.field_expected[powered, 0, :].sum()) + meter_exp
+    kwh = machine_kwh + meter_kwh
+    return LineFigures(
+        names=inputs.machines,
+        machines=mf,
+        line=line,
+        stations=stations,
+        output_total=total,
+        output_good=good,
+        planned_s=planned,
+        pieces_per_hour=pph,
+        target_pph=setup.target_pph,
+        attainment=float(ratio(pph, setup.target_pph)),
+        efficiency=efficiency,
+        effective_cycle_s=eff_cycle,
+        standard_cycle_s=setup.sam_min * 60.0,
+        bottleneck=int(balance.bottleneck),
+        balance_ratio=float(balance.balance_ratio),
+        kwh=kwh,
+        kwh_metered=metered,
+        kwh_estimated=kwh - metered,
+        energy_coverage=float(ratio(n_present, n_expected)),
+        kwh_per_piece=float(ratio(kwh, total)) if n_present else float("nan"),
+        kwh_per_good_piece=float(ratio(kwh, good)) if n_present else float("nan"),
+        pareto=result.pareto(machines=stations, periods=sel),
+    )

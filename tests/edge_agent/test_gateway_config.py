@@ -162,11 +162,11 @@ def test_a_sim_device_without_the_simulator_installed_names_the_extra(
     cfg = _load(tmp_path, '[[devices]]\ntype = "sim"\n')
     monkeypatch.setitem(sys.modules, "scipy", None)  # as on a gateway installed with tonle[edge] only
     assert _lines(tmp_path, '[[devices]]\ntype = "sim"\n') == [
-        "device 'sim-line': device type 'sim' needs scipy, which this install lacks; "
+        "device 'sim-line': type 'sim' needs scipy, which this install lacks; "
         "install it with: pip install 'tonle[sim]'"
     ]
     with pytest.raises(SourceUnavailable) as err:
         build_source(cfg.devices[0], VirtualClock(0), cfg.context())
     assert str(err.value) == (
-        "device type 'sim' needs scipy, which this install lacks; install it with: pip install 'tonle[sim]'"
+        "type 'sim' needs scipy, which this install lacks; install it with: pip install 'tonle[sim]'"
     )

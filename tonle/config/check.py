@@ -223,7 +223,7 @@ class _Walk:
         for name, entry in data.items():
             where = join_key(key, str(name))
             try:
-                (k,) = msgspec.convert({name: None}, dict[key_type, Any], str_keys=True)  # type: ignore[valid-type]
+                (k,) = msgspec.convert({name: None}, types.GenericAlias(dict, (key_type, Any)), str_keys=True)
             except msgspec.ValidationError:
                 self.add(where, "is not a valid key here", f"use {noun(key_type)}", device)
                 continue

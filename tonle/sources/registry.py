@@ -112,7 +112,7 @@ class SourceType:
         if not lacking:
             return None
         return SourceUnavailable(
-            f"device type '{self.name}' needs {', '.join(lacking)}, which this install lacks",
+            f"type '{self.name}' needs {', '.join(lacking)}, which this install lacks",
             fix=f"install it with: pip install 'tonle[{self.extra}]'"
             if self.extra
             else f"pip install {lacking[0]}",

@@ -112,9 +112,13 @@ class _Walk:
         if variants is None:
             return cls
         known: Mapping[str, type[msgspec.Struct]] = variants()
+        if cls in known.values():  # a variant itself (a serial section checked as one): no dispatch
+            return cls
         tag_field = cls.__struct_config__.tag_field or "type"
         tag = data.get(tag_field)
         choices = "use one of: " + ", ".join(sorted(known))
+        if not known:  # entry points are read from the installed package's metadata
+            choices = "no types are registered: install the package (pip install -e .) so they are"
         if tag is None:
             self.add(join_key(key, tag_field), "is missing", choices, device)
         elif not isinstance(tag, str) or tag not in known:

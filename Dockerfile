@@ -22,7 +22,8 @@ COPY edge_agent ./edge_agent
 COPY collector ./collector
 COPY analytics ./analytics
 COPY firmware_sim ./firmware_sim
-RUN pip install . && rm -rf /src
+# The plant server image: collector, analytics, report and the simulated line (a gateway installs '.[edge]').
+RUN pip install '.[server]' && rm -rf /src
 
 USER tonle
 WORKDIR /var/lib/tonle

@@ -9,6 +9,10 @@ the broker's restart until the spool holds no more than one interval's messages;
 the agent's status file is updated every 0.2 s, which bounds the resolution).
 
     .venv/bin/python bench/agent.py --seconds 60
+    .venv/bin/python bench/agent.py --seconds 60 --agent-python /tmp/edge-venv/bin/python
+
+`--agent-python` runs the agent with another interpreter, e.g. a venv with only
+`pip install -e '.[edge]'`, to measure what a gateway install costs.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +42,26 @@ DEVICES = 20
 POLL_S = 0.1
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class GatewayAgent(AgentProcess):
+    """The agent run by `python` (a gateway's own venv) instead of the interpreter running the bench."""
+
+    def __init__(self, config: Path, log: Path, python: str) -> None:
+        super().__init__(config, log)
+        self.python = python
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [self.python, "-m", "tonle.app.cli", "agent", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.environment(),
+                start_new_session=True,
+            )
+        self.starts += 1
 
 
 def proc_sample(pid: int) -> tuple[float, int]:
@@ -67,7 +92,7 @@ def gateway(folder: Path, broker: LocalBroker, port: int) -> Path:
     return path
 
 
-async def measure(seconds: float) -> dict[str, object]:
+async def measure(seconds: float, python: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         broker = LocalBroker(folder / "broker").start()
@@ -75,7 +100,7 @@ async def measure(seconds: float) -> dict[str, object]:
         presses = {u: SimulatedPress(clock, seed=u) for u in range(1, DEVICES + 1)}
         try:
             async with ModbusTcpPlant(presses) as plant:
-                agent = AgentProcess(gateway(folder, broker, plant.port), folder / "agent.log")
+                agent = GatewayAgent(gateway(folder, broker, plant.port), folder / "agent.log", python)
                 agent.start()
                 assert agent.proc is not None
                 pid = agent.proc.pid
@@ -138,8 +163,13 @@ def _spool(folder: Path) -> int:
 def main() -> None:
     p = argparse.ArgumentParser(description="Edge agent RSS/CPU with 20 Modbus devices at 10 Hz")
     p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument(
+        "--agent-python",
+        default=sys.executable,
+        help="the Python that runs the agent (default: this one); a tonle[edge] venv measures a gateway",
+    )
     args = p.parse_args()
-    print(json.dumps(asyncio.run(measure(args.seconds))))
+    print(json.dumps(asyncio.run(measure(args.seconds, args.agent_python))))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
 from edge_agent.encode import SeqCounters, encode_readings
 from edge_agent.publisher import SpoolPublisher
 from tonle.config import AgentConfig, MqttConfig
+from tonle.config.pdm import MachineTypePdm
 from tonle.contract import (
     Command,
     CommandAck,
@@ -89,8 +90,11 @@ class Agent:
         spool: Spool,
         command_log: IdStore | None = None,
         status_file: Path | None = None,
+        machine_types: Mapping[str, MachineTypePdm] | None = None,
     ) -> None:
+        """`machine_types`: bearing and speed per machine type for edge envelope evidence (None: defaults)."""
         a = agent_cfg
+        self.machine_table = machine_types
         self.cfg = a
         self.status_file = status_file
         self.sources = list(sources)
@@ -198,7 +202,7 @@ class Agent:
         if not readings:
             return 0
         before = self.seq.state()
-        out = encode_readings(readings, self.addresses, self.machine_types, self.seq)
+        out = encode_readings(readings, self.addresses, self.machine_types, self.seq, self.machine_table)
         try:
             self.spool.append([(o.topic, o.payload) for o in out], state=self.seq.state())
         except SpoolError as exc:

@@ -1,89 +1,85 @@
-"""The gateway's one config file: broker, identity, spool, and the devices it reads.
+"""The gateway's one config file: broker, identity, spool, machine types, and the devices it reads.
 
-`tonle agent check-config gateway.toml` validates it and names every wrong key
-with its path; device sections are a list whose `type` picks the driver.
+`tonle agent check-config gateway.toml` checks it and lists every problem with its
+fix. `[[devices]]` sections are checked against the device types registered in the
+`tonle.sources` entry-point group (`tonle.sources.registry`): this module names none
+of them, so a new device protocol needs no change here.
+
+`[machine_types.<name>]` has the schema of `[analytics.pdm.machine_types]` and is
+merged over the catalogue's defaults: a plant that adds a machine type gets
+envelope evidence at the edge for it.
 """
 
 from __future__ import annotations
 
-import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from edge_agent.sources.modbus_config import (
-    ModbusRtuBusConfig,
-    ModbusTcpDeviceConfig,
-    check_modbus_source,
-)
-from edge_agent.sources.serial import SerialDeviceConfig
-from firmware_sim.source_config import SimDeviceConfig
-from tonle.config import AgentConfig, ConfigError, MqttConfig, parse_config
+from tonle.config import AgentConfig, MqttConfig, Problem, Section, parse_config, read_toml
+from tonle.config.pdm import MachineTypePdm, with_default_types
+from tonle.io.clock import Clock
+from tonle.sources.base import Source
+from tonle.sources.registry import DeviceConfig, GatewayContext, build_source, source_types
 
-__all__ = ["DeviceConfig", "GatewayConfig", "SpoolConfig", "load_gateway_config"]
+__all__ = ["DeviceConfig", "GatewayConfig", "SpoolConfig", "load_gateway_config", "make_sources"]
 
 
-class SpoolConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class SpoolConfig(Section, frozen=True):
     path: str = "run/gateway"  # relative to where the agent runs; set an absolute path on a gateway
     max_mb: Annotated[float, msgspec.Meta(gt=0)] = 512.0
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
-DeviceConfig = SimDeviceConfig | SerialDeviceConfig | ModbusTcpDeviceConfig | ModbusRtuBusConfig
-
-
-class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class GatewayConfig(Section, frozen=True):
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
     agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
     spool: SpoolConfig = msgspec.field(default_factory=SpoolConfig)
+    machine_types: dict[str, MachineTypePdm] = msgspec.field(default_factory=dict)
     devices: list[DeviceConfig] = msgspec.field(default_factory=list)
 
-    def check(self) -> None:
-        names = [d.name for d in self.devices]
-        machines = [m for d in self.devices for m in _machines_of(d)]
-        twice = {m for m in machines if machines.count(m) > 1}
-        if twice:
-            raise ConfigError(
-                f"machine {sorted(twice)[0]!r} is listed under two devices; every machine needs its own name"
-            )
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise ConfigError(f"two devices are called {sorted(dupes)[0]!r}; give every device its own name")
+    def problems(self) -> list[Problem]:
+        """What no single device section can see: no devices, a machine under two, a missing driver."""
         if not self.devices:
-            raise ConfigError("no devices: add at least one [[devices]] section with a type")
-        for i, d in enumerate(self.devices):
-            if isinstance(d, ModbusTcpDeviceConfig | ModbusRtuBusConfig):
-                check_modbus_source(d, f"devices[{i}]")
-                continue
-            check = getattr(d, "check", None)
-            if check is not None:
-                problem = check()
-                if problem:
-                    raise ConfigError(f"'devices[{i}].{problem}")
+            return [Problem("devices", "is empty", "add at least one [[devices]] section with a type")]
+        found: list[Problem] = []
+        machines = Counter(m for d in self.devices for m in d.machines())
+        found.extend(
+            Problem(
+                "", f"machine {m!r} is listed under more than one device", "every machine needs its own name"
+            )
+            for m, n in sorted(machines.items())
+            if n > 1
+        )
+        for d in self.devices:
+            st = source_types()[str(type(d).__struct_config__.tag)]
+            why = st.unavailable()
+            if why is not None:
+                found.append(Problem("", why.message, why.fix, device=f"device {d.name!r}"))
+        return found
+
+    def machine_table(self) -> dict[str, MachineTypePdm]:
+        """The machine types the edge reads bursts with: the file's over the catalogue's defaults."""
+        return with_default_types(self.machine_types)
+
+    def context(self) -> GatewayContext:
+        a = self.agent
+        return GatewayContext(gateway=a.id, site=a.site, area=a.area, line=a.line)
 
 
 def load_gateway_config(
     path: str | Path | None, default_devices: list[dict[str, Any]] | None = None
 ) -> GatewayConfig:
     """Read and check a gateway config; `default_devices` stand in when it lists none."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"gateway config {p} does not exist; check the path") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p} is not valid TOML: {exc}") from exc
+    data: dict[str, Any] = {} if path is None else read_toml(path, "gateway config")
     if default_devices is not None and not data.get("devices"):
         data["devices"] = default_devices
     return parse_config(data, source=str(path or "defaults"), root=GatewayConfig)
 
 
-def _machines_of(d: DeviceConfig) -> list[str]:
-    if isinstance(d, SerialDeviceConfig | ModbusTcpDeviceConfig):
-        return [d.machine]
-    if isinstance(d, ModbusRtuBusConfig):
-        return [dev.machine for dev in d.devices]
-    return []
+def make_sources(cfg: GatewayConfig, clock: Clock) -> list[Source]:
+    """One Source per device section, each built by its registered type's factory."""
+    context = cfg.context()
+    return [build_source(d, clock, context) for d in cfg.devices]

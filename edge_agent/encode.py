@@ -6,8 +6,8 @@ thousands. Raw vibration bursts are reduced to features here, at the edge,
 with the same numpy code the analytics uses: the broker carries features,
 not waveforms.
 
-Each burst of a machine whose type has bearing geometry (`[analytics.pdm]`, or the
-default table of the simulator's sewing-machine types) also carries its envelope
+Each burst of a machine whose type has bearing geometry (the gateway's `[machine_types]`
+merged over the catalogue's sewing-machine types) also carries its envelope
 evidence: how far the outer-race, inner-race and ball lines stand above the noise
 (`env_outer`, `env_inner`, `env_ball`) and the best supporting harmonic or sideband of
 each (`env_*_sup`). That is all `tonle.kernels.diagnosis.fault_hint` needs, so the
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tonle.config import DEFAULT_MACHINE_TYPES
-from tonle.config.pdm import MachineTypePdm
+from tonle.config.pdm import DEFAULT_MACHINE_TYPES, MachineTypePdm
 from tonle.contract import Count as CountMsg
 from tonle.contract import MachineAddress, State, Telemetry, encode
 from tonle.kernels.diagnosis import bearing_evidence
@@ -80,8 +79,9 @@ def encode_readings(
 ) -> list[Outgoing]:
     """Group readings per machine into contract messages, assigning sequence numbers.
 
-    `pdm` maps a machine type to its bearing geometry and shaft speed; without it the
-    default sewing-machine table is used. Machines of other types get no envelope fields.
+    `pdm` maps a machine type to its bearing geometry and shaft speed (a gateway passes
+    its `[machine_types]` merged over the defaults); without it the catalogue's sewing-machine
+    table is used. Machines of other types get no envelope fields.
     """
     table = DEFAULT_MACHINE_TYPES if pdm is None else pdm
     samples: dict[tuple[str, tuple[str, ...]], list[Sample]] = defaultdict(list)
@@ -92,6 +92,20 @@ def encode_readings(
             samples[(r.machine, tuple(r.fields))].append(r)
         elif isinstance(r, Burst):
             bursts[r.machine].append(r)
+    sample_ts = _encode_samples(samples, addresses, machine_types, seq, msgs)
+    _encode_bursts(bursts, samples, sample_ts, addresses, machine_types, seq, table, msgs)
+    _encode_events(readings, addresses, machine_types, seq, msgs)
+    return msgs
+
+
+def _encode_samples(
+    samples: Mapping[tuple[str, tuple[str, ...]], list[Sample]],
+    addresses: Mapping[str, MachineAddress],
+    machine_types: Mapping[str, str],
+    seq: SeqCounters,
+    msgs: list[Outgoing],
+) -> dict[str, list[int]]:
+    """One columnar telemetry message per machine and field set; returns the timestamps used."""
     sample_ts: dict[str, list[int]] = defaultdict(list)
     for (machine, names), rows in samples.items():
         addr, mtype = addresses[machine], machine_types.get(machine)
@@ -102,6 +116,20 @@ def encode_readings(
         first = seq.take(machine, "telemetry", len(rows))
         payload = encode(Telemetry(v=1, seq=first, ts=ts, fields=fields, machine_type=mtype))
         msgs.append(Outgoing(addr.topic("telemetry"), payload, machine, TELEMETRY.name, len(rows)))
+    return sample_ts
+
+
+def _encode_bursts(
+    bursts: Mapping[str, list[Burst]],
+    samples: Mapping[tuple[str, tuple[str, ...]], list[Sample]],
+    sample_ts: Mapping[str, list[int]],
+    addresses: Mapping[str, MachineAddress],
+    machine_types: Mapping[str, str],
+    seq: SeqCounters,
+    table: Mapping[str, MachineTypePdm],
+    msgs: list[Outgoing],
+) -> None:
+    """Bursts reduced to features (and envelope evidence, for a known machine type) per machine."""
     for machine, group in bursts.items():
         addr, mtype = addresses[machine], machine_types.get(machine)
         group.sort(key=lambda b: b.ts_ns)
@@ -110,13 +138,7 @@ def encode_readings(
             np.array(sample_ts.get(machine, []), dtype=np.int64),
         )
         waves = np.stack([b.waveform for b in group])
-        feats = vibration_features(waves)
-        fields = {
-            "vib_rms": feats.rms.tolist(),
-            "vib_peak": feats.peak.tolist(),
-            "vib_crest": feats.crest.tolist(),
-            "vib_kurtosis": feats.kurtosis.tolist(),
-        }
+        fields = _features(waves)
         mt = table.get(mtype or "")
         if mt is not None:
             speed = _speed_at(samples, machine, b_ts)
@@ -124,6 +146,26 @@ def encode_readings(
         first = seq.take(machine, "telemetry", len(group))
         payload = encode(Telemetry(v=1, seq=first, ts=b_ts.tolist(), fields=fields, machine_type=mtype))
         msgs.append(Outgoing(addr.topic("telemetry"), payload, machine, TELEMETRY.name, len(group)))
+
+
+def _features(waves: np.ndarray) -> dict[str, list[float]]:
+    feats = vibration_features(waves)
+    return {
+        "vib_rms": feats.rms.tolist(),
+        "vib_peak": feats.peak.tolist(),
+        "vib_crest": feats.crest.tolist(),
+        "vib_kurtosis": feats.kurtosis.tolist(),
+    }
+
+
+def _encode_events(
+    readings: Sequence[Reading],
+    addresses: Mapping[str, MachineAddress],
+    machine_types: Mapping[str, str],
+    seq: SeqCounters,
+    msgs: list[Outgoing],
+) -> None:
+    """State changes and counts, one message each, in the order they were read."""
     for r in readings:
         if isinstance(r, StateChange):
             addr = addresses[r.machine]
@@ -147,7 +189,6 @@ def encode_readings(
                 machine_type=machine_types.get(r.machine),
             )
             msgs.append(Outgoing(addr.topic("count"), encode(count), r.machine, PRODUCTION.name, 1))
-    return msgs
 
 
 def envelope_fields(

@@ -2,7 +2,9 @@
 
 The register images are computed from the seeded models in `modbus_models` at
 the moment a request reads them (a pymodbus `SimDevice` action), on the
-injectable `Clock`, so the gateway reads what a PLC scan would show.
+injectable `Clock`, so the gateway reads what a PLC scan would show. Values go
+into registers through `tonle.protocols.modbus_registers`, the codec the gateway's
+Modbus source decodes with, so the simulator cannot drift from the adapter.
 
 Register maps (0-based protocol addresses, as on the wire):
 
@@ -36,9 +38,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import struct
 from collections.abc import AsyncIterator, Mapping
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
@@ -47,6 +48,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from firmware_sim.modbus_links import FaultTable, PtyBridge, TcpFaultProxy
 from firmware_sim.modbus_models import SPEED_MAX_CPM, EnergyMeterModel, PressModel, press_load
 from tonle.io.clock import Clock, WallClock
+from tonle.protocols.modbus_registers import Order, encode
 
 __all__ = [
     "METER_REGISTERS",
@@ -60,7 +62,7 @@ __all__ = [
     "demo_plant",
 ]
 
-WordOrder = Literal["big", "little"]
+WordOrder = Order
 _READS = (1, 2, 3, 4)  # function codes that read; a write's own echo must not refresh the image
 
 PRESS_IR_COUNT = 9
@@ -70,12 +72,6 @@ METER_REGISTERS = {
     "current_l1": 6, "current_l2": 8, "current_l3": 10,
     "power_w": 52, "power_factor": 62, "frequency_hz": 70, "import_kwh": 72,
 }  # fmt: skip
-
-
-def _words32(fmt: str, value: float | int, word_order: WordOrder) -> list[int]:
-    raw = struct.pack(f">{fmt}", value)
-    words = [int.from_bytes(raw[0:2], "big"), int.from_bytes(raw[2:4], "big")]
-    return words if word_order == "big" else words[::-1]
 
 
 def _bits_block() -> list[SimData]:
@@ -115,10 +111,10 @@ class SimulatedPress:
         return [
             m.state,
             m.fault_code,
-            *_words32("I", m.total, wo),
-            *_words32("I", m.good, wo),
+            *encode(m.total, "uint32", wo),
+            *encode(m.good, "uint32", wo),
             round(m.speed_cpm * 10),
-            *_words32("f", m.temperature_c, wo),
+            *encode(m.temperature_c, "float32", wo),
         ]
 
     def sim_device(self, unit: int) -> SimDevice:
@@ -203,7 +199,7 @@ class SimulatedMeter:
         self.model.advance_to(self.clock.now_ns())
         for name, value in self.values().items():
             offset = METER_REGISTERS[name] - start
-            registers[offset : offset + 2] = _words32("f", value, "big")
+            registers[offset : offset + 2] = encode(value, "float32", "big", "big")
         return None
 
 

@@ -24,8 +24,9 @@ its PROVENANCE.md). Over the 691 sewing-department rows:
   line keeps less between operations, so buffers hold 10 pieces and start at 5.
 
 Not in the data (engineering values, stated here so nobody mistakes them for
-measurements): machine speeds are typical operating speeds just under the
-makers' maximum (lockstitch ~4,000 spm, overlock ~6,000), a 2 % reject rate,
+measurements): machine speeds, bearings and housing resonances come from the
+machine-type catalogue `tonle.kernels.machine_types` (lockstitch ~4,000 spm,
+overlock ~6,000, a 6203 arm-shaft bearing, 2.6-3.4 kHz), a 2 % reject rate,
 about one thread break per running hour (30-90 s) and a needle break every
 ~20 running hours (2-5 min), ambient 30 °C.
 """
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tonle.kernels.bearing import BEARINGS
-from tonle.kernels.machine_types import MACHINE_SPM
+from tonle.kernels.machine_types import MACHINE_SPM, MACHINE_TYPES
 
 __all__ = ["MACHINE_SPM", "OPERATIONS", "LineSpec", "StationSpec", "default_line"]
 
@@ -223,7 +224,9 @@ def default_line(
     eff = _assign_operators(np.array([sam for _, _, sam in ops]), rng)
     wear0 = rng.uniform(0.05, 0.15, n_stations)
     wear_rate = HEALTHY_WEAR_PER_H * rng.uniform(0.7, 1.3, n_stations)
-    resonance = rng.uniform(2600.0, 3400.0, n_stations)
+    types = [MACHINE_TYPES[mtype] for _, mtype, _ in ops]
+    low, high = np.array([t.resonance_hz for t in types]).T
+    resonance = rng.uniform(low, high, n_stations)
     stations = []
     for i, (operation, mtype, sam) in enumerate(ops):
         worn = i == wearing_station
@@ -234,7 +237,8 @@ def default_line(
                 sam_min=sam,
                 efficiency=round(float(eff[i]), 3),
                 machine_type=mtype,
-                nominal_spm=MACHINE_SPM[mtype],
+                nominal_spm=types[i].rated_spm,
+                bearing=types[i].bearing,
                 initial_wear=WORN_INITIAL_WEAR if worn else round(float(wear0[i]), 3),
                 wear_per_h=WORN_WEAR_PER_H if worn else float(wear_rate[i]),
                 resonance_hz=round(float(resonance[i]), 1),

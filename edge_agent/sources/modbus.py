@@ -38,6 +38,7 @@ from edge_agent.sources.modbus_config import (
     parse_modbus_source,
 )
 from edge_agent.sources.modbus_readings import DeviceState
+from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.clock import Clock, WallClock
 from tonle.protocols.modbus_registers import decode, encode
 from tonle.sources.base import CommandRefused, Reading, Sink, SourceHealth
@@ -71,17 +72,26 @@ def _stop_if_cancelled() -> None:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Every retry timing of the source, in one place (tests pass a fast one)."""
+    """Every retry timing of the source, in one place (tests pass a fast one).
 
-    device_max_s: float = 60.0  # a failing device waits interval × 2**n, at most this
-    link_base_s: float = 1.0  # a failing link waits base × 2**(n-1), at most link_max_s
+    The waits themselves are `tonle.io.backoff` policies: a failing device waits
+    2 × its poll interval, doubling up to `device_max_s`; a failing link `link_base_s`,
+    doubling up to `link_max_s`; each shortened by up to `jitter` at random.
+    """
+
+    device_max_s: float = 60.0
+    link_base_s: float = 1.0
     link_max_s: float = 30.0
-    jitter: float = 0.25  # each wait is shortened by up to this fraction, at random
+    jitter: float = 0.25
     tcp_timeouts_before_reconnect: int = 3  # consecutive timeouts that mean a half-open TCP link
     offline_after_failures: int = 3  # consecutive failed polls before a machine is "offline"
 
-    def wait(self, base_s: float, failures: int, max_s: float, rng: random.Random) -> float:
-        return min(max_s, base_s * 2 ** max(failures - 1, 0)) * (1 - self.jitter * rng.random())
+    def link(self) -> BackoffPolicy:
+        return BackoffPolicy(base_s=self.link_base_s, max_s=self.link_max_s, jitter=self.jitter)
+
+    def device(self, interval_s: float) -> BackoffPolicy:
+        base = min(2 * interval_s, self.device_max_s)
+        return BackoffPolicy(base_s=base, max_s=self.device_max_s, jitter=self.jitter)
 
 
 @dataclass
@@ -125,6 +135,7 @@ class ModbusSource:
         self._clock = clock or WallClock()
         self._retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
+        self._link = Backoff(self._retry.link(), self._rng)  # counts failed opens and lost links
         self._timeout = cfg.timeout_s
         devs = [cfg] if isinstance(cfg, ModbusTcpDeviceConfig) else cfg.devices
         self._devices = [DeviceState.from_config(d) for d in devs]
@@ -136,7 +147,6 @@ class ModbusSource:
             h.per_machine_timeouts[d.machine], h.per_machine_backoff_s[d.machine] = 0, 0.0
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._bus = asyncio.Lock()  # one transaction on the wire at a time
-        self._link_failures = 0
         self._tcp_timeouts = 0
         self._ever_connected = False
 
@@ -182,11 +192,8 @@ class ModbusSource:
         """Open the link, waiting longer after each failure; devices go offline if it stays down."""
         while True:
             _stop_if_cancelled()
-            if self._link_failures:
-                wait = self._retry.wait(
-                    self._retry.link_base_s, self._link_failures, self._retry.link_max_s, self._rng
-                )
-                await self._clock.sleep(wait)
+            if self._link.failures:  # on the source's clock, so a virtual clock skips the wait
+                await self._clock.sleep(self._link.policy.delay(self._link.failures, self._rng))
             client = self._make_client()
             try:
                 async with asyncio.timeout(self._timeout):
@@ -196,10 +203,10 @@ class ModbusSource:
             if ok:
                 break
             client.close()
-            self._link_failures += 1
+            self._link.failures += 1
             self._health.link_failures += 1
             self._health.last_error = f"{self.name}: cannot open {self._where()}"
-            if self._link_failures == self._retry.offline_after_failures:
+            if self._link.failures == self._retry.offline_after_failures:
                 sink(self._offline_all(now_ns=self._clock.now_ns(), why=f"cannot open {self._where()}"))
         self._client = client
         self._tcp_timeouts = 0
@@ -229,7 +236,7 @@ class ModbusSource:
 
     def _link_lost(self, why: str) -> None:
         self._close()
-        self._link_failures += 1
+        self._link.failures += 1
         self._health.link_failures += 1
         self._health.last_error = f"{self.name}: link to {self._where()} lost: {why}"
 
@@ -297,7 +304,7 @@ class ModbusSource:
 
     def _succeeded(self, dev: DeviceState, ts: int) -> None:
         dev.failures = 0
-        self._link_failures = 0
+        self._link.succeeded()
         h = self._health
         h.reads += 1
         h.per_machine_reads[dev.machine] += 1
@@ -316,7 +323,7 @@ class ModbusSource:
             h.timeouts += 1
             h.per_machine_timeouts[dev.machine] += 1
         h.last_error = f"{dev.machine}: {exc}"
-        wait = self._retry.wait(dev.interval_s * 2, dev.failures, self._retry.device_max_s, self._rng)
+        wait = self._retry.device(dev.interval_s).delay(dev.failures, self._rng)
         h.per_machine_backoff_s[dev.machine] = wait
         dev.due_ns = self._clock.now_ns() + round(wait * 1e9)
         if dev.failures == self._retry.offline_after_failures:

@@ -18,15 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import uuid
 from collections import deque
-from dataclasses import dataclass
-from typing import Annotated
 
-import msgspec
 import serial_asyncio_fast
 
+from edge_agent.sources.serial_config import ACTIONS, SerialDeviceConfig
+from edge_agent.sources.serial_link import LineLink, SerialStats
+from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.protocols import serial_frames as sc
 from tonle.sources import base
 from tonle.sources.base import CommandRefused, DeviceLimits, Reading, Sink, SourceHealth
@@ -35,48 +34,12 @@ __all__ = ["ACTIONS", "CommandUnconfirmed", "SerialDeviceConfig", "SerialNodeSou
 
 log = logging.getLogger("tonle.agent.serial")
 
-ACTIONS = ("set_speed", "maintenance", "andon", "clear_andon")
 BOOT_MEMORY = 8  # earlier boot ids whose late frames are recognised and dropped
 MAX_CMD_ID = 64  # characters; a CMD line must fit the node's 1 KiB line buffer
 # With bytes waiting and nothing read for KICK_S, re-register the port with the event loop. In
 # development, under heavy parallel load, a pty once sat readable (FIONREAD > 0) with no event from
 # epoll (not root-caused); re-adding the fd makes the kernel poll it again. Tests may patch it.
 KICK_S = 0.5
-
-PosFloat = Annotated[float, msgspec.Meta(gt=0)]
-Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
-
-
-class SerialDeviceConfig(
-    msgspec.Struct, tag="serial", tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True
-):
-    """One sensor node on one serial port; `[[devices]] type = "serial"` in the gateway file."""
-
-    name: Annotated[str, msgspec.Meta(min_length=1)]
-    port: Annotated[str, msgspec.Meta(min_length=1)]  # a stable path: /dev/serial/by-id/..., run/tty/S01
-    machine: Annotated[str, msgspec.Meta(min_length=1)]
-    machine_type: str = "lockstitch"
-    baudrate: Annotated[int, msgspec.Meta(ge=300, le=4_000_000)] = 115200
-    read_timeout_s: PosFloat = 10.0  # silence before the link counts as dead (a probe SYNC at half)
-    reconnect_min_s: PosFloat = 0.5
-    reconnect_max_s: PosFloat = 30.0
-    command_timeout_s: PosFloat = 3.0
-    resync_interval_s: PosFloat = 2.0  # at most one hole-filling SYNC per interval
-    allowed_commands: tuple[str, ...] = ()  # nothing moves the machine unless listed here
-    speed_min: Fraction = 0.5
-    speed_max: Fraction = 1.0
-
-    def __post_init__(self) -> None:
-        if self.reconnect_min_s > self.reconnect_max_s:
-            raise ValueError(
-                f"reconnect_min_s={self.reconnect_min_s} is above reconnect_max_s="
-                f"{self.reconnect_max_s}; make min <= max"
-            )
-        if self.speed_min > self.speed_max:
-            raise ValueError(f"speed_min={self.speed_min} is above speed_max={self.speed_max}")
-        unknown = sorted(set(self.allowed_commands) - set(ACTIONS))
-        if unknown:
-            raise ValueError(f"allowed_commands: {unknown} are unknown; choose from {list(ACTIONS)}")
 
 
 class CommandUnconfirmed(CommandRefused):
@@ -85,51 +48,6 @@ class CommandUnconfirmed(CommandRefused):
     Resending with the same command id is safe: the node answers a known id
     again without applying it twice.
     """
-
-
-@dataclass
-class SerialStats:
-    """Protocol counters beyond `SourceHealth`: what the seq numbers say about the link."""
-
-    frames: int = 0  # distinct frames handled
-    duplicates: int = 0  # resent frames already handled (dropped)
-    lost: int = 0  # seqs the node can no longer resend (its ring overflowed)
-    stale: int = 0  # late frames from an earlier boot of the node (dropped)
-    node_resets: int = 0  # the node rebooted: its seq started again
-    resyncs: int = 0  # SYNCs sent to fill holes or probe a quiet link
-    kicks: int = 0  # times the port had bytes waiting that the event loop never reported
-    node_dropped: int = 0  # the node's own count of frames its ring forgot, from its last H
-    node: sc.Hello | None = None  # the node's last H frame
-
-
-class _Link(asyncio.Protocol):
-    """Splits the byte stream into lines for the source; overlong lines are cut off and counted."""
-
-    def __init__(self, source: SerialNodeSource) -> None:
-        loop = asyncio.get_running_loop()
-        self._source, self._loop = source, loop
-        self.closed: asyncio.Future[Exception | None] = loop.create_future()
-        self.last_rx = loop.time()
-        self._buf = bytearray()
-        self._skipping = False  # inside an overlong line: drop up to its newline
-
-    def data_received(self, data: bytes) -> None:
-        self.last_rx = self._loop.time()
-        self._buf += data
-        lines, pos, overlong = [], 0, 0
-        while (end := self._buf.find(b"\n", pos)) >= 0:
-            if not self._skipping:
-                lines.append(bytes(self._buf[pos : end + 1]))
-            self._skipping, pos = False, end + 1
-        del self._buf[:pos]
-        if len(self._buf) > sc.MAX_LINE_BYTES:
-            self._buf.clear()
-            overlong, self._skipping = 1, True
-        self._source._on_lines(lines, overlong)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(exc)
 
 
 class SerialNodeSource:
@@ -152,6 +70,10 @@ class SerialNodeSource:
         self._last_sync = -math.inf
         self._hole: tuple[int, float] | None = None  # (first missing seq, since when)
         self._resync_timer: asyncio.TimerHandle | None = None
+        # Each reopen waits longer while the port stays dead: reconnect_min_s doubling up to
+        # reconnect_max_s, each wait shortened by up to half at random (nodes on one hub spread out).
+        policy = BackoffPolicy(base_s=cfg.reconnect_min_s, max_s=cfg.reconnect_max_s, jitter=0.5)
+        self._backoff = Backoff(policy)
 
     @property
     def machines(self) -> list[tuple[str, str]]:
@@ -181,21 +103,20 @@ class SerialNodeSource:
         must not raise (the agent's sink only queues them).
         """
         self._sink = sink
-        failures = 0
         while True:
             try:
                 worked = await self._session()
             except OSError as exc:  # serial.SerialException is an OSError: port missing, busy, not a tty
                 self._note_error(f"cannot open {self.cfg.port}: {exc}")
                 worked = False
-            failures = 0 if worked else failures + 1
-            delay = min(self.cfg.reconnect_max_s, self.cfg.reconnect_min_s * 2.0 ** min(failures, 30))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            if worked:  # a session that heard the node starts the count again: reopen after base_s
+                self._backoff.succeeded()
+            await self._backoff.failed()
 
     async def _session(self) -> bool:
         """One open port, until it fails or goes quiet; True if the node sent anything."""
         loop = asyncio.get_running_loop()
-        link = _Link(self)
+        link = LineLink(self._on_lines)
         transport, _ = await serial_asyncio_fast.create_serial_connection(
             loop, lambda: link, self.cfg.port, baudrate=self.cfg.baudrate, exclusive=True
         )
@@ -216,7 +137,7 @@ class SerialNodeSource:
             await link.closed  # the port's fd is closed once this resolves
         return self.stats.frames > frames_before
 
-    async def _watch(self, link: _Link, transport: serial_asyncio_fast.SerialTransport) -> None:
+    async def _watch(self, link: LineLink, transport: serial_asyncio_fast.SerialTransport) -> None:
         """Return when the link is lost or silent for read_timeout_s; probe with a SYNC at half that."""
         loop = asyncio.get_running_loop()
         limit, probed = self.cfg.read_timeout_s, False

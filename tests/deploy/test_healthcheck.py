@@ -88,4 +88,4 @@ def test_a_bad_config_is_unhealthy_with_the_reason(tmp_path: Path) -> None:
     cfg.write_text("[mqtt]\nhots = 'x'\n")
     result = _run("sim", cfg)
     assert result.returncode == 1
-    assert "unknown key 'mqtt.hots'" in result.stderr
+    assert "'mqtt.hots' is not a known key" in result.stderr

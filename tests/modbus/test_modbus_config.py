@@ -36,39 +36,39 @@ def _bus(*registers: dict[str, Any], **extra: Any) -> dict[str, Any]:
     ("data", "message"),
     [
         (_bus({"field": "x", "address": 0, "type": "float"}),
-         f"{P}[0].type: 'float' is not one of int16, uint16, int32, uint32, float32"),
+         f"'{P}[0].type' is 'float'; use one of: int16, uint16, int32, uint32, float32"),
         (_bus({"field": "x", "address": 0, "adress": 1}),
-         f"{P}[0].adress: unknown key; allowed here: address, byte_order"),
+         f"'{P}[0].adress' is not a known key; did you mean 'address'? allowed here: address, byte_order"),
         (_bus({"field": "x", "address": 0, "function": "holdings"}),
-         f"{P}[0].function: 'holdings' is not one of holding, input, coil, discrete"),
+         f"'{P}[0].function' is 'holdings'; use one of: holding, input, coil, discrete"),
         (_bus({"field": "x", "address": 0, "type": "uint32"}, {"field": "y", "address": 1}),
-         f"{P}[1].address: holding 1 ('y') overlaps registers[0] ('x', uint32 at 0)"),
+         f"'{P}[1].address' puts holding 1 ('y') inside registers[0] ('x', uint32 at 0)"),
         (_bus({"field": "x", "address": 0}, {"field": "x", "address": 1}),
-         f"{P}[1].field: 'x' is already registers[0]"),
+         f"'{P}[1].field' is 'x', the field of registers[0] too"),
         (_bus({"field": "x", "address": 65535, "type": "float32"}),
-         f"{P}[0].address: float32 at 65535 runs past register 65535"),
+         f"'{P}[0].address' puts a float32 at 65535, past register 65535"),
         (_bus({"field": "x", "address": 0, "function": "coil", "type": "float32"}),
-         f"{P}[0].type: a coil is one bit"),
+         f"'{P}[0].type' is set on a coil, which is one bit"),
         (_bus({"field": "x", "address": 0, "role": "state", "states": {"1": "runing"}}),
-         f"{P}[0].states.1: 'runing' is not a Tonle state"),
+         f"'{P}[0].states.1' is 'runing', which is not a Tonle state"),
         (_bus({"field": "x", "address": 0, "role": "state"}),
-         f"{P}[0].states: a state register needs a table"),
+         f"'{P}[0].states' is missing; a state register needs a table"),
         (_bus({"field": "x", "address": 0, "role": "count_total", "type": "uint32"}),
-         f"{P}: a count needs both a 'count_total' and a 'count_good' register"),
+         f"'{P}' has only one of the 'count_total' and 'count_good' registers; a count needs both"),
         (_bus({"field": "x", "address": 0, "role": "count_total", "type": "float32"},
               {"field": "y", "address": 2, "role": "count_good", "type": "float32"}),
-         f"{P}[0].type: a count_total register must hold an integer type"),
-        (_bus({"field": "x", "address": 0}, parity="X"), "sources[4].parity: 'X' is not one of N, E, O"),
+         f"'{P}[0].type' is float32, but a count_total register holds an integer"),
+        (_bus({"field": "x", "address": 0}, parity="X"), "'sources[4].parity' is 'X'; use one of: N, E, O"),
         (_bus({"field": "x", "address": 0}) | {"type": "modbus"},
-         "sources[4].type: 'modbus' is not one of modbus_tcp, modbus_rtu"),
+         "'sources[4].type' is 'modbus'; use one of: modbus_tcp, modbus_rtu"),
         (tcp_config(502, 1, "P1") | {"commands": [{"action": "set_speed", "address": 100, "scale": 0.1,
                                                    "min": 0, "max": 7000}]},
-         "sources[4].commands[0].max: 7000 is 70000 raw, which a uint16 register cannot hold"),
+         "'sources[4].commands[0].max' is 7000, which is 70000 raw: a uint16 register cannot hold it"),
         (tcp_config(502, 1, "P1") | {"commands": [{"action": "go", "address": 100, "min": 5, "max": 1}]},
-         "sources[4].commands[0].min: min (5) must be below max (1)"),
-        ({k: v for k, v in tcp_config(502, 1, "P1").items() if k != "host"}, "sources[4].host: required key"),
+         "'sources[4].commands[0].min' (5) is not below max (1)"),
+        ({k: v for k, v in tcp_config(502, 1, "P1").items() if k != "host"}, "'sources[4].host' is missing"),
         (tcp_config(502, 1, "P1") | {"machine": "press 1"},
-         "sources[4].machine: Expected `str` matching regex"),
+         "'sources[4].machine' is 'press 1'; use letters, digits and _ only"),
     ],
 )  # fmt: skip
 def test_errors_name_the_key_path(data: dict[str, Any], message: str):
@@ -81,8 +81,30 @@ def test_errors_name_the_key_path(data: dict[str, Any], message: str):
 def test_two_devices_on_one_address_are_refused():
     data = _bus({"field": "x", "address": 0})
     data["devices"][2]["unit"] = 1
-    with pytest.raises(ModbusConfigError, match=r"^devices\[2\]\.unit: unit 1 is already devices\[0\]"):
+    with pytest.raises(
+        ModbusConfigError, match=r"^'devices\[2\]\.unit' is 1, the address of devices\[0\] too"
+    ):
         parse_modbus_source(data)
+
+
+def test_every_mistake_of_a_register_map_is_reported_in_one_run():
+    data = _bus(
+        {"field": "x", "address": 0, "type": "uint32"},
+        {"field": "x", "address": 1},
+        {"field": "s", "address": 5, "role": "state", "states": {"1": "runing"}},
+        {"field": "c", "address": 6, "role": "count_total"},
+    )
+    data["devices"][1]["unit"] = 1
+    with pytest.raises(ModbusConfigError) as err:
+        parse_modbus_source(data, "bus")
+    assert sorted(p.key for p in err.value.problems) == [
+        "bus.devices[1].unit",
+        "bus.devices[2].registers",
+        "bus.devices[2].registers[1].address",
+        "bus.devices[2].registers[1].field",
+        "bus.devices[2].registers[2].states.1",
+    ]
+    assert len(str(err.value).splitlines()) == 5  # one line per problem
 
 
 def _blocks(registers: list[dict[str, Any]]) -> list[tuple[str, int, int]]:

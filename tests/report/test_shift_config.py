@@ -59,7 +59,7 @@ def test_a_night_shift_crosses_midnight():
         ({"workdays": [0]}, "'analytics.shifts.workdays[0]'"),
         (
             {"shifts": [{"name": "A", "start": "06:00", "end": "14:00", "brakes": []}]},
-            "unknown field `brakes`",
+            "'analytics.shifts.shifts[0].brakes' is not a known key; did you mean 'breaks'?",
         ),
     ],
 )

@@ -155,14 +155,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary["lost"] == 0 else 1
 
 
+def _check_config(load: Callable[[Path], object], path: Path) -> int:
+    """`check-config`: every problem of the file, one a line with its fix, and how many; or OK."""
+    try:
+        load(path)
+    except ConfigError as exc:
+        print("\n".join(exc.lines()))
+        n = len(exc.problems)
+        print(f"{path}: {n} problem{'s' if n != 1 else ''}; fix {'them' if n != 1 else 'it'} and check again")
+        return 2
+    print(f"{path}: OK")
+    return 0
+
+
 def _cmd_agent(args: argparse.Namespace) -> int:
     from edge_agent.config import load_gateway_config
     from tonle.app.runners import run_agent
 
     if args.agent_command == "check-config":
-        load_gateway_config(args.gateway_config)
-        print(f"{args.gateway_config}: OK")
-        return 0
+        return _check_config(load_gateway_config, args.gateway_config)
     if args.config is None:
         print(
             "tonle agent: give the gateway config with --config gateway.toml "
@@ -232,9 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             return _cmd_report(args)
         if args.command == "check-config":
-            load_config(args.config)
-            print(f"{args.config}: OK")
-            return 0
+            return _check_config(load_config, args.config)
         cfg = load_config(args.config)
         {"sim": _cmd_sim, "agent": _cmd_sim, "collector": _cmd_collector, "analytics": _cmd_analytics}[
             args.command

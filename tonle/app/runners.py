@@ -7,8 +7,7 @@ from pathlib import Path
 
 from edge_agent.agent import Agent
 from edge_agent.commands import CommandLog
-from edge_agent.config import GatewayConfig
-from edge_agent.drivers import make_source
+from edge_agent.config import GatewayConfig, make_sources
 from tonle.config import TonleConfig
 from tonle.io.clock import WallClock
 from tonle.io.mqtt import MqttConnection
@@ -22,14 +21,21 @@ async def run_agent(cfg: GatewayConfig, stop: asyncio.Event) -> None:
     clock = WallClock()
     spool_dir = Path(cfg.spool.path)
     spool_dir.mkdir(parents=True, exist_ok=True)
-    sources = [make_source(d, clock, cfg) for d in cfg.devices]
+    sources = make_sources(cfg, clock)
     spool = Spool(
         spool_dir / "spool.sqlite", max_bytes=int(cfg.spool.max_mb * 2**20), synchronous=cfg.spool.synchronous
     )
     commands = CommandLog(spool_dir / "commands.sqlite")
     try:
         async with Agent(
-            cfg.mqtt, cfg.agent, sources, clock, spool, commands, spool_dir / "status.json"
+            cfg.mqtt,
+            cfg.agent,
+            sources,
+            clock,
+            spool,
+            commands,
+            spool_dir / "status.json",
+            machine_types=cfg.machine_table(),
         ) as agent:
             await agent.run(stop)
     finally:

@@ -1,8 +1,7 @@
-"""Proposed configuration for predictive maintenance: one entry per machine type.
+"""Configuration for predictive maintenance: one entry per machine type.
 
-To be wired into `tonle.config` by the lead (as ``AnalyticsConfig.pdm: PdmConfig``);
-it lives here until then so the analytics core can be tested against it. The shape in
-a Tonle TOML file::
+`[analytics.pdm]` in tonle.toml (`AnalyticsPdmConfig`) and `[machine_types]` in a
+gateway file use the same `MachineTypePdm` entries. The shape in a Tonle TOML file::
 
     [analytics.pdm]
     baseline_samples = 30
@@ -26,15 +25,23 @@ baseline, which does differ machine to machine, is learnt, not configured.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 import msgspec
 import numpy as np
 
 from tonle.kernels.bearing import BEARINGS, BearingGeometry, defect_frequencies
-from tonle.kernels.machine_types import MACHINE_SPM
+from tonle.kernels.machine_types import MACHINE_TYPES, SEWING_BAND_HZ
 
-__all__ = ["DEFAULT_MACHINE_TYPES", "SEWING_BAND_HZ", "BearingSpec", "MachineTypePdm", "PdmConfig"]
+__all__ = [
+    "DEFAULT_MACHINE_TYPES",
+    "SEWING_BAND_HZ",
+    "BearingSpec",
+    "MachineTypePdm",
+    "PdmConfig",
+    "with_default_types",
+]
 
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
 
@@ -43,7 +50,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
     pass
 
 
-class BearingSpec(_Section):
+class BearingSpec(_Section, frozen=True):
     """Rolling-element bearing geometry as printed in the maker's catalogue.
 
     Diameters in any one unit (mm or inches): only their ratio matters.
@@ -66,7 +73,7 @@ class BearingSpec(_Section):
         return BearingGeometry(self.n_balls, self.ball_d, self.pitch_d, self.contact_deg)
 
 
-class MachineTypePdm(_Section):
+class MachineTypePdm(_Section, frozen=True):
     """What the analytics needs to know about one machine model to diagnose it.
 
     shaft_rpm:      shaft speed at 100 % (a derate scales it); for a lockstitch machine
@@ -104,7 +111,7 @@ class MachineTypePdm(_Section):
         return self.shaft_rpm / 60.0 * speed_fraction
 
 
-class PdmConfig(_Section):
+class PdmConfig(_Section, frozen=True):
     """Predictive-maintenance settings shared by all machine types.
 
     baseline_samples: bursts learnt into each machine's healthy baseline before it is
@@ -125,12 +132,15 @@ class PdmConfig(_Section):
     rul_coverage: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.8
 
 
-# The machine types the simulated line uses (firmware_sim.spec.MACHINE_SPM), each with the
-# 6203 arm-shaft bearing it is built with. The arm shaft turns once per stitch, so the
-# rated speed in rpm is the rated stitches per minute. The band is where the bearing
-# impacts ring (the heads' housing resonances lie between 2.6 and 3.4 kHz).
-SEWING_BAND_HZ = (2300.0, 3700.0)
+# The catalogue's machine types (`tonle.kernels.machine_types`), each with its arm-shaft
+# bearing and the band its housing resonances ring in. The arm shaft turns once per
+# stitch, so the rated speed in rpm is the rated stitches per minute.
 DEFAULT_MACHINE_TYPES: dict[str, MachineTypePdm] = {
-    name: MachineTypePdm(shaft_rpm=spm, bearing="6203", band_hz=SEWING_BAND_HZ)
-    for name, spm in MACHINE_SPM.items()
+    name: MachineTypePdm(shaft_rpm=t.rated_spm, bearing=t.bearing, band_hz=t.band_hz)
+    for name, t in MACHINE_TYPES.items()
 }
+
+
+def with_default_types(table: Mapping[str, MachineTypePdm]) -> dict[str, MachineTypePdm]:
+    """`table` merged over the catalogue's defaults: a plant adds or redefines types, keeps the rest."""
+    return {**DEFAULT_MACHINE_TYPES, **table}

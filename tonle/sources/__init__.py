@@ -1,1 +1,1 @@
-"""What a device source gives the edge agent, and the registry of source types."""
+"""What a device source gives the edge agent (`base`), and the registry of source types (`registry`)."""

@@ -9,7 +9,12 @@ fighting for the GIL: with paho's own network thread, a collector spent more
 time handing packets between the two threads than mapping them. Only the TCP
 connect runs in a worker thread, so a broker that does not answer never stalls
 the loop (an edge agent keeps polling its devices meanwhile). Reconnects back
-off from RECONNECT_MIN_S to RECONNECT_MAX_S.
+off under RECONNECT_POLICY (tonle.io.backoff: RECONNECT_MIN_S doubling to
+RECONNECT_MAX_S, jittered), and start again from the shortest wait after every
+accepted connection.
+
+Build a connection from the config with `tonle.io.connect.mqtt_connection`; failures a
+person can fix raise `MqttError` (tonle.errors) with the host, port and reason.
 
 Back-pressure: with `manual_ack=True` the broker never sends more than
 `receive_maximum` un-acknowledged QoS 1 messages (MQTT v5 Receive Maximum), so
@@ -24,11 +29,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from tonle.errors import MqttError
+from tonle.io.backoff import Backoff, BackoffPolicy
+from tonle.messages import N_, _
 
 __all__ = ["MqttConnection", "MqttError", "Will"]
 
@@ -38,10 +48,26 @@ RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
 READ_BURST = 256  # packets read per wake-up of the socket: one loop pass per burst, not per message
+RECONNECT_POLICY = BackoffPolicy(base_s=RECONNECT_MIN_S, max_s=RECONNECT_MAX_S)
+
+UNREACHABLE = N_("cannot reach the MQTT broker at {host}:{port} ({reason})")
+UNREACHABLE_FIX = N_(
+    "check that the broker (mosquitto) is running and that mqtt.host and mqtt.port in the config are "
+    "right; retrying every {max_s:.0f} s at most"
+)
+NO_ANSWER = N_("no answer from the MQTT broker at {host}:{port} after {timeout:.0f}s")
+NO_ANSWER_FIX = N_("check that mosquitto is running and the host and port in the config are right")
+REFUSED = N_("the MQTT broker at {host}:{port} refused the connection: {reason}")
+SUB_REFUSED = N_("the MQTT broker at {host}:{port} refused a subscription: {reason}; check the ACL")
+REFUSED_FIX = N_(
+    "check mqtt.username, the password in the variable named by mqtt.password_env, and the broker's ACL"
+)
 
 
-class MqttError(RuntimeError):
-    """The broker refused or dropped us; the message says what to check."""
+class _Socket(Protocol):
+    """What paho hands us as its socket (a TCP or TLS socket): the loop watches its fd."""
+
+    def fileno(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,7 @@ class MqttConnection:
     username: str | None = None
     password: str | None = None
     on_connect_hook: Callable[[], None] | None = None
+    reconnect_policy: BackoffPolicy = RECONNECT_POLICY
     stats: _Stats = field(default_factory=_Stats)
 
     def __post_init__(self) -> None:
@@ -96,7 +123,9 @@ class MqttConnection:
         self._client: paho.Client | None = None
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._sock: object | None = None
+        self._sock: _Socket | None = None
+        self._backoff = Backoff(self.reconnect_policy)
+        self.last_error: MqttError | None = None  # why the last attempt failed; None once connected
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
@@ -160,10 +189,13 @@ class MqttConnection:
         self._client = None
 
     async def _keep_connected(self) -> None:
-        """Connect, and reconnect whenever the connection is lost, backing off while it fails."""
+        """Connect, and reconnect whenever the connection is lost, backing off while it fails.
+
+        The first failure in a row is logged once as a plain warning with the fix;
+        every accepted connection resets the backoff (see `_accepted`).
+        """
         assert self._client is not None and self._loop is not None
         c = self._client
-        delay = RECONNECT_MIN_S
         warned = False
         while not self._closing:
             self._lost_event.clear()
@@ -172,26 +204,23 @@ class MqttConnection:
                 # it triggers are handed back to this loop.
                 await self._loop.run_in_executor(None, c.reconnect)
             except (OSError, paho.WebsocketConnectionError, ValueError) as exc:
+                self.last_error = self._error(UNREACHABLE, UNREACHABLE_FIX, exc)
                 if not warned:
-                    log.warning(
-                        "cannot reach the MQTT broker at %s:%s (%s); retrying every %.0fs at most",
-                        self.host,
-                        self.port,
-                        exc,
-                        RECONNECT_MAX_S,
-                    )
+                    log.warning("%s", self.last_error)
                     warned = True
-                await asyncio.sleep(delay)
-                delay = min(RECONNECT_MAX_S, delay * 2)
+                await self._backoff.failed()
                 continue
             await self._lost_event.wait()  # set by on_disconnect / on_socket_close
             if self._closing:
                 return
-            await asyncio.sleep(delay)
-            if self.connected.is_set():
-                continue
-            delay = RECONNECT_MIN_S if self.stats.connects else min(RECONNECT_MAX_S, delay * 2)
             warned = False
+            await self._backoff.failed()
+
+    def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
+        reason = exc if isinstance(exc, str) else str(exc) or exc.__class__.__name__
+        return MqttError(
+            message, fix=fix, host=self.host, port=self.port, reason=reason, max_s=self.reconnect_policy.max_s
+        )
 
     async def _misc(self) -> None:
         """Keep-alive pings and retries of un-acknowledged packets (paho's `loop_misc`)."""
@@ -227,7 +256,7 @@ class MqttConnection:
     def _on_socket_unregister_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
         self._in_loop(self._unwatch_write, sock)
 
-    def _watch(self, sock: object) -> None:
+    def _watch(self, sock: _Socket) -> None:
         assert self._loop is not None
         self._unwatch(lost=False)
         self._sock = sock
@@ -243,11 +272,11 @@ class MqttConnection:
         if lost:
             self._lost_event.set()
 
-    def _watch_write(self, sock: object) -> None:
+    def _watch_write(self, sock: _Socket) -> None:
         if self._loop is not None and sock is self._sock:
             self._loop.add_writer(sock, self._writable)
 
-    def _unwatch_write(self, sock: object) -> None:
+    def _unwatch_write(self, sock: _Socket) -> None:
         if self._loop is not None and sock is self._sock and not self._loop.is_closed():
             self._loop.remove_writer(sock)
 
@@ -260,12 +289,14 @@ class MqttConnection:
             self._client.loop_write()
 
     async def wait_connected(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        """Wait for the broker to accept us; MqttError (why, if known) after `timeout` seconds."""
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError as exc:
+            if self.last_error is not None:
+                raise self.last_error from exc
             raise MqttError(
-                f"no answer from the MQTT broker at {self.host}:{self.port} after {timeout:.0f}s; "
-                "check that mosquitto is running and the host and port in the config are right"
+                NO_ANSWER, fix=NO_ANSWER_FIX, host=self.host, port=self.port, reason="", timeout=timeout
             ) from exc
 
     # -- operations ----------------------------------------------------------
@@ -275,8 +306,9 @@ class MqttConnection:
         if self._client is not None and self._client.is_connected():
             # If on_connect is running concurrently it may subscribe too; twice is harmless.
             self.subscribed.clear()
-            _, mid = self._client.subscribe(topic_filter, qos)
-            self._sub_mids.add(mid)
+            _rc, mid = self._client.subscribe(topic_filter, qos)
+            if mid is not None:
+                self._sub_mids.add(mid)
 
     async def wait_subscribed(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
         """Wait until the broker has acknowledged every subscription (messages now reach us)."""
@@ -285,8 +317,10 @@ class MqttConnection:
             await asyncio.wait_for(self.subscribed.wait(), timeout)
         except TimeoutError as exc:
             raise MqttError(
-                f"the MQTT broker at {self.host}:{self.port} did not confirm our subscriptions; "
-                "check the broker's ACL allows this user to subscribe"
+                N_("the MQTT broker at {host}:{port} did not confirm our subscriptions"),
+                fix=N_("check the broker's ACL allows this user to subscribe"),
+                host=self.host,
+                port=self.port,
             ) from exc
 
     def publish_nowait(
@@ -296,7 +330,13 @@ class MqttConnection:
         assert self._client is not None and self._loop is not None, "use inside 'async with'"
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            raise MqttError(f"could not publish to {topic!r}: {paho.error_string(info.rc)}")
+            raise MqttError(
+                N_("could not publish to {topic!r}: {reason}"),
+                host=self.host,
+                port=self.port,
+                reason=paho.error_string(info.rc),
+                topic=topic,
+            )
         self.stats.published += 1
         fut: asyncio.Future[None] = self._loop.create_future()
         if qos == 0:
@@ -322,20 +362,22 @@ class MqttConnection:
     # -- paho callbacks (on the loop thread, or the connect worker's) ----------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
-            log.error(
-                "MQTT broker %s:%s refused the connection: %s (check user, password and ACL)",
-                self.host,
-                self.port,
-                reason_code,
-            )
+            self.last_error = self._error(REFUSED, REFUSED_FIX, str(reason_code))
+            log.error("%s", self.last_error)
             return
         self.stats.connects += 1
-        log.info("connected to the MQTT broker at %s:%s", self.host, self.port)
+        log.info(_("connected to the MQTT broker at {host}:{port}").format(host=self.host, port=self.port))
         mids = {client.subscribe(f, qos)[1] for f, qos in self._subs.items()}
+        self._in_loop(self._accepted)
         self._in_loop(self._expect_subacks, mids)
         self._in_loop(self.connected.set)
         if self.on_connect_hook is not None:
             self._in_loop(self.on_connect_hook)
+
+    def _accepted(self) -> None:
+        """The broker took us: the next loss waits the shortest time again."""
+        self.last_error = None
+        self._backoff.succeeded()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.stats.disconnects += 1
@@ -351,9 +393,7 @@ class MqttConnection:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
         for rc in reason_codes:
             if rc.is_failure:
-                log.error(
-                    "MQTT broker %s:%s refused a subscription: %s (check the ACL)", self.host, self.port, rc
-                )
+                log.error(_(SUB_REFUSED).format(host=self.host, port=self.port, reason=rc))
         self._in_loop(self._suback, mid)
 
     def _expect_subacks(self, mids: set[int]) -> None:

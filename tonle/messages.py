@@ -33,12 +33,15 @@ LANGUAGE_ENV = "TONLE_LANGUAGE"
 _catalogue: gettext.NullTranslations | None = None
 
 
-def set_language(language: str | None = None) -> gettext.NullTranslations:
-    """Load the catalogue for `language` (None: the environment's choice) for this process."""
+def set_language(language: str | None = None, localedir: Path | None = None) -> gettext.NullTranslations:
+    """Load the catalogue for `language` (None: the environment's choice) for this process.
+
+    `localedir` is for a catalogue kept elsewhere (tests); the package's own by default.
+    """
     global _catalogue
     chosen = language or os.environ.get(LANGUAGE_ENV) or None
     _catalogue = gettext.translation(
-        DOMAIN, LOCALE_DIR, languages=[chosen] if chosen else None, fallback=True
+        DOMAIN, localedir or LOCALE_DIR, languages=[chosen] if chosen else None, fallback=True
     )
     return _catalogue
 

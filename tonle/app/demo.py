@@ -197,7 +197,7 @@ async def preflight(cfg: TonleConfig, timeout_s: float = PREFLIGHT_TIMEOUT_S) ->
         await q.ping()
         await q.execute("SHOW DATABASES")  # a query: proves the credentials as well as the address
     async with mqtt_client(cfg, f"tonle-demo-check-{os.getpid()}") as mqtt:
-        await mqtt.wait_connected(timeout_s)
+        await mqtt.check_reachable(timeout_s)
 
 
 async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:

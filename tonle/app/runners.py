@@ -66,7 +66,8 @@ async def run_collector(cfg: TonleConfig, stop: asyncio.Event) -> None:
     """The collector, started again (with backoff) while the broker is not there at start.
 
     `Collector.run` gives up with MqttError when the broker does not accept it within
-    its connect timeout; a service must outlive that, so it is started again.
+    its connect timeout; a service must outlive that, so it is started again (the
+    runner warns once; each new start's MQTT link warns once more).
     """
     from collector.service import run_collector as collect
 
@@ -76,9 +77,11 @@ async def run_collector(cfg: TonleConfig, stop: asyncio.Event) -> None:
             await collect(cfg, stop)
             return
         except MqttError as exc:
-            wait = backoff.next_delay()
-            log.warning(_("the collector cannot start yet: {error}").format(error=exc))
-            await _wait(stop, wait)
+            if stop.is_set():
+                return
+            if not backoff.failures:
+                log.warning(_("the collector cannot start yet: {error}").format(error=exc))
+            await _wait(stop, backoff.next_delay())
 
 
 async def run_analytics(cfg: TonleConfig, stop: asyncio.Event) -> None:

@@ -126,6 +126,7 @@ class MqttConnection:
         self._sock: _Socket | None = None
         self._backoff = Backoff(self.reconnect_policy)
         self.last_error: MqttError | None = None  # why the last attempt failed; None once connected
+        self._answered = asyncio.Event()  # a first attempt has succeeded or failed
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
@@ -191,12 +192,13 @@ class MqttConnection:
     async def _keep_connected(self) -> None:
         """Connect, and reconnect whenever the connection is lost, backing off while it fails.
 
-        The first failure in a row is logged once as a plain warning with the fix;
-        every accepted connection resets the backoff (see `_accepted`).
+        An outage is logged once, as a plain warning with the fix (again only after the
+        broker has accepted us in between); every accepted connection resets the
+        backoff (see `_accepted`).
         """
         assert self._client is not None and self._loop is not None
         c = self._client
-        warned = False
+        warned_at = -1  # the connect count when we last warned: warn again only after a real connect
         while not self._closing:
             self._lost_event.clear()
             try:
@@ -205,15 +207,15 @@ class MqttConnection:
                 await self._loop.run_in_executor(None, c.reconnect)
             except (OSError, paho.WebsocketConnectionError, ValueError) as exc:
                 self.last_error = self._error(UNREACHABLE, UNREACHABLE_FIX, exc)
-                if not warned:
+                self._answered.set()
+                if warned_at != self.stats.connects:
                     log.warning("%s", self.last_error)
-                    warned = True
+                    warned_at = self.stats.connects
                 await self._backoff.failed()
                 continue
             await self._lost_event.wait()  # set by on_disconnect / on_socket_close
             if self._closing:
                 return
-            warned = False
             await self._backoff.failed()
 
     def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
@@ -299,6 +301,18 @@ class MqttConnection:
                 NO_ANSWER, fix=NO_ANSWER_FIX, host=self.host, port=self.port, reason="", timeout=timeout
             ) from exc
 
+    async def check_reachable(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        """Return once the broker accepts us; raise MqttError as soon as the first attempt fails.
+
+        For one-shot commands, which should say at once that the broker is not there
+        instead of waiting out `timeout` (the connection keeps retrying meanwhile).
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._answered.wait(), timeout)
+        if self.connected.is_set():
+            return
+        await self.wait_connected(0 if self.last_error is not None else timeout)
+
     # -- operations ----------------------------------------------------------
     async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         """Remember a subscription; it is (re)made on every connect. See `wait_subscribed`."""
@@ -363,6 +377,7 @@ class MqttConnection:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
             self.last_error = self._error(REFUSED, REFUSED_FIX, str(reason_code))
+            self._in_loop(self._answered.set)
             log.error("%s", self.last_error)
             return
         self.stats.connects += 1
@@ -378,6 +393,7 @@ class MqttConnection:
         """The broker took us: the next loss waits the shortest time again."""
         self.last_error = None
         self._backoff.succeeded()
+        self._answered.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.stats.disconnects += 1

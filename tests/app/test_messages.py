@@ -24,7 +24,7 @@ def pig_latin(tmp_path: Path) -> Iterator[None]:
     """A made-up language 'xx' with two entries, compiled the way a real catalogue is."""
     catalog = Catalog(locale="en", domain=DOMAIN)
     catalog.add(mqtt.UNREACHABLE, "annotcay eachray {host}:{port} ({reason})")
-    catalog.add(mqtt.UNREACHABLE_FIX, "eckchay osquittomay (every {max_s:.0f} s)")
+    catalog.add(mqtt.UNREACHABLE_FIX, "eckchay osquittomay")
     catalog.add("{what}; {fix}", "{what} -- {fix}")
     catalog.add(N_("spool {path}: is closed"), "ooplsay {nowhere} isway osedclay")  # a translator's slip
     folder = tmp_path / "xx" / "LC_MESSAGES"
@@ -49,8 +49,8 @@ def test_an_error_says_what_is_wrong_and_the_fix_filled_from_its_data() -> None:
 
 
 def test_the_sentence_is_worded_in_the_chosen_language_when_it_is_read(pig_latin: None) -> None:
-    err = MqttError(mqtt.UNREACHABLE, fix=mqtt.UNREACHABLE_FIX, host="gw", port=1, reason="x", max_s=5.0)
-    assert str(err) == "annotcay eachray gw:1 (x) -- eckchay osquittomay (every 5 s)"
+    err = MqttError(mqtt.UNREACHABLE, fix=mqtt.UNREACHABLE_FIX, host="gw", port=1, reason="x")
+    assert str(err) == "annotcay eachray gw:1 (x) -- eckchay osquittomay"
 
 
 def test_a_translation_that_names_a_wrong_field_falls_back_to_english(pig_latin: None) -> None:

@@ -52,9 +52,9 @@ RECONNECT_POLICY = BackoffPolicy(base_s=RECONNECT_MIN_S, max_s=RECONNECT_MAX_S)
 
 UNREACHABLE = N_("cannot reach the MQTT broker at {host}:{port} ({reason})")
 UNREACHABLE_FIX = N_(
-    "check that the broker (mosquitto) is running and that mqtt.host and mqtt.port in the config are "
-    "right; retrying every {max_s:.0f} s at most"
+    "check that the broker (mosquitto) is running and that mqtt.host and mqtt.port in the config are right"
 )
+RETRYING = N_("{error}; retrying every {max_s:.0f} s at most")
 NO_ANSWER = N_("no answer from the MQTT broker at {host}:{port} after {timeout:.0f}s")
 NO_ANSWER_FIX = N_("check that mosquitto is running and the host and port in the config are right")
 REFUSED = N_("the MQTT broker at {host}:{port} refused the connection: {reason}")
@@ -209,7 +209,8 @@ class MqttConnection:
                 self.last_error = self._error(UNREACHABLE, UNREACHABLE_FIX, exc)
                 self._answered.set()
                 if warned_at != self.stats.connects:
-                    log.warning("%s", self.last_error)
+                    retrying = _(RETRYING).format(error=self.last_error, max_s=self.reconnect_policy.max_s)
+                    log.warning("%s", retrying)
                     warned_at = self.stats.connects
                 await self._backoff.failed()
                 continue
@@ -220,9 +221,7 @@ class MqttConnection:
 
     def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
         reason = exc if isinstance(exc, str) else str(exc) or exc.__class__.__name__
-        return MqttError(
-            message, fix=fix, host=self.host, port=self.port, reason=reason, max_s=self.reconnect_policy.max_s
-        )
+        return MqttError(message, fix=fix, host=self.host, port=self.port, reason=reason)
 
     async def _misc(self) -> None:
         """Keep-alive pings and retries of un-acknowledged packets (paho's `loop_misc`)."""

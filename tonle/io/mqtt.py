@@ -3,10 +3,8 @@
 Why not aiomqtt: the collector must acknowledge a QoS 1 message only after its
 batch is stored, and aiomqtt does not expose paho's manual acknowledgements
 (empicano/aiomqtt#345, still open). This wrapper drives paho from the asyncio
-loop itself (paho's external-loop mode: the socket is watched with add_reader /
-add_writer, keep-alive runs from a timer), so there is no second Python thread
-fighting for the GIL: with paho's own network thread, a collector spent more
-time handing packets between the two threads than mapping them. Only the TCP
+loop itself (paho's external-loop mode, in `mqtt_loop`), so there is no second
+Python thread fighting for the GIL. Only the TCP
 connect runs in a worker thread, so a broker that does not answer never stalls
 the loop (an edge agent keeps polling its devices meanwhile). Reconnects back
 off under RECONNECT_POLICY (tonle.io.backoff: RECONNECT_MIN_S doubling to
@@ -29,7 +27,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -38,6 +35,7 @@ from paho.mqtt.properties import Properties
 
 from tonle.errors import MqttError
 from tonle.io.backoff import Backoff, BackoffPolicy
+from tonle.io.mqtt_loop import PahoOnLoop, Socket
 from tonle.messages import N_, _
 
 __all__ = ["MqttConnection", "MqttError", "Will"]
@@ -47,7 +45,6 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
-READ_BURST = 256  # packets read per wake-up of the socket: one loop pass per burst, not per message
 RECONNECT_POLICY = BackoffPolicy(base_s=RECONNECT_MIN_S, max_s=RECONNECT_MAX_S)
 
 UNREACHABLE = N_("cannot reach the MQTT broker at {host}:{port} ({reason})")
@@ -62,12 +59,6 @@ SUB_REFUSED = N_("the MQTT broker at {host}:{port} refused a subscription: {reas
 REFUSED_FIX = N_(
     "check mqtt.username, the password in the variable named by mqtt.password_env, and the broker's ACL"
 )
-
-
-class _Socket(Protocol):
-    """What paho hands us as its socket (a TCP or TLS socket): the loop watches its fd."""
-
-    def fileno(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,7 @@ class _Stats:
 
 
 @dataclass
-class MqttConnection:
+class MqttConnection(PahoOnLoop):
     """An MQTT v5 session: `async with MqttConnection(...) as mqtt:`.
 
     Subscriptions are remembered and renewed on every reconnect. Messages arrive
@@ -123,7 +114,7 @@ class MqttConnection:
         self._client: paho.Client | None = None
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._sock: _Socket | None = None
+        self._sock: Socket | None = None
         self._backoff = Backoff(self.reconnect_policy)
         self.last_error: MqttError | None = None  # why the last attempt failed; None once connected
         self._answered = asyncio.Event()  # a first attempt has succeeded or failed
@@ -222,72 +213,6 @@ class MqttConnection:
     def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
         reason = exc if isinstance(exc, str) else str(exc) or exc.__class__.__name__
         return MqttError(message, fix=fix, host=self.host, port=self.port, reason=reason)
-
-    async def _misc(self) -> None:
-        """Keep-alive pings and retries of un-acknowledged packets (paho's `loop_misc`)."""
-        while True:
-            await asyncio.sleep(1.0)
-            if self._client is not None and self._sock is not None:
-                self._client.loop_misc()
-
-    # -- the socket, watched by the event loop ----------------------------------
-    def _in_loop(self, fn: Callable[..., object], *args: object) -> None:
-        """Run `fn` on the loop thread: at once if we are on it, else scheduled."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            fn(*args)
-        else:
-            loop.call_soon_threadsafe(fn, *args)
-
-    def _on_socket_open(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._watch, sock)
-
-    def _on_socket_close(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._unwatch)
-
-    def _on_socket_register_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._watch_write, sock)
-
-    def _on_socket_unregister_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._unwatch_write, sock)
-
-    def _watch(self, sock: _Socket) -> None:
-        assert self._loop is not None
-        self._unwatch(lost=False)
-        self._sock = sock
-        self._loop.add_reader(sock, self._readable)
-        if self._client is not None and self._client.want_write():
-            self._watch_write(sock)
-
-    def _unwatch(self, lost: bool = True) -> None:
-        sock, self._sock = self._sock, None
-        if sock is not None and self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
-        if lost:
-            self._lost_event.set()
-
-    def _watch_write(self, sock: _Socket) -> None:
-        if self._loop is not None and sock is self._sock:
-            self._loop.add_writer(sock, self._writable)
-
-    def _unwatch_write(self, sock: _Socket) -> None:
-        if self._loop is not None and sock is self._sock and not self._loop.is_closed():
-            self._loop.remove_writer(sock)
-
-    def _readable(self) -> None:
-        if self._client is not None:
-            self._client.loop_read(max_packets=READ_BURST)
-
-    def _writable(self) -> None:
-        if self._client is not None:
-            self._client.loop_write()
 
     async def wait_connected(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
         """Wait for the broker to accept us; MqttError (why, if known) after `timeout` seconds."""

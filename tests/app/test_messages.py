@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from tonle.errors import MqttError, SpoolError, TonleError
+from tonle.errors import MqttError, SpoolError, TonleError, file_error
 from tonle.io import mqtt, spool_file
 from tonle.messages import DOMAIN, N_, render, set_language
 
@@ -89,3 +90,15 @@ def test_pybabel_extract_finds_the_cli_texts_and_the_error_templates(tmp_path: P
         "{what}; {fix}",
     }
     assert expected <= ids, expected - ids
+
+
+def test_os_errors_a_person_can_fix_become_file_errors_and_others_stay_bugs() -> None:
+    full = file_error(OSError(errno.ENOSPC, "No space left on device"))
+    assert full is not None and full.code == errno.ENOSPC
+    assert str(full) == (
+        "a file could not be written: the disk is full; free some space on that disk, or use another one"
+    )
+    denied = file_error(PermissionError(errno.EACCES, "Permission denied", "/var/lib/tonle"))
+    assert denied is not None and denied.path == "/var/lib/tonle"
+    assert str(denied).startswith("cannot use /var/lib/tonle: permission denied; run as a user who may")
+    assert file_error(OSError(errno.EBADF, "Bad file descriptor")) is None  # a bug, not the user's to fix

@@ -191,6 +191,7 @@ class MqttConnection(PahoOnLoop):
         c = self._client
         warned_at = -1  # the connect count when we last warned: warn again only after a real connect
         while not self._closing:
+            self.release()  # paho closes the old socket in the worker: stop watching it here first
             self._lost_event.clear()
             try:
                 # The blocking TCP connect runs in a worker thread; the socket callbacks

@@ -61,7 +61,7 @@ class PahoOnLoop:
         self._in_loop(self._watch, sock)
 
     def _on_socket_close(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._unwatch)
+        self._in_loop(self._closed, sock)
 
     def _on_socket_register_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
         self._in_loop(self._watch_write, sock)
@@ -76,6 +76,20 @@ class PahoOnLoop:
         self._loop.add_reader(sock, self._readable)
         if self._client is not None and self._client.want_write():
             self._watch_write(sock)
+
+    def _closed(self, sock: Socket) -> None:
+        """paho closed `sock`: the connection is lost, unless we had let that socket go already.
+
+        paho's `reconnect` closes the previous socket in the connect worker thread; by the
+        time that news reaches the loop, the socket's fd is gone (and a new socket may be
+        watched), so `release` lets it go on the loop first and the late news is ignored.
+        """
+        if sock is self._sock:
+            self._unwatch()
+
+    def release(self) -> None:
+        """Stop watching the current socket before paho replaces it (call on the loop)."""
+        self._unwatch(lost=False)
 
     def _unwatch(self, lost: bool = True) -> None:
         sock, self._sock = self._sock, None

@@ -137,7 +137,14 @@ def write_collector_config(folder: Path, cfg: TonleConfig, run_name: str) -> Pat
     """
     data: dict[str, Any] = msgspec.to_builtins(cfg)
     collector = data["collector"]
-    collector.update(instance="demo", health_interval_s=min(cfg.collector.health_interval_s, 1.0))
+    # One collector, so no shared subscription: mosquitto queues QoS 1 messages for a persistent
+    # session that is offline, but not for an offline member of a share group, so after a broker
+    # outage a gateway that reconnects before the collector would see its spool drained into
+    # nothing. (Jittered reconnects make that order a coin toss; the end-to-end acknowledgement
+    # of DESIGN.md "Delivery" is what makes a share group safe.)
+    collector.update(
+        instance="demo", share_group="", health_interval_s=min(cfg.collector.health_interval_s, 1.0)
+    )
     if "spool_path" in collector:
         collector["spool_path"] = str(folder / "collector-spool.sqlite")
     mqtt = data["mqtt"]

@@ -10,6 +10,7 @@ thread that runs the blocking TCP connect; `_in_loop` brings every call onto the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
@@ -71,6 +72,8 @@ class PahoOnLoop:
 
     def _watch(self, sock: Socket) -> None:
         assert self._loop is not None
+        if sock.fileno() < 0 or self._client is None:
+            return  # closed (or the connection shut) before the news from the connect worker arrived
         self._unwatch(lost=False)
         self._sock = sock
         self._loop.add_reader(sock, self._readable)
@@ -93,19 +96,35 @@ class PahoOnLoop:
 
     def _unwatch(self, lost: bool = True) -> None:
         sock, self._sock = self._sock, None
-        if sock is not None and self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
+        if sock is not None:
+            self._forget(sock)
         if lost:
             self._lost_event.set()
 
     def _watch_write(self, sock: Socket) -> None:
-        if self._loop is not None and sock is self._sock:
+        if self._loop is not None and sock is self._sock and sock.fileno() >= 0:
             self._loop.add_writer(sock, self._writable)
 
     def _unwatch_write(self, sock: Socket) -> None:
-        if self._loop is not None and sock is self._sock and not self._loop.is_closed():
-            self._loop.remove_writer(sock)
+        if sock is self._sock:
+            self._forget(sock, reader=False)
+
+    def _forget(self, sock: Socket, reader: bool = True) -> None:
+        """Stop watching `sock` for writing (and reading); safe if paho closed it under us."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if sock.fileno() >= 0:
+            if reader:
+                loop.remove_reader(sock)
+            loop.remove_writer(sock)
+            return
+        # Closed by paho in the connect worker before the loop heard of it: the kernel has
+        # already dropped the fd from epoll, only the loop's own record of it is left.
+        selector = getattr(loop, "_selector", None)
+        if selector is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                selector.unregister(sock)
 
     def _readable(self) -> None:
         if self._client is not None:

@@ -203,13 +203,14 @@ def plain_subscriber(host: str, port: int, topic: str, expected: int, ready: Any
 
 def collector_process(cfg: dict[str, Any], points: Synchronized, ready: Any, stop: Any, rss: Any) -> None:
     """Own process: the real collector; publishes its stored-point count through shared memory."""
-    from collector.service import Collector, make_writer
+    from collector.service import Collector
     from tonle.config import parse_config
+    from tonle.io.connect import influx_writer
 
     async def main() -> None:
         config = parse_config(cfg, env={})
         halt = asyncio.Event()
-        async with make_writer(config) as writer:
+        async with influx_writer(config) as writer:
             collector = Collector(config, writer)
             task = asyncio.create_task(collector.run(halt))
             await collector.ready.wait()

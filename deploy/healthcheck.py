@@ -16,14 +16,17 @@ service itself (TONLE_CONFIG, default /etc/tonle/tonle.toml).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import sys
 
-import httpx
+import msgspec
 
 from tonle.config import ConfigError, TonleConfig, load_config
-from tonle.io.influxql import quote_str
+from tonle.errors import TonleError
+from tonle.io.connect import influxql_client
+from tonle.io.influxql import InfluxQLError, Series, quote_str
 
 TIMEOUT_S = 3.0
 MIN_FRESH_S = 30.0
@@ -40,20 +43,28 @@ def check_broker(cfg: TonleConfig) -> None:
         raise Unhealthy(f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} unreachable: {exc}") from exc
 
 
-def _influx(cfg: TonleConfig) -> httpx.Client:
-    i = cfg.influxdb
-    auth = httpx.BasicAuth(i.username, i.password() or "") if i.username else None
-    return httpx.Client(base_url=i.url.rstrip("/"), timeout=TIMEOUT_S, auth=auth)
+def _influx(cfg: TonleConfig) -> TonleConfig:
+    """The config with the healthcheck's short timeout; the link itself comes from tonle.io.connect."""
+    return msgspec.structs.replace(cfg, influxdb=msgspec.structs.replace(cfg.influxdb, timeout_s=TIMEOUT_S))
+
+
+async def _ping(cfg: TonleConfig) -> None:
+    async with influxql_client(cfg) as q:
+        await q.ping()
+
+
+async def _query(cfg: TonleConfig, q_text: str) -> list[Series]:
+    async with influxql_client(cfg) as q:
+        return await q.query(q_text)
 
 
 def check_influxdb(cfg: TonleConfig) -> None:
     try:
-        with _influx(cfg) as http:
-            status = http.get("/ping").status_code
-    except httpx.HTTPError as exc:
-        raise Unhealthy(f"InfluxDB {cfg.influxdb.url} unreachable: {exc}") from exc
-    if status != 204:
-        raise Unhealthy(f"InfluxDB {cfg.influxdb.url}/ping answered {status}")
+        asyncio.run(_ping(_influx(cfg)))
+    except InfluxQLError as exc:
+        if exc.status is None:
+            raise Unhealthy(f"InfluxDB {cfg.influxdb.url} unreachable: {exc}") from exc
+        raise Unhealthy(f"InfluxDB {cfg.influxdb.url}/ping answered {exc.status}") from exc
 
 
 def check_collector_writes(cfg: TonleConfig) -> None:
@@ -66,14 +77,12 @@ def check_collector_writes(cfg: TonleConfig) -> None:
         f'AND "instance" = {quote_str(instance)} AND time > now() - {int(fresh_s)}s'
     )
     try:
-        with _influx(cfg) as http:
-            r = http.get("/query", params={"db": cfg.influxdb.database, "q": q})
-    except httpx.HTTPError as exc:
-        raise Unhealthy(f"InfluxDB {cfg.influxdb.url} unreachable: {exc}") from exc
-    if r.status_code != 200:
-        raise Unhealthy(f"InfluxDB answered {r.status_code} to the health query: {r.text[:200]}")
-    results = r.json().get("results", [{}])
-    if not results or not results[0].get("series"):
+        series = asyncio.run(_query(_influx(cfg), q))
+    except InfluxQLError as exc:
+        if exc.status is None:
+            raise Unhealthy(f"InfluxDB {cfg.influxdb.url} unreachable: {exc}") from exc
+        raise Unhealthy(f"InfluxDB could not answer the health query ({exc.status}): {exc}") from exc
+    if not series:
         raise Unhealthy(f"collector {instance!r} wrote no pipeline health in the last {fresh_s:.0f}s")
 
 
@@ -93,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         for check in CHECKS[args.role]:
             check(cfg)
-    except (Unhealthy, ConfigError) as exc:
+    except (Unhealthy, ConfigError, TonleError) as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
         return 1
     print("healthy")

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import math
 import os
-import random
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -45,9 +44,13 @@ from tonle.contract import (
     encode,
     parse_topic,
 )
+from tonle.errors import TonleError
+from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.clock import Clock
-from tonle.io.mqtt import MqttConnection, MqttError, Will
+from tonle.io.connect import mqtt_connection
+from tonle.io.mqtt import MqttError, Will
 from tonle.io.spool import Spool, SpoolError
+from tonle.messages import _
 from tonle.sources.base import CommandRefused, Reading, Source
 
 __all__ = ["Agent", "AgentStats"]
@@ -56,6 +59,7 @@ log = logging.getLogger("tonle.agent")
 VERSION = "0.2.0"
 SOURCE_RESTART_MIN_S = 1.0
 SOURCE_RESTART_MAX_S = 30.0
+SOURCE_RESTART_POLICY = BackoffPolicy(base_s=SOURCE_RESTART_MIN_S, max_s=SOURCE_RESTART_MAX_S)
 SHUTDOWN_DRAIN_S = 30.0
 DISCONNECTED_WARNING_S = 60.0
 # While the spool cannot be written (disk full even after dropping the oldest), readings
@@ -121,15 +125,13 @@ class Agent:
         self._spool_warned_at = -math.inf
         self.status_addr = MachineAddress(a.site, a.area, a.line, a.id)
         offline = encode(Status(v=1, ts=clock.now_ns(), online=False, agent=a.id, version=VERSION))
-        self.mqtt = MqttConnection(
-            mqtt_cfg.host,
-            mqtt_cfg.port,
-            client_id=mqtt_cfg.client_id or f"tonle-agent-{a.id}",
+        self.mqtt = mqtt_connection(
+            mqtt_cfg,
+            "agent",
+            name=a.id,
             will=Will(self.status_addr.topic("status"), offline),
             clean_start=False,
             session_expiry_s=24 * 3600,
-            username=mqtt_cfg.username or None,
-            password=mqtt_cfg.password(),
             on_connect_hook=self._announce,
         )
         self.publisher = SpoolPublisher(spool, self.mqtt)
@@ -165,27 +167,43 @@ class Agent:
                 t.cancel()
             await self.flush()
             if self.mqtt.connected.is_set() and not await self.publisher.drain(timeout=SHUTDOWN_DRAIN_S):
-                log.warning(
-                    "stopping with %d messages still in the spool; they are sent at the next start",
-                    self.spool.depth,
-                )
+                left = _("stopping with {depth} messages still in the spool; they are sent at the next start")
+                log.warning(left.format(depth=self.spool.depth))
             if self.status_file is not None:
                 self.write_status_file()
             publisher.cancel()
 
     async def _keep_running(self, src: Source) -> None:
-        """A source that crashes is logged and restarted with backoff; the others go on."""
-        delay = SOURCE_RESTART_MIN_S
+        """A source that stops is restarted with backoff (SOURCE_RESTART_POLICY); the others go on.
+
+        A failure a technician can fix (a TonleError: say a serial port that is missing or
+        not allowed) is one plain warning with the fix; anything else is a driver bug and
+        is logged with its traceback. Neither takes the gateway down.
+        """
+        backoff = Backoff(SOURCE_RESTART_POLICY)
         while True:
             try:
                 await src.run(self.sink)
             except asyncio.CancelledError:
                 raise
+            except TonleError as exc:
+                self.stats.source_crashes += 1
+                wait = backoff.next_delay()
+                log.warning(
+                    _("device {device}: {error}; retrying in {wait:.0f} s").format(
+                        device=src.name, error=exc, wait=wait
+                    )
+                )
+                await asyncio.sleep(wait)
             except Exception:  # a driver bug must not take the gateway down; the traceback is logged
                 self.stats.source_crashes += 1
-                log.exception("device %s stopped with an error; restarting it in %.0fs", src.name, delay)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(SOURCE_RESTART_MAX_S, delay * 2)
+                wait = backoff.next_delay()
+                log.exception(
+                    _("device {device} stopped with an error; restarting it in {wait:.0f} s").format(
+                        device=src.name, wait=wait
+                    )
+                )
+                await asyncio.sleep(wait)
 
     def sink(self, readings: Sequence[Reading]) -> None:
         self._pending.extend(readings)
@@ -216,10 +234,10 @@ class Agent:
             if now - self._spool_warned_at >= SPOOL_WARN_INTERVAL_S:
                 self._spool_warned_at = now
                 log.error(
-                    "could not write to the spool, %d readings held in memory (%d lost so far): %s",
-                    len(self._pending),
-                    self.stats.unspooled,
-                    exc,
+                    _(
+                        "could not write to the spool, {held} readings held in memory ({lost} lost so far): "
+                        "{error}"
+                    ).format(held=len(self._pending), lost=self.stats.unspooled, error=exc)
                 )
             return 0
         for o in out:
@@ -290,12 +308,11 @@ class Agent:
             elif time.monotonic() - last_warning >= DISCONNECTED_WARNING_S:
                 last_warning = time.monotonic()
                 log.warning(
-                    "no connection to the MQTT broker at %s:%s; %d messages are kept in the spool and will "
-                    "be sent when it is back (check [mqtt] host and port, the network cable, and that "
-                    "mosquitto is running)",
-                    self.mqtt.host,
-                    self.mqtt.port,
-                    self.spool.depth,
+                    _(
+                        "no connection to the MQTT broker at {host}:{port}; {depth} messages are kept in the "
+                        "spool and will be sent when it is back (check [mqtt] host and port, the network "
+                        "cable, and that mosquitto is running)"
+                    ).format(host=self.mqtt.host, port=self.mqtt.port, depth=self.spool.depth)
                 )
             if self.status_file is not None:
                 self.write_status_file()

@@ -1,7 +1,12 @@
 """The `tonle` command: demo, sim, agent, collector, analytics, report.
 
-Errors a technician can fix (a wrong key, a service that is not running) are
-printed as one plain sentence with the fix, not a traceback.
+Every failure a technician can fix (a wrong key, a broker or database that does not
+answer, a serial port that is missing, a folder it may not write, a full disk) is a
+`tonle.errors.TonleError`, or an OS error of those kinds; here, at the boundary, it
+becomes one plain sentence with the fix on stderr and exit code 2, without a
+traceback. `--debug` adds the traceback, for a bug report. Anything else is a bug
+and keeps its traceback. Every text of the command comes from the message catalogue
+(`tonle.messages`).
 """
 
 from __future__ import annotations
@@ -12,110 +17,131 @@ import contextlib
 import logging
 import signal
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tonle.app.services import ServiceError
 from tonle.config import ConfigError, TonleConfig, load_config
-from tonle.io.mqtt import MqttError
+from tonle.errors import TonleError, file_error
+from tonle.messages import _
 
-__all__ = ["main"]
+__all__ = ["EXIT_EXPECTED", "main"]
+
+EXIT_EXPECTED = 2  # a failure with a fix: the sentence says what to do
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tonle",
-        description="Tonle: machine data from the sewing floor to the plant manager's screen, "
-        "and commands back to the machines.",
+        description=_(
+            "Tonle: machine data from the sewing floor to the plant manager's screen, "
+            "and commands back to the machines."
+        ),
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    p.add_argument("-v", "--verbose", action="store_true", help=_("show debug messages"))
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help=_("when something fails, show the traceback too (for a bug report)"),
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="run a simulated sewing line through the whole loop")
+    d = sub.add_parser("demo", help=_("run a simulated sewing line through the whole loop"))
     d.add_argument(
         "--duration",
         type=float,
         default=120.0,
         metavar="SECONDS",
-        help="how long to run the line (default 120)",
+        help=_("how long to run the line (default 120)"),
     )
     d.add_argument(
         "--headless",
         action="store_true",
-        help="no live table; print progress lines and a JSON summary at the end",
+        help=_("no live table; print progress lines and a JSON summary at the end"),
     )
     d.add_argument(
-        "--config", type=Path, help="a tonle.toml; without one the demo starts its own mosquitto and influxd"
+        "--config",
+        type=Path,
+        help=_("a tonle.toml; without one the demo starts its own mosquitto and influxd"),
     )
     d.add_argument(
         "--drill",
         choices=["broker-outage", "agent-crash", "db-outage", "collector-crash"],
-        help="a fault drill for a class; each ends with the summary still showing lost 0. "
-        "broker-outage: the plant network (the MQTT broker) goes down mid-run and the gateway keeps "
-        "the data in its spool; agent-crash: the same, and the gateway also loses power during the "
-        "outage; db-outage: the database (InfluxDB) stops for a while and the collector holds the "
-        "data until it is back; collector-crash: the collector is killed in the middle of its work "
-        "and restarted, and the broker hands it back what it had not stored",
+        help=_(
+            "a fault drill for a class; each ends with the summary still showing lost 0. "
+            "broker-outage: the plant network (the MQTT broker) goes down mid-run and the gateway keeps "
+            "the data in its spool; agent-crash: the same, and the gateway also loses power during the "
+            "outage; db-outage: the database (InfluxDB) stops for a while and the collector holds the "
+            "data until it is back; collector-crash: the collector is killed in the middle of its work "
+            "and restarted, and the broker hands it back what it had not stored"
+        ),
     )
     d.add_argument(
         "--run-dir",
         type=Path,
         default=Path("run"),
-        help="where the demo keeps its broker and database files (default ./run)",
+        help=_("where the demo keeps its broker and database files (default ./run)"),
     )
 
-    ag = sub.add_parser("agent", help="run the edge agent for the devices in a gateway config file")
-    ag.add_argument("--config", type=Path, required=False, help="path to gateway.toml")
+    ag = sub.add_parser("agent", help=_("run the edge agent for the devices in a gateway config file"))
+    ag.add_argument("--config", type=Path, required=False, help=_("path to gateway.toml"))
     ag_sub = ag.add_subparsers(dest="agent_command", metavar="ACTION")
     chk = ag_sub.add_parser(
         "check-config", help="check a gateway config and print every problem with its fix"
     )
     chk.add_argument("gateway_config", type=Path)
     sim = sub.add_parser(
-        "sim", help="run an edge agent with a simulated sewing line inside (trainers, compose)"
+        "sim", help=_("run an edge agent with a simulated sewing line inside (trainers, compose)")
     )
     sim.add_argument(
-        "--config", type=Path, help="a gateway.toml; without [[devices]] a 12-station line is used"
+        "--config", type=Path, help=_("a gateway.toml; without [[devices]] a 12-station line is used")
     )
 
     for name, text in (
-        ("collector", "store MQTT machine data in InfluxDB"),
-        ("analytics", "compute OEE and machine health, and send commands back to the floor"),
+        ("collector", _("store MQTT machine data in InfluxDB")),
+        ("analytics", _("compute OEE and machine health, and send commands back to the floor")),
     ):
         s = sub.add_parser(name, help=text)
         s.add_argument(
             "--config",
             type=Path,
-            help="path to tonle.toml (default: built-in defaults plus TONLE_* environment variables)",
+            help=_("path to tonle.toml (default: built-in defaults plus TONLE_* environment variables)"),
         )
     r = sub.add_parser(
         "report",
-        help="write a one-page shift report (HTML or PDF) of a line for a supervisor",
-        description="A printable A4 report of one line: OEE and where the time went, downtime by cause, "
-        "pieces per hour against target, station balance and the bottleneck, energy per piece and "
-        "maintenance alerts. Times are the plant's local time ([analytics.shifts] tz).",
+        help=_("write a one-page shift report (HTML or PDF) of a line for a supervisor"),
+        description=_(
+            "A printable A4 report of one line: OEE and where the time went, downtime by cause, "
+            "pieces per hour against target, station balance and the bottleneck, energy per piece and "
+            "maintenance alerts. Times are the plant's local time ([analytics.shifts] tz)."
+        ),
     )
-    r.add_argument("--line", required=True, help="the line, as the gateways name it (e.g. L1)")
+    r.add_argument("--line", required=True, help=_("the line, as the gateways name it (e.g. L1)"))
     r.add_argument(
         "--from",
         dest="start",
         required=True,
         metavar="TIME",
-        help="start, local: 2026-11-23T06:00 or 2026-11-23",
+        help=_("start, local: 2026-11-23T06:00 or 2026-11-23"),
     )
     r.add_argument(
         "--to",
         dest="end",
         required=True,
         metavar="TIME",
-        help="end, local: 2026-11-23T14:00 (a date: its end)",
+        help=_("end, local: 2026-11-23T14:00 (a date: its end)"),
     )
     r.add_argument(
-        "--out", type=Path, default=Path("report.html"), help="report.html, or report.pdf (needs chromium)"
+        "--out",
+        type=Path,
+        default=Path("report.html"),
+        help=_("report.html, or report.pdf (needs chromium)"),
     )
-    r.add_argument("--config", type=Path, help="path to tonle.toml (the database, shifts and line targets)")
-    r.add_argument("--site", help="the site, when the same line name exists at more than one")
-    r.add_argument("--area", help="the area, when the same line name exists at more than one")
+    r.add_argument(
+        "--config", type=Path, help=_("path to tonle.toml (the database, shifts and line targets)")
+    )
+    r.add_argument("--site", help=_("the site, when the same line name exists at more than one"))
+    r.add_argument("--area", help=_("the area, when the same line name exists at more than one"))
     c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
     c.add_argument("config", type=Path)
     return p
@@ -149,7 +175,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(run_demo(cfg, opts))
     except KeyboardInterrupt:
-        print("demo stopped; its broker and database were shut down", file=sys.stderr)
+        print(_("demo stopped; its broker and database were shut down"), file=sys.stderr)
         return 130
     print_summary(summary)
     return 0 if summary["lost"] == 0 else 1
@@ -176,11 +202,13 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         return _check_config(load_gateway_config, args.gateway_config)
     if args.config is None:
         print(
-            "tonle agent: give the gateway config with --config gateway.toml "
-            "(see examples/gateway-small-plant.toml)",
+            _(
+                "tonle agent: give the gateway config with --config gateway.toml "
+                "(see examples/gateway-small-plant.toml)"
+            ),
             file=sys.stderr,
         )
-        return 2
+        return EXIT_EXPECTED
     cfg = load_gateway_config(args.config)
     _run(lambda stop: run_agent(cfg, stop))
     return 0
@@ -196,7 +224,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_collector(cfg: TonleConfig) -> None:
-    from collector.service import run_collector
+    from tonle.app.runners import run_collector
 
     _run(lambda stop: run_collector(cfg, stop))
 
@@ -208,20 +236,41 @@ def _cmd_analytics(cfg: TonleConfig) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from tonle.app.report import BrowserError, ReportError, make_report
-    from tonle.io.influxql import InfluxQLError
+    from tonle.app.report import make_report
 
     cfg = load_config(args.config)
-    try:
-        rep = make_report(cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area)
-    except (ReportError, BrowserError, InfluxQLError) as exc:
-        print(f"tonle report: {exc}", file=sys.stderr)
-        return 2
+    rep = make_report(cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area)
     f = rep.data.figures
     oee = f"{float(f.line.oee):.0%}" if f.line.oee == f.line.oee else "-"
-    good = f"{f.output_good:.0f} good pieces"
-    print(f"wrote {rep.path} (line {args.line}: OEE {oee}, {good}) in {rep.seconds:.1f} s")
+    wrote = _("wrote {path} (line {line}: OEE {oee}, {good:.0f} good pieces) in {seconds:.1f} s")
+    print(wrote.format(path=rep.path, line=args.line, oee=oee, good=f.output_good, seconds=rep.seconds))
     return 0
+
+
+def _expected(exc: BaseException) -> list[Exception] | None:
+    """The failures a person can fix behind `exc` (all of a group's), or None if any is a bug."""
+    if isinstance(exc, BaseExceptionGroup):
+        found: list[Exception] = []
+        for inner in exc.exceptions:
+            leaves = _expected(inner)
+            if leaves is None:
+                return None
+            found += leaves
+        return found
+    if isinstance(exc, TonleError | ConfigError):  # ConfigError: a TonleError once tonle.config says so
+        return [exc]
+    if isinstance(exc, OSError) and (error := file_error(exc)) is not None:
+        return [error]
+    return None
+
+
+def _fail(command: str, exc: BaseException, errors: list[Exception], debug: bool) -> int:
+    """One plain sentence with the fix per failure (and the traceback with --debug); exit code 2."""
+    if debug:
+        traceback.print_exception(exc)
+    for error in errors:
+        print(_("tonle {command}: {error}").format(command=command, error=error), file=sys.stderr)
+    return EXIT_EXPECTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,11 +298,13 @@ def main(argv: list[str] | None = None) -> int:
             args.command
         ](cfg)
         return 0
-    except (ConfigError, ServiceError, MqttError) as exc:
-        print(f"tonle: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except BaseException as exc:
+        errors = _expected(exc)
+        if errors is None:
+            raise
+        return _fail(args.command, exc, errors, args.debug)
 
 
 if __name__ == "__main__":

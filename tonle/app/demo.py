@@ -17,18 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from analytics.service import AnalyticsService
-from collector.service import make_writer
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from firmware_sim.modbus_devices import demo_plant
 from firmware_sim.serial_node import SerialLineSim
@@ -48,11 +48,13 @@ from tonle.app.demo_plant import (
     write_gateway_config,
 )
 from tonle.app.demo_view import LiveView, print_summary
-from tonle.app.services import LocalBroker, LocalInfluxDB, ServiceError
+from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import LineConfig, TonleConfig
+from tonle.errors import ServiceError, TonleError
 from tonle.io.clock import WallClock
+from tonle.io.connect import influx_writer, influxql_client
 from tonle.io.influxql import InfluxQLClient
-from tonle.io.mqtt import MqttError
+from tonle.messages import N_
 
 __all__ = ["DRILLS", "CollectorHealth", "DemoOptions", "print_summary", "run_demo"]
 
@@ -60,6 +62,8 @@ log = logging.getLogger("tonle.app.demo")
 # A fresh collector process imports numpy and paho, creates the database and
 # subscribes before it writes its first health row.
 COLLECTOR_READY_TIMEOUT_S = 60.0
+# A configured broker must accept the demo within this long (a reachable one answers in milliseconds).
+PREFLIGHT_TIMEOUT_S = 10.0
 # The line has been running for this long when the class starts watching: its
 # buffers, counters and KPI windows are in steady state, and the backlog is
 # published at start like a gateway catching up.
@@ -162,107 +166,178 @@ async def services(cfg: TonleConfig, opts: DemoOptions, folder: Path) -> AsyncIt
         db.stop()
 
 
+def check_options(opts: DemoOptions) -> None:
+    """Refuse a drill that does not exist, or one that would stop services the demo does not own."""
+    if opts.drill and opts.drill not in DRILLS:
+        raise ServiceError(
+            N_("there is no drill called {drill!r}"),
+            fix=N_("choose one of {drills}"),
+            drill=opts.drill,
+            drills=", ".join(DRILLS),
+        )
+    if opts.drill and not opts.own_services:
+        raise ServiceError(
+            N_(
+                "fault drills stop and start the broker and the database, so they need the "
+                "demo's own services"
+            ),
+            fix=N_("run the drill without --config"),
+        )
+
+
+async def preflight(cfg: TonleConfig, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> None:
+    """Configured services must answer before anything starts: MqttError or InfluxQLError with the fix.
+
+    The demo is a one-shot command: a broker or database that is not there is a
+    sentence for the trainer at once, not a minute of waiting for a collector that
+    cannot start. The same factories as the services are used, so the credentials
+    are checked too.
+    """
+    async with influxql_client(cfg) as q:
+        await q.ping()
+        await q.execute("SHOW DATABASES")  # a query: proves the credentials as well as the address
+    async with mqtt_client(cfg, f"tonle-demo-check-{os.getpid()}") as mqtt:
+        await mqtt.check_reachable(timeout_s)
+
+
 async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
+    check_options(opts)
     spec, accel = demo_line(cfg, opts.duration_s)
     cfg = demo_config(cfg, spec)
     folder = (opts.run_dir / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    if opts.drill and opts.drill not in DRILLS:
-        raise ServiceError(f"there is no drill called {opts.drill!r}; choose one of {', '.join(DRILLS)}")
-    if opts.drill and not opts.own_services:
-        raise ServiceError(
-            "fault drills stop and start the broker and the database, so they need the demo's own "
-            "services: run the drill without --config"
-        )
     async with services(cfg, opts, folder) as svc:
-        cfg = svc.cfg
-        clock = WallClock()
-        now = clock.now_ns()
-        line = SewingLine(
-            spec, seed=cfg.sim.seed, start_ns=now - WARMUP_S * NS, maintenance_s=cfg.sim.maintenance_s
+        if not opts.own_services:
+            await preflight(svc.cfg)
+        return await _run_line(svc, spec, accel, opts, folder)
+
+
+async def _run_line(
+    svc: Services, spec: LineSpec, accel: float, opts: DemoOptions, folder: Path
+) -> dict[str, Any]:
+    """The line, its gateway, the collector and analytics on the services; the summary at the end."""
+    cfg, clock = svc.cfg, WallClock()
+    now = clock.now_ns()
+    line = SewingLine(
+        spec, seed=cfg.sim.seed, start_ns=now - WARMUP_S * NS, maintenance_s=cfg.sim.maintenance_s
+    )
+    async with (
+        SerialLineSim(line, folder / "tty", ring_size=NODE_RING) as nodes,
+        demo_plant(clock) as plant,
+        influx_writer(cfg) as kpi_writer,
+        influxql_client(cfg) as q,
+        mqtt_client(cfg, f"tonle-demo-analytics-{folder.name}") as mqtt,
+    ):
+        produced: Counter[tuple[str, str]] = Counter()  # ground truth: what the nodes sent
+        warm_up(nodes, now, produced)  # the shift so far waits in the nodes until the gateway reads it
+        line.set_wear_acceleration(accel)
+        gateway = write_gateway_config(
+            folder, cfg.mqtt, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
         )
-        async with (
-            SerialLineSim(line, folder / "tty", ring_size=NODE_RING) as nodes,
-            demo_plant(clock) as plant,
-            make_writer(cfg) as kpi_writer,
-            InfluxQLClient(cfg.influxdb.url, cfg.influxdb.database) as q,
-            mqtt_client(cfg, f"tonle-demo-analytics-{folder.name}") as mqtt,
-        ):
-            produced: Counter[tuple[str, str]] = Counter()  # ground truth: what the nodes sent
-            warm_up(nodes, now, produced)  # the shift so far waits in the nodes until the gateway reads it
-            line.set_wear_acceleration(accel)
-            gateway = write_gateway_config(
-                folder, cfg.mqtt.host, cfg.mqtt.port, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
-            )
-            agent = AgentProcess(gateway, folder / "agent.log")
-            collector = CollectorProcess(
-                write_collector_config(folder, cfg, folder.name), folder / "collector.log"
-            )
-            health = CollectorHealth(since_ns=now)
+        agent = AgentProcess(gateway, folder / "agent.log")
+        run = _Run(svc, opts, spec, folder, clock, now, nodes, q, produced, agent)
+        try:
+            run.start_collector()
+            await wait_for_collector(run.collector, run.health, q)
+            run.agent.start()
+            analytics, drill, end_ns = await run.live(AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
+            return await run.account(analytics, drill, end_ns)
+        finally:
+            run.stop()
 
-            def start_collector() -> None:
-                health.process_started(clock.now_ns())
-                collector.start()
 
-            try:
-                start_collector()
-                await wait_for_collector(collector, health, q)
-                agent.start()
-                async with _plain_errors(), asyncio.TaskGroup() as tg:
-                    line_task = tg.create_task(run_nodes(nodes, clock, produced), name="serial-nodes")
-                    analytics = AnalyticsService(cfg, clock, q, kpi_writer, mqtt)
-                    stop_analytics = asyncio.Event()
-                    tg.create_task(analytics.run(stop_analytics), name="analytics")
-                    drill = (
-                        Drill(opts.drill, opts.duration_s, svc, agent, collector, start_collector)
-                        if opts.drill
-                        else None
-                    )
-                    drill_task = tg.create_task(drill.run(), name="drill") if drill else None
-                    view = LiveView(spec, analytics, health, collector, q, opts, folder / "gateway")
-                    await view.run(opts.duration_s)
-                    if drill_task is not None:
-                        await drill_task
-                    line_task.cancel()
-                    stop_analytics.set()
-                end_ns = clock.now_ns()
-                if not await nodes_delivered(nodes):
-                    log.warning("the gateway did not read everything the sensor nodes hold")
-                code = await asyncio.to_thread(agent.stop)
-                if code not in (0, None):
-                    log.warning("the agent exited with code %s; see %s", code, agent.log)
-                spooled, depth = spooled_counts(folder / "gateway" / "spool.sqlite")
-                # Serial machines: what the nodes sent; Modbus machines: what the agent polled.
-                published = {k: n for k, n in spooled.items() if k[0] not in nodes.nodes}
-                published.update(produced)
-                await drain(q, spec, published, collector)
-                stats = await final_health(collector, q, health, clock.now_ns())
-                summary = await summarize(q, spec, published, depth, stats, analytics, now, end_ns, cfg)
-                summary["agent_starts"] = agent.starts
-                summary["collector_starts"] = collector.starts
-                summary["drill"] = opts.drill
-                if drill is not None:
-                    summary["drill_timings"] = drill.timings
-            finally:
-                agent.stop(timeout=10)
-                code = collector.stop(timeout=20)
-                if code not in (0, None, -signal.SIGTERM):  # SIGTERM while it was still starting
-                    log.warning("the collector exited with code %s; see %s", code, collector.log)
-    return summary
+@dataclass
+class _Run:
+    """One run's moving parts: the processes, the ground truth and the collector's health."""
+
+    svc: Services
+    opts: DemoOptions
+    spec: LineSpec
+    folder: Path
+    clock: WallClock
+    start_ns: int
+    nodes: SerialLineSim
+    q: InfluxQLClient
+    produced: Counter[tuple[str, str]]
+    agent: AgentProcess
+    collector: CollectorProcess = field(init=False)
+    health: CollectorHealth = field(init=False)
+
+    def __post_init__(self) -> None:
+        config = write_collector_config(self.folder, self.svc.cfg, self.folder.name)
+        self.collector = CollectorProcess(config, self.folder / "collector.log")
+        self.health = CollectorHealth(since_ns=self.start_ns)
+
+    def start_collector(self) -> None:
+        self.health.process_started(self.clock.now_ns())
+        self.collector.start()
+
+    async def live(self, analytics: AnalyticsService) -> tuple[AnalyticsService, Drill | None, int]:
+        """The class watches: the line runs, analytics acts, a drill (if any) strikes."""
+        opts, drill = self.opts, None
+        async with _plain_errors(), asyncio.TaskGroup() as tg:
+            line_task = tg.create_task(run_nodes(self.nodes, self.clock, self.produced), name="serial-nodes")
+            stop_analytics = asyncio.Event()
+            tg.create_task(analytics.run(stop_analytics), name="analytics")
+            if opts.drill:
+                drill = Drill(
+                    opts.drill, opts.duration_s, self.svc, self.agent, self.collector, self.start_collector
+                )
+            drill_task = tg.create_task(drill.run(), name="drill") if drill else None
+            view = LiveView(
+                self.spec, analytics, self.health, self.collector, self.q, opts, self.folder / "gateway"
+            )
+            await view.run(opts.duration_s)
+            if drill_task is not None:
+                await drill_task
+            line_task.cancel()
+            stop_analytics.set()
+        return analytics, drill, self.clock.now_ns()
+
+    async def account(self, analytics: AnalyticsService, drill: Drill | None, end_ns: int) -> dict[str, Any]:
+        """Stop the gateway, wait for the collector to store what it holds, and count."""
+        nodes, q, folder = self.nodes, self.q, self.folder
+        if not await nodes_delivered(nodes):
+            log.warning("the gateway did not read everything the sensor nodes hold")
+        code = await asyncio.to_thread(self.agent.stop)
+        if code not in (0, None):
+            log.warning("the agent exited with code %s; see %s", code, self.agent.log)
+        spooled, depth = spooled_counts(folder / "gateway" / "spool.sqlite")
+        # Serial machines: what the nodes sent; Modbus machines: what the agent polled.
+        published = {k: n for k, n in spooled.items() if k[0] not in nodes.nodes}
+        published.update(self.produced)
+        await drain(q, self.spec, published, self.collector)
+        stats = await final_health(self.collector, q, self.health, self.clock.now_ns())
+        cfg = self.svc.cfg
+        summary = await summarize(
+            q, self.spec, published, depth, stats, analytics, self.start_ns, end_ns, cfg
+        )
+        summary.update(
+            agent_starts=self.agent.starts, collector_starts=self.collector.starts, drill=self.opts.drill
+        )
+        if drill is not None:
+            summary["drill_timings"] = drill.timings
+        return summary
+
+    def stop(self) -> None:
+        self.agent.stop(timeout=10)
+        code = self.collector.stop(timeout=20)
+        if code not in (0, None, -signal.SIGTERM):  # SIGTERM while it was still starting
+            log.warning("the collector exited with code %s; see %s", code, self.collector.log)
 
 
 @contextlib.asynccontextmanager
 async def _plain_errors() -> AsyncIterator[None]:
-    """A task group's lone ServiceError (say influxd would not come back) reaches the CLI as itself.
+    """A task group's lone TonleError (say influxd would not come back) reaches the CLI as itself.
 
-    The CLI prints a ServiceError as one sentence with the fix; wrapped in an
+    The CLI prints a TonleError as one sentence with the fix; wrapped in an
     ExceptionGroup it would be a traceback.
     """
     try:
         yield
     except ExceptionGroup as group:
         errors = group.exceptions
-        if len(errors) == 1 and isinstance(errors[0], ServiceError | MqttError):
+        if len(errors) == 1 and isinstance(errors[0], TonleError):
             raise errors[0] from group
         raise
 
@@ -278,13 +353,19 @@ async def wait_for_collector(collector: CollectorProcess, health: CollectorHealt
     while time.monotonic() < deadline:
         if not collector.running:
             raise ServiceError(
-                f"the collector stopped while starting (exit code {collector.exit_code}); "
-                f"its log {collector.log} ends with:\n{collector.tail()}"
+                N_("the collector stopped while starting (exit code {code})"),
+                fix=N_("its log {log} ends with:\n{tail}"),
+                code=collector.exit_code,
+                log=collector.log,
+                tail=collector.tail(),
             )
         if await health.refresh(q) and health.last_row_ns >= started:
             return
         await asyncio.sleep(0.2)
     raise ServiceError(
-        f"the collector wrote no health row within {COLLECTOR_READY_TIMEOUT_S:.0f}s; "
-        f"check its log {collector.log}:\n{collector.tail()}"
+        N_("the collector wrote no health row within {timeout:.0f}s"),
+        fix=N_("check its log {log}:\n{tail}"),
+        timeout=COLLECTOR_READY_TIMEOUT_S,
+        log=collector.log,
+        tail=collector.tail(),
     )

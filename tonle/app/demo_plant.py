@@ -29,8 +29,9 @@ import tomli_w
 from firmware_sim.line import LineOutput, LineSpec
 from firmware_sim.serial_node import SerialLineSim
 from tonle.app.services import LocalBroker, LocalInfluxDB
-from tonle.config import TonleConfig
+from tonle.config import MqttConfig, TonleConfig
 from tonle.io.clock import Clock
+from tonle.io.connect import mqtt_connection
 from tonle.io.mqtt import MqttConnection
 
 __all__ = [
@@ -99,11 +100,13 @@ def warm_up(nodes: SerialLineSim, now_ns: int, produced: Counter[tuple[str, str]
 
 
 def write_gateway_config(
-    folder: Path, host: str, port: int, spec: LineSpec, links: dict[str, Path], press_port: int, rtu_port: str
+    folder: Path, mqtt: MqttConfig, spec: LineSpec, links: dict[str, Path], press_port: int, rtu_port: str
 ) -> Path:
-    """The example gateway config, pointed at this run's broker, ptys and Modbus servers."""
+    """The example gateway config, pointed at this run's broker (with its user), ptys and Modbus servers."""
     data: dict[str, Any] = tomllib.loads(TEMPLATE.read_text())
-    data["mqtt"] = {"host": host, "port": port}
+    data["mqtt"] = {"host": mqtt.host, "port": mqtt.port}
+    if mqtt.username:  # the password stays in the environment, which the agent process inherits
+        data["mqtt"].update(username=mqtt.username, password_env=mqtt.password_env)
     data["agent"].update(site=spec.site, area=spec.area, line=spec.line)
     data["spool"]["path"] = str(folder / "gateway")
     pattern = next(d for d in data["devices"] if d["type"] == "serial")
@@ -134,7 +137,14 @@ def write_collector_config(folder: Path, cfg: TonleConfig, run_name: str) -> Pat
     """
     data: dict[str, Any] = msgspec.to_builtins(cfg)
     collector = data["collector"]
-    collector.update(instance="demo", health_interval_s=min(cfg.collector.health_interval_s, 1.0))
+    # One collector, so no shared subscription: mosquitto queues QoS 1 messages for a persistent
+    # session that is offline, but not for an offline member of a share group, so after a broker
+    # outage a gateway that reconnects before the collector would see its spool drained into
+    # nothing. (Jittered reconnects make that order a coin toss; the end-to-end acknowledgement
+    # of DESIGN.md "Delivery" is what makes a share group safe.)
+    collector.update(
+        instance="demo", share_group="", health_interval_s=min(cfg.collector.health_interval_s, 1.0)
+    )
     if "spool_path" in collector:
         collector["spool_path"] = str(folder / "collector-spool.sqlite")
     mqtt = data["mqtt"]
@@ -247,10 +257,4 @@ class Services:
 
 def mqtt_client(cfg: TonleConfig, client_id: str) -> MqttConnection:
     """An MQTT connection of the demo itself (the analytics' commands, the drill's traffic watch)."""
-    return MqttConnection(
-        cfg.mqtt.host,
-        cfg.mqtt.port,
-        client_id=client_id,
-        username=cfg.mqtt.username or None,
-        password=cfg.mqtt.password(),
-    )
+    return mqtt_connection(cfg, "demo", client_id=client_id)

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from tonle.errors import ServiceError
+from tonle.messages import N_
+
 __all__ = [
     "LocalBroker",
     "LocalInfluxDB",
@@ -32,10 +35,6 @@ __all__ = [
 ]
 
 START_TIMEOUT_S = 20.0
-
-
-class ServiceError(RuntimeError):
-    """A local service could not be found or started; the message says how to fix it."""
 
 
 def free_port() -> int:
@@ -50,8 +49,13 @@ def _find_binary(name: str, package: str) -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise ServiceError(
-        f"'{name}' is not installed. Install it with: sudo apt-get install {package} "
-        f"(or run 'make demo' / 'make test', which install it for you)."
+        N_("'{service}' is not installed"),
+        fix=N_(
+            "install it with: sudo apt-get install {package} "
+            "(or run 'make demo' / 'make test', which install it for you)"
+        ),
+        service=name,
+        package=package,
     )
 
 
@@ -60,12 +64,24 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, what: st
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServiceError(
-                f"{what} exited with code {proc.returncode} while starting; see its log: {log}\n" + _tail(log)
+                N_("{service} exited with code {code} while starting"),
+                fix=N_("see its log {log}, which ends with:\n{tail}"),
+                service=what,
+                code=proc.returncode,
+                log=log,
+                tail=_tail(log),
             )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
-    raise ServiceError(f"{what} did not open port {port} within {START_TIMEOUT_S:.0f}s; see {log}")
+    raise ServiceError(
+        N_("{service} did not open port {port} within {timeout:.0f}s"),
+        fix=N_("see its log {log}"),
+        service=what,
+        port=port,
+        timeout=START_TIMEOUT_S,
+        log=log,
+    )
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -259,7 +275,12 @@ bind-address = "127.0.0.1:{self.rpc_port}"
                 if httpx.get(f"{self.url}/ping", timeout=1.0).status_code == 204:
                     return self
             time.sleep(0.05)
-        raise ServiceError(f"influxd on port {self.port} did not answer /ping; see {log}")
+        raise ServiceError(
+            N_("influxd on port {port} did not answer /ping"),
+            fix=N_("see its log {log}"),
+            port=self.port,
+            log=log,
+        )
 
     def stop(self) -> None:
         _stop(self.proc)

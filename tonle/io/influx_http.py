@@ -1,13 +1,23 @@
-"""The HTTP connection to InfluxDB shared by the writer and the InfluxQL reader."""
+"""The HTTP connection to InfluxDB shared by the writer and the InfluxQL reader.
+
+Build one from the config with `tonle.io.connect` (credentials are taken there, once).
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import httpx
 
-__all__ = ["InfluxHTTP"]
+from tonle.errors import InfluxError
+from tonle.messages import N_
+
+__all__ = ["UNREACHABLE", "UNREACHABLE_FIX", "InfluxHTTP"]
+
+UNREACHABLE = N_("cannot reach InfluxDB at {url} ({reason})")
+UNREACHABLE_FIX = N_("check that influxd is running and influxdb.url in the config is right")
+E = TypeVar("E", bound=InfluxError)
 
 
 class InfluxHTTP:
@@ -38,8 +48,6 @@ class InfluxHTTP:
     ) -> None:
         await self._http.aclose()
 
-    def unreachable(self, exc: Exception) -> str:
-        return (
-            f"cannot reach InfluxDB at {self.url} ({exc.__class__.__name__}); "
-            "check that influxd is running and influxdb.url in the config is right"
-        )
+    def unreachable(self, error: type[E], exc: Exception) -> E:
+        """The caller's error (read or write) for a server that did not answer at all."""
+        return error(UNREACHABLE, fix=UNREACHABLE_FIX, url=self.url, reason=exc.__class__.__name__)

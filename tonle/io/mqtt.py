@@ -3,13 +3,16 @@
 Why not aiomqtt: the collector must acknowledge a QoS 1 message only after its
 batch is stored, and aiomqtt does not expose paho's manual acknowledgements
 (empicano/aiomqtt#345, still open). This wrapper drives paho from the asyncio
-loop itself (paho's external-loop mode: the socket is watched with add_reader /
-add_writer, keep-alive runs from a timer), so there is no second Python thread
-fighting for the GIL: with paho's own network thread, a collector spent more
-time handing packets between the two threads than mapping them. Only the TCP
+loop itself (paho's external-loop mode, in `mqtt_loop`), so there is no second
+Python thread fighting for the GIL. Only the TCP
 connect runs in a worker thread, so a broker that does not answer never stalls
 the loop (an edge agent keeps polling its devices meanwhile). Reconnects back
-off from RECONNECT_MIN_S to RECONNECT_MAX_S.
+off under RECONNECT_POLICY (tonle.io.backoff: RECONNECT_MIN_S doubling to
+RECONNECT_MAX_S, jittered), and start again from the shortest wait after every
+accepted connection.
+
+Build a connection from the config with `tonle.io.connect.mqtt_connection`; failures a
+person can fix raise `MqttError` (tonle.errors) with the host, port and reason.
 
 Back-pressure: with `manual_ack=True` the broker never sends more than
 `receive_maximum` un-acknowledged QoS 1 messages (MQTT v5 Receive Maximum), so
@@ -30,6 +33,11 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from tonle.errors import MqttError
+from tonle.io.backoff import Backoff, BackoffPolicy
+from tonle.io.mqtt_loop import PahoOnLoop, Socket
+from tonle.messages import N_, _
+
 __all__ = ["MqttConnection", "MqttError", "Will"]
 
 log = logging.getLogger(__name__)
@@ -37,11 +45,20 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
-READ_BURST = 256  # packets read per wake-up of the socket: one loop pass per burst, not per message
+RECONNECT_POLICY = BackoffPolicy(base_s=RECONNECT_MIN_S, max_s=RECONNECT_MAX_S)
 
-
-class MqttError(RuntimeError):
-    """The broker refused or dropped us; the message says what to check."""
+UNREACHABLE = N_("cannot reach the MQTT broker at {host}:{port} ({reason})")
+UNREACHABLE_FIX = N_(
+    "check that the broker (mosquitto) is running and that mqtt.host and mqtt.port in the config are right"
+)
+RETRYING = N_("{error}; retrying every {max_s:.0f} s at most")
+NO_ANSWER = N_("no answer from the MQTT broker at {host}:{port} after {timeout:.0f}s")
+NO_ANSWER_FIX = N_("check that mosquitto is running and the host and port in the config are right")
+REFUSED = N_("the MQTT broker at {host}:{port} refused the connection: {reason}")
+SUB_REFUSED = N_("the MQTT broker at {host}:{port} refused a subscription: {reason}; check the ACL")
+REFUSED_FIX = N_(
+    "check mqtt.username, the password in the variable named by mqtt.password_env, and the broker's ACL"
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +79,7 @@ class _Stats:
 
 
 @dataclass
-class MqttConnection:
+class MqttConnection(PahoOnLoop):
     """An MQTT v5 session: `async with MqttConnection(...) as mqtt:`.
 
     Subscriptions are remembered and renewed on every reconnect. Messages arrive
@@ -82,6 +99,7 @@ class MqttConnection:
     username: str | None = None
     password: str | None = None
     on_connect_hook: Callable[[], None] | None = None
+    reconnect_policy: BackoffPolicy = RECONNECT_POLICY
     stats: _Stats = field(default_factory=_Stats)
 
     def __post_init__(self) -> None:
@@ -96,7 +114,10 @@ class MqttConnection:
         self._client: paho.Client | None = None
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._sock: object | None = None
+        self._sock: Socket | None = None
+        self._backoff = Backoff(self.reconnect_policy)
+        self.last_error: MqttError | None = None  # why the last attempt failed; None once connected
+        self._answered = asyncio.Event()  # a first attempt has succeeded or failed
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
@@ -160,113 +181,62 @@ class MqttConnection:
         self._client = None
 
     async def _keep_connected(self) -> None:
-        """Connect, and reconnect whenever the connection is lost, backing off while it fails."""
+        """Connect, and reconnect whenever the connection is lost, backing off while it fails.
+
+        An outage is logged once, as a plain warning with the fix (again only after the
+        broker has accepted us in between); every accepted connection resets the
+        backoff (see `_accepted`).
+        """
         assert self._client is not None and self._loop is not None
         c = self._client
-        delay = RECONNECT_MIN_S
-        warned = False
+        warned_at = -1  # the connect count when we last warned: warn again only after a real connect
         while not self._closing:
+            self.release()  # paho closes the old socket in the worker: stop watching it here first
             self._lost_event.clear()
             try:
                 # The blocking TCP connect runs in a worker thread; the socket callbacks
                 # it triggers are handed back to this loop.
                 await self._loop.run_in_executor(None, c.reconnect)
             except (OSError, paho.WebsocketConnectionError, ValueError) as exc:
-                if not warned:
-                    log.warning(
-                        "cannot reach the MQTT broker at %s:%s (%s); retrying every %.0fs at most",
-                        self.host,
-                        self.port,
-                        exc,
-                        RECONNECT_MAX_S,
-                    )
-                    warned = True
-                await asyncio.sleep(delay)
-                delay = min(RECONNECT_MAX_S, delay * 2)
+                self.last_error = self._error(UNREACHABLE, UNREACHABLE_FIX, exc)
+                self._answered.set()
+                if warned_at != self.stats.connects:
+                    retrying = _(RETRYING).format(error=self.last_error, max_s=self.reconnect_policy.max_s)
+                    log.warning("%s", retrying)
+                    warned_at = self.stats.connects
+                await self._backoff.failed()
                 continue
             await self._lost_event.wait()  # set by on_disconnect / on_socket_close
             if self._closing:
                 return
-            await asyncio.sleep(delay)
-            if self.connected.is_set():
-                continue
-            delay = RECONNECT_MIN_S if self.stats.connects else min(RECONNECT_MAX_S, delay * 2)
-            warned = False
+            await self._backoff.failed()
 
-    async def _misc(self) -> None:
-        """Keep-alive pings and retries of un-acknowledged packets (paho's `loop_misc`)."""
-        while True:
-            await asyncio.sleep(1.0)
-            if self._client is not None and self._sock is not None:
-                self._client.loop_misc()
-
-    # -- the socket, watched by the event loop ----------------------------------
-    def _in_loop(self, fn: Callable[..., object], *args: object) -> None:
-        """Run `fn` on the loop thread: at once if we are on it, else scheduled."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            fn(*args)
-        else:
-            loop.call_soon_threadsafe(fn, *args)
-
-    def _on_socket_open(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._watch, sock)
-
-    def _on_socket_close(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._unwatch)
-
-    def _on_socket_register_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._watch_write, sock)
-
-    def _on_socket_unregister_write(self, client, userdata, sock) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._unwatch_write, sock)
-
-    def _watch(self, sock: object) -> None:
-        assert self._loop is not None
-        self._unwatch(lost=False)
-        self._sock = sock
-        self._loop.add_reader(sock, self._readable)
-        if self._client is not None and self._client.want_write():
-            self._watch_write(sock)
-
-    def _unwatch(self, lost: bool = True) -> None:
-        sock, self._sock = self._sock, None
-        if sock is not None and self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
-        if lost:
-            self._lost_event.set()
-
-    def _watch_write(self, sock: object) -> None:
-        if self._loop is not None and sock is self._sock:
-            self._loop.add_writer(sock, self._writable)
-
-    def _unwatch_write(self, sock: object) -> None:
-        if self._loop is not None and sock is self._sock and not self._loop.is_closed():
-            self._loop.remove_writer(sock)
-
-    def _readable(self) -> None:
-        if self._client is not None:
-            self._client.loop_read(max_packets=READ_BURST)
-
-    def _writable(self) -> None:
-        if self._client is not None:
-            self._client.loop_write()
+    def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
+        reason = exc if isinstance(exc, str) else str(exc) or exc.__class__.__name__
+        return MqttError(message, fix=fix, host=self.host, port=self.port, reason=reason)
 
     async def wait_connected(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        """Wait for the broker to accept us; MqttError (why, if known) after `timeout` seconds."""
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError as exc:
+            if self.last_error is not None:
+                raise self.last_error from exc
             raise MqttError(
-                f"no answer from the MQTT broker at {self.host}:{self.port} after {timeout:.0f}s; "
-                "check that mosquitto is running and the host and port in the config are right"
+                NO_ANSWER, fix=NO_ANSWER_FIX, host=self.host, port=self.port, reason="", timeout=timeout
             ) from exc
+
+    async def check_reachable(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        """Return once the broker accepts us; raise MqttError as soon as the first attempt fails.
+
+        For one-shot commands, which should say at once that the broker is not there
+        instead of waiting out `timeout` (the connection keeps retrying meanwhile).
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._answered.wait(), timeout)
+        if self.connected.is_set():
+            return
+        await self.wait_connected(0 if self.last_error is not None else timeout)
 
     # -- operations ----------------------------------------------------------
     async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
@@ -275,8 +245,9 @@ class MqttConnection:
         if self._client is not None and self._client.is_connected():
             # If on_connect is running concurrently it may subscribe too; twice is harmless.
             self.subscribed.clear()
-            _, mid = self._client.subscribe(topic_filter, qos)
-            self._sub_mids.add(mid)
+            _rc, mid = self._client.subscribe(topic_filter, qos)
+            if mid is not None:
+                self._sub_mids.add(mid)
 
     async def wait_subscribed(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
         """Wait until the broker has acknowledged every subscription (messages now reach us)."""
@@ -285,8 +256,10 @@ class MqttConnection:
             await asyncio.wait_for(self.subscribed.wait(), timeout)
         except TimeoutError as exc:
             raise MqttError(
-                f"the MQTT broker at {self.host}:{self.port} did not confirm our subscriptions; "
-                "check the broker's ACL allows this user to subscribe"
+                N_("the MQTT broker at {host}:{port} did not confirm our subscriptions"),
+                fix=N_("check the broker's ACL allows this user to subscribe"),
+                host=self.host,
+                port=self.port,
             ) from exc
 
     def publish_nowait(
@@ -296,7 +269,13 @@ class MqttConnection:
         assert self._client is not None and self._loop is not None, "use inside 'async with'"
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            raise MqttError(f"could not publish to {topic!r}: {paho.error_string(info.rc)}")
+            raise MqttError(
+                N_("could not publish to {topic!r}: {reason}"),
+                host=self.host,
+                port=self.port,
+                reason=paho.error_string(info.rc),
+                topic=topic,
+            )
         self.stats.published += 1
         fut: asyncio.Future[None] = self._loop.create_future()
         if qos == 0:
@@ -322,20 +301,24 @@ class MqttConnection:
     # -- paho callbacks (on the loop thread, or the connect worker's) ----------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
-            log.error(
-                "MQTT broker %s:%s refused the connection: %s (check user, password and ACL)",
-                self.host,
-                self.port,
-                reason_code,
-            )
+            self.last_error = self._error(REFUSED, REFUSED_FIX, str(reason_code))
+            self._in_loop(self._answered.set)
+            log.error("%s", self.last_error)
             return
         self.stats.connects += 1
-        log.info("connected to the MQTT broker at %s:%s", self.host, self.port)
+        log.info(_("connected to the MQTT broker at {host}:{port}").format(host=self.host, port=self.port))
         mids = {client.subscribe(f, qos)[1] for f, qos in self._subs.items()}
+        self._in_loop(self._accepted)
         self._in_loop(self._expect_subacks, mids)
         self._in_loop(self.connected.set)
         if self.on_connect_hook is not None:
             self._in_loop(self.on_connect_hook)
+
+    def _accepted(self) -> None:
+        """The broker took us: the next loss waits the shortest time again."""
+        self.last_error = None
+        self._backoff.succeeded()
+        self._answered.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         self.stats.disconnects += 1
@@ -351,9 +334,7 @@ class MqttConnection:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
         for rc in reason_codes:
             if rc.is_failure:
-                log.error(
-                    "MQTT broker %s:%s refused a subscription: %s (check the ACL)", self.host, self.port, rc
-                )
+                log.error(_(SUB_REFUSED).format(host=self.host, port=self.port, reason=rc))
         self._in_loop(self._suback, mid)
 
     def _expect_subacks(self, mids: set[int]) -> None:

@@ -16,7 +16,8 @@ from tonle.app.report.browser import BrowserError, print_pdf
 from tonle.app.report.data import ReportData, ReportError, gather, parse_local_time
 from tonle.app.report.page import SECTIONS, render_page
 from tonle.config import TonleConfig
-from tonle.io.influxql import InfluxQLClient
+from tonle.io.connect import influxql_client
+from tonle.messages import N_
 
 __all__ = [
     "SECTIONS",
@@ -41,10 +42,7 @@ class Report:
 async def _read(
     cfg: TonleConfig, line: str, start_ns: int, end_ns: int, site: str | None, area: str | None
 ) -> ReportData:
-    i = cfg.influxdb
-    async with InfluxQLClient(
-        i.url, i.database, username=i.username or None, password=i.password(), timeout_s=i.timeout_s
-    ) as q:
+    async with influxql_client(cfg) as q:
         return await gather(cfg, q, line, start_ns, end_ns, site=site, area=area)
 
 
@@ -61,7 +59,7 @@ def make_report(
     """Write the report of `line` from `start` to `end` (local ISO times) to `out` (.html or .pdf)."""
     t0 = time.perf_counter()
     if out.suffix.lower() not in (".html", ".htm", ".pdf"):
-        raise ReportError(f"--out {out} must end in .html or .pdf")
+        raise ReportError(N_("--out {out} must end in .html or .pdf"), fix=N_("change its name"), out=out)
     tz = cfg.analytics.shifts.tz
     start_ns, end_ns = parse_local_time(start, tz), parse_local_time(end, tz, end=True)
     data = asyncio.run(_read(cfg, line, start_ns, end_ns, site, area))

@@ -13,15 +13,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tonle.errors import BrowserError
+from tonle.messages import N_
+
 __all__ = ["BrowserError", "find_chromium", "print_pdf", "screenshot"]
 
 TIMEOUT_S = 120.0
 A4_PX = (794, 1123)  # 210 x 297 mm at the browser's 96 pixels per inch
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-class BrowserError(RuntimeError):
-    """Chromium is missing or failed; the message says how to fix it."""
 
 
 def find_chromium() -> str:
@@ -30,8 +29,10 @@ def find_chromium() -> str:
         if path:
             return path
     raise BrowserError(
-        "a PDF needs Chromium, which is not installed: run `sudo apt-get install chromium` "
-        "(or write the report as .html and print it from a browser)"
+        N_("a PDF needs Chromium, which is not installed"),
+        fix=N_(
+            "run `sudo apt-get install chromium` (or write the report as .html and print it from a browser)"
+        ),
     )
 
 
@@ -53,9 +54,20 @@ def _run(html: Path, *args: str) -> None:
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired as exc:
-            raise BrowserError(f"Chromium did not finish within {TIMEOUT_S:.0f} s rendering {html}") from exc
+            raise BrowserError(
+                N_("Chromium did not finish within {timeout:.0f} s rendering {html}"),
+                fix=N_("try again, or write the report as .html and print it from a browser"),
+                timeout=TIMEOUT_S,
+                html=html,
+            ) from exc
     if r.returncode != 0:
-        raise BrowserError(f"Chromium failed ({r.returncode}) rendering {html}: {r.stderr.strip()[-500:]}")
+        raise BrowserError(
+            N_("Chromium failed ({code}) rendering {html}: {reason}"),
+            fix=N_("write the report as .html and print it from a browser"),
+            code=r.returncode,
+            html=html,
+            reason=r.stderr.strip()[-500:],
+        )
 
 
 def print_pdf(html: Path, pdf: Path) -> Path:
@@ -63,7 +75,7 @@ def print_pdf(html: Path, pdf: Path) -> Path:
     pdf.unlink(missing_ok=True)
     _run(html, "--no-pdf-header-footer", f"--print-to-pdf={pdf.resolve()}")
     if not pdf.exists() or pdf.stat().st_size == 0:
-        raise BrowserError(f"Chromium wrote no PDF for {html}")
+        raise BrowserError(N_("Chromium wrote no PDF for {html}"), html=html)
     return pdf
 
 
@@ -72,5 +84,5 @@ def screenshot(html: Path, png: Path, size: tuple[int, int] = A4_PX) -> Path:
     png.unlink(missing_ok=True)
     _run(html, f"--screenshot={png.resolve()}", f"--window-size={size[0]},{size[1]}")
     if not png.exists() or png.stat().st_size == 0:
-        raise BrowserError(f"Chromium wrote no screenshot for {html}")
+        raise BrowserError(N_("Chromium wrote no screenshot for {html}"), html=html)
     return png

@@ -18,16 +18,14 @@ from analytics.inputs import LineFigures, LineInputs, LineKey, find_lines, line_
 from analytics.kpi import KpiResult, output_per_bucket
 from analytics.losses import NO_DATA
 from tonle.config import TonleConfig
+from tonle.errors import ReportError
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
 from tonle.kernels.shifts import SCHEDULED, Periods
+from tonle.messages import N_
 
 __all__ = ["Alert", "HourRow", "ReportData", "ReportError", "ShiftRow", "gather", "parse_local_time"]
 
 NS = 1_000_000_000
-
-
-class ReportError(ValueError):
-    """The report cannot be made; the message says why and what to change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +93,10 @@ def parse_local_time(text: str, tz: str, *, end: bool = False) -> int:
             t = t if t.tzinfo else t.replace(tzinfo=zone)
     except ValueError as exc:
         raise ReportError(
-            f"{text!r} is not a date or time; write it like 2026-11-23 or 2026-11-23T06:00 ({tz} time)"
+            N_("{text!r} is not a date or time"),
+            fix=N_("write it like 2026-11-23 or 2026-11-23T06:00 ({tz} time)"),
+            text=text,
+            tz=tz,
         ) from exc
     delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
@@ -115,16 +116,24 @@ async def gather(
     a = cfg.analytics
     tz = a.shifts.tz
     if not start_ns < end_ns:
-        raise ReportError("--from must be before --to")
+        raise ReportError(N_("--from must be before --to"), fix=N_("swap them"))
     key, machines = await _the_line(q, line, site, area, end_ns)
     inputs = await read_line(q, key, start_ns, end_ns, a, machines)
     first, last = await _data_span(q, key, tz)
     if inputs.last_data_ns is None:  # not one reading from the line inside the range
-        span = f"from {_fmt(first)} to {_fmt(last)}" if first and last else "never"
         raise ReportError(
-            f"line {key.line} ({key.site}/{key.area}) has no data between {_fmt(_local(start_ns, tz))} and "
-            f"{_fmt(_local(end_ns, tz))} ({tz} time); its machines reported {span}: choose --from and --to "
-            "inside that"
+            N_("line {line} ({site}/{area}) has no data between {start} and {end} ({tz} time)"),
+            fix=N_("its machines reported from {first} to {last}: choose --from and --to inside that")
+            if first and last
+            else N_("its machines never reported: check --line and influxdb.database in --config"),
+            line=key.line,
+            site=key.site,
+            area=key.area,
+            start=_fmt(_local(start_ns, tz)),
+            end=_fmt(_local(end_ns, tz)),
+            tz=tz,
+            first=_fmt(first) if first else "",
+            last=_fmt(last) if last else "",
         )
     result = inputs.kpis(a.shifts.calendar())
     figures = line_figures(inputs, result)
@@ -152,19 +161,30 @@ async def _the_line(
     try:
         found = await find_lines(q, before_ns=end_ns, site=site, area=area, line=line)
     except InfluxQLError as exc:
-        raise ReportError(f"cannot read the database: {exc}") from exc
+        raise ReportError(N_("cannot read the database: {error}"), error=exc) from exc
     if not found:
         everything = await find_lines(q, before_ns=end_ns)
         seen = ", ".join(str(k) for k in everything) or "none"
         where = "".join(f" --{k} {v}" for k, v in (("site", site), ("area", area)) if v)
         raise ReportError(
-            f"no machine of line {line!r}{where} reported before the end of the range in database "
-            f"{q.database!r}; lines there (site/area/line): {seen}. Check --line, --site/--area, the dates, "
-            "and influxdb.database in --config"
+            N_(
+                "no machine of line {line!r}{where} reported before the end of the range in database "
+                "{database!r}; lines there (site/area/line): {seen}"
+            ),
+            fix=N_("check --line, --site/--area, the dates, and influxdb.database in --config"),
+            line=line,
+            where=where,
+            database=q.database,
+            seen=seen,
         )
     if len(found) > 1:
         options = ", ".join(str(k) for k in found)
-        raise ReportError(f"line {line!r} exists at more than one place ({options}); add --site and --area")
+        raise ReportError(
+            N_("line {line!r} exists at more than one place ({options})"),
+            fix=N_("add --site and --area"),
+            line=line,
+            options=options,
+        )
     return next(iter(found.items()))
 
 

@@ -1,7 +1,7 @@
 """Writers store line protocol in InfluxDB; all share one small interface.
 
-`make_writer` picks the implementation from `influxdb.api`: "v1" posts to
-`/write` (InfluxDB 1.x, 3.x), "v2" to `/api/v2/write` through influxdb-client
+`tonle.io.connect.influx_writer` picks the implementation from `influxdb.api`: "v1"
+posts to `/write` (InfluxDB 1.x, 3.x), "v2" to `/api/v2/write` through influxdb-client
 (InfluxDB 2.x, 3.x, Cloud, VictoriaMetrics). Both split and bisect a refused
 batch the same way (`_batch.store_lines`), so the collector cannot tell them apart.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from tonle.config import InfluxConfig
 from tonle.io.writers._batch import RejectedLine, WriteError
 from tonle.io.writers.v1 import InfluxV1Writer
 
 if TYPE_CHECKING:
+    from tonle.config import InfluxConfig
     from tonle.io.writers.v2 import InfluxV2Writer
 
 __all__ = ["InfluxV1Writer", "InfluxV2Writer", "RejectedLine", "WriteError", "Writer", "make_writer"]
@@ -47,28 +47,10 @@ class Writer(Protocol):
 
 
 def make_writer(influx: InfluxConfig) -> Writer:
-    """The writer for `influxdb.api`; secrets are read from the environment here, once."""
-    if influx.api == "v2":
-        from tonle.io.writers.v2 import InfluxV2Writer
+    """The writer for `influxdb.api` (kept for old callers: use `tonle.io.connect.influx_writer`)."""
+    from tonle.io.connect import influx_writer
 
-        return InfluxV2Writer(
-            influx.url,
-            influx.v2_bucket(),
-            org=influx.org,
-            token=influx.token(),
-            username=influx.username or None,
-            password=influx.password(),
-            use_gzip=influx.gzip,
-            timeout_s=influx.timeout_s,
-        )
-    return InfluxV1Writer(
-        influx.url,
-        influx.database,
-        username=influx.username or None,
-        password=influx.password(),
-        use_gzip=influx.gzip,
-        timeout_s=influx.timeout_s,
-    )
+    return influx_writer(influx)
 
 
 def __getattr__(name: str) -> Any:

@@ -16,19 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from tonle.errors import WriteError
+
 __all__ = ["Answer", "RejectedLine", "WriteError", "reason_of", "retry_after", "store_lines"]
 
 #: Statuses that blame the lines, not the request: split the batch and try the halves.
 SPLIT_STATUSES = frozenset({400, 413, 422})
 REASON_CHARS = 300
-
-
-class WriteError(RuntimeError):
-    """The database did not store the batch; retry after `retry_after_s`."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +73,14 @@ def reason_of(text: str) -> str:
     return text[:REASON_CHARS]
 
 
-async def store_lines(send: Send, lines: bytes, where: str) -> list[RejectedLine]:
+async def store_lines(send: Send, lines: bytes, url: str, answered: str) -> list[RejectedLine]:
     """Store `lines` through `send`; return the lines the server refuses to store.
 
     `send` posts one body and raises WriteError for anything the caller should
     retry (unreachable, overloaded, bad credentials, missing database); it
     returns an Answer only for verdicts about the body itself. The happy path
     sends the batch as it is; only a refused batch is split into lines.
+    `answered` is the writer's sentence for any other answer ({url}, {status}, {reason}).
     """
     if not lines.strip():
         return []
@@ -93,14 +88,14 @@ async def store_lines(send: Send, lines: bytes, where: str) -> list[RejectedLine
     if answer.status < 300:
         return []
     if answer.status not in SPLIT_STATUSES:
-        raise WriteError(f"{where} answered {answer.status}: {answer.reason}")
+        raise WriteError(answered, url=url, status=answer.status, reason=answer.reason)
     rows = [row for row in lines.split(b"\n") if row.strip()]
     if len(rows) == 1:
         return [RejectedLine(rows[0], answer.reason)]
-    return await _bisect(send, rows, where)
+    return await _bisect(send, rows, url, answered)
 
 
-async def _bisect(send: Send, rows: list[bytes], where: str) -> list[RejectedLine]:
+async def _bisect(send: Send, rows: list[bytes], url: str, answered: str) -> list[RejectedLine]:
     # Halving isolates k bad lines among n in about 2k*log2(n) requests and
     # shrinks a 413 batch until each part fits. Re-sending lines the server may
     # already have stored (InfluxDB 1.x writes the good part of a 400 batch)
@@ -108,5 +103,5 @@ async def _bisect(send: Send, rows: list[bytes], where: str) -> list[RejectedLin
     mid = len(rows) // 2
     rejected: list[RejectedLine] = []
     for half in (rows[:mid], rows[mid:]):
-        rejected += await store_lines(send, b"\n".join(half) + b"\n", where)
+        rejected += await store_lines(send, b"\n".join(half) + b"\n", url, answered)
     return rejected

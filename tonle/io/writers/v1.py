@@ -15,8 +15,17 @@ import httpx
 
 from tonle.io.influx_http import InfluxHTTP
 from tonle.io.writers._batch import Answer, RejectedLine, WriteError, reason_of, retry_after, store_lines
+from tonle.messages import N_
 
 __all__ = ["InfluxV1Writer", "RejectedLine", "WriteError"]
+
+ANSWERED = N_("InfluxDB at {url} answered {status}: {reason}")
+OVERLOADED = N_("InfluxDB at {url} is overloaded or unavailable ({status}: {reason})")
+OVERLOADED_FIX = N_("the batch is kept and retried")
+NO_DATABASE = N_("InfluxDB at {url} has no database {database!r}")
+NO_DATABASE_FIX = N_("the collector creates it at start when allowed, otherwise create it by hand")
+CREDENTIALS = N_("InfluxDB at {url} refused our credentials ({status})")
+CREDENTIALS_FIX = N_("check influxdb.username and the password variable named by influxdb.password_env")
 
 
 class InfluxV1Writer(InfluxHTTP):
@@ -38,15 +47,19 @@ class InfluxV1Writer(InfluxHTTP):
         try:
             r = await self._http.post("/query", data={"q": f'CREATE DATABASE "{self.database}"'})
         except httpx.HTTPError as exc:
-            raise WriteError(self.unreachable(exc)) from exc
+            raise self.unreachable(WriteError, exc) from exc
         if r.status_code >= 400:
             raise WriteError(
-                f"InfluxDB at {self.url} refused to create database {self.database!r} "
-                f"({r.status_code}: {r.text[:200]}); create it by hand or give the user admin rights"
+                N_("InfluxDB at {url} refused to create database {database!r} ({status}: {reason})"),
+                fix=N_("create it by hand or give the user admin rights"),
+                url=self.url,
+                status=r.status_code,
+                database=self.database,
+                reason=r.text[:200],
             )
 
     async def write(self, lines: bytes) -> list[RejectedLine]:
-        return await store_lines(self._send, lines, f"InfluxDB at {self.url}")
+        return await store_lines(self._send, lines, self.url, ANSWERED)
 
     async def _send(self, lines: bytes) -> Answer:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
@@ -57,21 +70,21 @@ class InfluxV1Writer(InfluxHTTP):
         try:
             r = await self._http.post("/write", params=self._params, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise WriteError(self.unreachable(exc), retry_after_s=None) from exc
-        if r.status_code in (429, 503) or r.status_code >= 500:
+            raise self.unreachable(WriteError, exc) from exc
+        status = r.status_code
+        if status in (429, 503) or status >= 500:
             raise WriteError(
-                f"InfluxDB at {self.url} is overloaded or unavailable "
-                f"({r.status_code}: {r.text.strip()[:200]}); the batch is kept and retried",
-                retry_after(r.headers.get("Retry-After")),
+                OVERLOADED,
+                fix=OVERLOADED_FIX,
+                url=self.url,
+                status=status,
+                reason=r.text.strip()[:200],
+                retry_after_s=retry_after(r.headers.get("Retry-After")),
             )
-        if r.status_code == 404:
+        if status == 404:
             raise WriteError(
-                f"InfluxDB at {self.url} has no database {self.database!r}; "
-                "the collector creates it at start when allowed, otherwise create it by hand"
+                NO_DATABASE, fix=NO_DATABASE_FIX, url=self.url, status=status, database=self.database
             )
-        if r.status_code in (401, 403):
-            raise WriteError(
-                f"InfluxDB at {self.url} refused our credentials ({r.status_code}); "
-                "check influxdb.username and the password variable named by influxdb.password_env"
-            )
+        if status in (401, 403):
+            raise WriteError(CREDENTIALS, fix=CREDENTIALS_FIX, url=self.url, status=status)
         return Answer(r.status_code, reason_of(r.text))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import urllib3
 from influxdb_client import InfluxDBClient, WritePrecision
@@ -38,19 +38,36 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from tonle.io.writers._batch import Answer, RejectedLine, WriteError, reason_of, retry_after, store_lines
+from tonle.messages import N_, _
 
 __all__ = ["InfluxV2Writer"]
 
 log = logging.getLogger("tonle.collector.writers")
 
+NS_PRECISION: Any = WritePrecision.NS  # a str constant where the stubs expect the enum
 #: Statuses from the bucket API meaning "this server has no bucket API" (VictoriaMetrics answers 400).
 NO_BUCKET_API = frozenset({400, 404, 405, 501})
 
 #: 400 answers that blame the request, not a line: (marker in the server's message, the fix).
 REQUEST_ERRORS = (
-    ("orgid or org", "set influxdb.org to the organization that owns the bucket"),
-    ("unsupported path", "influxdb.url must be the server's root URL, without a path"),
-    ("precision", "this is a Tonle bug: it always writes nanosecond timestamps; please report it"),
+    ("orgid or org", N_("set influxdb.org to the organization that owns the bucket")),
+    ("unsupported path", N_("influxdb.url must be the server's root URL, without a path")),
+    ("precision", N_("this is a Tonle bug: it always writes nanosecond timestamps; please report it")),
+)
+
+REFUSED = N_("the InfluxDB v2 write API at {url} refused the request ({reason})")
+ANSWERED = N_("the InfluxDB v2 write API at {url} answered {status}: {reason}")
+UNREACHABLE = N_("cannot reach the InfluxDB v2 write API at {url} ({reason})")
+UNREACHABLE_FIX = N_("check that the database is running and influxdb.url in the config is right")
+OVERLOADED = N_("the InfluxDB v2 write API at {url} is overloaded or unavailable ({status}: {reason})")
+CREDENTIALS = N_("the InfluxDB v2 write API at {url} refused our credentials ({status}: {reason})")
+CREDENTIALS_FIX = N_(
+    "check the token in the variable named by influxdb.token_env (it needs write access to bucket "
+    "{bucket!r}), or influxdb.username and the password variable named by influxdb.password_env"
+)
+NO_BUCKET = N_("the InfluxDB v2 write API at {url} has no bucket {bucket!r} in org {org!r} ({reason})")
+NO_BUCKET_FIX = N_(
+    "create it (influx bucket create --name BUCKET --org ORG) or fix influxdb.bucket and influxdb.org"
 )
 
 
@@ -72,7 +89,6 @@ class InfluxV2Writer:
         self.url = url.rstrip("/")
         self.bucket = bucket
         self.org = org
-        self.where = f"the InfluxDB v2 write API at {self.url}"
         basic = not token and bool(username)
         self._client = InfluxDBClient(
             url=self.url,
@@ -97,7 +113,7 @@ class InfluxV2Writer:
         self._client.close()
 
     async def write(self, lines: bytes) -> list[RejectedLine]:
-        return await store_lines(self._send, lines, self.where)
+        return await store_lines(self._send, lines, self.url, ANSWERED)
 
     async def ensure_database(self) -> None:
         """Check the server answers and the bucket exists; create it when the token may.
@@ -111,7 +127,7 @@ class InfluxV2Writer:
         try:
             await asyncio.to_thread(self._ensure_bucket)
         except urllib3.exceptions.HTTPError as exc:
-            raise WriteError(self._unreachable(exc)) from exc
+            raise self._unreachable(exc) from exc
 
     def _ensure_bucket(self) -> None:
         buckets = self._client.buckets_api()
@@ -120,73 +136,84 @@ class InfluxV2Writer:
                 return
         except ApiException as exc:
             if exc.status in NO_BUCKET_API:
-                log.info("%s has no bucket API (%s); writes go straight to it", self.where, exc.status)
+                log.info(
+                    _("{url} has no bucket API ({status}); writes go straight to it").format(
+                        url=self.url, status=exc.status
+                    )
+                )
                 return
             if exc.status == 403:
-                log.warning("the token may not list buckets at %s; the first write will check it", self.url)
+                log.warning(
+                    _("the token may not list buckets at {url}; the first write will check it").format(
+                        url=self.url
+                    )
+                )
                 return
             self._raise_for(exc)
-            raise WriteError(f"{self.where} answered {exc.status} to a bucket lookup: {exc.message}") from exc
+            raise WriteError(
+                N_("the InfluxDB v2 write API at {url} answered {status} to a bucket lookup: {reason}"),
+                url=self.url,
+                status=exc.status,
+                reason=_message(exc),
+            ) from exc
         if not self.org:
             log.warning(
-                "bucket %r not found at %s and influxdb.org is empty, so it cannot be created; "
-                "set influxdb.org or create the bucket by hand",
-                self.bucket,
-                self.url,
+                _(
+                    "bucket {bucket!r} not found at {url} and influxdb.org is empty, so it cannot be "
+                    "created; set influxdb.org or create the bucket by hand"
+                ).format(bucket=self.bucket, url=self.url)
             )
             return
         try:
             buckets.create_bucket(bucket_name=self.bucket, org=self.org)
-            log.info("created bucket %r in org %r at %s", self.bucket, self.org, self.url)
+            log.info(
+                _("created bucket {bucket!r} in org {org!r} at {url}").format(
+                    bucket=self.bucket, org=self.org, url=self.url
+                )
+            )
         except (ApiException, InfluxDBError) as exc:
             # Another collector may have created it first (422), or the token may
             # only write: the first write will say whether the bucket exists.
-            log.warning("could not create bucket %r at %s: %s", self.bucket, self.url, _message(exc))
+            log.warning(
+                _("could not create bucket {bucket!r} at {url}: {reason}").format(
+                    bucket=self.bucket, url=self.url, reason=_message(exc)
+                )
+            )
 
     async def _send(self, lines: bytes) -> Answer:
         try:
             await asyncio.to_thread(
-                self._write_api.write, self.bucket, self.org, lines, write_precision=WritePrecision.NS
+                self._write_api.write, self.bucket, self.org, lines, write_precision=NS_PRECISION
             )
         except ApiException as exc:
             self._raise_for(exc)
             return Answer(exc.status, _message(exc))
         except urllib3.exceptions.HTTPError as exc:
-            raise WriteError(self._unreachable(exc)) from exc
+            raise self._unreachable(exc) from exc
         return Answer(204)
 
     def _raise_for(self, exc: ApiException) -> None:
         """Raise WriteError for every answer that is not a verdict on the lines themselves."""
         status, message = exc.status or 0, _message(exc)
+        data: dict[str, Any] = {"url": self.url, "status": status, "reason": message}
         if status == 0:
-            raise WriteError(self._unreachable(exc)) from exc
+            raise self._unreachable(exc) from exc
         if status in (429, 503) or status >= 500:
+            wait = retry_after(getattr(exc, "retry_after", None))
             raise WriteError(
-                f"{self.where} is overloaded or unavailable ({status}: {message}); "
-                "the batch is kept and retried",
-                retry_after(getattr(exc, "retry_after", None)),
+                OVERLOADED, fix=N_("the batch is kept and retried"), retry_after_s=wait, **data
             ) from exc
         if status in (401, 403):
-            raise WriteError(
-                f"{self.where} refused our credentials ({status}: {message}); check the token in the "
-                f"variable named by influxdb.token_env (it needs write access to bucket {self.bucket!r}), "
-                "or influxdb.username and the password variable named by influxdb.password_env"
-            ) from exc
+            raise WriteError(CREDENTIALS, fix=CREDENTIALS_FIX, bucket=self.bucket, **data) from exc
         if status == 404:
-            raise WriteError(
-                f"{self.where} has no bucket {self.bucket!r} in org {self.org!r} ({message}); create it "
-                "(influx bucket create --name BUCKET --org ORG) or fix influxdb.bucket and influxdb.org"
-            ) from exc
+            raise WriteError(NO_BUCKET, fix=NO_BUCKET_FIX, bucket=self.bucket, org=self.org, **data) from exc
         if status == 400:
             for marker, fix in REQUEST_ERRORS:
                 if marker in message.lower():
-                    raise WriteError(f"{self.where} refused the request ({message}); {fix}") from exc
+                    raise WriteError(REFUSED, fix=fix, **data) from exc
 
-    def _unreachable(self, exc: Exception) -> str:
-        return (
-            f"cannot reach {self.where} ({exc.__class__.__name__}); "
-            "check that the database is running and influxdb.url in the config is right"
-        )
+    def _unreachable(self, exc: Exception) -> WriteError:
+        return WriteError(UNREACHABLE, fix=UNREACHABLE_FIX, url=self.url, reason=exc.__class__.__name__)
 
 
 def _message(exc: InfluxDBError) -> str:

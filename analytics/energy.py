@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from tonle.kernels import checks as v
+from tonle.schema import POWER_KW
 
 __all__ = ["ENERGY_FIELD", "IntervalSums", "UniformSeries", "interval_sums", "kwh_per_piece"]
 
-ENERGY_FIELD = "power_kw"
+ENERGY_FIELD = POWER_KW
 """The telemetry field the KPI kernel integrates into kWh (power in kilowatts)."""
 
 _NS_PER_S = 1_000_000_000

@@ -45,6 +45,7 @@ from analytics.line_figures import LineFigures, line_figures
 from analytics.line_rows import bucket_grid, counts_of, offline_from, state_events
 from tonle.config import AnalyticsConfig, LineConfig
 from tonle.io.influxql import InfluxQLClient, Series, quote_str
+from tonle.schema import CURRENT_A, POWER_KW, PRODUCTION, STATE, TELEMETRY
 
 __all__ = [
     "LineFigures",
@@ -71,7 +72,8 @@ async def find_lines(
     conds = [f"time < {int(before_ns)}"]
     conds += [f"{tag} = {quote_str(v)}" for tag, v in (("site", site), ("area", area), ("line", line)) if v]
     rows = await q.query(
-        f"SELECT last(code) AS code FROM state WHERE {' AND '.join(conds)} GROUP BY site, area, line, machine"
+        f"SELECT last(code) AS code FROM {STATE.name} WHERE {' AND '.join(conds)} "
+        "GROUP BY site, area, line, machine"
     )
     found: dict[LineKey, list[str]] = {}
     for s in rows:
@@ -157,18 +159,18 @@ def _queries(where: str, start_ns: int, end_ns: int, grid: _PowerGrid) -> list[s
     on_grid = f"{where} AND time >= {grid.g0} AND time < {grid.end_ns}"
     by_bucket = f"GROUP BY time({grid.step_ns // 1_000_000}ms), machine fill(none)"
     queries = [
-        f"SELECT code, reason FROM state WHERE {where} AND time < {start_ns} "
+        f"SELECT code, reason FROM {STATE.name} WHERE {where} AND time < {start_ns} "
         "GROUP BY machine ORDER BY time DESC LIMIT 1",
-        f"SELECT code, reason FROM state WHERE {inside} GROUP BY machine",
-        f"SELECT total, good FROM production WHERE {where} AND time < {start_ns} "
+        f"SELECT code, reason FROM {STATE.name} WHERE {inside} GROUP BY machine",
+        f"SELECT total, good FROM {PRODUCTION.name} WHERE {where} AND time < {start_ns} "
         "GROUP BY machine ORDER BY time DESC LIMIT 1",
-        f"SELECT total, good FROM production WHERE {inside} GROUP BY machine",
-        f"SELECT last(seq) FROM telemetry, state, production WHERE {inside}",
+        f"SELECT total, good FROM {PRODUCTION.name} WHERE {inside} GROUP BY machine",
+        f"SELECT last(seq) FROM {TELEMETRY.name}, {STATE.name}, {PRODUCTION.name} WHERE {inside}",
     ]
     if grid.n > 0:
         queries += [
-            f"SELECT mean(power_kw) AS v FROM telemetry WHERE {on_grid} {by_bucket}",
-            f"SELECT mean(current_a) AS v FROM telemetry WHERE {on_grid} {by_bucket}",
+            f"SELECT mean({POWER_KW}) AS v FROM {TELEMETRY.name} WHERE {on_grid} {by_bucket}",
+            f"SELECT mean({CURRENT_A}) AS v FROM {TELEMETRY.name} WHERE {on_grid} {by_bucket}",
         ]
     return queries
 

@@ -17,7 +17,7 @@ from analytics.actions import ISSUED_BY
 from analytics.inputs import LineKey
 from analytics.pdm_state import DRIFT_FEATURES, MachineKey
 from tonle.io.influxql import InfluxQLClient, quote_str
-from tonle.schema import ENVELOPE_FIELDS
+from tonle.schema import COMMANDS, DOWNTIME, ENVELOPE_FIELDS, PDM, STATE, TELEMETRY
 
 __all__ = [
     "Bursts",
@@ -71,7 +71,7 @@ async def first_bursts(q: InfluxQLClient, key: LineKey, end_ns: int, n: int) -> 
     """The first `n` bursts before `end_ns` of every machine of the line that has any."""
     # LIMIT applies per series: the first N bursts of every machine, in one query.
     rows = await q.query(
-        f"SELECT vib_rms, vib_kurtosis FROM telemetry WHERE {key.where()} AND vib_rms > 0 "
+        f"SELECT vib_rms, vib_kurtosis FROM {TELEMETRY.name} WHERE {key.where()} AND vib_rms > 0 "
         f"AND time < {end_ns} GROUP BY machine, machine_type LIMIT {n}"
     )
     return [
@@ -90,7 +90,8 @@ async def recent_bursts(
 ) -> Bursts:
     """RMS, kurtosis, time and envelope evidence of each machine's bursts in [start_ns, end_ns)."""
     rows = await q.query(
-        f"SELECT vib_rms, vib_kurtosis, {', '.join(ENVELOPE_FIELDS)} FROM telemetry WHERE {key.where()} "
+        f"SELECT vib_rms, vib_kurtosis, {', '.join(ENVELOPE_FIELDS)} "
+        f"FROM {TELEMETRY.name} WHERE {key.where()} "
         f"AND vib_rms > 0 AND time >= {start_ns} AND time < {end_ns} GROUP BY machine"
     )
     n = len(machines)
@@ -115,7 +116,7 @@ async def stored_downtime(
 ) -> dict[str, tuple[float, float]]:
     """(seconds, stops) per cause already in `downtime` for the shift in [start_ns, end_ns]."""
     rows = await q.query(
-        f"SELECT sum(seconds) AS seconds, sum(stops) AS stops FROM downtime WHERE {key.where()} "
+        f"SELECT sum(seconds) AS seconds, sum(stops) AS stops FROM {DOWNTIME.name} WHERE {key.where()} "
         f"AND shift = {quote_str(shift)} AND time >= {start_ns} AND time <= {end_ns} "
         "GROUP BY cause"
     )
@@ -125,7 +126,7 @@ async def stored_downtime(
 async def last_commands(q: InfluxQLClient, key: LineKey, action: str, before_ns: int) -> dict[str, int]:
     """When this service last sent `action` to each machine of the line (as the collector stored it)."""
     rows = await q.query(
-        f"SELECT last(action) FROM commands WHERE {key.where()} AND direction = 'cmd' "
+        f"SELECT last(action) FROM {COMMANDS.name} WHERE {key.where()} AND direction = 'cmd' "
         f"AND issued_by = {quote_str(ISSUED_BY)} AND action = {quote_str(action)} "
         f"AND time < {before_ns} GROUP BY machine"
     )
@@ -137,7 +138,7 @@ async def first_health_above(
 ) -> int | None:
     """Time of the first `pdm` round in (after_ns, before_ns) with health above `level`, if any."""
     rows = await q.query(
-        f"SELECT first(health) FROM pdm WHERE {key.where()} AND health > {float(level)!r} "
+        f"SELECT first(health) FROM {PDM.name} WHERE {key.where()} AND health > {float(level)!r} "
         f"AND time > {after_ns} AND time < {before_ns}"
     )
     return int(rows[0].values[0][0]) if rows and rows[0].values else None
@@ -148,7 +149,7 @@ async def first_state_other_than(
 ) -> int | None:
     """Time of the machine's first state in (after_ns, before_ns) other than `code`, if any."""
     rows = await q.query(
-        f"SELECT first(code) FROM state WHERE {key.where()} AND code != {int(code)} "
+        f"SELECT first(code) FROM {STATE.name} WHERE {key.where()} AND code != {int(code)} "
         f"AND time > {after_ns} AND time < {before_ns}"
     )
     return int(rows[0].values[0][0]) if rows and rows[0].values else None
@@ -158,7 +159,7 @@ async def pdm_rows(q: InfluxQLClient, key: LineKey, since_ns: int, before_ns: in
     """Every machine's `pdm` rows in [since_ns, before_ns), rounds without a health included."""
     # drift_alarm is on every row, so rounds whose health was unknown come back too (as null).
     rows = await q.query(
-        f"SELECT health, drift_alarm FROM pdm WHERE {key.where()} AND time >= {since_ns} "
+        f"SELECT health, drift_alarm FROM {PDM.name} WHERE {key.where()} AND time >= {since_ns} "
         f"AND time < {before_ns} GROUP BY machine"
     )
     return {
@@ -176,7 +177,7 @@ async def last_charts(q: InfluxQLClient, key: LineKey, before_ns: int) -> dict[s
     The CUSUM is NaN where that round had no baseline to chart against.
     """
     rows = await q.query(
-        f"SELECT {', '.join(_CUSUM)}, drift_alarm FROM pdm WHERE {key.where()} AND time < {before_ns} "
+        f"SELECT {', '.join(_CUSUM)}, drift_alarm FROM {PDM.name} WHERE {key.where()} AND time < {before_ns} "
         "GROUP BY machine ORDER BY time DESC LIMIT 1"
     )
     out = {}

@@ -20,7 +20,7 @@ from analytics.prognostics import PdmSignals
 from analytics.rules import PdmView
 from tonle.contract import encode_block
 from tonle.kernels.diagnosis import FAULT_HINTS
-from tonle.schema import ENVELOPE_FIELDS
+from tonle.schema import DOWNTIME, ENVELOPE_FIELDS, LINE_KPI, OEE, PDM, SHIFT_KPI
 
 __all__ = ["downtime_rows", "figure_fields", "kpi_rows", "line_fields", "pdm_rows", "shift_kpi_row"]
 
@@ -100,10 +100,10 @@ def kpi_rows(key: LineKey, machines: Sequence[str], lf: LineFigures, end_ns: int
         floats = _finite({k: float(v[i]) for k, v in cols.items()})
         counts = {"total": float(lf.machines.total[i]), "good": float(lf.machines.good[i])}
         ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
-        chunks.append(encode_block("oee", tags, ts, floats, ints))
+        chunks.append(encode_block(OEE.name, tags, ts, floats, ints))
     floats, ints, strs = line_fields(lf)
     line_tags = {"site": key.site, "area": key.area, "line": key.line}
-    chunks.append(encode_block("line_kpi", line_tags, ts, floats, ints, strs))
+    chunks.append(encode_block(LINE_KPI.name, line_tags, ts, floats, ints, strs))
     return b"".join(chunks)
 
 
@@ -131,7 +131,7 @@ def pdm_rows(key: LineKey, machines: Sequence[str], sig: PdmSignals, view: PdmVi
             "drift_alarm": np.array([int(sig.drift[i])]),
             "fault_code": np.array([FAULT_HINTS.index(view.hint[i])]),
         }
-        chunks.append(encode_block("pdm", tags, ts, pdm, ints, {"fault_hint": [view.hint[i]]}))
+        chunks.append(encode_block(PDM.name, tags, ts, pdm, ints, {"fault_hint": [view.hint[i]]}))
     return b"".join(chunks)
 
 
@@ -142,7 +142,7 @@ def shift_kpi_row(
     floats, ints, strs = line_fields(lf)
     ints |= {"period_start": np.array([period_start_ns]), "final": np.array([int(final)])}
     stamp = np.array([ts], dtype=np.int64)
-    return encode_block("shift_kpi", tags, stamp, floats, ints, strs | {"period": [label]})
+    return encode_block(SHIFT_KPI.name, tags, stamp, floats, ints, strs | {"period": [label]})
 
 
 def downtime_rows(
@@ -167,7 +167,7 @@ def downtime_rows(
             continue
         fields = {"seconds": np.array([d_sec]), "stops": np.array([d_n])}
         strs = {"period": [label], **({"category": [cat]} if cat else {})}
-        chunks.append(encode_block("downtime", {**tags, "cause": cause}, stamp, fields, None, strs))
+        chunks.append(encode_block(DOWNTIME.name, {**tags, "cause": cause}, stamp, fields, None, strs))
     return b"".join(chunks)
 
 

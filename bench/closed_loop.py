@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.line_run import line_run
+from tonle.app.line_run import line_run
 from tonle.app.services import LocalBroker, LocalInfluxDB
 
 

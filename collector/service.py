@@ -28,8 +28,8 @@ from collector.stats import CollectorStats, SeqTracker
 from collector.store import Store, open_spool
 from tonle.config import TonleConfig
 from tonle.contract import KINDS, subscription
-from tonle.io import writers
 from tonle.io.clock import Clock, WallClock
+from tonle.io.connect import influx_writer, influxql_client, mqtt_connection
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
 from tonle.io.mqtt import MqttConnection
 from tonle.io.spool import Spool
@@ -121,9 +121,11 @@ class Collector:
             self.store.close()
 
     async def _subscribe(self) -> None:
-        group = self.cfg.collector.share_group or None
+        c = self.cfg.collector
         for kind in KINDS:
-            await self.mqtt.subscribe(subscription(kind, share_group=group), qos=1)
+            await self.mqtt.subscribe(
+                subscription(kind, site=c.site, share_group=c.share_group or None), qos=1
+            )
         await self.mqtt.wait_subscribed()
 
     # -- completeness -----------------------------------------------------------
@@ -179,30 +181,27 @@ class Collector:
 
 def make_mqtt(cfg: TonleConfig, instance: str) -> MqttConnection:
     """The collector's MQTT session: manual acks, a persistent session, bounded in-flight messages."""
-    return MqttConnection(
-        cfg.mqtt.host,
-        cfg.mqtt.port,
-        client_id=cfg.mqtt.client_id or f"tonle-collector-{instance}",
+    return mqtt_connection(
+        cfg,
+        "collector",
+        name=instance,
         manual_ack=True,
         receive_maximum=cfg.collector.receive_maximum,
         clean_start=False,
         session_expiry_s=3600,
-        username=cfg.mqtt.username or None,
-        password=cfg.mqtt.password(),
     )
 
 
 def make_writer(cfg: TonleConfig) -> Writer:
-    return writers.make_writer(cfg.influxdb)
+    return influx_writer(cfg)
 
 
 def make_reader(cfg: TonleConfig) -> InfluxQLClient | None:
     """An InfluxQL client for the completeness reckoning, or None where the database has no InfluxQL."""
-    i = cfg.influxdb
-    if getattr(i, "api", "v1") != "v1":
+    if cfg.influxdb.api != "v1":
         log.info("database speaks the v2 API only: data completeness is not reckoned by the collector")
         return None
-    return InfluxQLClient(i.url, i.database, username=i.username or None, password=i.password())
+    return influxql_client(cfg)
 
 
 async def run_collector(cfg: TonleConfig, stop: asyncio.Event | None = None) -> None:

@@ -1,7 +1,7 @@
 """`filled_influxdb`: a database filled by the real simulated line through the whole pipeline.
 
 The simulator, the edge agent, mosquitto, the collector and the analytics run
-for 25 virtual minutes (see tests/line_run.py), with one bearing wearing fast
+for 25 virtual minutes (see tonle/app/line_run.py), with one bearing wearing fast
 enough that alerts, a derate and a maintenance command happen. Every dashboard
 panel query must return rows on what the product really writes, not on data
 shaped to fit the dashboards.
@@ -19,7 +19,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 
-from tests.line_run import NS, line_run
+from tonle.app.line_run import NS, line_run
 from tonle.app.services import LocalBroker, LocalInfluxDB
 
 DATABASE = "dashboards_sim"

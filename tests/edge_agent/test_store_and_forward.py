@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import config_for, count, running_collector, wait_for
-from tests.line_run import line_run
+from tonle.app.line_run import line_run
 from tonle.app.services import LocalBroker
 from tonle.io.influxql import InfluxQLClient
 from tonle.io.spool import Spool

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.line_run import NS, line_run
+from tonle.app.line_run import NS, line_run
 from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig, parse_config
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.line_run import NS, T0, LineRun, line_run
+from tonle.app.line_run import NS, T0, LineRun, line_run
 from tonle.io.influxql import quote_str
 
 WEARING = 6

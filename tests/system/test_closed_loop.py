@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from tests.helpers import count
-from tests.line_run import line_run
+from tonle.app.line_run import line_run
 from tonle.io.influxql import quote_str
 
 WEARING = 6
@@ -82,7 +82,7 @@ def test_the_agent_health_lands_in_the_pipeline_measurement(broker, influxdb, un
     asyncio.run(body())
 
 
-# A plant that works a night shift: the runs start at 03:26 in Phnom Penh (tests/line_run.py).
+# A plant that works a night shift: the runs start at 03:26 in Phnom Penh (tonle/app/line_run.py).
 NIGHT = {
     "shifts": {
         "workdays": [1, 2, 3, 4, 5, 6, 7],

@@ -17,7 +17,7 @@ import pytest
 
 from analytics.rules import Action
 from firmware_sim.line import SimCommandError
-from tests.line_run import NS, LineRun, line_run
+from tonle.app.line_run import NS, LineRun, line_run
 from tonle.io.influxql import quote_str
 
 WEARING = 6

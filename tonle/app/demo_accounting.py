@@ -23,6 +23,7 @@ from tonle.app.demo_plant import (
 from tonle.config import TonleConfig
 from tonle.io.influxql import InfluxQLClient, InfluxQLError, quote_str
 from tonle.io.spool import Spool
+from tonle.schema import COMMANDS, PIPELINE, PRODUCTION, STATE, STORED_AS, TELEMETRY
 
 log = logging.getLogger("tonle.app.demo")
 # After the run, how long the collector may take to store the last samples (a
@@ -32,7 +33,7 @@ DRAIN_TIMEOUT_S = 90.0
 
 def spooled_counts(path: Path) -> tuple[dict[tuple[str, str], int], int]:
     """Samples the agent made durable, per (machine, measurement), from its persisted counters."""
-    kinds = {"telemetry": "telemetry", "state": "state", "count": "production"}
+    kinds = {kind: STORED_AS[kind].name for kind in ("telemetry", "state", "count")}
     with Spool(path, max_bytes=2**40) as spool:
         state, depth = spool.load_state(), spool.depth
     out: dict[tuple[str, str], int] = {}
@@ -46,7 +47,7 @@ def spooled_counts(path: Path) -> tuple[dict[tuple[str, str], int], int]:
 async def stored_counts(q: InfluxQLClient, spec: LineSpec, since_ns: int) -> dict[tuple[str, str], int]:
     site = quote_str(spec.site)
     out: dict[tuple[str, str], int] = {}
-    for meas in ("telemetry", "state", "production"):
+    for meas in (TELEMETRY.name, STATE.name, PRODUCTION.name):
         for s in await q.query(
             f"SELECT count(seq) AS n FROM {meas} WHERE site = {site} AND time >= {since_ns} GROUP BY machine"
         ):
@@ -136,7 +137,7 @@ class CollectorHealth:
         """Read the rows written since the last refresh; False if the database did not answer."""
         try:
             series = await q.query(
-                "SELECT * FROM pipeline WHERE component = 'collector' "
+                f"SELECT * FROM {PIPELINE.name} WHERE component = 'collector' "
                 f"AND time > {max(self.since_ns, self.last_row_ns)} GROUP BY instance"
             )
         except InfluxQLError:
@@ -215,7 +216,7 @@ async def summarize(
     stored = await stored_counts(q, spec, 0)
     site = quote_str(spec.site)
     acks = await q.query(
-        f"SELECT machine, status, action, detail FROM commands WHERE site = {site} "
+        f"SELECT machine, status, action, detail FROM {COMMANDS.name} WHERE site = {site} "
         f"AND direction = 'ack' AND time >= {start_ns}"
     )
     ack_rows = [dict(zip(acks[0].columns, row, strict=True)) for row in acks[0].values] if acks else []

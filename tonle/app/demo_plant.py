@@ -33,6 +33,7 @@ from tonle.config import MqttConfig, TonleConfig
 from tonle.io.clock import Clock
 from tonle.io.connect import mqtt_connection
 from tonle.io.mqtt import MqttConnection
+from tonle.schema import PRODUCTION, STATE, TELEMETRY
 
 __all__ = [
     "NODE_RING",
@@ -59,13 +60,13 @@ NODE_RING = 4000
 def count_output(out: LineOutput, names: list[str], produced: Counter[tuple[str, str]]) -> None:
     """What the sensor nodes will send for one step of the line, per machine and measurement."""
     for st, n in zip(*np.unique(out.telemetry.station, return_counts=True), strict=True):
-        produced[(names[int(st)], "telemetry")] += int(n)
+        produced[(names[int(st)], TELEMETRY.name)] += int(n)
     for b in out.bursts:
-        produced[(names[b.station], "telemetry")] += 1
+        produced[(names[b.station], TELEMETRY.name)] += 1
     for c in out.states:
-        produced[(names[c.station], "state")] += 1
+        produced[(names[c.station], STATE.name)] += 1
     for c in out.counts:
-        produced[(names[c.station], "production")] += 1
+        produced[(names[c.station], PRODUCTION.name)] += 1
 
 
 async def run_nodes(nodes: SerialLineSim, clock: Clock, produced: Counter[tuple[str, str]]) -> None:

@@ -7,6 +7,8 @@ from typing import Annotated
 import msgspec
 
 from tonle.config.fields import PosFloat, Section
+from tonle.config.problems import Problem
+from tonle.contract.topics import TopicError, check_name
 
 __all__ = ["CollectorConfig"]
 
@@ -16,6 +18,9 @@ class CollectorConfig(Section, frozen=True):
     batch_wait_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 200
     receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2000
     share_group: str = "collectors"
+    # The site whose topics this collector stores ("+": every site on the broker). A
+    # plant server with one broker for several sites can run one collector per site.
+    site: str = "+"
     instance: str = ""
     health_interval_s: PosFloat = 5.0
     deadletter_topic: str = "tonle/_deadletter"
@@ -34,3 +39,12 @@ class CollectorConfig(Section, frozen=True):
     completeness_interval_s: PosFloat = 60.0
     completeness_lag_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
     completeness_horizon_h: Annotated[float, msgspec.Meta(gt=0, le=24 * 31)] = 24.0
+
+    def problems(self) -> list[Problem]:
+        if self.site == "+":
+            return []
+        try:
+            check_name("site", self.site)
+        except TopicError as exc:
+            return [Problem("site", str(exc), 'use the site name the gateways publish under, or "+" for all')]
+        return []

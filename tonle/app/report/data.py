@@ -22,6 +22,7 @@ from tonle.errors import ReportError
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
 from tonle.kernels.shifts import SCHEDULED, Periods
 from tonle.messages import N_
+from tonle.schema import ALERTS, STATE
 
 __all__ = ["Alert", "HourRow", "ReportData", "ReportError", "ShiftRow", "gather", "parse_local_time"]
 
@@ -191,7 +192,7 @@ async def _the_line(
 async def _data_span(q: InfluxQLClient, key: LineKey, tz: str) -> tuple[dt.datetime | None, ...]:
     out: list[dt.datetime | None] = []
     for fn in ("first", "last"):
-        rows = await q.query(f"SELECT {fn}(code) FROM state WHERE {key.where()}")
+        rows = await q.query(f"SELECT {fn}(code) FROM {STATE.name} WHERE {key.where()}")
         out.append(_local(int(rows[0].values[0][0]), tz) if rows and rows[0].values else None)
     return tuple(out)
 
@@ -276,7 +277,8 @@ async def _alerts(
 ) -> tuple[list[Alert], int]:
     where = f"{key.where()} AND time >= {start_ns} AND time < {end_ns}"
     rows = await q.query(
-        f'SELECT "machine"::tag AS machine, "severity"::tag AS severity, message FROM alerts WHERE {where} '
+        'SELECT "machine"::tag AS machine, "severity"::tag AS severity, message '
+        f"FROM {ALERTS.name} WHERE {where} "
         "ORDER BY time DESC"
     )
     found = [Alert(_local(int(r[0]), tz), r[1] or "", r[2] or "", r[3] or "") for s in rows for r in s.values]

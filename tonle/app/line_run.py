@@ -22,8 +22,8 @@ from collector.service import Collector, make_writer
 from edge_agent.agent import Agent
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from firmware_sim.source import SimSource
-from tests.helpers import config_for, running_collector, wait_for
 from tonle.app.demo import analytics_lines
+from tonle.app.rig import config_for, running_collector, wait_for
 from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig
 from tonle.io.clock import VirtualClock
@@ -143,31 +143,8 @@ async def line_run(
     agent: dict[str, Any] | None = None,
     spool_dir: Path | None = None,
 ) -> AsyncIterator[LineRun]:
-    spec = default_line(n_stations=stations, seed=seed, wearing_station=wearing_station, site=name)
-    if start_wear is not None and wearing_station is not None:
-        st = list(spec.stations)
-        st[wearing_station] = replace(st[wearing_station], initial_wear=start_wear)
-        spec = replace(spec, stations=tuple(st))
-    lines = {
-        spec.line: {
-            "target_pph": spec.target_pcs_per_h,
-            "sam_min": {s.name: s.sam_min for s in spec.stations},
-        }
-    }
-    assert analytics_lines(spec)[spec.line].sam_min == lines[spec.line]["sam_min"]
-    cfg = config_for(
-        broker,
-        influxdb,
-        name,
-        analytics={
-            "interval_s": 30.0,
-            "health_window_s": 60.0,
-            "window_s": 600.0,
-            "lines": lines,
-            **(analytics or {}),
-        },
-        agent={"publish_interval_s": 5.0, **(agent or {})},
-    )
+    spec = _spec(name, stations, wearing_station, start_wear, seed)
+    cfg = _config(broker, influxdb, name, spec, analytics or {}, agent or {})
     clock = VirtualClock(T0)
     line = SewingLine(spec, seed=seed, start_ns=T0, wear_acceleration=wear_acceleration, maintenance_s=600.0)
     tmp = tempfile.TemporaryDirectory() if spool_dir is None else None
@@ -196,3 +173,46 @@ async def line_run(
             spool.close()
             if tmp:
                 tmp.cleanup()
+
+
+def _spec(
+    name: str, stations: int, wearing_station: int | None, start_wear: float | None, seed: int
+) -> LineSpec:
+    """The default line of `stations` on site `name`, its wearing bearing at `start_wear` if given."""
+    spec = default_line(n_stations=stations, seed=seed, wearing_station=wearing_station, site=name)
+    if start_wear is not None and wearing_station is not None:
+        st = list(spec.stations)
+        st[wearing_station] = replace(st[wearing_station], initial_wear=start_wear)
+        spec = replace(spec, stations=tuple(st))
+    return spec
+
+
+def _config(
+    broker: LocalBroker,
+    influxdb: LocalInfluxDB,
+    name: str,
+    spec: LineSpec,
+    analytics: dict[str, Any],
+    agent: dict[str, Any],
+) -> TonleConfig:
+    """A private config for the run: the line's bulletin, analytics every 30 s, publishing every 5 s."""
+    lines = {
+        spec.line: {
+            "target_pph": spec.target_pcs_per_h,
+            "sam_min": {s.name: s.sam_min for s in spec.stations},
+        }
+    }
+    assert analytics_lines(spec)[spec.line].sam_min == lines[spec.line]["sam_min"]
+    return config_for(
+        broker,
+        influxdb,
+        name,
+        analytics={
+            "interval_s": 30.0,
+            "health_window_s": 60.0,
+            "window_s": 600.0,
+            "lines": lines,
+            **analytics,
+        },
+        agent={"publish_interval_s": 5.0, **agent},
+    )

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 
+from collector.confirms import Confirmer, spool_ref_of
 from collector.deadletters import DeadLetters
 from collector.mapping import Mapped, map_message
 from collector.stats import CollectorStats, SeqTracker
-from collector.store import Store
+from collector.store import Store, Where
 from tonle.config.sections import CollectorConfig
 from tonle.contract import PayloadError, TopicError
+from tonle.contract.confirm import SpoolRef
 from tonle.io.mqtt import MqttConnection
 
 __all__ = ["AckPipeline"]
@@ -35,7 +37,8 @@ class _Batch:
     messages: list[paho.MQTTMessage]
     lines: bytes
     points: int
-    stored: asyncio.Future[None]
+    refs: list[SpoolRef]  # where its messages sit in their gateways' spools (to confirm)
+    stored: asyncio.Future[Where]
 
 
 class AckPipeline:
@@ -49,8 +52,10 @@ class AckPipeline:
         stats: CollectorStats,
         seq: SeqTracker,
         dead_letters: DeadLetters,
+        confirmer: Confirmer,
     ) -> None:
         self.mqtt = mqtt
+        self.confirmer = confirmer
         self.c = c
         self.store = store
         self.stats = stats
@@ -72,7 +77,8 @@ class AckPipeline:
             self.idle.clear()
             batch: list[paho.MQTTMessage] = [first]
             chunks: list[bytes] = []
-            points = self._take(first, chunks)
+            refs: list[SpoolRef] = []
+            points = self._take(first, chunks, refs)
             deadline = time.monotonic() + c.batch_wait_ms / 1000
             while points < c.batch_points:
                 try:
@@ -86,18 +92,25 @@ class AckPipeline:
                     except TimeoutError:
                         break
                 batch.append(msg)
-                points += self._take(msg, chunks)
+                points += self._take(msg, chunks, refs)
             await self._slots.acquire()  # back-pressure: at most writes_in_flight batches
-            item = _Batch(batch, b"".join(chunks), points, loop.create_future())
+            item = _Batch(batch, b"".join(chunks), points, refs, loop.create_future())
             self.unacked += len(batch)
             self._acks.put_nowait(item)
             task = asyncio.create_task(self._deliver(item), name="collector-write")
             self.writes.add(task)
             task.add_done_callback(self.writes.discard)
 
-    def _take(self, msg: paho.MQTTMessage, chunks: list[bytes]) -> int:
-        """Map one message into `chunks`; dead-letter it if it cannot be stored."""
+    def _take(self, msg: paho.MQTTMessage, chunks: list[bytes], refs: list[SpoolRef]) -> int:
+        """Map one message into `chunks`; dead-letter it if it cannot be stored.
+
+        Its spool reference goes to `refs` either way: a dead letter is confirmed with its
+        batch too, since sending it again would not make it storable.
+        """
         self.stats.messages += 1
+        ref = spool_ref_of(msg)
+        if ref is not None:
+            refs.append(ref)
         try:
             mapped: Mapped = map_message(msg.topic, msg.payload)
         except (PayloadError, TopicError) as exc:
@@ -120,14 +133,14 @@ class AckPipeline:
 
     async def _deliver(self, item: _Batch) -> None:
         try:
-            await self.store.store_or_spool(item.lines, item.points)
+            where = await self.store.store_or_spool(item.lines, item.points, item.refs)
         except asyncio.CancelledError:
             item.stored.cancel()
             raise
         except Exception as exc:
             item.stored.set_exception(exc)
         else:
-            item.stored.set_result(None)
+            item.stored.set_result(where)
         finally:
             self._slots.release()
 
@@ -144,6 +157,11 @@ class AckPipeline:
                 for msg in item.messages:
                     self.mqtt.ack(msg)
                 self.unacked -= len(item.messages)
+                if item.stored.result() == "spooled":
+                    self.confirmer.held(item.refs)
+                else:
+                    self.confirmer.stored(item.refs)
+                self.confirmer.flush()
             finally:
                 self._acks.task_done()
             self.update_idle()

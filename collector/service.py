@@ -21,6 +21,7 @@ import os
 import socket
 
 from collector.completeness import Reckoner
+from collector.confirms import Confirmer
 from collector.deadletters import DeadLetters
 from collector.health import HealthMeter
 from collector.pipeline import AckPipeline
@@ -28,6 +29,7 @@ from collector.stats import CollectorStats, SeqTracker
 from collector.store import Store, open_spool
 from tonle.config import TonleConfig
 from tonle.contract import KINDS, subscription
+from tonle.contract.confirm import SpoolRef
 from tonle.io.clock import Clock, WallClock
 from tonle.io.connect import influx_writer, influxql_client, mqtt_connection
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
@@ -68,10 +70,18 @@ class Collector:
         self.ready = asyncio.Event()  # subscribed and storing
         self.mqtt = make_mqtt(cfg, self.instance)
         self.dead_letters = DeadLetters(self.mqtt, f"{c.deadletter_topic}/collector", self.stats)
-        self.store = Store(writer, self.stats, self.dead_letters)
-        self.pipeline = AckPipeline(self.mqtt, c, self.store, self.stats, self.seq, self.dead_letters)
+        self.confirmer = Confirmer(self.mqtt, self.instance)
+        self.store = Store(writer, self.stats, self.dead_letters, on_replayed=self._replayed)
+        self.pipeline = AckPipeline(
+            self.mqtt, c, self.store, self.stats, self.seq, self.dead_letters, self.confirmer
+        )
         self.store.on_drained = self.pipeline.update_idle
         self.health = HealthMeter(self.stats)
+
+    def _replayed(self, refs: list[SpoolRef]) -> None:
+        """A batch from the spool is in the database now: its gateways may let go of it."""
+        self.confirmer.stored(refs)
+        self.confirmer.flush()
 
     # What tests, the demo and the benchmarks watch.
     @property
@@ -162,13 +172,20 @@ class Collector:
 
     def health_fields(self) -> dict[str, float]:
         """This instance's health; every value a float (the agents share the measurement)."""
-        return self.health.fields(
+        fields = self.health.fields(
             queue_depth=self.mqtt.messages.qsize(),
             unacked=self.pipeline.unacked,
             writes_in_flight=len(self.pipeline.writes),
             db_up=self.store.db_up,
             spool=self.store.spool,
         )
+        c = self.confirmer
+        fields |= {
+            "confirms_sent": float(c.sent),
+            "messages_confirmed": float(c.confirmed),
+            "duplicates_absorbed": float(c.duplicates),
+        }
+        return fields
 
     async def write_health(self) -> None:
         fields = self.health_fields()

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
+from collector.confirms import refs_from_json, refs_to_json
 from collector.deadletters import DeadLetters
 from collector.stats import CollectorStats
 from tonle.config.sections import CollectorConfig
+from tonle.contract.confirm import SpoolRef
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.spool import Spool, SpoolError
 from tonle.io.writers import RejectedLine, WriteError, Writer
 
-__all__ = ["RETRY", "SPOOL_TOPIC", "Store", "open_spool"]
+__all__ = ["RETRY", "SPOOL_TOPIC", "Store", "Where", "open_spool", "parse_spool_topic", "spool_topic"]
 
 log = logging.getLogger("tonle.collector")
 
@@ -52,6 +56,24 @@ def open_spool(c: CollectorConfig) -> Spool | None:
         return None
 
 
+Where = Literal["stored", "spooled"]
+
+
+def spool_topic(points: int, refs: Sequence[SpoolRef]) -> str:
+    """What a spooled batch keeps beside its lines: its point count and its messages' spool references."""
+    if not refs:
+        return f"{SPOOL_TOPIC}/{points}"
+    return json.dumps({"points": points, "refs": refs_to_json(refs)}, separators=(",", ":"))
+
+
+def parse_spool_topic(topic: str) -> tuple[int, list[SpoolRef]]:
+    """(points, references) of a spooled batch; `lines/gzip/<points>` from older collectors too."""
+    if topic.startswith("{"):
+        doc = json.loads(topic)
+        return int(doc["points"]), refs_from_json(doc.get("refs", {}))
+    return int(topic.rsplit("/", 1)[1]), []
+
+
 class Store:
     """The way to the database for one collector: direct while it answers, through the spool if not."""
 
@@ -62,11 +84,13 @@ class Store:
         dead_letters: DeadLetters,
         on_drained: Callable[[], None] = lambda: None,
         policy: BackoffPolicy = RETRY,
+        on_replayed: Callable[[list[SpoolRef]], None] = lambda refs: None,
     ) -> None:
         self.writer = writer
         self.stats = stats
         self.dead_letters = dead_letters
         self.on_drained = on_drained  # the spool has just been emptied
+        self.on_replayed = on_replayed  # a spooled batch is now in the database: confirm its messages
         self.policy = policy
         self.spool: Spool | None = None
         self.db_up = True  # believed reachable; False sends batches straight to the spool
@@ -95,10 +119,14 @@ class Store:
                 log.warning("%s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
 
-    async def store_or_spool(self, lines: bytes, points: int) -> None:
-        """Return once the batch is in the database or in the spool; retry while neither can take it."""
+    async def store_or_spool(self, lines: bytes, points: int, refs: Sequence[SpoolRef] = ()) -> Where:
+        """Return once the batch is in the database or in the spool; retry while neither can take it.
+
+        `refs` (the spool references of its messages) travel with a spooled batch, so the
+        gateways are told it is stored once the replay has written it.
+        """
         if not lines:
-            return
+            return "stored"
         backoff = Backoff(self.policy)
         while True:
             retry_after = None
@@ -112,9 +140,9 @@ class Store:
                     retry_after = exc.retry_after_s
                 else:
                     self._stored(rejected, points, (time.perf_counter() - t0) * 1000)
-                    return
-            if self.spool_batch(lines, points):
-                return
+                    return "stored"
+            if self.spool_batch(lines, points, refs):
+                return "spooled"
             await backoff.failed(retry_after)
             self.db_up = True  # try the database again: the spool is full or unavailable
 
@@ -126,9 +154,9 @@ class Store:
                 return
             except WriteError as exc:
                 self._went_down(exc)
-        self.spool_batch(lines, 0)
+        self.spool_batch(lines, 0, ())
 
-    def spool_batch(self, lines: bytes, points: int) -> bool:
+    def spool_batch(self, lines: bytes, points: int, refs: Sequence[SpoolRef]) -> bool:
         """Put a batch in the spool; False if there is none, it is full, or it failed."""
         spool = self.spool
         if spool is None:
@@ -143,7 +171,7 @@ class Store:
             )
             return False
         try:
-            spool.append([(f"{SPOOL_TOPIC}/{points}", payload)])
+            spool.append([(spool_topic(points, refs), payload)])
         except SpoolError as exc:
             log.error("could not spool a batch (%s); holding acks so the broker keeps the data", exc)
             return False
@@ -163,7 +191,7 @@ class Store:
                 self.on_drained()
                 continue
             (batch_id, topic, payload), *_ = spool.peek(0, 1)
-            points = int(topic.rsplit("/", 1)[1])
+            points, refs = parse_spool_topic(topic)
             t0 = time.perf_counter()
             try:
                 rejected = await self.writer.write(gzip.decompress(payload))
@@ -178,6 +206,7 @@ class Store:
             spool.ack([batch_id])
             self._stored(rejected, points, (time.perf_counter() - t0) * 1000)
             self.stats.replayed_points += points
+            self.on_replayed(refs)
 
     def _went_down(self, exc: WriteError) -> None:
         if self.db_up:

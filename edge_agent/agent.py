@@ -28,6 +28,7 @@ import paho.mqtt.client as paho
 
 from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
 from edge_agent.encode import SeqCounters, encode_readings
+from edge_agent.health import source_rows
 from edge_agent.publisher import SpoolPublisher
 from tonle.config import AgentConfig, MqttConfig
 from tonle.config.pdm import MachineTypePdm
@@ -44,6 +45,7 @@ from tonle.contract import (
     encode,
     parse_topic,
 )
+from tonle.contract.confirm import confirm_topic, decode_confirm, gateway_of_confirm_topic
 from tonle.errors import TonleError
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.clock import Clock
@@ -76,6 +78,7 @@ class AgentStats:
     messages: int = 0
     commands: Counter[str] = field(default_factory=Counter)  # by outcome
     bad_commands: int = 0
+    bad_confirms: int = 0
     source_crashes: int = 0
     unspooled: int = 0  # readings given up while the spool could not be written (held ones aside)
 
@@ -134,13 +137,21 @@ class Agent:
             session_expiry_s=24 * 3600,
             on_connect_hook=self._announce,
         )
-        self.publisher = SpoolPublisher(spool, self.mqtt)
+        self.publisher = SpoolPublisher(
+            spool,
+            self.mqtt,
+            a.id,
+            unconfirmed_max=a.unconfirmed_max,
+            confirm_timeout_s=a.confirm_timeout_s,
+            held_timeout_s=a.held_timeout_s,
+        )
 
     # -- lifecycle ---------------------------------------------------------------
     async def __aenter__(self) -> Agent:
         await self.mqtt.__aenter__()
         a = self.cfg
         await self.mqtt.subscribe(f"tonle/{a.site}/{a.area}/{a.line}/+/cmd", qos=1)
+        await self.mqtt.subscribe(confirm_topic(a.id), qos=1)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -257,9 +268,22 @@ class Agent:
 
     # -- commands ----------------------------------------------------------------
     async def command_loop(self) -> None:
+        """Commands for our machines, and the collectors' confirmations of what they stored."""
         while True:
             msg = await self.mqtt.messages.get()
-            await self.handle_command(msg)
+            if gateway_of_confirm_topic(msg.topic) is not None:
+                self.handle_confirm(msg)
+            else:
+                await self.handle_command(msg)
+
+    def handle_confirm(self, msg: paho.MQTTMessage) -> None:
+        try:
+            confirm = decode_confirm(msg.payload)
+        except ValueError as exc:
+            self.stats.bad_confirms += 1
+            log.warning("ignored a malformed confirmation on %r: %s", msg.topic, exc)
+            return
+        self.publisher.confirm(confirm)
 
     async def handle_command(self, msg: paho.MQTTMessage) -> Decision | None:
         try:
@@ -340,6 +364,9 @@ class Agent:
                 "agent",
                 {
                     "spool_depth": float(self.spool.depth),
+                    "spool_unsent": float(self.publisher.unsent),
+                    "spool_unconfirmed": float(self.publisher.unconfirmed),
+                    "spool_held": float(self.publisher.held),
                     "spool_bytes": float(self.spool.size_bytes),
                     "spool_dropped": float(self.spool.dropped),
                     "unspooled": float(self.stats.unspooled),
@@ -349,35 +376,14 @@ class Agent:
                     "commands_applied": float(s.commands["applied"]),
                     "commands_refused": float(s.commands["rejected"] + s.commands["expired"]),
                     "commands_malformed": float(s.bad_commands),
-                    "messages_delivered": float(self.publisher.delivered),
+                    "messages_confirmed": float(self.publisher.confirmed),
+                    "messages_resent": float(self.publisher.resent),
+                    "no_subscriber_pubacks": float(self.publisher.no_subscriber),
                     "source_crashes": float(s.source_crashes),
                 },
             )
         ]
-        for src in self.sources:
-            h = src.health
-            rows.append(
-                HealthRow(
-                    src.name,
-                    {
-                        "connected": float(h.connected),
-                        "reads": float(h.reads),
-                        "read_errors": float(h.read_errors),
-                        "corrupt_frames": float(h.corrupt_frames),
-                        "link_reconnects": float(h.reconnects),
-                        "timeouts": float(h.timeouts),
-                    },
-                )
-            )
-            for machine, n in h.per_machine_reads.items():
-                errors = h.per_machine_errors.get(machine, 0)
-                completeness = n / (n + errors) if n + errors else 1.0
-                rows.append(
-                    HealthRow(
-                        machine,
-                        {"reads": float(n), "read_errors": float(errors), "completeness": completeness},
-                    )
-                )
+        rows.extend(source_rows(self.sources))
         return rows
 
     def publish_health(self) -> None:

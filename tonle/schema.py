@@ -169,6 +169,9 @@ COLLECTOR_HEALTH_FIELDS = (
     "spool_mb",
     "spooled_points",
     "replayed_points",
+    "confirms_sent",
+    "messages_confirmed",
+    "duplicates_absorbed",
 )
 PIPELINE = Measurement(
     "pipeline",

@@ -33,6 +33,12 @@ class AgentConfig(Section, frozen=True):
     allowed_commands: list[str] = msgspec.field(
         default_factory=lambda: ["set_speed", "maintenance", "andon", "clear_andon"]
     )
+    # End-to-end delivery (docs/delivery.md): a spooled message is sent again when no
+    # collector confirmed it within confirm_timeout_s (held_timeout_s once a collector said
+    # it holds it while the database is down); at most unconfirmed_max wait at once.
+    confirm_timeout_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
+    held_timeout_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 600.0
+    unconfirmed_max: Annotated[int, msgspec.Meta(ge=10, le=1_000_000)] = 5000
 
     def problems(self) -> list[Problem]:
         if self.speed_min > self.speed_max:

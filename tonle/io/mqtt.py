@@ -105,11 +105,13 @@ class MqttConnection(PahoOnLoop):
     def __post_init__(self) -> None:
         self.messages: asyncio.Queue[paho.MQTTMessage] = asyncio.Queue()
         self.connected = asyncio.Event()
+        self.disconnected = asyncio.Event()  # set while the link is down (cleared on connect)
+        self.disconnected.set()
         self.subscribed = asyncio.Event()  # every remembered subscription acknowledged
         self._lost_event = asyncio.Event()
         self._sub_mids: set[int] = set()
         self._subs: dict[str, int] = {}
-        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._pending: dict[int, asyncio.Future[int]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: paho.Client | None = None
         self._closing = False
@@ -263,11 +265,25 @@ class MqttConnection(PahoOnLoop):
             ) from exc
 
     def publish_nowait(
-        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
-    ) -> asyncio.Future[None]:
-        """Hand a message to paho; the future completes on PUBACK (at once for QoS 0)."""
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        user_properties: list[tuple[str, str]] | None = None,
+    ) -> asyncio.Future[int]:
+        """Hand a message to paho; the future gives the PUBACK's reason code (at once 0 for QoS 0).
+
+        Reason code 0 is success; 16 ("no matching subscribers") means the broker took the
+        message and dropped it because nobody was subscribed: the caller decides what that is
+        worth (the agent sends it again once a collector is back).
+        """
         assert self._client is not None and self._loop is not None, "use inside 'async with'"
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        props = None
+        if user_properties:
+            props = Properties(PacketTypes.PUBLISH)
+            props.UserProperty = user_properties
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise MqttError(
                 N_("could not publish to {topic!r}: {reason}"),
@@ -277,17 +293,18 @@ class MqttConnection(PahoOnLoop):
                 topic=topic,
             )
         self.stats.published += 1
-        fut: asyncio.Future[None] = self._loop.create_future()
+        fut: asyncio.Future[int] = self._loop.create_future()
         if qos == 0:
-            fut.set_result(None)
+            fut.set_result(0)
         else:
             # PUBACK callbacks are scheduled onto this loop with call_soon_threadsafe,
             # so they always run after this registration.
             self._pending[info.mid] = fut
         return fut
 
-    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        await self.publish_nowait(topic, payload, qos, retain)
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+        """Publish and wait for the PUBACK; returns its reason code (0 = success)."""
+        return await self.publish_nowait(topic, payload, qos, retain)
 
     def ack(self, msg: paho.MQTTMessage) -> None:
         """Acknowledge a QoS 1 message received with `manual_ack`."""
@@ -316,6 +333,7 @@ class MqttConnection(PahoOnLoop):
 
     def _accepted(self) -> None:
         """The broker took us: the next loss waits the shortest time again."""
+        self.disconnected.clear()
         self.last_error = None
         self._backoff.succeeded()
         self._answered.set()
@@ -329,7 +347,7 @@ class MqttConnection(PahoOnLoop):
         self.messages.put_nowait(msg)  # always on the loop thread: paho reads in `_readable`
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
-        self._in_loop(self._resolve, mid)
+        self._in_loop(self._resolve, mid, int(getattr(reason_code, "value", 0)))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
         for rc in reason_codes:
@@ -351,12 +369,13 @@ class MqttConnection(PahoOnLoop):
 
     def _lost(self) -> None:
         self._lost_event.set()
+        self.disconnected.set()
         self.connected.clear()
         self.subscribed.clear()
         self._sub_mids.clear()
 
-    def _resolve(self, mid: int) -> None:
+    def _resolve(self, mid: int, reason: int = 0) -> None:
         self.stats.puback += 1
         fut = self._pending.pop(mid, None)
         if fut is not None and not fut.done():
-            fut.set_result(None)
+            fut.set_result(reason)

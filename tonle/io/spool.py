@@ -50,6 +50,7 @@ from tonle.io.spool_file import (
     WAL_LIMIT_BYTES,
     connect,
     quarantine,
+    recount,
     spool_error,
     sqlite_code,
     state_rows,
@@ -60,7 +61,11 @@ __all__ = ["DISK_SLACK_BYTES", "ROW_OVERHEAD", "WAL_LIMIT_BYTES", "Spool", "Spoo
 
 log = logging.getLogger("tonle.agent.spool")
 _T = TypeVar("_T")
-_ACKED = "FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+# Rows in a JSON list of inclusive [first, last] id ranges (one range per run of ids).
+_ACKED = (
+    "FROM messages WHERE id IN (SELECT m.id FROM json_each(?) r JOIN messages m ON m.id "
+    "BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
+)
 CORRUPT = N_("spool {path}: {action} failed: the file was corrupt ({reason}); moved to {quarantined}")
 
 
@@ -112,6 +117,7 @@ class Spool:
         self._depth: int = c.get("depth", 0)
         self._payload_bytes: int = c.get("payload_bytes", 0)
         self._dropped: int = c.get("dropped", 0)
+        self._token: int = c["token"]
         self._drops = DropLog(self.path, self.max_bytes, self._dropped)
 
     def _recover(self, exc: sqlite3.Error) -> None:
@@ -222,13 +228,25 @@ class Spool:
         query = "SELECT id, topic, payload FROM messages WHERE id > ? ORDER BY id LIMIT ?"
         return self._locked("peek", lambda c: c.execute(query, (after_id, limit)).fetchall())
 
+    def get(self, ids: Iterable[int]) -> list[tuple[int, str, bytes]]:
+        """The messages with these ids that are still in the spool, oldest first (to send again)."""
+        arg = json.dumps([operator.index(i) for i in ids])
+        query = (
+            "SELECT id, topic, payload FROM messages WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        )
+        return self._locked("get", lambda c: c.execute(query, (arg,)).fetchall())
+
     def ack(self, ids: Iterable[int]) -> None:
         """Delete delivered messages. Any subset, any order; unknown or repeated ids are ignored."""
-        id_list = [operator.index(i) for i in ids]
-        if id_list:
+        self.ack_ranges((i, i) for i in (operator.index(i) for i in ids))
+
+    def ack_ranges(self, ranges: Iterable[tuple[int, int]]) -> None:
+        """Delete the messages in inclusive id ranges (a confirmation names runs of ids)."""
+        pairs = [[operator.index(a), operator.index(b)] for a, b in ranges]
+        if pairs:
             with self._lock:
                 try:
-                    self._ack((json.dumps(id_list),))
+                    self._ack((json.dumps(pairs),))
                 except SpoolError as exc:
                     if not exc.recovered:  # else: the acked messages went with the corrupt file
                         raise
@@ -242,6 +260,11 @@ class Spool:
             depth, nbytes = self._depth - gone, self._payload_bytes - int(freed)
             conn.executemany(UPSERT.format("counters"), [("depth", depth), ("payload_bytes", nbytes)])
         self._depth, self._payload_bytes = depth, nbytes
+
+    @property
+    def token(self) -> int:
+        """This spool file's token (random, made with the file; a quarantine makes a new one)."""
+        return self._token
 
     @property
     def depth(self) -> int:
@@ -286,22 +309,9 @@ class Spool:
         return None if row is None else row[0]
 
     def check(self) -> None:
-        """Verify the file (`PRAGMA quick_check`) and the counters against a full recount.
-
-        Reads the whole file: for diagnostics and tests, not for the hot path.
-        """
+        """Verify the file and the counters against a full recount (diagnostics and tests only)."""
         with self._lock, self._errors("check"):
-            conn = self._connection()
-            problems = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
-            depth, nbytes, top = conn.execute(
-                "SELECT count(*), total(size), max(id) FROM messages"
-            ).fetchone()
-        if (depth, int(nbytes)) != (self._depth, self._payload_bytes):
-            problems.append(
-                f"counters say {self._depth} messages / {self._payload_bytes} B, rows {depth} / {nbytes}"
-            )
-        if top is not None and top > self._last_id:
-            problems.append(f"row id {top} is above last_id {self._last_id}")
+            problems = recount(self._connection(), self._depth, self._payload_bytes, self._last_id)
         if problems:
             raise SpoolError(
                 self.path, N_("spool {path}: check failed: {problems}"), problems="; ".join(problems)

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import secrets
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +62,7 @@ __all__ = [
     "WAL_LIMIT_BYTES",
     "connect",
     "quarantine",
+    "recount",
     "spool_error",
     "sqlite_code",
     "state_rows",
@@ -133,6 +135,11 @@ def connect(path: Path, synchronous: str) -> tuple[sqlite3.Connection, dict[str,
         conn.execute("BEGIN IMMEDIATE")
         for statement in _SCHEMA:
             conn.execute(statement)
+        # The spool's token: made once per file, it names this spool in end-to-end
+        # confirmations (tonle.contract.confirm), so a new file never takes an old one's.
+        conn.execute(
+            "INSERT OR IGNORE INTO counters (key, value) VALUES ('token', ?)", (secrets.randbits(62),)
+        )
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
         counters = dict(conn.execute("SELECT key, value FROM counters").fetchall())
@@ -195,3 +202,14 @@ def state_rows(state: Mapping[str, int] | None) -> list[tuple[str, int]]:
             raise ValueError(f"state[{key!r}] = {value} does not fit in 64 bits")
         rows.append((key, value))
     return rows
+
+
+def recount(conn: sqlite3.Connection, depth: int, payload_bytes: int, last_id: int) -> list[str]:
+    """What is wrong with a spool file: `PRAGMA quick_check`, and its counters against a recount."""
+    problems = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
+    rows, nbytes, top = conn.execute("SELECT count(*), total(size), max(id) FROM messages").fetchone()
+    if (rows, int(nbytes)) != (depth, payload_bytes):
+        problems.append(f"counters say {depth} messages / {payload_bytes} B, rows {rows} / {nbytes}")
+    if top is not None and top > last_id:
+        problems.append(f"row id {top} is above last_id {last_id}")
+    return problems

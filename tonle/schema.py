@@ -26,6 +26,7 @@ from tonle.kernels.diagnosis import FAMILIES
 
 __all__ = [
     "ADDRESS_TAGS",
+    "AGENT_HEALTH_FIELDS",
     "ALERTS",
     "ANDON",
     "COLLECTOR_HEALTH_FIELDS",
@@ -47,6 +48,7 @@ __all__ = [
     "POWER_KW",
     "PRODUCTION",
     "SHIFT_KPI",
+    "SOURCE_HEALTH_FIELDS",
     "SPEED_SPM",
     "STATE",
     "STATUS",
@@ -173,10 +175,38 @@ COLLECTOR_HEALTH_FIELDS = (
     "messages_confirmed",
     "duplicates_absorbed",
 )
+AGENT_HEALTH_FIELDS = (
+    "spool_depth",
+    "spool_unsent",  # in the spool, not yet sent
+    "spool_unconfirmed",  # sent, no collector has confirmed it stored yet
+    "spool_held",  # a collector holds it in its own spool (database down)
+    "spool_bytes",
+    "spool_dropped",
+    "unspooled",
+    "held_readings",
+    "mqtt_reconnects",
+    "samples",
+    "commands_applied",
+    "commands_refused",
+    "commands_malformed",
+    "messages_confirmed",
+    "messages_resent",
+    "no_subscriber_pubacks",
+    "source_crashes",
+)
+SOURCE_HEALTH_FIELDS = (
+    "connected",
+    "reads",
+    "read_errors",
+    "corrupt_frames",
+    "link_reconnects",
+    "timeouts",
+    "completeness",
+)
 PIPELINE = Measurement(
     "pipeline",
     ("component", "instance", "site", "line", "device"),
-    _typed(FLOAT, *COLLECTOR_HEALTH_FIELDS, "reads", "read_errors", "completeness"),
+    _typed(FLOAT, *dict.fromkeys((*COLLECTOR_HEALTH_FIELDS, *AGENT_HEALTH_FIELDS, *SOURCE_HEALTH_FIELDS))),
     more_fields=FLOAT,
 )
 """Health counters of every component (collector rows have no site, line or device)."""

@@ -142,6 +142,11 @@ SCHEMA: dict[str, set[str]] = {
         "db_up",
         "unacked",
         "writes_in_flight",
+        "device",
+        "spool_unsent",
+        "spool_unconfirmed",
+        "spool_held",
+        "messages_resent",
     },
     "completeness": _LOC | {"kind", "expected", "received", "missing", "ratio"},
 }

@@ -138,6 +138,7 @@ class LineRun:
                 if analytics:
                     self.results.append(await self.analytics.run_once(self.clock.now_ns()))
                 await self.collector.write_health()
+                self.agent.publish_health()
                 await self.settle_commands()
         if connected:
             await self.settle()

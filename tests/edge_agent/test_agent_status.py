@@ -80,3 +80,16 @@ async def _status_when(broker, topic: str, name: str, online: bool) -> dict:
             status = msgspec.json.decode(msg.payload)
             if status["online"] is online:
                 return status
+
+
+def test_the_agent_health_row_carries_exactly_the_declared_fields(broker, influxdb, unique_name, tmp_path):
+    """What status.json and the pipeline dashboard read is what tonle.schema declares, no more, no less."""
+    from tonle.schema import AGENT_HEALTH_FIELDS, SOURCE_HEALTH_FIELDS
+
+    cfg = config_for(broker, influxdb, unique_name)
+    agent = _agent(cfg, unique_name, tmp_path)
+    rows = {row.scope: row.fields for row in agent.health_rows()}
+    assert set(rows["agent"]) == set(AGENT_HEALTH_FIELDS)
+    source = next(iter(r for scope, r in rows.items() if scope != "agent"))
+    assert set(source) <= set(SOURCE_HEALTH_FIELDS)
+    agent.spool.close()

@@ -10,11 +10,14 @@ Each factory takes a config section or the whole `TonleConfig`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tonle.config import InfluxConfig, MqttConfig, TonleConfig
-from tonle.io.influxql import InfluxQLClient
 from tonle.io.mqtt import MqttConnection, Will
-from tonle.io.writers import InfluxV1Writer, Writer
+
+if TYPE_CHECKING:  # httpx (and, where rich is installed, its CLI) only for what reads or writes InfluxDB
+    from tonle.io.influxql import InfluxQLClient
+    from tonle.io.writers import Writer
 
 __all__ = ["influx_writer", "influxql_client", "mqtt_connection", "role_client_id"]
 
@@ -71,6 +74,8 @@ def mqtt_connection(
 
 def influxql_client(cfg: InfluxConfig | TonleConfig) -> InfluxQLClient:
     """An InfluxQL reader of `influxdb.database`, with the configured credentials and timeout."""
+    from tonle.io.influxql import InfluxQLClient
+
     i = _influx(cfg)
     return InfluxQLClient(
         i.url, i.database, username=i.username or None, password=i.password(), timeout_s=i.timeout_s
@@ -79,6 +84,8 @@ def influxql_client(cfg: InfluxConfig | TonleConfig) -> InfluxQLClient:
 
 def influx_writer(cfg: InfluxConfig | TonleConfig) -> Writer:
     """The writer for `influxdb.api`: v1 `/write`, or v2 `/api/v2/write` (token or user/password)."""
+    from tonle.io.writers import InfluxV1Writer
+
     i = _influx(cfg)
     if i.api == "v2":
         from tonle.io.writers.v2 import InfluxV2Writer  # influxdb-client: ~28 MB, loaded only here

@@ -11,7 +11,9 @@ answered with its *original* ack: the same status, detail and time. The sender l
 what really happened even when the first ack was lost, and the two acks are one point in
 InfluxDB (same series and timestamp), so the dashboards keep showing "applied", not
 "duplicate". The gate's own verdict on the repeat is still "duplicate" (the agent counts
-it as such).
+it as such). An id is remembered before the machine moves, so a gateway that loses power
+while applying a command does not apply it again after its restart (at most once, even
+then); asked again, it answers "duplicate" and says it was interrupted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tonle.sources.base import DeviceLimits
 __all__ = ["CommandGate", "CommandLog", "Decision", "DeviceLimits", "MemoryLog"]
 
 Outcome = Literal["applied", "rejected", "expired", "duplicate"]
+INTERRUPTED = "the gateway stopped while applying command {id}; it is not applied again: check the machine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,11 @@ class CommandGate:
             return Decision("duplicate", detail, now_ns, original=previous)
         decision = self._judge(machine, cmd, now_ns)
         decision = Decision(decision.status, decision.detail, now_ns)
-        if decision.status != "applied":
+        if decision.accepted:
+            # Written before the machine moves, replaced by the outcome once it has: a gateway
+            # that dies while applying never applies the id again, and says so when asked.
+            self.record(cmd.id, Decision("duplicate", INTERRUPTED.format(id=cmd.id), now_ns))
+        else:
             self.record(cmd.id, decision)
         return decision
 

@@ -130,3 +130,16 @@ def test_a_command_log_written_before_acks_were_repeated_still_opens(tmp_path):
     assert (ack.status, ack.detail, ack.ts) == ("applied", "speed set", NOW)  # no first time: now
     gate.record("c2", Decision("applied", "", NOW + 1))
     assert gate.check("S01", cmd(id="c2"), NOW).original == Decision("applied", "", NOW + 1)
+
+
+def test_a_gateway_that_died_while_applying_never_applies_the_id_again(tmp_path):
+    """Power lost after the gate said yes and before the outcome was written: at most once, even then."""
+    log = CommandLog(tmp_path / "commands.sqlite")
+    assert CommandGate({"S01": LIMITS}, log).check("S01", cmd(), NOW).accepted  # ... and the power goes
+    log.close()
+    gate = CommandGate({"S01": LIMITS}, CommandLog(tmp_path / "commands.sqlite"))
+    again = gate.check("S01", cmd(), NOW + 10**9)
+    assert not again.accepted
+    ack = gate.answer(cmd(), again)
+    assert ack.status == "duplicate"
+    assert "stopped while applying" in ack.detail

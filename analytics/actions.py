@@ -1,9 +1,10 @@
 """What the rules decided, sent to the floor: an alert for every action, a command for most.
 
 Each command carries an id, an expiry (`analytics.rules.command_ttl_s`) and the reason in
-words; the edge agent applies it at most once and answers on `cmd/ack`. The collector
-stores both alerts and commands, which is what a restarted service reads back to know
-what it already did (`analytics.recovery`).
+words; the edge agent applies it at most once and answers on `cmd/ack`. Both go through the
+outbox (`analytics.outbox`), which sends a command again until its ack arrives and writes
+alerts and commands to InfluxDB itself (the collector stores them too, as the same points):
+what a restarted service reads back to know what it already did (`analytics.recovery`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analytics.inputs import LineKey
+from analytics.outbox import Outbox
 from analytics.rules import Action
-from tonle.contract import Alert, Command, MachineAddress, encode
-from tonle.io.mqtt import MqttConnection
+from tonle.contract import Alert, Command, MachineAddress
 
 __all__ = ["ISSUED_BY", "Sent", "publish_actions"]
 
@@ -32,17 +33,15 @@ class Sent:
     commands: int
 
 
-def publish_actions(
-    mqtt: MqttConnection, line: LineKey, acts: Sequence[Action], now_ns: int, ttl_s: float
-) -> Sent:
-    """Publish each action's alert and command (QoS 1) to its machine's topics."""
+def publish_actions(outbox: Outbox, line: LineKey, acts: Sequence[Action], now_ns: int, ttl_s: float) -> Sent:
+    """Send each action's alert and command to its machine's topics, through the outbox."""
     alerts = commands = 0
     for act in acts:
         addr = MachineAddress(line.site, line.area, line.line, act.machine)
-        mqtt.publish_nowait(addr.topic("alert"), encode(_alert(act, now_ns)), qos=1)
+        outbox.alert(addr, _alert(act, now_ns))
         alerts += 1
         if act.command is not None:
-            mqtt.publish_nowait(addr.topic("cmd"), encode(_command(act, now_ns, ttl_s)), qos=1)
+            outbox.send(addr, _command(act, now_ns, ttl_s), now_ns)
             commands += 1
         log.warning("%s", act.message)
         now_ns += 1  # one point per ns per series in the alerts/commands measurements

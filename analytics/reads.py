@@ -16,6 +16,7 @@ import numpy as np
 from analytics.actions import ISSUED_BY
 from analytics.inputs import LineKey
 from analytics.pdm_state import DRIFT_FEATURES, MachineKey
+from tonle.contract import Command
 from tonle.io.influxql import InfluxQLClient, quote_str
 from tonle.schema import COMMANDS, DOWNTIME, ENVELOPE_FIELDS, PDM, STATE, TELEMETRY
 
@@ -31,6 +32,7 @@ __all__ = [
     "pdm_rows",
     "recent_bursts",
     "stored_downtime",
+    "unacknowledged_commands",
 ]
 
 _CUSUM = tuple(f"cusum_{f}" for f in DRIFT_FEATURES)
@@ -131,6 +133,39 @@ async def last_commands(q: InfluxQLClient, key: LineKey, action: str, before_ns:
         f"AND time < {before_ns} GROUP BY machine"
     )
     return {s.tags["machine"]: int(s.values[0][0]) for s in rows if s.values}
+
+
+async def unacknowledged_commands(
+    q: InfluxQLClient, key: LineKey, since_ns: int, now_ns: int
+) -> list[tuple[str, Command]]:
+    """(machine, command) for each command this service sent to the line in (since_ns, now_ns]
+    that has not expired and has no stored ack, in time order."""
+    where = f"{key.where()} AND time > {since_ns} AND time <= {now_ns}"
+    sent = await q.query(
+        f"SELECT id, action, value, expires, reason FROM {COMMANDS.name} WHERE {where} "
+        f"AND direction = 'cmd' AND issued_by = {quote_str(ISSUED_BY)} AND expires > {now_ns} "
+        "GROUP BY machine"
+    )
+    if not sent:
+        return []
+    acks = await q.query(f"SELECT id FROM {COMMANDS.name} WHERE {where} AND direction = 'ack'")
+    acked = {row[1] for s in acks for row in s.values}
+    out = []
+    for s in sent:
+        for t, cmd_id, action, value, expires, reason in s.values:
+            if cmd_id not in acked:
+                cmd = Command(
+                    v=1,
+                    id=cmd_id,
+                    ts=int(t),
+                    expires=int(expires),
+                    action=action,
+                    reason=reason,
+                    value=None if value is None else float(value),
+                    issued_by=ISSUED_BY,
+                )
+                out.append((s.tags["machine"], cmd))
+    return sorted(out, key=lambda mc: mc[1].ts)
 
 
 async def first_health_above(

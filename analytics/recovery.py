@@ -37,8 +37,14 @@ they were. What is the truth for each piece:
 - Healthy baselines: `telemetry` itself, as in every round: each machine's first
   `baseline_samples` bursts are read again and give the same baseline.
 
-Known limit: a command published in the last moment before the stop, which the collector
-had not stored yet, is not seen.
+- Commands not yet acknowledged: the service writes every command it sends to the
+  `commands` measurement itself (`analytics.outbox`), so a command is seen even when the
+  broker lost it before the collector stored it. The ones that have not expired and have
+  no stored ack go back into the outbox and are sent again (same id: the agent applies an
+  id at most once), so a latch restored as fired is never left without its command.
+
+Known limit: a round killed between publishing a command and the database's answer to
+its write leaves the command unseen (the collector's copy still counts if it arrived).
 """
 
 from __future__ import annotations
@@ -47,13 +53,22 @@ from collections.abc import Sequence
 
 from analytics.drift import DriftState
 from analytics.inputs import LineKey
+from analytics.outbox import Outbox
 from analytics.pdm_state import MachineKey, PdmState
-from analytics.reads import first_health_above, first_state_other_than, last_charts, last_commands, pdm_rows
+from analytics.reads import (
+    first_health_above,
+    first_state_other_than,
+    last_charts,
+    last_commands,
+    pdm_rows,
+    unacknowledged_commands,
+)
 from analytics.rules import BREAKDOWN, COMMAND_OF, RuleEngine
 from tonle.config.sections import AnalyticsConfig
+from tonle.contract import MachineAddress
 from tonle.io.influxql import InfluxQLClient
 
-__all__ = ["restore_line"]
+__all__ = ["restore_line", "restore_outbox"]
 
 NS = 1_000_000_000
 
@@ -71,6 +86,17 @@ async def restore_line(
     repaired = await _restore_latches(q, cfg, key, now_ns, rules)
     await _restore_history(q, cfg, key, machines, now_ns, pdm, repaired)
     await _restore_charts(q, key, machines, now_ns, pdm, repaired)
+
+
+async def restore_outbox(
+    q: InfluxQLClient, cfg: AnalyticsConfig, key: LineKey, now_ns: int, outbox: Outbox
+) -> int:
+    """Put the line's unexpired, unacknowledged commands back in `outbox` (sent again at once)."""
+    since = now_ns - int(max(4 * cfg.rules.command_ttl_s, 3600.0) * NS)
+    found = await unacknowledged_commands(q, key, since, now_ns)
+    for machine, cmd in found:
+        outbox.track(MachineAddress(key.site, key.area, key.line, machine), cmd, now_ns)
+    return len(found)
 
 
 async def _restore_latches(

@@ -13,6 +13,11 @@ the lines that report machine states and, per line:
 4. turns health and state into actions through the hysteresis rules (`analytics.rules`)
    and publishes their alerts and commands (`analytics.actions`).
 
+Each round starts by settling the commands the agents have acknowledged and sending again
+those still unacknowledged (`analytics.outbox`), before anything that needs the database,
+and ends by writing the round's commands and alerts (kept for the next round if the write
+fails) and the outbox's counters.
+
 Every `analytics.shifts.update_s` it also writes the figures of the shift so far and the
 downtime by cause (`analytics.shift_kpi`). The first time it sees a line it rebuilds the
 line's rule latches, health history and drift charts from InfluxDB
@@ -35,10 +40,11 @@ import numpy as np
 
 from analytics.actions import publish_actions
 from analytics.inputs import LineFigures, LineKey, find_lines, line_figures, read_line
+from analytics.outbox import Outbox
 from analytics.pdm_state import MachineKey, PdmState
 from analytics.prognostics import PdmSignals, Prognostics
 from analytics.reads import first_bursts, recent_bursts
-from analytics.recovery import restore_line
+from analytics.recovery import restore_line, restore_outbox
 from analytics.rows import kpi_rows, pdm_rows
 from analytics.rules import Action, PdmView, RuleEngine
 from analytics.shift_kpi import ShiftKpiWriter
@@ -123,10 +129,12 @@ class AnalyticsService:
     commands_sent: int = 0
     alerts_sent: int = 0
     actions: list[Action] = field(default_factory=list)
+    outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
         self.shifts = ShiftKpiWriter(self.cfg, self.query, self.writer)
         self.prognostics = Prognostics(self.cfg.analytics, self.pdm)
+        self.outbox = Outbox(self.mqtt, self.cfg.analytics.site)
 
     async def run(self, stop: asyncio.Event) -> None:
         skipped = 0  # rounds skipped since the database was last reachable
@@ -147,6 +155,9 @@ class AnalyticsService:
 
     async def run_once(self, end_ns: int) -> list[LineResult]:
         a = self.cfg.analytics
+        await self.outbox.listen()
+        self.outbox.take_acks()
+        self.outbox.resend_due(self.clock.now_ns())  # also while the database is away
         start_ns = end_ns - int(a.window_s * NS)
         lines = await find_lines(self.query, before_ns=end_ns, site=None if a.site == "+" else a.site)
         out = []
@@ -155,6 +166,8 @@ class AnalyticsService:
             self.results[key] = res
             out.append(res)
         await self.shifts.maybe_update(lines, end_ns)
+        await self.writer.write(self.outbox.rows(end_ns))
+        self.outbox.written()
         return out
 
     async def _line(self, key: LineKey, machines: list[str], start_ns: int, end_ns: int) -> LineResult:
@@ -181,6 +194,7 @@ class AnalyticsService:
                 self.cfg.analytics.rules, rul_horizon_h=pdm.rul_horizon_h, min_interval_s=pdm.min_interval_s
             )
             await restore_line(self.query, self.cfg.analytics, key, machines, end_ns, rules, self.pdm)
+            await restore_outbox(self.query, self.cfg.analytics, key, end_ns, self.outbox)
             self.rules[key] = rules  # only once restored: a failed read is tried again next round
         return rules
 
@@ -203,6 +217,6 @@ class AnalyticsService:
         for m in in_repair - rules.in_repair():
             self.pdm.get(MachineKey.on(key, m)).after_repair()
         self.actions.extend(acts)
-        sent = publish_actions(self.mqtt, key, acts, now, self.cfg.analytics.rules.command_ttl_s)
+        sent = publish_actions(self.outbox, key, acts, now, self.cfg.analytics.rules.command_ttl_s)
         self.alerts_sent += sent.alerts
         self.commands_sent += sent.commands

@@ -13,6 +13,12 @@ the agent's status file is updated every 0.2 s, which bounds the resolution).
 
 `--agent-python` runs the agent with another interpreter, e.g. a venv with only
 `pip install -e '.[edge]'`, to measure what a gateway install costs.
+
+A gateway lets go of a message only when a collector confirms the database holds it
+(docs/delivery.md), so a real `tonle collector` (its own process) stores into a private
+influxd. An observer on the broker counts, over the window, the agent's messages and the
+confirmations sent to it; with the agent's own counters (samples, re-sent) that gives the
+confirmation traffic per 1,000 samples.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from firmware_sim.modbus_devices import ModbusTcpPlant, SimulatedPress  # noqa: E402
-from tonle.app.demo_plant import AgentProcess, read_status  # noqa: E402
-from tonle.app.services import LocalBroker  # noqa: E402
+from tonle.app.demo_plant import AgentProcess, CollectorProcess, read_status  # noqa: E402
+from tonle.app.services import LocalBroker, LocalInfluxDB  # noqa: E402
+from tonle.contract.confirm import confirm_topic  # noqa: E402
 from tonle.io.clock import WallClock  # noqa: E402
+from tonle.io.mqtt import MqttConnection  # noqa: E402
 
 DEVICES = 20
 POLL_S = 0.1
@@ -92,10 +100,48 @@ def gateway(folder: Path, broker: LocalBroker, port: int) -> Path:
     return path
 
 
+def collector_config(folder: Path, broker: LocalBroker, db: LocalInfluxDB) -> Path:
+    doc = {
+        "mqtt": {"host": broker.host, "port": broker.port},
+        "influxdb": {"url": db.url, "database": "bench"},
+        "collector": {"share_group": "", "site": "bench", "spool_path": str(folder / "collector-spool")},
+    }
+    path = folder / "collector.toml"
+    path.write_text(tomli_w.dumps(doc))
+    return path
+
+
+class Observer:
+    """Counts, on the broker, the agent's data messages and the confirmations sent to it."""
+
+    def __init__(self, broker: LocalBroker) -> None:
+        self.mqtt = MqttConnection(broker.host, broker.port, "bench-observer")
+        self.data = self.confirms = 0
+        self.counting = False
+
+    async def run(self) -> None:
+        async with self.mqtt:
+            await self.mqtt.subscribe(confirm_topic("bench-gw"), qos=0)
+            for kind in ("telemetry", "state", "count", "event"):
+                await self.mqtt.subscribe(f"tonle/bench/+/+/+/{kind}", qos=0)
+            while True:
+                msg = await self.mqtt.messages.get()
+                if self.counting:
+                    if msg.topic.endswith("/confirm"):
+                        self.confirms += 1
+                    else:
+                        self.data += 1
+
+
 async def measure(seconds: float, python: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         broker = LocalBroker(folder / "broker").start()
+        db = LocalInfluxDB(folder / "influxd").start()
+        collector = CollectorProcess(collector_config(folder, broker, db), folder / "collector.log")
+        collector.start()
+        observer = Observer(broker)
+        watching = asyncio.create_task(observer.run())
         clock = WallClock()
         presses = {u: SimulatedPress(clock, seed=u) for u in range(1, DEVICES + 1)}
         try:
@@ -109,13 +155,19 @@ async def measure(seconds: float, python: str) -> dict[str, object]:
                 t0 = time.monotonic()
                 peak = 0
                 status0 = read_status(folder / "spool")
+                observer.counting = True
                 while time.monotonic() - t0 < seconds:
                     await asyncio.sleep(1.0)
                     peak = max(peak, proc_sample(pid)[1])
                 cpu1, rss = proc_sample(pid)
                 wall = time.monotonic() - t0
                 status1 = read_status(folder / "spool")
+                observer.counting = False
                 reads = _reads(status1) - _reads(status0)
+                traffic = _traffic(status0, status1, observer)
+                traffic["cpu_ms_per_1000_samples"] = round(
+                    1e6 * (cpu1 - cpu0) / max(traffic["samples_in_window"], 1), 1
+                )
 
                 # Store and forward: an outage as long as the window, then the replay.
                 broker.stop()
@@ -132,6 +184,9 @@ async def measure(seconds: float, python: str) -> dict[str, object]:
                 if os.environ.get("BENCH_KEEP_LOG"):
                     print((folder / "agent.log").read_text()[-3000:], file=sys.stderr)
         finally:
+            watching.cancel()
+            collector.stop()
+            db.stop()
             broker.stop()
         return {
             "devices": DEVICES,
@@ -146,6 +201,7 @@ async def measure(seconds: float, python: str) -> dict[str, object]:
             "backlog_messages": backlog,
             "replay_s": round(replay_s, 2),
             "replay_x_real_time": round(seconds / replay_s, 1) if replay_s > 0 else None,
+            **traffic,
         }
 
 
@@ -153,6 +209,24 @@ def _reads(status: dict | None) -> float:
     if not status:
         return 0.0
     return sum(row.get("reads", 0.0) for scope, row in status["rows"].items() if scope.startswith("press_"))
+
+
+def _traffic(status0: dict | None, status1: dict | None, observer: Observer) -> dict[str, float]:
+    """Messages per 1,000 samples over the window: data sent, confirmations received, re-sent."""
+
+    def agent(status: dict | None, key: str) -> float:
+        return status["rows"]["agent"].get(key, 0.0) if status else 0.0
+
+    samples = agent(status1, "samples") - agent(status0, "samples")
+    per_k = max(samples, 1.0) / 1000
+    return {
+        "samples_in_window": samples,
+        "data_messages_per_1000_samples": round(observer.data / per_k, 2),
+        "confirms_per_1000_samples": round(observer.confirms / per_k, 2),
+        "resent_per_1000_samples": round(
+            (agent(status1, "messages_resent") - agent(status0, "messages_resent")) / per_k, 2
+        ),
+    }
 
 
 def _spool(folder: Path) -> int:

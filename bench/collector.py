@@ -17,7 +17,14 @@ The collector runs in its own process, so its peak RSS (VmHWM) is its own. Steps
 `--rounds` times, alternating, and the medians are compared: on a shared 2-core VM the
 ceiling alone varies by 20 % from run to run.
 
+With `--spool-refs`, each round of step 2 runs twice: as above, and with every message
+carrying the spool reference a gateway puts on it (MQTT v5 user properties `tonle-gw`,
+`tonle-spool`, docs/delivery.md), so the collector also builds and publishes confirmations.
+Both are reported side by side with the collector's CPU per 1,000 samples and the
+confirmations it sent.
+
     .venv/bin/python bench/collector.py --points 400000
+    .venv/bin/python bench/collector.py --points 400000 --rounds 3 --only columnar --spool-refs
 """
 
 from __future__ import annotations
@@ -93,11 +100,28 @@ def _client(host: str, port: int, client_id: str) -> Any:
     return c
 
 
-def publisher(host: str, port: int, site: str, points: int, per_msg: int) -> None:
-    """Own process: publish `points` samples at QoS 1 as fast as the broker takes them."""
+def publisher(host: str, port: int, site: str, points: int, per_msg: int, refs: bool = False) -> None:
+    """Own process: publish `points` samples at QoS 1 as fast as the broker takes them.
+
+    With `refs`, each message carries a spool reference as a gateway's does (ids 1, 2, ...).
+    """
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
     c = _client(host, port, f"bench-pub-{site}")
     per_machine = points // MACHINES
     infos = []
+    spool_id = 0
+
+    def props() -> Properties | None:
+        nonlocal spool_id
+        if not refs:
+            return None
+        spool_id += 1
+        p = Properties(PacketTypes.PUBLISH)
+        p.UserProperty = [("tonle-gw", f"bench-gw-{site}"), ("tonle-spool", f"12345:{spool_id}")]
+        return p
+
     for m in range(MACHINES):
         topic = MachineAddress(site, "a", "L1", f"M{m:03d}").topic("telemetry")
         ts, cols = columns(per_machine, m)
@@ -108,7 +132,7 @@ def publisher(host: str, port: int, site: str, points: int, per_msg: int) -> Non
             else:
                 sl = slice(i, i + per_msg)
                 msg = Telemetry(v=1, seq=i, ts=ts_l[sl], fields={f: cols_l[f][sl] for f in FIELDS})
-            infos.append(c.publish(topic, encode(msg), qos=1))
+            infos.append(c.publish(topic, encode(msg), qos=1, properties=props()))
             if len(infos) > 5000:
                 infos.pop(0).wait_for_publish()
     for info in infos:
@@ -201,8 +225,11 @@ def plain_subscriber(host: str, port: int, topic: str, expected: int, ready: Any
     c.loop_stop()
 
 
-def collector_process(cfg: dict[str, Any], points: Synchronized, ready: Any, stop: Any, rss: Any) -> None:
-    """Own process: the real collector; publishes its stored-point count through shared memory."""
+def collector_process(
+    cfg: dict[str, Any], points: Synchronized, ready: Any, stop: Any, rss: Any, cpu: Any, confirms: Any
+) -> None:
+    """Own process: the real collector; publishes its stored-point count, its CPU seconds since it
+    was ready and the confirmations it sent through shared memory."""
     from collector.service import Collector
     from tonle.config import parse_config
     from tonle.io.connect import influx_writer
@@ -214,8 +241,11 @@ def collector_process(cfg: dict[str, Any], points: Synchronized, ready: Any, sto
             collector = Collector(config, writer)
             task = asyncio.create_task(collector.run(halt))
             await collector.ready.wait()
+            cpu0 = time.process_time()
             ready.set()
             while not stop.is_set():
+                cpu.value = time.process_time() - cpu0
+                confirms.value = collector.confirmer.sent
                 points.value = collector.stats.points
                 await asyncio.sleep(0.01)
             points.value = collector.stats.points
@@ -243,9 +273,12 @@ class CollectorProc:
         }
         self.points = SPAWN.Value("q", 0)
         self.rss = SPAWN.Value("d", 0.0)
+        self.cpu = SPAWN.Value("d", 0.0)
+        self.confirms = SPAWN.Value("q", 0)
         self.ready, self.stop = SPAWN.Event(), SPAWN.Event()
         self.proc = SPAWN.Process(
-            target=collector_process, args=(cfg, self.points, self.ready, self.stop, self.rss)
+            target=collector_process,
+            args=(cfg, self.points, self.ready, self.stop, self.rss, self.cpu, self.confirms),
         )
 
     def __enter__(self) -> CollectorProc:
@@ -260,10 +293,17 @@ class CollectorProc:
 
 
 def through_collector(
-    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, name: str, points: int, per_msg: int
-) -> tuple[float, float]:
+    broker: LocalBroker,
+    db: LocalInfluxDB,
+    tmp: Path,
+    name: str,
+    points: int,
+    per_msg: int,
+    refs: bool = False,
+) -> tuple[float, float, float, int]:
+    """(points/s, peak RSS MB, collector CPU seconds, confirmations sent) for one columnar run."""
     with CollectorProc(broker, db, name, tmp / f"{name}.spool") as col:
-        pub = SPAWN.Process(target=publisher, args=(broker.host, broker.port, name, points, per_msg))
+        pub = SPAWN.Process(target=publisher, args=(broker.host, broker.port, name, points, per_msg, refs))
         t0 = time.perf_counter()
         pub.start()
         expected = (points // MACHINES) * MACHINES
@@ -272,10 +312,11 @@ def through_collector(
             if not pub.is_alive() and pub.exitcode:
                 raise RuntimeError("the publisher failed")
         elapsed = time.perf_counter() - t0
+        cpu_s, confirms = col.cpu.value, col.confirms.value
         pub.join()
     stored = _count(db.url, name, "SELECT count(vib_rms) FROM telemetry")
     assert stored == expected, (stored, expected)
-    return expected / elapsed, col.rss.value
+    return expected / elapsed, col.rss.value, cpu_s, confirms
 
 
 def broker_ceiling(broker: LocalBroker, messages: int) -> float:
@@ -351,6 +392,25 @@ def latency(
     }
 
 
+def _refs_figures(
+    points: int, plain: float, plain_cpu: list[float], refs: list[tuple[float, float, float, int]]
+) -> dict[str, Any]:
+    """The columnar run with spool references beside the one without (medians of the rounds)."""
+    rate = float(np.median([r[0] for r in refs]))
+    per_k = points / 1000
+    return {
+        "collector_columnar_refs_points_per_s": round(rate),
+        "collector_columnar_refs_each": [round(r[0]) for r in refs],
+        "ratio_refs_to_plain": round(rate / plain, 3),
+        "collector_cpu_ms_per_1000_samples": round(1000 * float(np.median(plain_cpu)) / per_k, 2),
+        "collector_refs_cpu_ms_per_1000_samples": round(
+            1000 * float(np.median([r[2] for r in refs])) / per_k, 2
+        ),
+        "confirms_per_1000_samples": round(float(np.median([r[3] for r in refs])) / per_k, 3),
+        "collector_refs_peak_rss_mb": round(max(r[1] for r in refs), 1),
+    }
+
+
 def _count(url: str, db: str, q: str) -> int:
     r = httpx.get(f"{url}/query", params={"db": db, "q": q})
     return int(r.json()["results"][0]["series"][0]["values"][0][1])
@@ -364,6 +424,9 @@ def main() -> None:
     p.add_argument("--latency-seconds", type=float, default=20.0)
     p.add_argument("--latency-rate", type=int, default=10_000, help="points/s for the latency run")
     p.add_argument("--only", choices=["columnar", "single", "latency"], help="run one part (for profiling)")
+    p.add_argument(
+        "--spool-refs", action="store_true", help="columnar also with spool references (confirmations)"
+    )
     args = p.parse_args()
     out: dict[str, Any] = {"points": args.points}
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -373,12 +436,18 @@ def main() -> None:
         try:
             if args.only in (None, "columnar"):
                 # Rounds alternate ceiling and collector, so both see the same machine load.
-                tops, cols, rsss = [], [], []
+                tops, cols, rsss, cpus = [], [], [], []
+                refs: list[tuple[float, float, float, int]] = []
                 for r in range(args.rounds):
                     tops.append(ceiling(db.url, f"ceiling{r}", args.points))
-                    col, rss = through_collector(broker, db, tmp, f"columnar{r}", args.points, 500)
+                    col, rss, cpu, _ = through_collector(broker, db, tmp, f"columnar{r}", args.points, 500)
                     cols.append(col)
                     rsss.append(rss)
+                    cpus.append(cpu)
+                    if args.spool_refs:
+                        refs.append(
+                            through_collector(broker, db, tmp, f"refs{r}", args.points, 500, refs=True)
+                        )
                 top, col = float(np.median(tops)), float(np.median(cols))
                 out |= {
                     "rounds": args.rounds,
@@ -389,6 +458,8 @@ def main() -> None:
                     "ratio_columnar_to_ceiling": round(col / top, 3),
                     "collector_columnar_peak_rss_mb": round(max(rsss), 1),
                 }
+                if refs:
+                    out |= _refs_figures(args.points, col, cpus, refs)
             if args.only in (None, "single"):
                 plain = broker_ceiling(broker, args.single_points)
                 single, rss = drain_through_collector(broker, db, tmp, args.single_points)

@@ -302,22 +302,15 @@ class Agent:
                 detail = await self.owner[addr.machine].apply(
                     addr.machine, cmd.action, cmd.value, cmd_id=cmd.id
                 )
-                decision = Decision("applied", detail)
+                decision = Decision("applied", detail, self.clock.now_ns())
             except CommandRefused as exc:
-                decision = Decision("rejected", f"the machine refused: {exc}")
+                decision = Decision("rejected", f"the machine refused: {exc}", self.clock.now_ns())
             self.gate.record(cmd.id, decision)
         self.stats.commands[decision.status] += 1
         log.info(
             "command %s %s on %s: %s %s", cmd.id, cmd.action, addr.machine, decision.status, decision.detail
         )
-        ack = CommandAck(
-            v=1,
-            id=cmd.id,
-            ts=self.clock.now_ns(),
-            status=decision.status,
-            detail=decision.detail,
-            action=cmd.action,
-        )
+        ack = self.gate.answer(cmd, decision)  # an id seen again: its first ack once more
         self.acks.append(ack)
         self.mqtt.publish_nowait(addr.topic("cmd/ack"), encode(ack), qos=1)
         return decision

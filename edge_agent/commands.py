@@ -4,6 +4,16 @@ A command moves a physical machine, so it is checked here before anything
 happens: known device, action on that device's allow-list, value inside the
 configured limits, not expired, and never applied twice (idempotent by id).
 Pure logic with no I/O, so every refusal is tested directly.
+
+A command id that comes again (the analytics sends a command again until it sees an ack,
+docs/delivery.md; the broker redelivers after a reconnect) is never applied again, and is
+answered with its *original* ack: the same status, detail and time. The sender learns
+what really happened even when the first ack was lost, and the two acks are one point in
+InfluxDB (same series and timestamp), so the dashboards keep showing "applied", not
+"duplicate". The gate's own verdict on the repeat is still "duplicate" (the agent counts
+it as such). An id is remembered before the machine moves, so a gateway that loses power
+while applying a command does not apply it again after its restart (at most once, even
+then); asked again, it answers "duplicate" and says it was interrupted.
 """
 
 from __future__ import annotations
@@ -14,18 +24,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from tonle.contract import Command
+from tonle.contract import Command, CommandAck
 from tonle.sources.base import DeviceLimits
 
 __all__ = ["CommandGate", "CommandLog", "Decision", "DeviceLimits", "MemoryLog"]
 
 Outcome = Literal["applied", "rejected", "expired", "duplicate"]
+INTERRUPTED = "the gateway stopped while applying command {id}; it is not applied again: check the machine"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """An outcome; `ts` is when it was decided (the ack's time), `original` the first
+    outcome of an id seen again."""
+
     status: Outcome
     detail: str
+    ts: int = 0
+    original: Decision | None = None
 
     @property
     def accepted(self) -> bool:
@@ -64,20 +80,23 @@ class CommandLog:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS commands "
-            "(n INTEGER PRIMARY KEY, id TEXT UNIQUE, status TEXT, detail TEXT)"
+            "(n INTEGER PRIMARY KEY, id TEXT UNIQUE, status TEXT, detail TEXT, ts INTEGER NOT NULL DEFAULT 0)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(commands)")}
+        if "ts" not in columns:  # a log written before acks were repeated: its outcomes have no time
+            self._db.execute("ALTER TABLE commands ADD COLUMN ts INTEGER NOT NULL DEFAULT 0")
         self._remember = remember
 
     def get(self, cmd_id: str) -> Decision | None:
-        row = self._db.execute("SELECT status, detail FROM commands WHERE id = ?", (cmd_id,)).fetchone()
-        return Decision(row[0], row[1]) if row else None
+        row = self._db.execute("SELECT status, detail, ts FROM commands WHERE id = ?", (cmd_id,)).fetchone()
+        return Decision(row[0], row[1], row[2]) if row else None
 
     def put(self, cmd_id: str, decision: Decision) -> None:
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(
-                "INSERT OR REPLACE INTO commands (id, status, detail) VALUES (?, ?, ?)",
-                (cmd_id, decision.status, decision.detail),
+                "INSERT OR REPLACE INTO commands (id, status, detail, ts) VALUES (?, ?, ?, ?)",
+                (cmd_id, decision.status, decision.detail, decision.ts),
             )
             self._db.execute(
                 "DELETE FROM commands WHERE n <= (SELECT MAX(n) FROM commands) - ?", (self._remember,)
@@ -98,15 +117,38 @@ class CommandGate:
         """Decide whether `cmd` may be applied now; a duplicate id never passes twice."""
         previous = self.log.get(cmd.id)
         if previous is not None:
-            return Decision("duplicate", f"command {cmd.id} was already handled: {previous.status}")
+            detail = f"command {cmd.id} was already handled: {previous.status}"
+            return Decision("duplicate", detail, now_ns, original=previous)
         decision = self._judge(machine, cmd, now_ns)
-        if decision.status != "applied":
+        decision = Decision(decision.status, decision.detail, now_ns)
+        if decision.accepted:
+            # Written before the machine moves, replaced by the outcome once it has: a gateway
+            # that dies while applying never applies the id again, and says so when asked.
+            self.record(cmd.id, Decision("duplicate", INTERRUPTED.format(id=cmd.id), now_ns))
+        else:
             self.record(cmd.id, decision)
         return decision
 
     def record(self, cmd_id: str, decision: Decision) -> None:
-        """Remember the final outcome (after the device applied or refused it)."""
+        """Remember the final outcome (after the device applied or refused it), with its time."""
         self.log.put(cmd_id, decision)
+
+    @staticmethod
+    def answer(cmd: Command, decision: Decision) -> CommandAck:
+        """The ack for `decision`; for an id seen again, its first ack once more (see the module doc)."""
+        first = decision.original
+        if first is not None:
+            return CommandAck(
+                v=1,
+                id=cmd.id,
+                ts=first.ts or decision.ts,
+                status=first.status,
+                detail=first.detail,
+                action=cmd.action,
+            )
+        return CommandAck(
+            v=1, id=cmd.id, ts=decision.ts, status=decision.status, detail=decision.detail, action=cmd.action
+        )
 
     def _judge(self, machine: str, cmd: Command, now_ns: int) -> Decision:
         limits = self.devices.get(machine)

@@ -83,3 +83,63 @@ def test_the_shipped_example_gateway_configs_are_valid(monkeypatch):
     for path in examples:
         cfg = load_gateway_config(path)
         assert cfg.devices, path
+
+
+def test_an_id_seen_again_is_answered_with_its_first_ack():
+    """The first ack may have been lost: the sender learns the real outcome, and the two acks
+    are one point in InfluxDB (same time, status and detail)."""
+    gate = CommandGate({"S01": LIMITS})
+    c = cmd()
+    assert gate.check("S01", c, NOW).accepted
+    gate.record(c.id, Decision("applied", "speed set to 70 %", NOW + 5))
+    again = gate.check("S01", c, NOW + 60 * 10**9)
+    assert again.status == "duplicate" and not again.accepted
+    ack = gate.answer(c, again)
+    assert (ack.id, ack.ts, ack.status, ack.detail) == (c.id, NOW + 5, "applied", "speed set to 70 %")
+
+
+def test_a_refusal_seen_again_is_answered_with_the_same_refusal():
+    gate = CommandGate({"S01": LIMITS})
+    first = gate.check("S01", cmd(value=0.2), NOW)
+    again = gate.check("S01", cmd(value=0.2), NOW + 10**9)
+    assert gate.answer(cmd(), again) == gate.answer(cmd(), first)
+    assert gate.answer(cmd(), again).status == "rejected"
+
+
+def test_the_first_ack_is_repeated_after_a_restart_of_the_agent(tmp_path):
+    log = CommandLog(tmp_path / "commands.sqlite")
+    CommandGate({"S01": LIMITS}, log).record("c1", Decision("applied", "speed set", NOW + 7))
+    log.close()
+    gate = CommandGate({"S01": LIMITS}, CommandLog(tmp_path / "commands.sqlite"))
+    ack = gate.answer(cmd(), gate.check("S01", cmd(), NOW + 10**9))
+    assert (ack.ts, ack.status, ack.detail) == (NOW + 7, "applied", "speed set")
+
+
+def test_a_command_log_written_before_acks_were_repeated_still_opens(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "commands.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE commands (n INTEGER PRIMARY KEY, id TEXT UNIQUE, status TEXT, detail TEXT)")
+    old.execute("INSERT INTO commands (id, status, detail) VALUES ('c1', 'applied', 'speed set')")
+    old.commit()
+    old.close()
+    gate = CommandGate({"S01": LIMITS}, CommandLog(path))
+    again = gate.check("S01", cmd(), NOW)
+    ack = gate.answer(cmd(), again)
+    assert (ack.status, ack.detail, ack.ts) == ("applied", "speed set", NOW)  # no first time: now
+    gate.record("c2", Decision("applied", "", NOW + 1))
+    assert gate.check("S01", cmd(id="c2"), NOW).original == Decision("applied", "", NOW + 1)
+
+
+def test_a_gateway_that_died_while_applying_never_applies_the_id_again(tmp_path):
+    """Power lost after the gate said yes and before the outcome was written: at most once, even then."""
+    log = CommandLog(tmp_path / "commands.sqlite")
+    assert CommandGate({"S01": LIMITS}, log).check("S01", cmd(), NOW).accepted  # ... and the power goes
+    log.close()
+    gate = CommandGate({"S01": LIMITS}, CommandLog(tmp_path / "commands.sqlite"))
+    again = gate.check("S01", cmd(), NOW + 10**9)
+    assert not again.accepted
+    ack = gate.answer(cmd(), again)
+    assert ack.status == "duplicate"
+    assert "stopped while applying" in ack.detail

@@ -158,3 +158,49 @@ def test_shift_rows_and_downtime_by_cause_add_up_and_survive_a_restart(broker, i
             assert await downtime_sum() == pytest.approx(sum(shift[k] for k in DOWNTIME))
 
     asyncio.run(body())
+
+
+class _FailingWrites:
+    """The service's writer, failing its next writes: `stored=True` writes first (InfluxDB took the
+    rows, their HTTP 204 was lost), `stored=False` does not (the database was away)."""
+
+    def __init__(self, writer, *, stored: bool) -> None:
+        self.writer, self.stored = writer, stored
+
+    async def write(self, lines: bytes):
+        from tonle.io.writers import WriteError
+
+        if self.stored:
+            await self.writer.write(lines)
+        raise WriteError("test: the answer never came", url="http://test", status=None)
+
+
+def test_a_failed_analytics_write_is_recomputed_without_counting_downtime_twice(
+    broker, influxdb, unique_name
+):
+    """docs/delivery.md: a failed round is computed again from the raw data; `downtime` rows are
+    deltas against what is stored, so neither a write that was stored but not answered nor one that
+    was never stored leaves the shift's downtime counted twice or short."""
+    from tonle.io.writers import WriteError
+
+    async def body() -> None:
+        async with line_run(broker, influxdb, unique_name, wearing_station=None, analytics=NIGHT) as run:
+            await run.advance(10 * 60)
+            shifts = run.analytics.shifts
+            writer = shifts.writer
+            for stored in (True, False, True):
+                await run.advance(60, analytics=False)  # more downtime to add
+                shifts.writer = _FailingWrites(writer, stored=stored)
+                shifts.next_ns = None  # this round updates the shift
+                with pytest.raises(WriteError):
+                    await run.analytics.run_once(run.clock.now_ns())
+                shifts.writer = writer
+            await run.advance(3 * 60)  # rounds as usual
+            shift = _row(
+                await run.q.query("SELECT * FROM shift_kpi WHERE shift = 'C' ORDER BY time DESC LIMIT 1")
+            )
+            rows = await run.q.query("SELECT sum(seconds) FROM downtime WHERE shift = 'C'")
+            assert sum(shift[k] for k in DOWNTIME) > 0
+            assert rows[0].values[0][1] == pytest.approx(sum(shift[k] for k in DOWNTIME))
+
+    asyncio.run(body())

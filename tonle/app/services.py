@@ -111,6 +111,10 @@ class LocalBroker:
     folder: Path
     port: int = 0
     max_queued_messages: int = 100_000
+    # How often mosquitto writes its store: every `autosave_interval` seconds, or, with
+    # `autosave_on_changes`, after that many changes (docs/delivery.md, third-party devices).
+    autosave_interval: int = 5
+    autosave_on_changes: bool = False
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -134,7 +138,8 @@ class LocalBroker:
                 "allow_anonymous true",
                 "persistence true",
                 f"persistence_location {persistence}/",
-                "autosave_interval 5",
+                f"autosave_interval {self.autosave_interval}",
+                "autosave_on_changes true" if self.autosave_on_changes else "",
                 f"max_queued_messages {self.max_queued_messages}",
                 "max_queued_bytes 0",
                 "max_inflight_messages 0",

@@ -231,11 +231,22 @@ def test_agent_publishes_its_kinds_and_collector_reads_them(connect) -> None:
     collector = connect("collector")
     assert collector.subscribe("$share/collectors/tonle/+/+/+/+/#") < 0x80
     agent = connect("agent")
-    for kind in ("telemetry", "state", "count", "event", "status", "cmd/ack"):
+    for kind in ("telemetry", "state", "count", "event", "status", "health", "cmd/ack"):
         assert agent.publish(f"{MACHINE}/{kind}", kind.encode()) < 0x80, kind
         assert collector.next_message() == (f"{MACHINE}/{kind}", kind.encode())
     for topic in (f"{MACHINE}/alert", "tonle/_deadletter/x", "other/topic"):
         assert agent.publish(topic) == NOT_AUTHORIZED, topic
+
+
+def test_collectors_confirm_to_gateways_and_nobody_else_can(connect) -> None:
+    """The end-to-end confirmation (docs/delivery.md) passes the production ACL, one way only."""
+    agent = connect("agent")
+    assert agent.subscribe("tonle/_gateway/gw-1/confirm") < 0x80
+    assert connect("collector").publish("tonle/_gateway/gw-1/confirm", b"stored") < 0x80
+    assert agent.next_message() == ("tonle/_gateway/gw-1/confirm", b"stored")
+    for user in ("agent", "analytics", "operator"):
+        rc = connect(user).publish("tonle/_gateway/gw-1/confirm", b"forged")
+        assert rc == NOT_AUTHORIZED, f"{user} forged a confirmation (PUBACK {rc:#x})"
 
 
 def test_collector_writes_dead_letters_only(connect) -> None:

@@ -39,7 +39,13 @@ def drill(tmp_path: Path, name: str) -> tuple[dict[str, Any], str]:
     assert summary["machines"] == 14
     assert summary["seq_gaps"] == 0
     assert summary["gateway"]["messages_confirmed"] > 0
-    for key in ("messages_spooled", "resent", "resend_overhead", "duplicates_absorbed"):
+    for key in (
+        "messages_spooled",
+        "resent",
+        "resend_overhead",
+        "duplicates_absorbed",
+        "stored_more_than_once",
+    ):
         assert key in summary, key
     return summary, r.stderr
 

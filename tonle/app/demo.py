@@ -238,7 +238,7 @@ async def _run_line(
         gateway = write_gateway_config(
             folder, cfg.mqtt, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
         )
-        agent = AgentProcess(gateway, folder / "agent.log", folder / "gateway")
+        agent = AgentProcess(gateway, folder / "agent.log")
         analytics = AnalyticsRuns(lambda: AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
         run = _Run(svc, opts, spec, folder, clock, now, nodes, q, produced, agent, analytics)
         try:

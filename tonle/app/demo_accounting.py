@@ -250,6 +250,7 @@ async def summarize(
         "resent": resent,
         "resend_overhead": round(resent / spooled.messages, 4) if spooled.messages else 0.0,
         "duplicates_absorbed": collector.total("duplicates_absorbed"),
+        "stored_more_than_once": stored_twice(spooled, collector),
         "oee": {spec.line: _round(res.line_oee, 4) if res else None},
         "pieces_per_hour": {spec.line: _round(res.line_pph, 1) if res else None},
         "alerts": analytics.total("alerts_sent"),
@@ -266,6 +267,18 @@ async def summarize(
         "gateway": gateway,
         "collector": collector.counters(),
     }
+
+
+def stored_twice(spooled: Spooled, collector: CollectorHealth) -> int:
+    """Messages the collectors stored (and confirmed) more than once: the re-sends storage absorbed.
+
+    The collector's own `duplicates_absorbed` sees only repeats within one process; this
+    counts across restarts: confirmations beyond one per message the gateway spooled. A
+    lower bound when a collector was killed (its last second of counts is not reported).
+    """
+    if spooled.depth:
+        return 0  # not every message was confirmed: the excess would hide repeats
+    return max(0, collector.total("messages_confirmed") - spooled.messages)
 
 
 async def command_acks(q: InfluxQLClient, spec: LineSpec, since_ns: int) -> list[dict[str, Any]]:

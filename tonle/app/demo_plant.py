@@ -278,9 +278,10 @@ class AgentProcess(TonleProcess):
 
     command = "agent"
 
-    def __init__(self, config: Path, log: Path, status_dir: Path) -> None:
+    def __init__(self, config: Path, log: Path, status_dir: Path | None = None) -> None:
         super().__init__(config, log)
-        self.status_dir = status_dir
+        # status.json lives next to the spool: the config's [spool] path unless told.
+        self.status_dir = status_dir or Path(tomllib.loads(config.read_text())["spool"]["path"])
         self.finished_runs: list[dict[str, float]] = []  # each earlier run's last agent row
 
     def start(self) -> None:

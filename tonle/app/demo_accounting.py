@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analytics.line import LineKey
 from collector.completeness import total_missing
 from firmware_sim.line import LineSpec
 from tonle.app.demo_analytics import AnalyticsRuns
@@ -234,7 +235,7 @@ async def summarize(
     """The summary line: what was published and stored, and what delivery cost (re-sends, duplicates)."""
     start_ns, end_ns = span_ns
     stored = await stored_counts(q, spec, 0)
-    res = analytics.current.results.get((spec.site, spec.area, spec.line))
+    res = analytics.current.results.get(LineKey(spec.site, spec.area, spec.line))
     ws = cfg.sim.wearing_station
     ack_rows = await command_acks(q, spec, start_ns)
     # A restarted agent sends what its killed predecessor had sent and not seen confirmed as new.

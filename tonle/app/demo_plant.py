@@ -68,8 +68,8 @@ def count_output(out: LineOutput, names: list[str], produced: Counter[tuple[str,
         produced[(names[b.station], TELEMETRY.name)] += 1
     for c in out.states:
         produced[(names[c.station], STATE.name)] += 1
-    for c in out.counts:
-        produced[(names[c.station], PRODUCTION.name)] += 1
+    for pc in out.counts:
+        produced[(names[pc.station], PRODUCTION.name)] += 1
 
 
 async def run_nodes(nodes: SerialLineSim, clock: Clock, produced: Counter[tuple[str, str]]) -> None:

@@ -146,7 +146,7 @@ class LiveView:
                 )
             else:
                 t.add_row(st.name, st.operation, "waiting for data", "", "", "", "")
-        lines = [t]
+        lines: list[Any] = [t]
         if res:
             lines.append(
                 f"Line OEE {_fmt(res.line_oee, '{:.0%}')}   output {_fmt(res.line_pph, '{:.0f}')} pcs/h "

@@ -170,7 +170,8 @@ class Agent:
         async with asyncio.TaskGroup() as tg:
             readers = [tg.create_task(self._keep_running(s), name=f"source-{s.name}") for s in self.sources]
             readers.append(tg.create_task(self._flush_loop(), name="agent-flush"))
-            readers.append(tg.create_task(self.command_loop(), name="agent-commands"))
+            # It also reads the confirmations, so it runs until the drain below is over.
+            commands = tg.create_task(self.command_loop(), name="agent-commands")
             readers.append(tg.create_task(self._health_loop(), name="agent-health"))
             publisher = tg.create_task(self.publisher.run(), name="agent-publisher")
             await stop.wait()
@@ -183,6 +184,7 @@ class Agent:
             if self.status_file is not None:
                 self.write_status_file()
             publisher.cancel()
+            commands.cancel()
 
     async def _keep_running(self, src: Source) -> None:
         """A source that stops is restarted with backoff (SOURCE_RESTART_POLICY); the others go on.

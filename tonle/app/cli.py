@@ -66,14 +66,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--drill",
-        choices=["broker-outage", "agent-crash", "db-outage", "collector-crash"],
+        choices=[
+            "broker-outage",
+            "broker-crash",
+            "broker-disk-lost",
+            "power-cut",
+            "agent-crash",
+            "db-outage",
+            "collector-crash",
+        ],
         help=_(
-            "a fault drill for a class; each ends with the summary still showing lost 0. "
-            "broker-outage: the plant network (the MQTT broker) goes down mid-run and the gateway keeps "
-            "the data in its spool; agent-crash: the same, and the gateway also loses power during the "
-            "outage; db-outage: the database (InfluxDB) stops for a while and the collector holds the "
-            "data until it is back; collector-crash: the collector is killed in the middle of its work "
-            "and restarted, and the broker hands it back what it had not stored"
+            "a fault drill for a class, its bad ordering forced; each ends with the summary still showing "
+            "lost 0 and the re-sends that made it so. broker-outage: the broker stops and comes back while "
+            "the collector is held, so the gateway reconnects first and is told nobody is subscribed; "
+            "broker-crash: the broker is killed holding messages queued for a collector that is down; "
+            "broker-disk-lost: the same broker comes back with an empty disk; power-cut: broker, database, "
+            "collector, analytics and gateway die at once and come back in the worst order; agent-crash: "
+            "the broker stops and the gateway loses power during the outage; db-outage: the database stops "
+            "and the collector holds the data; collector-crash: the collector is killed in the middle of its "
+            "work and restarted"
         ),
     )
     d.add_argument(

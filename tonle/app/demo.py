@@ -32,8 +32,16 @@ from analytics.service import AnalyticsService
 from firmware_sim.line import LineSpec, SewingLine, default_line
 from firmware_sim.modbus_devices import demo_plant
 from firmware_sim.serial_node import SerialLineSim
-from tonle.app.demo_accounting import CollectorHealth, drain, final_health, spooled_counts, summarize
-from tonle.app.demo_drills import Drill
+from tonle.app.demo_accounting import (
+    CollectorHealth,
+    drain,
+    final_health,
+    spooled_counts,
+    summarize,
+    wait_for_collector,
+)
+from tonle.app.demo_analytics import AnalyticsRuns
+from tonle.app.demo_drills import DRILLS, Drill
 from tonle.app.demo_plant import (
     NODE_RING,
     NS,
@@ -59,16 +67,12 @@ from tonle.messages import N_
 __all__ = ["DRILLS", "CollectorHealth", "DemoOptions", "print_summary", "run_demo"]
 
 log = logging.getLogger("tonle.app.demo")
-# A fresh collector process imports numpy and paho, creates the database and
-# subscribes before it writes its first health row.
-COLLECTOR_READY_TIMEOUT_S = 60.0
 # A configured broker must accept the demo within this long (a reachable one answers in milliseconds).
 PREFLIGHT_TIMEOUT_S = 10.0
 # The line has been running for this long when the class starts watching: its
 # buffers, counters and KPI windows are in steady state, and the backlog is
 # published at start like a gateway catching up.
 WARMUP_S = 20 * 60
-DRILLS = ("broker-outage", "agent-crash", "db-outage", "collector-crash")
 
 
 @dataclass(frozen=True)
@@ -235,20 +239,24 @@ async def _run_line(
             folder, cfg.mqtt, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
         )
         agent = AgentProcess(gateway, folder / "agent.log")
-        run = _Run(svc, opts, spec, folder, clock, now, nodes, q, produced, agent)
+        analytics = AnalyticsRuns(lambda: AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
+        run = _Run(svc, opts, spec, folder, clock, now, nodes, q, produced, agent, analytics)
         try:
             run.start_collector()
-            await wait_for_collector(run.collector, run.health, q)
+            await run.collector_ready()
             run.agent.start()
-            analytics, drill, end_ns = await run.live(AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
-            return await run.account(analytics, drill, end_ns)
+            drill, end_ns = await run.live()
+            return await run.account(drill, end_ns)
         finally:
             run.stop()
 
 
 @dataclass
 class _Run:
-    """One run's moving parts: the processes, the ground truth and the collector's health."""
+    """One run's moving parts: the processes, the ground truth and the collector's health.
+
+    It is also what a drill acts on (`demo_drills.Plant`).
+    """
 
     svc: Services
     opts: DemoOptions
@@ -260,6 +268,7 @@ class _Run:
     q: InfluxQLClient
     produced: Counter[tuple[str, str]]
     agent: AgentProcess
+    analytics: AnalyticsRuns
     collector: CollectorProcess = field(init=False)
     health: CollectorHealth = field(init=False)
 
@@ -272,29 +281,41 @@ class _Run:
         self.health.process_started(self.clock.now_ns())
         self.collector.start()
 
-    async def live(self, analytics: AnalyticsService) -> tuple[AnalyticsService, Drill | None, int]:
-        """The class watches: the line runs, analytics acts, a drill (if any) strikes."""
-        opts, drill = self.opts, None
-        async with _plain_errors(), asyncio.TaskGroup() as tg:
-            line_task = tg.create_task(run_nodes(self.nodes, self.clock, self.produced), name="serial-nodes")
-            stop_analytics = asyncio.Event()
-            tg.create_task(analytics.run(stop_analytics), name="analytics")
-            if opts.drill:
-                drill = Drill(
-                    opts.drill, opts.duration_s, self.svc, self.agent, self.collector, self.start_collector
-                )
-            drill_task = tg.create_task(drill.run(), name="drill") if drill else None
-            view = LiveView(
-                self.spec, analytics, self.health, self.collector, self.q, opts, self.folder / "gateway"
-            )
-            await view.run(opts.duration_s)
-            if drill_task is not None:
-                await drill_task
-            line_task.cancel()
-            stop_analytics.set()
-        return analytics, drill, self.clock.now_ns()
+    async def collector_ready(self) -> None:
+        await wait_for_collector(self.collector, self.health, self.q)
 
-    async def account(self, analytics: AnalyticsService, drill: Drill | None, end_ns: int) -> dict[str, Any]:
+    def kill_analytics(self) -> None:
+        self.analytics.kill()
+
+    def start_analytics(self) -> None:
+        self.analytics.start()
+
+    async def live(self) -> tuple[Drill | None, int]:
+        """The class watches: the line runs, analytics acts, a drill (if any) strikes."""
+        opts = self.opts
+        drill = Drill(opts.drill, opts.duration_s, self) if opts.drill else None
+        try:
+            async with _plain_errors(), asyncio.TaskGroup() as tg:
+                line_task = tg.create_task(
+                    run_nodes(self.nodes, self.clock, self.produced), name="serial-nodes"
+                )
+                self.analytics.start()
+                drill_task = tg.create_task(drill.run(), name="drill") if drill else None
+                view = LiveView(
+                    self.spec, self.analytics, self.health, self.agent, self.collector, self.q, opts
+                )
+                await view.run(opts.duration_s)
+                if drill_task is not None:
+                    await drill_task
+                line_task.cancel()
+        except BaseException:
+            self.analytics.kill()
+            raise
+        finally:
+            await self.analytics.stop()
+        return drill, self.clock.now_ns()
+
+    async def account(self, drill: Drill | None, end_ns: int) -> dict[str, Any]:
         """Stop the gateway, wait for the collector to store what it holds, and count."""
         nodes, q, folder = self.nodes, self.q, self.folder
         if not await nodes_delivered(nodes):
@@ -302,21 +323,33 @@ class _Run:
         code = await asyncio.to_thread(self.agent.stop)
         if code not in (0, None):
             log.warning("the agent exited with code %s; see %s", code, self.agent.log)
-        spooled, depth = spooled_counts(folder / "gateway" / "spool.sqlite")
+        spooled = spooled_counts(folder / "gateway" / "spool.sqlite")
         # Serial machines: what the nodes sent; Modbus machines: what the agent polled.
-        published = {k: n for k, n in spooled.items() if k[0] not in nodes.nodes}
+        published = {k: n for k, n in spooled.samples.items() if k[0] not in nodes.nodes}
         published.update(self.produced)
         await drain(q, self.spec, published, self.collector)
         stats = await final_health(self.collector, q, self.health, self.clock.now_ns())
-        cfg = self.svc.cfg
+        gateway = self.agent.counters()
         summary = await summarize(
-            q, self.spec, published, depth, stats, analytics, self.start_ns, end_ns, cfg
+            q,
+            self.spec,
+            published,
+            spooled,
+            gateway,
+            stats,
+            self.analytics,
+            (self.start_ns, end_ns),
+            self.svc.cfg,
         )
         summary.update(
-            agent_starts=self.agent.starts, collector_starts=self.collector.starts, drill=self.opts.drill
+            agent_starts=self.agent.starts,
+            collector_starts=self.collector.starts,
+            analytics_starts=len(self.analytics.instances),
+            drill=self.opts.drill,
         )
         if drill is not None:
             summary["drill_timings"] = drill.timings
+            summary["drill_observed"] = drill.observed
         return summary
 
     def stop(self) -> None:
@@ -340,32 +373,3 @@ async def _plain_errors() -> AsyncIterator[None]:
         if len(errors) == 1 and isinstance(errors[0], TonleError):
             raise errors[0] from group
         raise
-
-
-async def wait_for_collector(collector: CollectorProcess, health: CollectorHealth, q: InfluxQLClient) -> None:
-    """Wait for the collector's first health row: it has made the database and subscribed.
-
-    The agent starts only then: a message published before the collector's
-    first subscription exists has nobody to go to, and the broker drops it.
-    """
-    started = health.starts_ns[-1]
-    deadline = time.monotonic() + COLLECTOR_READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not collector.running:
-            raise ServiceError(
-                N_("the collector stopped while starting (exit code {code})"),
-                fix=N_("its log {log} ends with:\n{tail}"),
-                code=collector.exit_code,
-                log=collector.log,
-                tail=collector.tail(),
-            )
-        if await health.refresh(q) and health.last_row_ns >= started:
-            return
-        await asyncio.sleep(0.2)
-    raise ServiceError(
-        N_("the collector wrote no health row within {timeout:.0f}s"),
-        fix=N_("check its log {log}:\n{tail}"),
-        timeout=COLLECTOR_READY_TIMEOUT_S,
-        log=collector.log,
-        tail=collector.tail(),
-    )

@@ -10,38 +10,54 @@ import bisect
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analytics.service import AnalyticsService
+from analytics.line import LineKey
 from collector.completeness import total_missing
 from firmware_sim.line import LineSpec
+from tonle.app.demo_analytics import AnalyticsRuns
 from tonle.app.demo_plant import (
     NS,
     CollectorProcess,
 )
 from tonle.config import TonleConfig
+from tonle.errors import ServiceError
 from tonle.io.influxql import InfluxQLClient, InfluxQLError, quote_str
 from tonle.io.spool import Spool
+from tonle.messages import N_
 from tonle.schema import COMMANDS, PIPELINE, PRODUCTION, STATE, STORED_AS, TELEMETRY
 
 log = logging.getLogger("tonle.app.demo")
 # After the run, how long the collector may take to store the last samples (a
 # drill leaves a backlog in the broker or the collector's spool).
 DRAIN_TIMEOUT_S = 90.0
+# A fresh collector process imports numpy and paho, creates the database and
+# subscribes before it writes its first health row.
+COLLECTOR_READY_TIMEOUT_S = 60.0
 
 
-def spooled_counts(path: Path) -> tuple[dict[tuple[str, str], int], int]:
+@dataclass(frozen=True)
+class Spooled:
+    """What the agent's spool says at the end: samples per (machine, measurement), messages, depth."""
+
+    samples: dict[tuple[str, str], int]
+    messages: int  # messages ever spooled (the newest spool id: ids never go back)
+    depth: int  # still waiting for a confirmation
+
+
+def spooled_counts(path: Path) -> Spooled:
     """Samples the agent made durable, per (machine, measurement), from its persisted counters."""
     kinds = {kind: STORED_AS[kind].name for kind in ("telemetry", "state", "count")}
     with Spool(path, max_bytes=2**40) as spool:
-        state, depth = spool.load_state(), spool.depth
+        state, depth, last_id = spool.load_state(), spool.depth, spool.last_id
     out: dict[tuple[str, str], int] = {}
     for key, n in state.items():
         parts = key.split("/")
         if len(parts) == 3 and parts[0] == "seq" and parts[2] in kinds:
             out[(parts[1], kinds[parts[2]])] = n
-    return out, depth
+    return Spooled(out, last_id, depth)
 
 
 async def stored_counts(q: InfluxQLClient, spec: LineSpec, since_ns: int) -> dict[tuple[str, str], int]:
@@ -120,6 +136,9 @@ class CollectorHealth:
         "write_errors",
         "spooled_points",
         "replayed_points",
+        "confirms_sent",
+        "messages_confirmed",
+        "duplicates_absorbed",
     )
 
     def __init__(self, since_ns: int) -> None:
@@ -206,33 +225,37 @@ async def summarize(
     q: InfluxQLClient,
     spec: LineSpec,
     published: dict[tuple[str, str], int],
-    spool_depth: int,
+    spooled: Spooled,
+    gateway: dict[str, int],
     collector: CollectorHealth,
-    analytics: AnalyticsService,
-    start_ns: int,
-    end_ns: int,
+    analytics: AnalyticsRuns,
+    span_ns: tuple[int, int],
     cfg: TonleConfig,
 ) -> dict[str, Any]:
+    """The summary line: what was published and stored, and what delivery cost (re-sends, duplicates)."""
+    start_ns, end_ns = span_ns
     stored = await stored_counts(q, spec, 0)
-    site = quote_str(spec.site)
-    acks = await q.query(
-        f"SELECT machine, status, action, detail FROM {COMMANDS.name} WHERE site = {site} "
-        f"AND direction = 'ack' AND time >= {start_ns}"
-    )
-    ack_rows = [dict(zip(acks[0].columns, row, strict=True)) for row in acks[0].values] if acks else []
-    res = analytics.results.get((spec.site, spec.area, spec.line))
+    res = analytics.current.results.get(LineKey(spec.site, spec.area, spec.line))
     ws = cfg.sim.wearing_station
+    ack_rows = await command_acks(q, spec, start_ns)
+    # A restarted agent sends what its killed predecessor had sent and not seen confirmed as new.
+    resent = gateway.get("messages_resent", 0) + gateway.get("resent_at_restart", 0)
     return {
         "duration_s": round((end_ns - start_ns) / NS, 1),
         "machines": len({m for m, _ in published}),
         "samples_published": sum(published.values()),
         "points_stored": sum(stored.get(key, 0) for key in published),
         "lost": missing(published, stored),
-        "still_in_spool": spool_depth,
+        "still_in_spool": spooled.depth,
+        "messages_spooled": spooled.messages,
+        "resent": resent,
+        "resend_overhead": round(resent / spooled.messages, 4) if spooled.messages else 0.0,
+        "duplicates_absorbed": collector.total("duplicates_absorbed"),
+        "stored_more_than_once": stored_twice(spooled, collector),
         "oee": {spec.line: _round(res.line_oee, 4) if res else None},
         "pieces_per_hour": {spec.line: _round(res.line_pph, 1) if res else None},
-        "alerts": analytics.alerts_sent,
-        "commands_sent": analytics.commands_sent,
+        "alerts": analytics.total("alerts_sent"),
+        "commands_sent": analytics.total("commands_sent"),
         "commands_acked": sum(1 for r in ack_rows if r["status"] == "applied"),
         "commands": [
             {"machine": r["machine"], "action": r["action"], "status": r["status"]} for r in ack_rows
@@ -242,9 +265,60 @@ async def summarize(
         # Reckoned from the stored sequence numbers, as the pipeline dashboard does
         # (collector/completeness.py); the warm-up history is older than the run.
         "seq_gaps": await total_missing(q, start_ns - 2 * 3600 * NS, end_ns + 60 * NS, spec.site),
+        "gateway": gateway,
         "collector": collector.counters(),
     }
 
 
+def stored_twice(spooled: Spooled, collector: CollectorHealth) -> int:
+    """Messages the collectors stored (and confirmed) more than once: the re-sends storage absorbed.
+
+    The collector's own `duplicates_absorbed` sees only repeats within one process; this
+    counts across restarts: confirmations beyond one per message the gateway spooled. A
+    lower bound when a collector was killed (its last second of counts is not reported).
+    """
+    if spooled.depth:
+        return 0  # not every message was confirmed: the excess would hide repeats
+    return max(0, collector.total("messages_confirmed") - spooled.messages)
+
+
+async def command_acks(q: InfluxQLClient, spec: LineSpec, since_ns: int) -> list[dict[str, Any]]:
+    """The machines' answers to commands since the run started, as stored."""
+    acks = await q.query(
+        f"SELECT machine, status, action, detail FROM {COMMANDS.name} WHERE site = {quote_str(spec.site)} "
+        f"AND direction = 'ack' AND time >= {since_ns}"
+    )
+    return [dict(zip(acks[0].columns, row, strict=True)) for row in acks[0].values] if acks else []
+
+
 def _round(v: float, digits: int) -> float | None:
     return round(v, digits) if v == v else None
+
+
+async def wait_for_collector(collector: CollectorProcess, health: CollectorHealth, q: InfluxQLClient) -> None:
+    """Wait for the collector's first health row: it has made the database and subscribed.
+
+    The agent starts only then: a message published before the collector's
+    first subscription exists has nobody to go to, and the broker drops it.
+    """
+    started = health.starts_ns[-1]
+    deadline = time.monotonic() + COLLECTOR_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not collector.running:
+            raise ServiceError(
+                N_("the collector stopped while starting (exit code {code})"),
+                fix=N_("its log {log} ends with:\n{tail}"),
+                code=collector.exit_code,
+                log=collector.log,
+                tail=collector.tail(),
+            )
+        if await health.refresh(q) and health.last_row_ns >= started:
+            return
+        await asyncio.sleep(0.2)
+    raise ServiceError(
+        N_("the collector wrote no health row within {timeout:.0f}s"),
+        fix=N_("check its log {log}:\n{tail}"),
+        timeout=COLLECTOR_READY_TIMEOUT_S,
+        log=collector.log,
+        tail=collector.tail(),
+    )

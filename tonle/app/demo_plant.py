@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 NS = 1_000_000_000
+# The agent's cumulative counters in its status.json rows that the demo's summary adds up.
+AGENT_COUNTERS = ("messages_confirmed", "messages_resent", "no_subscriber_pubacks", "mqtt_reconnects")
 TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "gateway-demo-line.toml"
 WARMUP_CHUNK_S = 60
 # Frames a sensor node keeps until the gateway acknowledges them: room for the
@@ -65,8 +68,8 @@ def count_output(out: LineOutput, names: list[str], produced: Counter[tuple[str,
         produced[(names[b.station], TELEMETRY.name)] += 1
     for c in out.states:
         produced[(names[c.station], STATE.name)] += 1
-    for c in out.counts:
-        produced[(names[c.station], PRODUCTION.name)] += 1
+    for pc in out.counts:
+        produced[(names[pc.station], PRODUCTION.name)] += 1
 
 
 async def run_nodes(nodes: SerialLineSim, clock: Clock, produced: Counter[tuple[str, str]]) -> None:
@@ -135,17 +138,15 @@ def write_collector_config(folder: Path, cfg: TonleConfig, run_name: str) -> Pat
     broker keeps the session (and the messages not yet acknowledged) for that
     client id and hands them back when the restarted collector reconnects, and
     its spool lives in this run's folder, where the restarted collector finds it.
+    It subscribes with the configured share group (`collectors` by default), as
+    a plant's collectors do: mosquitto forgets a shared subscription when it
+    restarts, and nothing depends on it keeping one, because a gateway keeps
+    every message until a collector confirms the database holds it
+    (docs/delivery.md); the broker drills prove it.
     """
     data: dict[str, Any] = msgspec.to_builtins(cfg)
     collector = data["collector"]
-    # One collector, so no shared subscription: mosquitto queues QoS 1 messages for a persistent
-    # session that is offline, but not for an offline member of a share group, so after a broker
-    # outage a gateway that reconnects before the collector would see its spool drained into
-    # nothing. (Jittered reconnects make that order a coin toss; the end-to-end acknowledgement
-    # of DESIGN.md "Delivery" is what makes a share group safe.)
-    collector.update(
-        instance="demo", share_group="", health_interval_s=min(cfg.collector.health_interval_s, 1.0)
-    )
+    collector.update(instance="demo", health_interval_s=min(cfg.collector.health_interval_s, 1.0))
     if "spool_path" in collector:
         collector["spool_path"] = str(folder / "collector-spool.sqlite")
     mqtt = data["mqtt"]
@@ -177,11 +178,14 @@ class TonleProcess:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.started_ns = 0  # wall-clock time of the last start (the agent's status.json uses it too)
+        self.paused = False
 
     def environment(self) -> dict[str, str]:
         return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     def start(self) -> None:
+        self.started_ns, self.paused = time.time_ns(), False
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tonle.app.cli", self.command, "--config", str(self.config)],
@@ -200,6 +204,24 @@ class TonleProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process is alive, holds its memory and sockets, and does nothing until `resume`.
+
+        What a plant sees when a service is slow to come back: a collector whose
+        reconnect comes after the gateway's.
+        """
+        if self.running:
+            assert self.proc is not None
+            os.killpg(self.proc.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT: carry on where it was stopped."""
+        if self.proc is not None and self.paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGCONT)
+        self.paused = False
+
     def stop(self, timeout: float = 60.0) -> int | None:
         """Clean stop (SIGTERM): the process finishes what it holds, then exits."""
         if self.proc is None:
@@ -207,6 +229,7 @@ class TonleProcess:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
+            self.resume()  # a stopped process handles SIGTERM only once it runs again
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -222,6 +245,21 @@ class TonleProcess:
         """The last run's exit code (negative: killed by that signal), None while it runs."""
         return None if self.proc is None else self.proc.poll()
 
+    def log_size(self) -> int:
+        """Where the log ends now: `log_since` reads what the process wrote after this."""
+        try:
+            return self.log.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        try:
+            with self.log.open("rb") as f:
+                f.seek(offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def tail(self, lines: int = 15) -> str:
         """The end of the log, to show with an error."""
         try:
@@ -231,9 +269,45 @@ class TonleProcess:
 
 
 class AgentProcess(TonleProcess):
-    """`tonle agent --config gateway.toml`: the edge agent, killed by the agent-crash drill."""
+    """`tonle agent --config gateway.toml`: the edge agent, killed by the agent-crash and power-cut drills.
+
+    Its counters (messages confirmed, re-sent, ...) start at zero with each
+    process; the last status.json a run wrote is what that run did, so each is
+    kept when the agent starts again and `counters` adds the runs up.
+    """
 
     command = "agent"
+
+    def __init__(self, config: Path, log: Path, status_dir: Path | None = None) -> None:
+        super().__init__(config, log)
+        # status.json lives next to the spool: the config's [spool] path unless told.
+        self.status_dir = status_dir or Path(tomllib.loads(config.read_text())["spool"]["path"])
+        self.finished_runs: list[dict[str, float]] = []  # each earlier run's last agent row
+
+    def start(self) -> None:
+        if self.proc is not None:
+            self.finished_runs.append(self.row())
+        super().start()
+
+    def status(self) -> dict[str, Any] | None:
+        """status.json as this run wrote it: None until the running process has written one."""
+        status = read_status(self.status_dir)
+        if status is None or status.get("ts", 0) < self.started_ns:
+            return None
+        return status
+
+    def row(self) -> dict[str, float]:
+        """This run's agent row from its newest status.json (empty before it wrote one)."""
+        status = self.status()
+        return dict(status["rows"].get("agent", {})) if status else {}
+
+    def counters(self) -> dict[str, int]:
+        """The agent's counters summed over its runs; `resent_at_restart` estimates what a restart
+        sent again (each killed run's last `spool_unconfirmed`: a new process sends them as new)."""
+        runs = [*self.finished_runs, self.row()]
+        out = {name: int(sum(r.get(name, 0.0) for r in runs)) for name in AGENT_COUNTERS}
+        out["resent_at_restart"] = int(sum(r.get("spool_unconfirmed", 0.0) for r in self.finished_runs))
+        return out
 
 
 class CollectorProcess(TonleProcess):

@@ -9,15 +9,11 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analytics.service import AnalyticsService
 from firmware_sim.line import LineSpec
-from tonle.app.demo_plant import (
-    CollectorProcess,
-    read_status,
-)
+from tonle.app.demo_analytics import AnalyticsRuns
+from tonle.app.demo_plant import AgentProcess, CollectorProcess
 from tonle.io.influxql import InfluxQLClient
 
 if TYPE_CHECKING:
@@ -34,20 +30,20 @@ class LiveView:
     def __init__(
         self,
         spec: LineSpec,
-        analytics: AnalyticsService,
+        analytics: AnalyticsRuns,
         health: CollectorHealth,
+        agent: AgentProcess,
         collector: CollectorProcess,
         q: InfluxQLClient,
         opts: DemoOptions,
-        gateway: Path,
     ) -> None:
         self.spec = spec
-        self.analytics = analytics
+        self.analytics = analytics  # follows a fresh instance after a power cut
         self.health = health
+        self.agent = agent
         self.collector = collector
         self.q = q
         self.opts = opts
-        self.status_dir = gateway
 
     async def run(self, duration_s: float) -> None:
         t_end = time.monotonic() + duration_s
@@ -73,21 +69,33 @@ class LiveView:
                 live.update(self.render())
 
     def gateway_status(self) -> str:
-        status = read_status(self.status_dir)
+        if not self.agent.running:
+            return "gateway: DOWN"
+        status = self.agent.status()
         if status is None:
             return "gateway: starting"
         a = status["rows"].get("agent", {})
         link = "connected" if status["broker_connected"] else "NO BROKER"
-        return (
+        text = (
             f"gateway: {link}, read {a.get('samples', 0):.0f} samples, "
-            f"spool {a.get('spool_depth', 0):.0f} messages waiting, "
-            f"{a.get('spool_dropped', 0):.0f} dropped"
+            f"spool {a.get('spool_unsent', a.get('spool_depth', 0)):.0f} to send"
         )
+        if "spool_unconfirmed" in a:
+            text += f", {a['spool_unconfirmed']:.0f} sent not yet confirmed"
+        if a.get("spool_held"):
+            text += f" ({a['spool_held']:.0f} held by the collector)"
+        if a.get("messages_resent"):
+            text += f", {a['messages_resent']:.0f} re-sent"
+        if a.get("spool_dropped"):
+            text += f", {a['spool_dropped']:.0f} dropped"
+        return text
 
     def collector_status(self) -> str:
         h = self.health
         if not self.collector.running:
             state = "DOWN, "
+        elif self.collector.paused:
+            state = "HELD (SIGSTOP), "
         elif not h.reachable:
             state = "DATABASE DOWN (figures from before), "
         else:
@@ -101,21 +109,24 @@ class LiveView:
             text += f", {spooled:.0f} in its spool"
         if errors := h.total("write_errors"):
             text += f", {errors} failed writes"
+        if duplicates := h.total("duplicates_absorbed"):
+            text += f", {duplicates} duplicates absorbed"
         return text
 
     def text_status(self) -> str:
-        res = next(iter(self.analytics.results.values()), None)
+        res = next(iter(self.analytics.current.results.values()), None)
         oee = f"{res.line_oee:.0%}" if res and res.line_oee == res.line_oee else "-"
         return (
             f"{self.gateway_status()} | {self.collector_status()} | line OEE {oee} | "
-            f"commands sent {self.analytics.commands_sent}"
+            f"commands sent {self.analytics.total('commands_sent')}"
         )
 
     def render(self) -> Any:
         from rich.console import Group
         from rich.table import Table
 
-        res = next(iter(self.analytics.results.values()), None)
+        analytics = self.analytics.current
+        res = next(iter(analytics.results.values()), None)
         t = Table(title=f"Tonle demo - line {self.spec.line} ({len(self.spec.stations)} stations)")
         for col in ("station", "operation", "state", "pcs/h", "OEE", "health", "drift"):
             t.add_column(col)
@@ -135,7 +146,7 @@ class LiveView:
                 )
             else:
                 t.add_row(st.name, st.operation, "waiting for data", "", "", "", "")
-        lines = [t]
+        lines: list[Any] = [t]
         if res:
             lines.append(
                 f"Line OEE {_fmt(res.line_oee, '{:.0%}')}   output {_fmt(res.line_pph, '{:.0f}')} pcs/h "
@@ -143,7 +154,7 @@ class LiveView:
                 f"bottleneck {res.bottleneck}"
             )
         lines.append(self.text_status())
-        for act in self.analytics.actions[-5:]:
+        for act in analytics.actions[-5:]:
             lines.append(f"[bold]{act.severity.upper()}[/] {act.message}")
         return Group(*lines)
 

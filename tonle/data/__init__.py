@@ -1,0 +1,1 @@
+"""Data files shipped with Tonle (Unicode confusables table); see PROVENANCE.md."""

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from tonle.app.broker_security import BrokerSecurity
 from tonle.errors import ServiceError
 from tonle.messages import N_
 
@@ -105,21 +106,21 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 @dataclass
-class LocalBroker:
-    """A mosquitto broker owned by this process."""
+class LocalBroker(BrokerSecurity):
+    """A mosquitto broker owned by this process: TLS and a certificate per client unless `secure=False`.
+
+    `identity(name, role, ...)` gives a client its `[mqtt]` settings (tonle.app.broker_security).
+    """
 
     folder: Path
     port: int = 0
+    secure: bool = True
     max_queued_messages: int = 100_000
     # How often mosquitto writes its store: every `autosave_interval` seconds, or, with
     # `autosave_on_changes`, after that many changes (docs/delivery.md, third-party devices).
     autosave_interval: int = 5
     autosave_on_changes: bool = False
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def host(self) -> str:
-        return "127.0.0.1"
 
     def config_text(self) -> str:
         # mosquitto's default max_queued_messages (1000) silently drops QoS 1
@@ -131,11 +132,10 @@ class LocalBroker:
         persistence.mkdir(parents=True, exist_ok=True)
         return "\n".join(
             [
-                f"listener {self.port} 127.0.0.1",
                 # Run as whoever started us (as root mosquitto would switch to the
                 # 'mosquitto' user and could not write its persistence file).
                 f"user {getpass.getuser()}",
-                "allow_anonymous true",
+                *self.listener_lines(),
                 "persistence true",
                 f"persistence_location {persistence}/",
                 f"autosave_interval {self.autosave_interval}",
@@ -144,10 +144,11 @@ class LocalBroker:
                 "max_queued_bytes 0",
                 "max_inflight_messages 0",
                 "max_packet_size 16777216",
-                "log_dest stdout",
+                f"log_dest file {self.folder / 'mosquitto.log'}",  # flushed per line (stdout is buffered)
                 "log_type error",
                 "log_type warning",
                 "log_type notice",
+                "log_type information",
                 "log_type all" if os.environ.get("TONLE_BROKER_DEBUG") else "",
                 "",
             ]
@@ -301,8 +302,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
 
 @contextlib.contextmanager
-def local_broker(folder: Path, port: int = 0) -> Iterator[LocalBroker]:
-    broker = LocalBroker(folder=folder, port=port).start()
+def local_broker(folder: Path, port: int = 0, secure: bool = True) -> Iterator[LocalBroker]:
+    broker = LocalBroker(folder=folder, port=port, secure=secure).start()
     try:
         yield broker
     finally:

@@ -1,11 +1,15 @@
 """`[mqtt]` and `[influxdb]`: where the broker and the database are, and how to log in.
 
 Secrets are never in the file: a `password_env` (or `token_env`) key names the
-environment variable that holds the secret.
+environment variable that holds the secret. MQTT runs over TLS unless a lab turns it off:
+the broker proves itself with a certificate the plant CA signed (`ca_file`), and each client
+with its own (`cert_file`, `key_file`, made by `tonle provision`), which the broker takes as
+the client's identity (docs/security.md).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from tonle.config.fields import Port, PosFloat, Section, secret
@@ -14,15 +18,56 @@ from tonle.config.problems import ConfigError, Problem
 __all__ = ["InfluxConfig", "MqttConfig"]
 
 
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
 class MqttConfig(Section, frozen=True):
+    """The broker, and who this process is to it.
+
+    `tls = false` is for a lab broker on loopback only: nothing then proves who sent what,
+    and the broker Tonle provisions does not listen in plain text (docs/security.md).
+    """
+
     host: str = "127.0.0.1"
-    port: Port = 1883
+    port: Port = 8883
+    tls: bool = True
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
     username: str = ""
     password_env: str = ""
     client_id: str = ""
 
     def password(self) -> str | None:
         return secret(self.password_env, "mqtt.password_env")
+
+    def tls_files(self) -> tuple[str, str, str] | None:
+        """(CA, certificate, key) to connect with, or None in a lab; ConfigError naming the key.
+
+        Checked when a connection is made rather than when the file is read, so a config
+        used only for reports or analysis does not need certificates.
+        """
+        if not self.tls:
+            return None
+        found = []
+        for key in TLS_FILES:
+            path = getattr(self, key)
+            if not path:
+                found.append(
+                    Problem(
+                        key,
+                        "is empty, and MQTT runs over TLS",
+                        "run `tonle provision gateway NAME ...` (or `tonle provision service NAME`) and use "
+                        "the ca.crt, NAME.crt and NAME.key it writes; a lab broker may set mqtt.tls = false",
+                    )
+                )
+            elif not os.access(path, os.R_OK):
+                found.append(
+                    Problem(key, f"names {path}, which does not exist or cannot be read", "check the path")
+                )
+        if found:
+            raise ConfigError(problems=[p.under("mqtt") for p in found])
+        return self.ca_file, self.cert_file, self.key_file
 
 
 class InfluxConfig(Section, frozen=True):

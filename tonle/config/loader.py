@@ -83,7 +83,24 @@ def load_config(
     """Read and check a config file (or only defaults and environment when `path` is None)."""
     if path is None:
         return parse_config({}, env, "defaults", root)
-    return parse_config(read_toml(path), env, str(path), root)
+    return parse_config(_beside(read_toml(path), Path(path).parent), env, str(path), root)
+
+
+# Files a config names that travel with it (a gateway's bundle from `tonle provision`).
+_FILE_KEYS = {"mqtt": ("ca_file", "cert_file", "key_file")}
+
+
+def _beside(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Relative certificate paths are relative to the config file, wherever it is run from."""
+    for section, keys in _FILE_KEYS.items():
+        values = doc.get(section)
+        if not isinstance(values, dict):
+            continue
+        for key in keys:
+            value = values.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                values[key] = str(folder / value)
+    return doc
 
 
 def _env_overrides(

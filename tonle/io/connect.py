@@ -3,7 +3,7 @@
 Every service (agent, collector, analytics), the demo, the report and the container
 healthcheck build their links here, so credentials are read from the environment in
 one place (`MqttConfig.password()`, `InfluxConfig.password()` / `token()`), and the
-TLS settings of a later issue plug in here once instead of at every call site.
+TLS files (`MqttConfig.tls_files()`) are checked here once instead of at every call site.
 Each factory takes a config section or the whole `TonleConfig`.
 """
 
@@ -13,13 +13,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tonle.config import InfluxConfig, MqttConfig, TonleConfig
-from tonle.io.mqtt import MqttConnection, Will
+from tonle.io.mqtt import MqttConnection, TlsFiles, Will
 
 if TYPE_CHECKING:  # httpx (and, where rich is installed, its CLI) only for what reads or writes InfluxDB
     from tonle.io.influxql import InfluxQLClient
     from tonle.io.writers import Writer
 
-__all__ = ["influx_writer", "influxql_client", "mqtt_connection", "role_client_id"]
+__all__ = ["influx_writer", "influxql_client", "mqtt_connection", "mqtt_tls", "role_client_id"]
 
 
 def _mqtt(cfg: MqttConfig | TonleConfig) -> MqttConfig:
@@ -28,6 +28,12 @@ def _mqtt(cfg: MqttConfig | TonleConfig) -> MqttConfig:
 
 def _influx(cfg: InfluxConfig | TonleConfig) -> InfluxConfig:
     return cfg.influxdb if isinstance(cfg, TonleConfig) else cfg
+
+
+def mqtt_tls(cfg: MqttConfig | TonleConfig) -> TlsFiles | None:
+    """The TLS files of `mqtt` (None for a lab broker); ConfigError naming a missing one."""
+    files = _mqtt(cfg).tls_files()
+    return None if files is None else TlsFiles(*files)
 
 
 def role_client_id(cfg: MqttConfig | TonleConfig, role: str, name: str = "") -> str:
@@ -68,6 +74,7 @@ def mqtt_connection(
         session_expiry_s=session_expiry_s,
         username=m.username or None,
         password=m.password(),
+        tls=mqtt_tls(m),
         on_connect_hook=on_connect_hook,
     )
 

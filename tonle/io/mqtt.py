@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -38,7 +39,7 @@ from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.mqtt_loop import PahoOnLoop, Socket
 from tonle.messages import N_, _
 
-__all__ = ["MqttConnection", "MqttError", "Will"]
+__all__ = ["MqttConnection", "MqttError", "TlsFiles", "Will"]
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,35 @@ UNREACHABLE_FIX = N_(
 RETRYING = N_("{error}; retrying every {max_s:.0f} s at most")
 NO_ANSWER = N_("no answer from the MQTT broker at {host}:{port} after {timeout:.0f}s")
 NO_ANSWER_FIX = N_("check that mosquitto is running and the host and port in the config are right")
+UNTRUSTED = N_("the MQTT broker at {host}:{port} did not prove who it is ({reason})")
+UNTRUSTED_FIX = N_(
+    "mqtt.ca_file must be the plant's ca.crt, and mqtt.host a name on the broker's certificate "
+    "(tonle provision init --broker-host NAME); a client that does not trust the broker never sends to it"
+)
+CLOSED = N_("the MQTT broker at {host}:{port} hung up before accepting this client ({reason})")
+CLOSED_FIX = N_(
+    "the plant's broker speaks TLS only and wants a certificate from `tonle provision`: check mqtt.tls, "
+    "mqtt.cert_file and mqtt.key_file; a revoked gateway needs new credentials"
+)
+CERT_REFUSED = N_("the MQTT broker at {host}:{port} refused this client's certificate ({reason})")
+CERT_REFUSED_FIX = N_(
+    "check mqtt.cert_file and mqtt.key_file; a revoked or expired gateway needs new credentials "
+    "from `tonle provision gateway NAME`"
+)
 REFUSED = N_("the MQTT broker at {host}:{port} refused the connection: {reason}")
 SUB_REFUSED = N_("the MQTT broker at {host}:{port} refused a subscription: {reason}; check the ACL")
 REFUSED_FIX = N_(
     "check mqtt.username, the password in the variable named by mqtt.password_env, and the broker's ACL"
 )
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The CA this client trusts, and its own certificate and key (its identity to the broker)."""
+
+    ca: str
+    cert: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,7 @@ class MqttConnection(PahoOnLoop):
     max_inflight: int = 1000
     username: str | None = None
     password: str | None = None
+    tls: TlsFiles | None = None
     on_connect_hook: Callable[[], None] | None = None
     reconnect_policy: BackoffPolicy = RECONNECT_POLICY
     stats: _Stats = field(default_factory=_Stats)
@@ -134,6 +160,10 @@ class MqttConnection(PahoOnLoop):
         c.max_queued_messages_set(0)
         if self.username:
             c.username_pw_set(self.username, self.password)
+        if self.tls is not None:
+            # Certificate and host name checked (ssl's client defaults): a gateway talks to
+            # the plant's broker only, and shows its own certificate as its identity.
+            c.tls_set(ca_certs=self.tls.ca, certfile=self.tls.cert, keyfile=self.tls.key)
         if self.will is not None:
             c.will_set(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
         c.on_connect = self._on_connect
@@ -200,7 +230,7 @@ class MqttConnection(PahoOnLoop):
                 # it triggers are handed back to this loop.
                 await self._loop.run_in_executor(None, c.reconnect)
             except (OSError, paho.WebsocketConnectionError, ValueError) as exc:
-                self.last_error = self._error(UNREACHABLE, UNREACHABLE_FIX, exc)
+                self.last_error = self._connect_error(exc)
                 self._answered.set()
                 if warned_at != self.stats.connects:
                     retrying = _(RETRYING).format(error=self.last_error, max_s=self.reconnect_policy.max_s)
@@ -208,10 +238,25 @@ class MqttConnection(PahoOnLoop):
                     warned_at = self.stats.connects
                 await self._backoff.failed()
                 continue
+            connects = self.stats.connects
             await self._lost_event.wait()  # set by on_disconnect / on_socket_close
             if self._closing:
                 return
+            if self.stats.connects == connects and self.last_error is None:
+                # Closed before any CONNACK: a TLS broker hanging up on a plain client, or on a
+                # certificate it does not accept (TLS 1.3 says so only after the handshake).
+                self.last_error = self._error(CLOSED, CLOSED_FIX, "no CONNACK")
+                self._answered.set()
+                log.warning("%s", self.last_error)
             await self._backoff.failed()
+
+    def _connect_error(self, exc: BaseException) -> MqttError:
+        """Why a connect failed, in words that point at the fix (TLS failures are not outages)."""
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return self._error(UNTRUSTED, UNTRUSTED_FIX, exc.verify_message or str(exc))
+        if isinstance(exc, ssl.SSLError):
+            return self._error(CERT_REFUSED, CERT_REFUSED_FIX, exc.reason or str(exc))
+        return self._error(UNREACHABLE, UNREACHABLE_FIX, exc)
 
     def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
         reason = exc if isinstance(exc, str) else str(exc) or exc.__class__.__name__

@@ -127,8 +127,14 @@ class PahoOnLoop:
                 selector.unregister(sock)
 
     def _readable(self) -> None:
-        if self._client is not None:
-            self._client.loop_read(max_packets=READ_BURST)
+        if self._client is None:
+            return
+        self._client.loop_read(max_packets=READ_BURST)
+        # A TLS socket may hold decrypted bytes the kernel no longer reports as readable:
+        # read them now, or the messages in them wait for the next packet to arrive.
+        pending = getattr(self._sock, "pending", None)
+        if pending is not None and pending() > 0 and self._loop is not None:
+            self._loop.call_soon(self._readable)
 
     def _writable(self) -> None:
         if self._client is not None:

@@ -75,7 +75,7 @@ def main() -> None:
                     for r in range(args.rounds):  # a fresh broker each time: an empty store
                         folder = Path(tmp) / f"b{len(out)}-{r}-{int(online)}"
                         broker = LocalBroker(
-                            folder, autosave_interval=interval, autosave_on_changes=on_changes
+                            folder, autosave_interval=interval, autosave_on_changes=on_changes, secure=False
                         )
                         broker.start()
                         try:

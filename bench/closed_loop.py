@@ -52,7 +52,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=60.0)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        broker = LocalBroker(Path(tmp) / "b").start()
+        broker = LocalBroker(Path(tmp) / "b", secure=False).start()
         db = LocalInfluxDB(Path(tmp) / "i").start()
         try:
             print(json.dumps(asyncio.run(run(broker, db, args.stations, args.minutes))))

@@ -19,7 +19,8 @@ _counter = itertools.count()
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    b = LocalBroker(folder=Path(tmp_path_factory.mktemp("mosquitto"))).start()
+    # A lab broker (plain text, anonymous): the tests of security start their own secure one.
+    b = LocalBroker(folder=Path(tmp_path_factory.mktemp("mosquitto")), secure=False).start()
     yield b
     b.stop()
 

@@ -119,7 +119,7 @@ class Service:
 def _gateway(tmp_path: Path, mqtt_port: int, spool: Path, devices: str = "") -> Path:
     path = tmp_path / "gateway.toml"
     path.write_text(
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\ntls = false\n\n'
         f'[agent]\nid = "gw-test"\nsite = "{tmp_path.name}"\n\n'
         f'[spool]\npath = "{spool}"\nmax_mb = 8.0\n\n'
         + (devices or '[[devices]]\ntype = "sim"\nstations = 2\nwearing_station = -1\n')
@@ -130,7 +130,7 @@ def _gateway(tmp_path: Path, mqtt_port: int, spool: Path, devices: str = "") -> 
 def _server(tmp_path: Path, mqtt_port: int, influx_url: str, database: str = "tonle") -> Path:
     path = tmp_path / "tonle.toml"
     path.write_text(
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\ntls = false\n\n'
         f'[influxdb]\nurl = "{influx_url}"\ndatabase = "{database}"\n\n'
         f'[collector]\nshare_group = ""\ninstance = "{database}"\n'
         f'spool_path = "{tmp_path / "collector-spool.sqlite"}"\n\n'

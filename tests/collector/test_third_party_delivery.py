@@ -69,7 +69,7 @@ def addresses(name: str) -> tuple[MachineAddress, MachineAddress]:
 def test_with_the_recommended_setup_a_broker_crash_while_the_collector_is_away_loses_nothing(
     tmp_path: Path, influxdb, unique_name
 ):
-    broker = LocalBroker(folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1).start()
+    broker = LocalBroker(folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1, secure=False).start()
     try:
         cfg = config_for(broker, influxdb, unique_name)  # one collector: share_group ""
         assert cfg.collector.share_group == ""
@@ -93,7 +93,7 @@ def test_without_autosave_on_changes_a_broker_crash_loses_what_was_queued_since_
     tmp_path: Path, influxdb, unique_name
 ):
     """The documented limit of the plain `autosave_interval` (here long enough never to come)."""
-    broker = LocalBroker(folder=tmp_path / "broker", autosave_interval=3600).start()
+    broker = LocalBroker(folder=tmp_path / "broker", autosave_interval=3600, secure=False).start()
     try:
         cfg = config_for(broker, influxdb, unique_name)
         plug, marker = addresses(unique_name)
@@ -116,7 +116,7 @@ def test_a_shared_subscription_does_not_survive_a_broker_restart_and_the_device_
 ):
     """The documented limit: even a clean restart with the recommended broker settings forgets a
     shared subscription, so what the device sends before the collector is back is dropped."""
-    broker = LocalBroker(folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1).start()
+    broker = LocalBroker(folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1, secure=False).start()
     try:
         cfg = config_for(broker, influxdb, unique_name, collector={"share_group": f"g-{unique_name}"})
         plug, marker = addresses(unique_name)

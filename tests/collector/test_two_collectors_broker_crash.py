@@ -25,7 +25,7 @@ MEASUREMENTS = ("telemetry", "state", "production")
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    b = LocalBroker(folder=tmp_path / "broker").start()
+    b = LocalBroker(folder=tmp_path / "broker", secure=False).start()
     yield b
     b.stop()
 

@@ -24,7 +24,7 @@ SCRIPT = ROOT / "deploy" / "healthcheck.py"
 def _config(tmp_path: Path, mqtt_port: int, influx_url: str, database: str) -> Path:
     path = tmp_path / "tonle.toml"
     path.write_text(
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\ntls = false\n\n'
         f'[influxdb]\nurl = "{influx_url}"\ndatabase = "{database}"\n\n'
         '[collector]\ninstance = "collector-hc"\nhealth_interval_s = 5.0\n'
     )

@@ -23,7 +23,7 @@ from tonle.io.spool import Spool
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     """A broker this test may stop and restart (on the same port, with its persistence)."""
-    b = LocalBroker(folder=tmp_path / "broker").start()
+    b = LocalBroker(folder=tmp_path / "broker", secure=False).start()
     yield b
     b.stop()
 
@@ -84,6 +84,7 @@ def _gateway_toml(path: Path, broker: LocalBroker, name: str, spool: Path) -> Pa
             [mqtt]
             host = "{broker.host}"
             port = {broker.port}
+            tls = false
             [agent]
             id = "gw-{name}"
             site = "{name}"

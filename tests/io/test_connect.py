@@ -42,7 +42,12 @@ def secured_influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local
 def _config(db_url: str, database: str, broker: LocalBroker | None = None, **mqtt: object) -> TonleConfig:
     return parse_config(
         {
-            "mqtt": {"host": "127.0.0.1", "port": broker.port if broker else free_port(), **mqtt},
+            "mqtt": {
+                "host": "127.0.0.1",
+                "port": broker.port if broker else free_port(),
+                "tls": False,
+                **mqtt,
+            },
             "influxdb": {"url": db_url, "database": database, "username": USER, "password_env": PASSWORD_ENV},
         },
         env={},
@@ -103,7 +108,11 @@ def test_the_demo_says_at_once_when_a_configured_broker_is_not_there(
     influxdb: LocalInfluxDB, unique_name: str
 ) -> None:
     cfg = parse_config(
-        {"mqtt": {"port": free_port()}, "influxdb": {"url": influxdb.url, "database": unique_name}}, env={}
+        {
+            "mqtt": {"port": free_port(), "tls": False},
+            "influxdb": {"url": influxdb.url, "database": unique_name},
+        },
+        env={},
     )
     with pytest.raises(MqttError) as down:
         asyncio.run(preflight(cfg, timeout_s=60))
@@ -121,6 +130,7 @@ def test_an_mqtt_connection_gets_its_id_user_and_will_from_the_config(
                 "port": 1884,
                 "username": "gw",
                 "password_env": "TONLE_TEST_MQTT_PW",
+                "tls": False,
             }
         },
         env={},
@@ -131,12 +141,12 @@ def test_an_mqtt_connection_gets_its_id_user_and_will_from_the_config(
     assert (m.username, m.password, m.will, m.manual_ack, m.receive_maximum) == ("gw", "pw", will, True, 7)
     assert mqtt_connection(cfg, "analytics").client_id == "tonle-analytics"
     assert mqtt_connection(cfg, "demo", client_id="mine").client_id == "mine"
-    named = parse_config({"mqtt": {"client_id": "fixed"}}, env={})
+    named = parse_config({"mqtt": {"client_id": "fixed", "tls": False}}, env={})
     assert role_client_id(named, "collector", "c1") == "fixed"
 
 
 def test_an_mqtt_connection_from_the_config_reaches_the_broker(broker: LocalBroker, unique_name: str) -> None:
-    cfg = parse_config({"mqtt": {"host": broker.host, "port": broker.port}}, env={})
+    cfg = parse_config({"mqtt": broker.identity("test", "observer")}, env={})
 
     async def body() -> None:
         async with mqtt_connection(cfg, "test", name=unique_name) as m:

@@ -37,7 +37,7 @@ def test_a_missing_broker_is_retried_with_backoff_warned_once_and_forgotten_once
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
-    broker = LocalBroker(folder=tmp_path / "broker", port=port)
+    broker = LocalBroker(folder=tmp_path / "broker", port=port, secure=False)
 
     async def body() -> None:
         async with MqttConnection("127.0.0.1", port, "tonle-test-backoff", reconnect_policy=FAST) as m:

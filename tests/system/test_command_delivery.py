@@ -36,7 +36,7 @@ QUIET = {"rules": {"andon_on_breakdown": False}}  # the only command is the test
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     """A broker this test may stop, kill and restart (same port; persistence kept or wiped)."""
-    b = LocalBroker(folder=tmp_path / "broker").start()
+    b = LocalBroker(folder=tmp_path / "broker", secure=False).start()
     yield b
     b.stop()
 

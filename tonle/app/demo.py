@@ -55,8 +55,9 @@ from tonle.app.demo_plant import (
     write_collector_config,
     write_gateway_config,
 )
+from tonle.app.demo_security import demo_identities, secure_influxdb
 from tonle.app.demo_view import LiveView, print_summary
-from tonle.app.services import LocalBroker, LocalInfluxDB
+from tonle.app.services import LocalBroker, LocalInfluxDB, free_port
 from tonle.config import LineConfig, TonleConfig
 from tonle.errors import ServiceError, TonleError
 from tonle.io.clock import WallClock
@@ -141,29 +142,33 @@ def replace_struct(obj: Any, **changes: Any) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def services(cfg: TonleConfig, opts: DemoOptions, folder: Path) -> AsyncIterator[Services]:
-    """Start private mosquitto and influxd when none is configured; stop them on exit."""
+async def services(
+    cfg: TonleConfig, opts: DemoOptions, folder: Path, spec: LineSpec
+) -> AsyncIterator[Services]:
+    """Start private mosquitto and influxd when none is configured; stop them on exit.
+
+    Secure as in a plant: mosquitto speaks TLS only and knows each part of the demo by its
+    own certificate (gateway, collector, analytics, the drills' watch), with the ACL made from
+    those identities; influxd wants a user and password (in the environment, never a file).
+    """
     if not opts.own_services:
         yield Services(cfg)
         return
-    broker = LocalBroker(folder=folder / "mosquitto")
-    db = LocalInfluxDB(folder=folder / "influxdb")
+    broker = LocalBroker(folder=folder / "mosquitto", port=free_port())  # known before it starts
+    db = LocalInfluxDB(folder=folder / "influxdb", http_settings={"auth-enabled": True})
     try:
+        identities = await asyncio.to_thread(demo_identities, broker, spec)
         await asyncio.to_thread(broker.start)
         await asyncio.to_thread(db.start)
+        influx = await asyncio.to_thread(secure_influxdb, db, cfg.influxdb)
         log.info(
-            "started mosquitto on port %d and influxd on port %d (data in %s)", broker.port, db.port, folder
+            "started mosquitto (TLS) on port %d and influxd on port %d (data in %s)",
+            broker.port,
+            db.port,
+            folder,
         )
         yield Services(
-            replace_struct(
-                cfg,
-                mqtt=replace_struct(
-                    cfg.mqtt, host=broker.host, port=broker.port, username="", password_env=""
-                ),
-                influxdb=replace_struct(cfg.influxdb, url=db.url, username="", password_env=""),
-            ),
-            broker,
-            db,
+            replace_struct(cfg, mqtt=identities["analytics"], influxdb=influx), broker, db, identities
         )
     finally:
         broker.stop()
@@ -200,7 +205,7 @@ async def preflight(cfg: TonleConfig, timeout_s: float = PREFLIGHT_TIMEOUT_S) ->
     async with influxql_client(cfg) as q:
         await q.ping()
         await q.execute("SHOW DATABASES")  # a query: proves the credentials as well as the address
-    async with mqtt_client(cfg, f"tonle-demo-check-{os.getpid()}") as mqtt:
+    async with mqtt_client(cfg.mqtt, f"tonle-demo-check-{os.getpid()}") as mqtt:
         await mqtt.check_reachable(timeout_s)
 
 
@@ -210,7 +215,7 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     cfg = demo_config(cfg, spec)
     folder = (opts.run_dir / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    async with services(cfg, opts, folder) as svc:
+    async with services(cfg, opts, folder, spec) as svc:
         if not opts.own_services:
             await preflight(svc.cfg)
         return await _run_line(svc, spec, accel, opts, folder)
@@ -230,13 +235,13 @@ async def _run_line(
         demo_plant(clock) as plant,
         influx_writer(cfg) as kpi_writer,
         influxql_client(cfg) as q,
-        mqtt_client(cfg, f"tonle-demo-analytics-{folder.name}") as mqtt,
+        mqtt_client(svc.mqtt("analytics"), f"tonle-demo-analytics-{folder.name}") as mqtt,
     ):
         produced: Counter[tuple[str, str]] = Counter()  # ground truth: what the nodes sent
         warm_up(nodes, now, produced)  # the shift so far waits in the nodes until the gateway reads it
         line.set_wear_acceleration(accel)
         gateway = write_gateway_config(
-            folder, cfg.mqtt, spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
+            folder, svc.mqtt("gateway"), spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
         )
         agent = AgentProcess(gateway, folder / "agent.log")
         analytics = AnalyticsRuns(lambda: AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
@@ -273,7 +278,8 @@ class _Run:
     health: CollectorHealth = field(init=False)
 
     def __post_init__(self) -> None:
-        config = write_collector_config(self.folder, self.svc.cfg, self.folder.name)
+        svc = self.svc
+        config = write_collector_config(self.folder, svc.cfg, svc.mqtt("collector"), self.folder.name)
         self.collector = CollectorProcess(config, self.folder / "collector.log")
         self.health = CollectorHealth(since_ns=self.start_ns)
 

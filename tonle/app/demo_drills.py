@@ -291,8 +291,7 @@ class Drill:
 
     async def collector_crash(self) -> None:
         """SIGKILL the collector while it holds a batch, then restart it with the same MQTT session."""
-        cfg = self.plant.svc.cfg
-        async with mqtt_client(cfg, f"tonle-demo-drill-{os.getpid()}") as watch:
+        async with mqtt_client(self.plant.svc.mqtt("observer"), f"tonle-demo-drill-{os.getpid()}") as watch:
             await watch.subscribe(subscription("telemetry"), qos=0)
             with contextlib.suppress(TimeoutError, MqttError):  # no traffic seen: kill all the same
                 await watch.wait_subscribed()

@@ -19,7 +19,7 @@ import sys
 import time
 import tomllib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
 NS = 1_000_000_000
 # The agent's cumulative counters in its status.json rows that the demo's summary adds up.
 AGENT_COUNTERS = ("messages_confirmed", "messages_resent", "no_subscriber_pubacks", "mqtt_reconnects")
+GATEWAY_ID = "demo-gateway"  # the identities of the demo's own secure broker (tonle.app.demo)
 TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "gateway-demo-line.toml"
 WARMUP_CHUNK_S = 60
 # Frames a sensor node keeps until the gateway acknowledges them: room for the
@@ -106,12 +107,15 @@ def warm_up(nodes: SerialLineSim, now_ns: int, produced: Counter[tuple[str, str]
 def write_gateway_config(
     folder: Path, mqtt: MqttConfig, spec: LineSpec, links: dict[str, Path], press_port: int, rtu_port: str
 ) -> Path:
-    """The example gateway config, pointed at this run's broker (with its user), ptys and Modbus servers."""
+    """The example gateway config, pointed at this run's broker (its identity), ptys and Modbus servers.
+
+    The password, if any, stays in the environment, which the agent process inherits.
+    """
     data: dict[str, Any] = tomllib.loads(TEMPLATE.read_text())
-    data["mqtt"] = {"host": mqtt.host, "port": mqtt.port}
-    if mqtt.username:  # the password stays in the environment, which the agent process inherits
-        data["mqtt"].update(username=mqtt.username, password_env=mqtt.password_env)
+    data["mqtt"] = {k: v for k, v in msgspec.to_builtins(mqtt).items() if v != ""}
     data["agent"].update(site=spec.site, area=spec.area, line=spec.line)
+    if mqtt.tls:  # the broker knows the gateway by its certificate: its id must be that name
+        data["agent"]["id"] = GATEWAY_ID
     data["spool"]["path"] = str(folder / "gateway")
     pattern = next(d for d in data["devices"] if d["type"] == "serial")
     serial = [
@@ -131,7 +135,7 @@ def write_gateway_config(
     return path
 
 
-def write_collector_config(folder: Path, cfg: TonleConfig, run_name: str) -> Path:
+def write_collector_config(folder: Path, cfg: TonleConfig, mqtt: MqttConfig, run_name: str) -> Path:
     """The collector's config for this run, so it runs as its own process like on a server.
 
     Its MQTT client id and instance name stay the same across restarts: the
@@ -149,8 +153,8 @@ def write_collector_config(folder: Path, cfg: TonleConfig, run_name: str) -> Pat
     collector.update(instance="demo", health_interval_s=min(cfg.collector.health_interval_s, 1.0))
     if "spool_path" in collector:
         collector["spool_path"] = str(folder / "collector-spool.sqlite")
-    mqtt = data["mqtt"]
-    mqtt["client_id"] = f"tonle-demo-collector-{run_name}"
+    data["mqtt"] = {k: v for k, v in msgspec.to_builtins(mqtt).items() if v != ""}
+    data["mqtt"]["client_id"] = f"tonle-demo-collector-{run_name}"  # a lab broker; TLS: the cert's name
     path = folder / "collector.toml"
     path.write_text(tomli_w.dumps({k: data[k] for k in ("mqtt", "influxdb", "collector")}))
     return path
@@ -323,13 +327,22 @@ class CollectorProcess(TonleProcess):
 
 @dataclass
 class Services:
-    """What the demo runs on: the config pointed at them, and the daemons it owns (None if configured)."""
+    """What the demo runs on: the config pointed at them, and the daemons it owns (None if configured).
+
+    With its own (secure) broker every part of the demo has an identity of its own, as in a
+    plant: `identities` holds each role's `[mqtt]`; with a configured broker every part uses
+    the configured `[mqtt]`.
+    """
 
     cfg: TonleConfig
     broker: LocalBroker | None = None
     db: LocalInfluxDB | None = None
+    identities: dict[str, MqttConfig] = field(default_factory=dict)
+
+    def mqtt(self, role: str) -> MqttConfig:
+        return self.identities.get(role, self.cfg.mqtt)
 
 
-def mqtt_client(cfg: TonleConfig, client_id: str) -> MqttConnection:
+def mqtt_client(mqtt: MqttConfig, client_id: str) -> MqttConnection:
     """An MQTT connection of the demo itself (the analytics' commands, the drill's traffic watch)."""
-    return mqtt_connection(cfg, "demo", client_id=client_id)
+    return mqtt_connection(mqtt, "demo", client_id=client_id)

@@ -37,9 +37,15 @@ def _spools() -> Path:
 
 
 def config_for(broker: LocalBroker, influxdb: LocalInfluxDB, name: str, **sections: dict) -> TonleConfig:
-    """A config whose broker, database, site and MQTT client ids are private to one test."""
+    """A config whose broker, database, site and MQTT client ids are private to one test.
+
+    One `[mqtt]` serves agent, collector and analytics, so the broker must be a lab broker:
+    a secure one gives each identity only its own topics (tests/security prove that part).
+    """
+    if broker.secure:
+        raise ValueError("config_for runs every role with one MQTT identity; start LocalBroker(secure=False)")
     data: dict = {
-        "mqtt": {"host": broker.host, "port": broker.port},
+        "mqtt": broker.identity("rig", "collector"),  # a lab broker: one identity runs every role
         "influxdb": {"url": influxdb.url, "database": name},
         "collector": {
             "share_group": "",

@@ -69,7 +69,9 @@ def addresses(name: str) -> tuple[MachineAddress, MachineAddress]:
 def test_with_the_recommended_setup_a_broker_crash_while_the_collector_is_away_loses_nothing(
     tmp_path: Path, influxdb, unique_name
 ):
-    broker = LocalBroker(folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1, secure=False).start()
+    broker = LocalBroker(
+        folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1, secure=False
+    ).start()
     try:
         cfg = config_for(broker, influxdb, unique_name)  # one collector: share_group ""
         assert cfg.collector.share_group == ""
@@ -116,7 +118,9 @@ def test_a_shared_subscription_does_not_survive_a_broker_restart_and_the_device_
 ):
     """The documented limit: even a clean restart with the recommended broker settings forgets a
     shared subscription, so what the device sends before the collector is back is dropped."""
-    broker = LocalBroker(folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1, secure=False).start()
+    broker = LocalBroker(
+        folder=tmp_path / "broker", autosave_on_changes=True, autosave_interval=1, secure=False
+    ).start()
     try:
         cfg = config_for(broker, influxdb, unique_name, collector={"share_group": f"g-{unique_name}"})
         plug, marker = addresses(unique_name)

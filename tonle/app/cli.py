@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from tonle.app import provision
 from tonle.config import ConfigError, TonleConfig, load_config
 from tonle.errors import TonleError, file_error
 from tonle.messages import _
@@ -153,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--site", help=_("the site, when the same line name exists at more than one"))
     r.add_argument("--area", help=_("the area, when the same line name exists at more than one"))
+    provision.add_parser(sub)
     c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
     c.add_argument("config", type=Path)
     return p
@@ -302,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sim(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "provision":
+            return provision.run(args)
         if args.command == "check-config":
             return _check_config(load_config, args.config)
         cfg = load_config(args.config)

@@ -219,3 +219,10 @@ def test_a_revoked_gateway_is_refused_while_the_others_keep_working(tmp_path: Pa
         assert code in ACCEPTED and "revoked" in err.fix
     finally:
         b.stop()
+
+
+def test_the_provision_command_and_the_registry_agree_on_the_roles() -> None:
+    from tonle.app import provision
+    from tonle.security.registry import ROLES
+
+    assert provision.ROLES == ROLES

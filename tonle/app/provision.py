@@ -18,13 +18,16 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tonle.errors import TonleError
 from tonle.messages import N_, _
-from tonle.security.names import Confusable
-from tonle.security.pki import PkiError
-from tonle.security.plant import PlantSecurity
-from tonle.security.registry import ROLES, Member, RegistryError
+
+if TYPE_CHECKING:  # loaded by `tonle provision` only: `tonle agent` on a gateway needs no X.509
+    from tonle.security.plant import PlantSecurity
+    from tonle.security.registry import Member
+
+ROLES = ("gateway", "collector", "analytics", "operator", "observer", "healthcheck")  # registry.ROLES
 
 __all__ = ["ProvisionError", "add_parser", "run"]
 
@@ -80,6 +83,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from tonle.security.names import Confusable
+    from tonle.security.pki import PkiError
+    from tonle.security.registry import RegistryError
+
     try:
         return _run(args)
     except (RegistryError, PkiError, Confusable) as exc:
@@ -87,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tonle.security.plant import PlantSecurity
+    from tonle.security.registry import Member
+
     folder: Path = args.dir
     what = args.provision
     if what == "init":
@@ -124,6 +134,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _gateway(plant: PlantSecurity, args: argparse.Namespace) -> int:
+    from tonle.security.registry import Member
+
     machines = tuple(m.strip() for m in args.machines.split(",") if m.strip())
     member = Member(args.name, "gateway", args.site, args.area, args.line, machines)
     ident = plant.add(member)

@@ -81,7 +81,7 @@ def test_every_problem_of_a_file_is_reported_in_one_run():
         ("[analytics]\nwindow_s = 0", "'analytics.window_s' is 0; use a number above 0"),
         (
             "[mqtt]\nhots = 1",
-            "'mqtt.hots' is not a known key; did you mean 'host'? allowed here: client_id, host,",
+            "'mqtt.hots' is not a known key; did you mean 'host'? allowed here: ca_file, cert_file, client_id, host,",
         ),
         ("[mqt]\nhost = 1", "'mqt' is not a known key; did you mean 'mqtt'? allowed here: agent, analytics,"),
         ("mqtt = 3", "'mqtt' is 3; it must be a [mqtt] section with keys"),
@@ -121,7 +121,7 @@ def test_an_environment_variable_naming_no_key_is_reported_with_the_file_problem
     problems = _problems("[mqtt]\nport = 0", env={"TONLE_MQTT_HOTS": "x"})
     assert [str(p) for p in problems] == [
         "environment variable TONLE_MQTT_HOTS sets unknown key 'mqtt.hots'; "
-        "allowed: client_id, host, password_env, port, username",
+        "allowed: ca_file, cert_file, client_id, host, key_file, password_env, port, tls, username",
         "'mqtt.port' is 0; use a whole number from 1 to 65535",
     ]
 

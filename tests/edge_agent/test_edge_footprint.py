@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tonle.security.pki import Authority
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BUILD_AGENT = """
@@ -32,7 +34,15 @@ SIMULATOR_REGISTRATION = {"firmware_sim", "firmware_sim.source_config"}
 
 
 def test_building_an_agent_from_a_gateway_config_loads_no_server_stack(tmp_path: Path):
-    env = {**os.environ, "MQTT_PASSWORD": "x"}
+    ca = Authority.open(tmp_path / "security")
+    gw = ca.issue("gw-hall-1")
+    env = {
+        **os.environ,
+        "MQTT_PASSWORD": "x",
+        "TONLE_MQTT_CA_FILE": str(ca.ca_file),
+        "TONLE_MQTT_CERT_FILE": str(gw.cert),
+        "TONLE_MQTT_KEY_FILE": str(gw.key),
+    }
     done = subprocess.run(
         [
             sys.executable,

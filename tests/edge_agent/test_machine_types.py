@@ -21,6 +21,9 @@ from tonle.sources.base import Burst, Sample
 
 T0 = 1_780_000_000_000_000_000
 NODE = """
+[mqtt]
+tls = false  # never connects: the test reads what the agent makes of a burst
+
 [[devices]]
 type = "serial"
 name = "node_Z1"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -37,6 +36,7 @@ from paho.mqtt.properties import Properties
 from tonle.errors import MqttError
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.mqtt_loop import PahoOnLoop, Socket
+from tonle.io.mqtt_tls import CLOSED, CLOSED_FIX, TlsClient, TlsFiles, connect_failure
 from tonle.messages import N_, _
 
 __all__ = ["MqttConnection", "MqttError", "TlsFiles", "Will"]
@@ -48,73 +48,14 @@ RECONNECT_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
 RECONNECT_POLICY = BackoffPolicy(base_s=RECONNECT_MIN_S, max_s=RECONNECT_MAX_S)
 
-UNREACHABLE = N_("cannot reach the MQTT broker at {host}:{port} ({reason})")
-UNREACHABLE_FIX = N_(
-    "check that the broker (mosquitto) is running and that mqtt.host and mqtt.port in the config are right"
-)
 RETRYING = N_("{error}; retrying every {max_s:.0f} s at most")
 NO_ANSWER = N_("no answer from the MQTT broker at {host}:{port} after {timeout:.0f}s")
 NO_ANSWER_FIX = N_("check that mosquitto is running and the host and port in the config are right")
-UNTRUSTED = N_("the MQTT broker at {host}:{port} did not prove who it is ({reason})")
-UNTRUSTED_FIX = N_(
-    "mqtt.ca_file must be the plant's ca.crt, and mqtt.host a name on the broker's certificate "
-    "(tonle provision init --broker-host NAME); a client that does not trust the broker never sends to it"
-)
-CLOSED = N_("the MQTT broker at {host}:{port} hung up before accepting this client ({reason})")
-CLOSED_FIX = N_(
-    "the plant's broker speaks TLS only and wants a certificate from `tonle provision`: check mqtt.tls, "
-    "mqtt.cert_file and mqtt.key_file; a revoked gateway needs new credentials"
-)
-CERT_REFUSED = N_("the MQTT broker at {host}:{port} refused this client's certificate ({reason})")
-CERT_REFUSED_FIX = N_(
-    "check mqtt.cert_file and mqtt.key_file; a revoked or expired gateway needs new credentials "
-    "from `tonle provision gateway NAME`"
-)
 REFUSED = N_("the MQTT broker at {host}:{port} refused the connection: {reason}")
 SUB_REFUSED = N_("the MQTT broker at {host}:{port} refused a subscription: {reason}; check the ACL")
 REFUSED_FIX = N_(
     "check mqtt.username, the password in the variable named by mqtt.password_env, and the broker's ACL"
 )
-
-
-class _Client(paho.Client):
-    """paho's client, closing the TLS socket of a failed handshake (paho 2.1 leaves it open).
-
-    A gateway with a revoked certificate or the wrong CA retries for days: without this,
-    every attempt would leak a socket until the garbage collector found it.
-    """
-
-    def _ssl_wrap_socket(self, tcp_sock):  # type: ignore[no-untyped-def]
-        ctx = self._ssl_context
-        made: list[ssl.SSLSocket] = []
-        if ctx is None:
-            return super()._ssl_wrap_socket(tcp_sock)
-        wrap = ctx.wrap_socket
-
-        def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
-            sock = wrap(*args, **kwargs)
-            made.append(sock)
-            return sock
-
-        ctx.wrap_socket = recorded  # type: ignore[method-assign]
-        try:
-            return super()._ssl_wrap_socket(tcp_sock)
-        except BaseException:
-            for sock in made:
-                sock.close()
-            tcp_sock.close()
-            raise
-        finally:
-            del ctx.wrap_socket
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """The CA this client trusts, and its own certificate and key (its identity to the broker)."""
-
-    ca: str
-    cert: str
-    key: str
 
 
 @dataclass(frozen=True)
@@ -181,7 +122,7 @@ class MqttConnection(PahoOnLoop):
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
         self._loop = asyncio.get_running_loop()
-        c = _Client(
+        c = TlsClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=paho.MQTTv5,
@@ -283,11 +224,8 @@ class MqttConnection(PahoOnLoop):
 
     def _connect_error(self, exc: BaseException) -> MqttError:
         """Why a connect failed, in words that point at the fix (TLS failures are not outages)."""
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return self._error(UNTRUSTED, UNTRUSTED_FIX, exc.verify_message or str(exc))
-        if isinstance(exc, ssl.SSLError):
-            return self._error(CERT_REFUSED, CERT_REFUSED_FIX, exc.reason or str(exc))
-        return self._error(UNREACHABLE, UNREACHABLE_FIX, exc)
+        message, fix, reason = connect_failure(exc)
+        return self._error(message, fix, reason)
 
     def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
         reason = exc if isinstance(exc, str) else str(exc) or exc.__class__.__name__

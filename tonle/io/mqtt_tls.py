@@ -1,0 +1,86 @@
+"""TLS for `MqttConnection`: the files a client shows, and what a failed handshake means.
+
+Split from `tonle.io.mqtt` so the connection's life cycle reads on its own. A TLS failure
+is not an outage: a gateway whose certificate was revoked, or that does not trust the
+broker, needs a person, so it gets its own sentence and fix instead of "cannot reach".
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+
+from tonle.messages import N_
+
+__all__ = ["CLOSED", "CLOSED_FIX", "TlsClient", "TlsFiles", "connect_failure"]
+
+UNREACHABLE = N_("cannot reach the MQTT broker at {host}:{port} ({reason})")
+UNREACHABLE_FIX = N_(
+    "check that the broker (mosquitto) is running and that mqtt.host and mqtt.port in the config are right"
+)
+UNTRUSTED = N_("the MQTT broker at {host}:{port} did not prove who it is ({reason})")
+UNTRUSTED_FIX = N_(
+    "mqtt.ca_file must be the plant's ca.crt, and mqtt.host a name on the broker's certificate "
+    "(tonle provision init --broker-host NAME); a client that does not trust the broker never sends to it"
+)
+CLOSED = N_("the MQTT broker at {host}:{port} hung up before accepting this client ({reason})")
+CLOSED_FIX = N_(
+    "the plant's broker speaks TLS only and wants a certificate from `tonle provision`: check mqtt.tls, "
+    "mqtt.cert_file and mqtt.key_file; a revoked gateway needs new credentials"
+)
+CERT_REFUSED = N_("the MQTT broker at {host}:{port} refused this client's certificate ({reason})")
+CERT_REFUSED_FIX = N_(
+    "check mqtt.cert_file and mqtt.key_file; a revoked or expired gateway needs new credentials "
+    "from `tonle provision gateway NAME`"
+)
+
+
+def connect_failure(exc: BaseException) -> tuple[str, str, str]:
+    """(message, fix, reason) for an exception raised while connecting."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return UNTRUSTED, UNTRUSTED_FIX, exc.verify_message or str(exc)
+    if isinstance(exc, ssl.SSLError):
+        return CERT_REFUSED, CERT_REFUSED_FIX, exc.reason or str(exc)
+    return UNREACHABLE, UNREACHABLE_FIX, str(exc) or exc.__class__.__name__
+
+
+class TlsClient(paho.Client):
+    """paho's client, closing the TLS socket of a failed handshake (paho 2.1 leaves it open).
+
+    A gateway with a revoked certificate or the wrong CA retries for days: without this,
+    every attempt would leak a socket until the garbage collector found it.
+    """
+
+    def _ssl_wrap_socket(self, tcp_sock):  # type: ignore[no-untyped-def]
+        ctx = self._ssl_context
+        made: list[ssl.SSLSocket] = []
+        if ctx is None:
+            return super()._ssl_wrap_socket(tcp_sock)
+        wrap = ctx.wrap_socket
+
+        def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+            sock = wrap(*args, **kwargs)
+            made.append(sock)
+            return sock
+
+        ctx.wrap_socket = recorded  # type: ignore[method-assign]
+        try:
+            return super()._ssl_wrap_socket(tcp_sock)
+        except BaseException:
+            for sock in made:
+                sock.close()
+            tcp_sock.close()
+            raise
+        finally:
+            del ctx.wrap_socket
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The CA this client trusts, and its own certificate and key (its identity to the broker)."""
+
+    ca: str
+    cert: str
+    key: str

@@ -127,7 +127,7 @@ def test_two_machines_whose_names_look_alike_are_a_problem_naming_both(tmp_path:
         .replace('"S01"', '"\u0405\u004f1"')
     )
     assert _lines(tmp_path, SERIAL + spoof) == [
-        "device 'node_S01b': machine name 'ЅO1' (U+0405 U+004F U+0031) looks like the existing machine "
+        "device 'node_S01b': machine 'ЅO1' (U+0405 U+004F U+0031) looks like the existing machine "
         "'S01' (U+0053 U+0030 U+0031); use 'S01' itself if it is the same machine, or a name that reads "
         "differently"
     ]

@@ -80,7 +80,7 @@ def test_the_zero_width_spoof_is_refused_by_the_topic_rules_before_any_skeleton(
 def test_the_refusal_names_both_names_their_code_points_and_the_fix():
     text = str(Confusable("machine", "\u0455m01", "sm01", "site/area/line 'p/sewing/L1'"))
     assert text == (
-        "machine name 'ѕm01' (U+0455 U+006D U+0030 U+0031) looks like the existing machine 'sm01' "
+        "machine 'ѕm01' (U+0455 U+006D U+0030 U+0031) looks like the existing machine 'sm01' "
         "(U+0073 U+006D U+0030 U+0031) under site/area/line 'p/sewing/L1'; "
         "use 'sm01' itself if it is the same machine, or a name that reads differently"
     )

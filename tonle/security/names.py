@@ -120,7 +120,7 @@ class Confusable(TonleError, ValueError):
     def __init__(self, level: str, name: str, existing: str, where: str = "") -> None:
         super().__init__(
             N_(
-                "{level} name {name!r} ({name_points}) looks like the existing {level} "
+                "{level} {name!r} ({name_points}) looks like the existing {level} "
                 "{existing!r} ({existing_points}){under}"
             ),
             fix=N_("use {existing!r} itself if it is the same {level}, or a name that reads differently"),

@@ -17,7 +17,7 @@ import asyncio
 
 from tonle.contract import MachineAddress, parse_topic
 from tonle.io.influxql import InfluxQLClient, quote_ident, quote_str
-from tonle.security.names import Confusable, LookAlikes
+from tonle.security.names import Confusable, LookAlikes, load_table
 
 __all__ = ["LEVELS", "NameGuard"]
 
@@ -39,6 +39,7 @@ class NameGuard:
     def __init__(self) -> None:
         self._known: dict[Parent, LookAlikes] = {}
         self._admitted: set[str] = set()  # topics whose every name is known: no skeleton needed
+        load_table()  # at start, not on the first message
 
     def known(self, *parent: str) -> set[str]:
         """The names known directly under `parent` (no parent: the sites)."""

@@ -30,7 +30,7 @@ from importlib import resources
 from tonle.errors import TonleError
 from tonle.messages import N_
 
-__all__ = ["Confusable", "LookAlikes", "code_points", "confusable_with", "skeleton"]
+__all__ = ["Confusable", "LookAlikes", "code_points", "confusable_with", "load_table", "skeleton"]
 
 _DATA = "confusables.txt.gz"
 # Default-ignorable code points (UAX #44): they render as nothing, so they cannot tell names apart.
@@ -62,6 +62,11 @@ def _table() -> dict[int, str]:
         source, prototype = line.split(";")
         table[int(source, 16)] = "".join(chr(int(cp, 16)) for cp in prototype.split())
     return table
+
+
+def load_table() -> None:
+    """Read the confusables table now (about 30 ms of CPU), not when the first new name arrives."""
+    _table()
 
 
 def _within(cp: int, ranges: tuple[tuple[int, int], ...]) -> bool:

@@ -52,6 +52,7 @@ __all__ = [
 log = logging.getLogger("tonle.collector")
 
 STOP_DRAIN_S = 10.0  # on a clean stop, how long in-flight batches may take to be stored and acked
+NAMES_RELOAD_S = 300.0  # how often the stored names are read again (names other collectors stored)
 
 
 class Collector:
@@ -157,13 +158,21 @@ class Collector:
                 exc,
             )
             return False
-        log.info("look-alike check: %d stored names loaded", n)
+        log.debug("look-alike check: %d stored names read", n)
         return True
 
     async def _names_loop(self, loaded: bool) -> None:
+        """Retry the first read until it works; then read again now and then, so the names the
+        other collectors of a shared group stored are compared with too."""
+        if self.reader is None:
+            return
         backoff = Backoff(self.store.policy)
-        while not loaded:
-            await backoff.failed()
+        while True:
+            if loaded:
+                backoff.succeeded()
+                await asyncio.sleep(NAMES_RELOAD_S)
+            else:
+                await backoff.failed()
             loaded = await self.load_names()
 
     # -- completeness -----------------------------------------------------------

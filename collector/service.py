@@ -115,7 +115,8 @@ class Collector:
         try:
             async with self.mqtt:
                 await self.store.ensure_database(stop)
-                names_loaded = await self.load_names()  # before the first message: a restart forgets none
+                # Before the first message, so a restart forgets no name (stopping: nothing to read).
+                names_loaded = stop.is_set() or await self.load_names()
                 await self._subscribe()
                 self.ready.set()
                 log.info("collector %s storing into %s", self.instance, self.cfg.influxdb.url)

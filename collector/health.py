@@ -40,6 +40,7 @@ class HealthMeter:
             "points_per_s": pts_rate,
             "dead_letters": float(s.dead_letters),
             "rejected_points": float(s.rejected_points),
+            "names_refused": float(s.names_refused),
             "batches": float(s.batches),
             "write_errors": float(s.write_errors),
             "batch_ms": s.last_batch_ms,

@@ -3,8 +3,8 @@
 A QoS 1 message is acknowledged to the broker only once the batch that holds it is
 stored (in the database or the spool). While one batch is being written the next is
 decoded (`writes_in_flight`); acknowledgements still go out in the order the messages
-arrived. A message that cannot be stored goes to the dead letters and is acknowledged
-with its batch.
+arrived. A message that cannot be stored (bad input, or a look-alike of a stored name)
+goes to the dead letters and is acknowledged with its batch.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ import paho.mqtt.client as paho
 from collector.confirms import Confirmer, spool_ref_of
 from collector.deadletters import DeadLetters
 from collector.mapping import Mapped, map_message
+from collector.names import NameGuard
 from collector.stats import CollectorStats, SeqTracker
 from collector.store import Store, Where
 from tonle.config.sections import CollectorConfig
 from tonle.contract import PayloadError, TopicError
 from tonle.contract.confirm import SpoolRef
 from tonle.io.mqtt import MqttConnection
+from tonle.security.names import Confusable
 
 __all__ = ["AckPipeline"]
 
@@ -53,8 +55,10 @@ class AckPipeline:
         seq: SeqTracker,
         dead_letters: DeadLetters,
         confirmer: Confirmer,
+        names: NameGuard,
     ) -> None:
         self.mqtt = mqtt
+        self.names = names
         self.confirmer = confirmer
         self.c = c
         self.store = store
@@ -104,6 +108,9 @@ class AckPipeline:
     def _take(self, msg: paho.MQTTMessage, chunks: list[bytes], refs: list[SpoolRef]) -> int:
         """Map one message into `chunks`; dead-letter it if it cannot be stored.
 
+        A message that maps but carries a name that looks like a stored one (`collector.names`)
+        cannot be stored either: it would make a second machine that reads like the first.
+
         Its spool reference goes to `refs` either way: a dead letter is confirmed with its
         batch too, since sending it again would not make it storable.
         """
@@ -113,8 +120,13 @@ class AckPipeline:
             refs.append(ref)
         try:
             mapped: Mapped = map_message(msg.topic, msg.payload)
+            self.names.admit(msg.topic)  # after mapping: only a storable message teaches a name
         except (PayloadError, TopicError) as exc:
             self.dead_letters.send(msg.topic, msg.payload, str(exc), exc.category)
+            return 0
+        except Confusable as exc:
+            self.stats.names_refused += 1
+            self.dead_letters.send(msg.topic, msg.payload, f"{exc.category}: {exc}", exc.category)
             return 0
         except Exception:  # a decoder bug must not stop good traffic: park the message, keep going
             log.exception(

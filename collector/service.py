@@ -24,12 +24,14 @@ from collector.completeness import Reckoner
 from collector.confirms import Confirmer
 from collector.deadletters import DeadLetters
 from collector.health import HealthMeter
+from collector.names import NameGuard
 from collector.pipeline import AckPipeline
 from collector.stats import CollectorStats, SeqTracker
 from collector.store import Store, open_spool
 from tonle.config import TonleConfig
 from tonle.contract import KINDS, subscription
 from tonle.contract.confirm import SpoolRef
+from tonle.io.backoff import Backoff
 from tonle.io.clock import Clock, WallClock
 from tonle.io.connect import influx_writer, influxql_client, mqtt_connection
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
@@ -50,6 +52,7 @@ __all__ = [
 log = logging.getLogger("tonle.collector")
 
 STOP_DRAIN_S = 10.0  # on a clean stop, how long in-flight batches may take to be stored and acked
+NAMES_RELOAD_S = 300.0  # how often the stored names are read again (names other collectors stored)
 
 
 class Collector:
@@ -64,7 +67,7 @@ class Collector:
         self.clock: Clock = clock or WallClock()
         c = cfg.collector
         self.instance = c.instance or f"{socket.gethostname()}-{os.getpid()}"
-        self.reader = reader  # for the completeness reckoning; None = not done here
+        self.reader = reader  # for the completeness reckoning and the stored names; None = neither
         self.stats = CollectorStats()
         self.seq = SeqTracker()
         self.ready = asyncio.Event()  # subscribed and storing
@@ -72,8 +75,9 @@ class Collector:
         self.dead_letters = DeadLetters(self.mqtt, f"{c.deadletter_topic}/collector", self.stats)
         self.confirmer = Confirmer(self.mqtt, self.instance)
         self.store = Store(writer, self.stats, self.dead_letters, on_replayed=self._replayed)
+        self.names = NameGuard()
         self.pipeline = AckPipeline(
-            self.mqtt, c, self.store, self.stats, self.seq, self.dead_letters, self.confirmer
+            self.mqtt, c, self.store, self.stats, self.seq, self.dead_letters, self.confirmer, self.names
         )
         self.store.on_drained = self.pipeline.update_idle
         self.health = HealthMeter(self.stats)
@@ -111,6 +115,8 @@ class Collector:
         try:
             async with self.mqtt:
                 await self.store.ensure_database(stop)
+                # Before the first message, so a restart forgets no name (stopping: nothing to read).
+                names_loaded = stop.is_set() or await self.load_names()
                 await self._subscribe()
                 self.ready.set()
                 log.info("collector %s storing into %s", self.instance, self.cfg.influxdb.url)
@@ -121,6 +127,7 @@ class Collector:
                         tg.create_task(self.store.replay_loop(), name="collector-replay"),
                         tg.create_task(self._health_loop(), name="collector-health"),
                         tg.create_task(self._completeness_loop(), name="collector-completeness"),
+                        tg.create_task(self._names_loop(names_loaded), name="collector-names"),
                     )
                     await stop.wait()
                     batcher.cancel()  # the batch being gathered is not acked: the broker redelivers it
@@ -137,6 +144,37 @@ class Collector:
                 subscription(kind, site=c.site, share_group=c.share_group or None), qos=1
             )
         await self.mqtt.wait_subscribed()
+
+    # -- names ------------------------------------------------------------------
+    async def load_names(self) -> bool:
+        """Learn the names already stored (the look-alike check); False if the database could not say."""
+        if self.reader is None:
+            return True  # v2 API, or a test without a reader: only names accepted since start count
+        try:
+            n = await self.names.load(self.reader)
+        except InfluxQLError as exc:
+            log.warning(
+                "could not read the names already stored (%s): until it works, new names are compared "
+                "only with the names seen since start; retrying",
+                exc,
+            )
+            return False
+        log.debug("look-alike check: %d stored names read", n)
+        return True
+
+    async def _names_loop(self, loaded: bool) -> None:
+        """Retry the first read until it works; then read again now and then, so the names the
+        other collectors of a shared group stored are compared with too."""
+        if self.reader is None:
+            return
+        backoff = Backoff(self.store.policy)
+        while True:
+            if loaded:
+                backoff.succeeded()
+                await asyncio.sleep(NAMES_RELOAD_S)
+            else:
+                await backoff.failed()
+            loaded = await self.load_names()
 
     # -- completeness -----------------------------------------------------------
     async def _completeness_loop(self) -> None:
@@ -184,6 +222,7 @@ class Collector:
             "confirms_sent": float(c.sent),
             "messages_confirmed": float(c.confirmed),
             "duplicates_absorbed": float(c.duplicates),
+            "names_known": float(self.names.count()),
         }
         return fields
 

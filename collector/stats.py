@@ -15,6 +15,7 @@ class CollectorStats:
     points: int = 0
     dead_letters: int = 0
     rejected_points: int = 0
+    names_refused: int = 0  # look-alikes of a stored name (collector/names.py), also dead letters
     seq_gaps: int = 0  # seen by this instance alone; see collector/completeness.py for the truth
     seq_replays: int = 0
     write_errors: int = 0

@@ -21,6 +21,8 @@ import msgspec
 from tonle.config import AgentConfig, MqttConfig, Problem, Section, parse_config, read_toml
 from tonle.config.pdm import MachineTypePdm, with_default_types
 from tonle.io.clock import Clock
+from tonle.messages import render
+from tonle.security.names import Confusable, LookAlikes
 from tonle.sources.base import Source
 from tonle.sources.registry import DeviceConfig, GatewayContext, build_source, source_types
 
@@ -41,7 +43,8 @@ class GatewayConfig(Section, frozen=True):
     devices: list[DeviceConfig] = msgspec.field(default_factory=list)
 
     def problems(self) -> list[Problem]:
-        """What no single device section can see: no devices, a machine under two, a missing driver."""
+        """What no single device section can see: no devices, a machine under two, look-alike
+        machine names, a missing driver."""
         if not self.devices:
             return [Problem("devices", "is empty", "add at least one [[devices]] section with a type")]
         found: list[Problem] = []
@@ -53,6 +56,7 @@ class GatewayConfig(Section, frozen=True):
             for m, n in sorted(machines.items())
             if n > 1
         )
+        found.extend(_look_alikes(self.devices))
         for d in self.devices:
             st = source_types()[str(type(d).__struct_config__.tag)]
             why = st.unavailable()
@@ -67,6 +71,27 @@ class GatewayConfig(Section, frozen=True):
     def context(self) -> GatewayContext:
         a = self.agent
         return GatewayContext(gateway=a.id, site=a.site, area=a.area, line=a.line)
+
+
+def _look_alikes(devices: list[DeviceConfig]) -> list[Problem]:
+    """Two machines whose names read the same (`ѕm01` in Cyrillic and `sm01`): the second is named.
+
+    The collector would refuse the second one's data anyway (collector/names.py); saying so
+    here lets the technician fix the file before the gateway runs.
+    """
+    known = LookAlikes()
+    found: list[Problem] = []
+    for d in devices:
+        for machine in d.machines():
+            other = known.clash(machine)
+            if other is None:
+                known.add(machine)
+                continue
+            exc = Confusable("machine", machine, other)
+            found.append(
+                Problem("", render(exc.message, exc.data), render(exc.fix, exc.data), f"device {d.name!r}")
+            )
+    return found
 
 
 def load_gateway_config(

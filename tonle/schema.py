@@ -158,6 +158,8 @@ COLLECTOR_HEALTH_FIELDS = (
     "points_per_s",
     "dead_letters",
     "rejected_points",
+    "names_refused",  # look-alike site, area, line or machine names refused (dead-lettered)
+    "names_known",  # names the collector compares new ones with (stored, plus accepted since)
     "batches",
     "write_errors",
     "batch_ms",

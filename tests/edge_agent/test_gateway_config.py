@@ -120,6 +120,21 @@ def test_machines_under_two_devices_and_an_empty_list_are_problems(tmp_path: Pat
     ]
 
 
+def test_two_machines_whose_names_look_alike_are_a_problem_naming_both(tmp_path: Path):
+    spoof = (
+        SERIAL.replace("node_S01", "node_S01b")
+        .replace("ttyACM0", "ttyACM1")
+        .replace('"S01"', '"\u0405\u004f1"')
+    )
+    assert _lines(tmp_path, SERIAL + spoof) == [
+        "device 'node_S01b': machine 'ЅO1' (U+0405 U+004F U+0031) looks like the existing machine "
+        "'S01' (U+0053 U+0030 U+0031); use 'S01' itself if it is the same machine, or a name that reads "
+        "differently"
+    ]
+    khmer = SERIAL.replace("node_S01", "node_k").replace("ttyACM0", "ttyACM1").replace('"S01"', '"ម៉ាស៊ីន១"')
+    assert [d.machines() for d in _load(tmp_path, SERIAL + khmer).devices] == [["S01"], ["ម៉ាស៊ីន១"]]
+
+
 def test_device_sections_become_their_registered_structs(tmp_path: Path):
     serial = SERIAL.replace('machine = "S01"', 'machine = "N01"')
     cfg = _load(tmp_path, serial + PRESS + '[[devices]]\ntype = "sim"\nstations = 2\nwearing_station = -1\n')

@@ -81,7 +81,7 @@ def test_every_problem_of_a_file_is_reported_in_one_run():
         ("[analytics]\nwindow_s = 0", "'analytics.window_s' is 0; use a number above 0"),
         (
             "[mqtt]\nhots = 1",
-            "'mqtt.hots' is not a known key; did you mean 'host'? allowed here: ca_file, cert_file, client_id, host,",
+            "'mqtt.hots' is not a known key; did you mean 'host'? allowed here: ca_file, cert_file,",
         ),
         ("[mqt]\nhost = 1", "'mqt' is not a known key; did you mean 'mqtt'? allowed here: agent, analytics,"),
         ("mqtt = 3", "'mqtt' is 3; it must be a [mqtt] section with keys"),

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from tonle.config import AgentConfig, MqttConfig, Problem, Section, parse_config, read_toml
+from tonle.config import AgentConfig, MqttConfig, Problem, Section, files_beside, parse_config, read_toml
 from tonle.config.pdm import MachineTypePdm, with_default_types
 from tonle.io.clock import Clock
 from tonle.messages import render
@@ -98,7 +98,9 @@ def load_gateway_config(
     path: str | Path | None, default_devices: list[dict[str, Any]] | None = None
 ) -> GatewayConfig:
     """Read and check a gateway config; `default_devices` stand in when it lists none."""
-    data: dict[str, Any] = {} if path is None else read_toml(path, "gateway config")
+    data: dict[str, Any] = {}
+    if path is not None:  # certificate paths are relative to the config (a `tonle provision` folder)
+        data = files_beside(read_toml(path, "gateway config"), Path(path).parent)
     if default_devices is not None and not data.get("devices"):
         data["devices"] = default_devices
     return parse_config(data, source=str(path or "defaults"), root=GatewayConfig)

@@ -11,7 +11,7 @@ from tonle.config.analytics import AnalyticsConfig, AnalyticsPdmConfig, LineConf
 from tonle.config.collector import CollectorConfig
 from tonle.config.connections import InfluxConfig, MqttConfig
 from tonle.config.fields import Section
-from tonle.config.loader import load_config, parse_config, read_toml
+from tonle.config.loader import files_beside, load_config, parse_config, read_toml
 from tonle.config.pdm import DEFAULT_MACHINE_TYPES, SEWING_BAND_HZ
 from tonle.config.problems import ConfigError, Problem
 from tonle.config.sections import TonleConfig
@@ -35,6 +35,7 @@ __all__ = [
     "ShiftsConfig",
     "SimConfig",
     "TonleConfig",
+    "files_beside",
     "load_config",
     "parse_config",
     "read_toml",

@@ -20,7 +20,7 @@ from tonle.config.check import check_document
 from tonle.config.problems import ConfigError, Problem
 from tonle.config.sections import TonleConfig
 
-__all__ = ["ENV_PREFIX", "load_config", "parse_config", "read_toml"]
+__all__ = ["ENV_PREFIX", "files_beside", "load_config", "parse_config", "read_toml"]
 
 ENV_PREFIX = "TONLE_"
 T = TypeVar("T", bound=msgspec.Struct)
@@ -83,14 +83,14 @@ def load_config(
     """Read and check a config file (or only defaults and environment when `path` is None)."""
     if path is None:
         return parse_config({}, env, "defaults", root)
-    return parse_config(_beside(read_toml(path), Path(path).parent), env, str(path), root)
+    return parse_config(files_beside(read_toml(path), Path(path).parent), env, str(path), root)
 
 
 # Files a config names that travel with it (a gateway's bundle from `tonle provision`).
 _FILE_KEYS = {"mqtt": ("ca_file", "cert_file", "key_file")}
 
 
-def _beside(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
+def files_beside(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Relative certificate paths are relative to the config file, wherever it is run from."""
     for section, keys in _FILE_KEYS.items():
         values = doc.get(section)

@@ -219,7 +219,10 @@ class HealthRows:
 
 
 _STATE_CODE = {name: i for i, name in enumerate(MACHINE_STATES)}
-_CMD_FIELDS = ("value", "expires", "id", "action", "status", "reason", "issued_by")
+_CMD_FIELDS = ("value", "expires", "id", "action", "status", "reason", "issued_by", "key")
+# An ack stores who the gateway verified (`signer`) and why it refused (`code`): an audit of
+# `commands` shows every attempt with who sent it, not the sender's own `issued_by`.
+_ACK_FIELDS = ("id", "status", "detail", "action", "code", "key", "signer")
 
 ROWS: Mapping[str, Layout] = MappingProxyType(
     {
@@ -236,9 +239,7 @@ ROWS: Mapping[str, Layout] = MappingProxyType(
         "status": Row(Status, STATUS, ("online", "agent", "version")),
         "health": HealthRows(),
         "cmd": Row(Command, COMMANDS, _CMD_FIELDS, fixed_tags={"direction": "cmd"}, fixed={"status": "sent"}),
-        "cmd/ack": Row(
-            CommandAck, COMMANDS, ("id", "status", "detail", "action"), fixed_tags={"direction": "ack"}
-        ),
+        "cmd/ack": Row(CommandAck, COMMANDS, _ACK_FIELDS, fixed_tags={"direction": "ack"}),
         "alert": Row(Alert, ALERTS, ("health", "rul_h", "code", "message"), tags=("severity",)),
     }
 )

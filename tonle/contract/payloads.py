@@ -39,6 +39,7 @@ __all__ = [
     "MACHINE_STATES",
     "MAX_PAYLOAD_BYTES",
     "PAYLOAD_VERSION",
+    "REFUSAL_CODES",
     "TELEMETRY_RESERVED_FIELDS",
     "TS_MAX",
     "TS_MIN",
@@ -167,7 +168,35 @@ class Health(_Base):
 CommandAction = Literal["set_speed", "maintenance", "andon", "clear_andon"]
 
 
+KeyName = Annotated[str, msgspec.Meta(max_length=64)]
+Code = Annotated[str, msgspec.Meta(max_length=32)]
+
+REFUSAL_CODES = (
+    "unsigned",
+    "unknown_key",
+    "revoked_key",
+    "bad_signature",
+    "not_owned",
+    "replayed",
+    "expiry_too_far",
+    "from_the_future",
+    "expired",
+)
+"""Why a gateway refused a command before it reached the machine (`CommandAck.code`).
+
+The machine's own refusals (`rejected`: not allowed, out of range, the device said no) carry
+codes too (`not_allowed`, `out_of_range`, `no_value`, `machine_refused`); these are the ones
+the agent counts one by one in `pipeline` (`refused_<code>`, `tonle.schema`)."""
+
+
 class Command(_Base):
+    """A command to one machine, signed (tonle.security.commands).
+
+    `key` names the signer's key and `sig` is the base64 Ed25519 signature over
+    `tonle.security.signing.command_bytes` with the machine's address as target; `issued_by`
+    is the sender's own label and is never trusted: the ack's `signer` says who signed.
+    """
+
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     ts: Ts
     expires: Ts
@@ -175,14 +204,25 @@ class Command(_Base):
     reason: Text
     value: float | None = None
     issued_by: Text = ""
+    key: KeyName = ""
+    sig: Annotated[str, msgspec.Meta(max_length=128)] = ""
 
 
 class CommandAck(_Base):
+    """A gateway's answer to a command; `refused` means it never reached the machine.
+
+    `code` says why in a word (`REFUSAL_CODES`, or the machine's own reason), `key` is the key
+    the command claimed and `signer` the key that verified (empty when none did).
+    """
+
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     ts: Ts
-    status: Literal["applied", "rejected", "expired", "duplicate"]
+    status: Literal["applied", "rejected", "expired", "duplicate", "refused"]
     detail: Text = ""
     action: Text = ""
+    code: Code = ""
+    key: KeyName = ""
+    signer: KeyName = ""
 
 
 class Alert(_Base):

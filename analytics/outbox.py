@@ -53,8 +53,8 @@ from tonle.contract import (
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.mqtt import MqttConnection
 from tonle.schema import ALERTS, COMMANDS, PIPELINE
-from tonle.security.commands import sign_command
-from tonle.security.signing import Signer
+from tonle.security.commands import sign_command, verify_command
+from tonle.security.signing import SignatureRefused, Signer, TrustedKeys
 
 __all__ = ["RESEND_POLICY", "Outbox", "alert_row", "command_row"]
 
@@ -76,6 +76,7 @@ def command_row(addr: MachineAddress, cmd: Command) -> bytes:
         "reason": [cmd.reason],
         "issued_by": [cmd.issued_by],
         "key": [cmd.key],
+        "sig": [cmd.sig],
     }
     tags = {**addr.tags(), "direction": "cmd"}
     ts = np.array([cmd.ts], dtype=np.int64)
@@ -119,6 +120,10 @@ class Outbox:
     unconfirmed: int = 0  # commands that expired with no ack
     _rows: list[bytes] = field(default_factory=list)
     _listening: bool = False
+    _own: TrustedKeys = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._own = TrustedKeys.parse({self.signer.name: self.signer.public_text})
 
     async def listen(self) -> None:
         """Subscribe to the agents' acks (once; the connection renews it on every reconnect)."""
@@ -144,6 +149,26 @@ class Outbox:
         if cmd.id not in self.pending:
             signed = sign_command(cmd, addr, self.signer)
             self.pending[cmd.id] = _Pending(addr, signed, due_ns, Backoff(self.policy, self.rng))
+
+    def restore(self, addr: MachineAddress, cmd: Command, due_ns: int) -> bool:
+        """Keep a command read back from the database, if this service's key signed it for `addr`.
+
+        Anyone who can publish on a `cmd` topic gets a row stored; only our own signature
+        proves the row is a command we sent, so nothing else is ever signed and sent again.
+        """
+        try:
+            verify_command(self._own, cmd, addr)
+        except SignatureRefused as exc:
+            log.warning(
+                "command %s to %s in the database was not signed by this service (%s); not sent again",
+                cmd.id,
+                addr.machine,
+                exc.code,
+            )
+            return False
+        if cmd.id not in self.pending:
+            self.pending[cmd.id] = _Pending(addr, cmd, due_ns, Backoff(self.policy, self.rng))
+        return True
 
     def take_acks(self) -> int:
         """Settle every command whose ack has arrived since the last call; returns how many."""

@@ -219,7 +219,7 @@ class HealthRows:
 
 
 _STATE_CODE = {name: i for i, name in enumerate(MACHINE_STATES)}
-_CMD_FIELDS = ("value", "expires", "id", "action", "status", "reason", "issued_by", "key")
+_CMD_FIELDS = ("value", "expires", "id", "action", "status", "reason", "issued_by", "key", "sig")
 # An ack stores who the gateway verified (`signer`) and why it refused (`code`): an audit of
 # `commands` shows every attempt with who sent it, not the sender's own `issued_by`.
 _ACK_FIELDS = ("id", "status", "detail", "action", "code", "key", "signer")

@@ -75,7 +75,7 @@ def command_row(addr: MachineAddress, cmd: Command) -> bytes:
         "status": ["sent"],
         "reason": [cmd.reason],
         "issued_by": [cmd.issued_by],
-        "key": [cmd.key],
+        "claimed_key": [cmd.key],
         "sig": [cmd.sig],
     }
     tags = {**addr.tags(), "direction": "cmd"}

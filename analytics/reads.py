@@ -142,7 +142,7 @@ async def unacknowledged_commands(
     that has not expired and has no stored ack, in time order."""
     where = f"{key.where()} AND time > {since_ns} AND time <= {now_ns}"
     sent = await q.query(
-        f"SELECT id, action, value, expires, reason, key, sig FROM {COMMANDS.name} WHERE {where} "
+        f"SELECT id, action, value, expires, reason, claimed_key, sig FROM {COMMANDS.name} WHERE {where} "
         f"AND direction = 'cmd' AND issued_by = {quote_str(ISSUED_BY)} AND expires > {now_ns} "
         "GROUP BY machine"
     )

@@ -144,11 +144,14 @@ COMMANDS = Measurement(
     "commands",
     (*ADDRESS_TAGS, "direction"),
     {"value": FLOAT, "expires": INT}
-    | _typed(STR, "id", "action", "status", "reason", "issued_by", "detail", "code", "key", "signer", "sig"),
+    | _typed(
+        STR, "id", "action", "status", "reason", "issued_by", "detail", "code", "claimed_key", "signer", "sig"
+    ),
 )
 """Commands sent (`direction` = cmd, `status` = sent) and their acknowledgements (`direction` = ack).
 
-`key` is the key a command claims to be signed with and `sig` its signature (so the analytics
+`claimed_key` is the key a command claims to be signed with (the payload's `key`; `key` is a
+word InfluxQL keeps for itself) and `sig` its signature (so the analytics
 takes back after a restart only the commands it signed itself); on an ack, `signer` is the key the gateway
 verified (empty when none did) and `code` why it was refused (`tonle.contract.REFUSAL_CODES`).
 `issued_by` is the sender's own label, never proof of who sent it: an audit reads `signer`."""

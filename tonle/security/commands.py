@@ -59,12 +59,12 @@ def signed_message(cmd: Command, addr: MachineAddress) -> bytes:
 
 
 def sign_command(cmd: Command, addr: MachineAddress, signer: Signer) -> Command:
-    """`cmd` signed by `signer` for the machine at `addr`; `issued_by` becomes the signer's name.
+    """`cmd` signed by `signer` for the machine at `addr` (`issued_by` stays the sender's label).
 
     Ed25519 signatures are deterministic: the same command signed again is the same bytes,
     so a re-send (or a command the analytics rebuilt from the database) is one message.
     """
-    named = msgspec.structs.replace(cmd, key=signer.name, issued_by=signer.name, sig="")
+    named = msgspec.structs.replace(cmd, key=signer.name, sig="")
     return msgspec.structs.replace(named, sig=signer.sign(signed_message(named, addr)))
 
 

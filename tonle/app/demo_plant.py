@@ -104,14 +104,22 @@ def warm_up(nodes: SerialLineSim, now_ns: int, produced: Counter[tuple[str, str]
 
 
 def write_gateway_config(
-    folder: Path, mqtt: MqttConfig, spec: LineSpec, links: dict[str, Path], press_port: int, rtu_port: str
+    folder: Path,
+    mqtt: MqttConfig,
+    spec: LineSpec,
+    links: dict[str, Path],
+    press_port: int,
+    rtu_port: str,
+    *,
+    trusted_keys: dict[str, str],
 ) -> Path:
-    """The example gateway config, pointed at this run's broker (with its user), ptys and Modbus servers."""
+    """The example gateway config, pointed at this run's broker (with its user), ptys and Modbus
+    servers, trusting the commands of `trusted_keys` (name: public key) only."""
     data: dict[str, Any] = tomllib.loads(TEMPLATE.read_text())
     data["mqtt"] = {"host": mqtt.host, "port": mqtt.port}
     if mqtt.username:  # the password stays in the environment, which the agent process inherits
         data["mqtt"].update(username=mqtt.username, password_env=mqtt.password_env)
-    data["agent"].update(site=spec.site, area=spec.area, line=spec.line)
+    data["agent"].update(site=spec.site, area=spec.area, line=spec.line, trusted_keys=trusted_keys)
     data["spool"]["path"] = str(folder / "gateway")
     pattern = next(d for d in data["devices"] if d["type"] == "serial")
     serial = [

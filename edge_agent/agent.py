@@ -87,6 +87,19 @@ class AgentStats:
         return sum(self.samples.values())
 
 
+def _trusted_keys(a: AgentConfig) -> TrustedKeys:
+    """The keys whose commands this gateway applies; with none, it says every command will be refused."""
+    keys = TrustedKeys.parse(a.trusted_keys, a.revoked_keys)
+    if not set(keys.keys) - keys.revoked:
+        log.warning(
+            _(
+                "no trusted command key in [agent.trusted_keys]: every command will be refused; "
+                "add the analytics' public key (and the operators') there"
+            )
+        )
+    return keys
+
+
 class Agent:
     def __init__(
         self,
@@ -123,15 +136,7 @@ class Agent:
         self.gate = CommandGate(limits, command_log, Bounds(a.command_max_expiry_s, a.command_max_skew_s))
         self.seq = SeqCounters(spool.load_state())
         self.stats = AgentStats()
-        keys = TrustedKeys.parse(a.trusted_keys, a.revoked_keys)
-        self.desk = CommandDesk(keys, self.gate, self.owner, clock, self.stats, self._publish_ack)
-        if not set(keys.keys) - keys.revoked:
-            log.warning(
-                _(
-                    "no trusted command key in [agent.trusted_keys]: every command will be refused; "
-                    "add the analytics' public key (and the operators') there"
-                )
-            )
+        self.desk = CommandDesk(_trusted_keys(a), self.gate, self.owner, clock, self.stats, self._publish_ack)
         self._pending: list[Reading] = []
         self._spool_warned_at = -math.inf
         self.status_addr = MachineAddress(a.site, a.area, a.line, a.id)

@@ -32,6 +32,7 @@ from tonle.contract.limits import (
     TS_MAX,
     TS_MIN,
 )
+from tonle.contract.refusals import REFUSAL_CODES
 from tonle.contract.topics import TopicError, check_name
 
 __all__ = [
@@ -170,23 +171,6 @@ CommandAction = Literal["set_speed", "maintenance", "andon", "clear_andon"]
 
 KeyName = Annotated[str, msgspec.Meta(max_length=64)]
 Code = Annotated[str, msgspec.Meta(max_length=32)]
-
-REFUSAL_CODES = (
-    "unsigned",
-    "unknown_key",
-    "revoked_key",
-    "bad_signature",
-    "not_owned",
-    "replayed",
-    "expiry_too_far",
-    "from_the_future",
-    "expired",
-)
-"""Why a gateway refused a command before it reached the machine (`CommandAck.code`).
-
-The machine's own refusals (`rejected`: not allowed, out of range, the device said no) carry
-codes too (`not_allowed`, `out_of_range`, `no_value`, `machine_refused`); these are the ones
-the agent counts one by one in `pipeline` (`refused_<code>`, `tonle.schema`)."""
 
 
 class Command(_Base):

@@ -16,6 +16,14 @@ stores them from MQTT (same measurement, tags, fields and time: the two copies a
 point), so a restarted service (`analytics.recovery`) sees a command the broker lost before
 the collector stored it, and takes the unacknowledged ones back into its outbox.
 
+Every command is signed with the service's key (`analytics.signing_key`, named
+`analytics.signer`) for the machine it goes to (`tonle.security.commands`) before it is sent
+or kept: a gateway refuses anything else. Ed25519 is deterministic, so a re-send, or a command
+rebuilt from the database after a restart, is the same bytes. Only an ack that names this service's key as
+the verified `signer` settles a command: an ack with code `replayed` is the gateway's audit of
+a repeat (the first ack comes again just before it), and a refused forgery that borrowed one of
+our ids says nothing about our command.
+
 It runs inside the rounds (`take_acks`, `resend_due`, `rows`): no task of its own, so the
 same code runs on wall time and on a test's virtual clock.
 """
@@ -45,6 +53,8 @@ from tonle.contract import (
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.mqtt import MqttConnection
 from tonle.schema import ALERTS, COMMANDS, PIPELINE
+from tonle.security.commands import sign_command, verify_command
+from tonle.security.signing import SignatureRefused, Signer, TrustedKeys
 
 __all__ = ["RESEND_POLICY", "Outbox", "alert_row", "command_row"]
 
@@ -65,6 +75,8 @@ def command_row(addr: MachineAddress, cmd: Command) -> bytes:
         "status": ["sent"],
         "reason": [cmd.reason],
         "issued_by": [cmd.issued_by],
+        "claimed_key": [cmd.key],
+        "sig": [cmd.sig],
     }
     tags = {**addr.tags(), "direction": "cmd"}
     ts = np.array([cmd.ts], dtype=np.int64)
@@ -98,6 +110,7 @@ class Outbox:
 
     mqtt: MqttConnection
     site: str = "+"  # the site whose acks are read ("+": every site, as analytics.site)
+    signer: Signer = field(kw_only=True)  # the site whose acks are read ("+": every site, as analytics.site)
     policy: BackoffPolicy = RESEND_POLICY
     rng: random.Random = field(default_factory=random.Random)
     pending: dict[str, _Pending] = field(default_factory=dict)
@@ -107,6 +120,10 @@ class Outbox:
     unconfirmed: int = 0  # commands that expired with no ack
     _rows: list[bytes] = field(default_factory=list)
     _listening: bool = False
+    _own: TrustedKeys = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._own = TrustedKeys.parse({self.signer.name: self.signer.public_text})
 
     async def listen(self) -> None:
         """Subscribe to the agents' acks (once; the connection renews it on every reconnect)."""
@@ -115,10 +132,11 @@ class Outbox:
             self._listening = True
 
     def send(self, addr: MachineAddress, cmd: Command, now_ns: int) -> None:
-        """Publish `cmd` (QoS 1), keep it until its ack, and store it."""
+        """Sign and publish `cmd` (QoS 1), keep it until its ack, and store it."""
         self.track(addr, cmd, now_ns)
-        self._publish(self.pending[cmd.id], now_ns)
-        self._rows.append(command_row(addr, cmd))
+        pending = self.pending[cmd.id]
+        self._publish(pending, now_ns)
+        self._rows.append(command_row(addr, pending.cmd))
         self.sent += 1
 
     def alert(self, addr: MachineAddress, alert: Alert) -> None:
@@ -127,9 +145,30 @@ class Outbox:
         self._rows.append(alert_row(addr, alert))
 
     def track(self, addr: MachineAddress, cmd: Command, due_ns: int) -> None:
-        """Keep `cmd` until its ack; it is (re)sent at the first `resend_due` at or after `due_ns`."""
+        """Sign `cmd` and keep it until its ack; (re)sent at the first `resend_due` at or after `due_ns`."""
+        if cmd.id not in self.pending:
+            signed = sign_command(cmd, addr, self.signer)
+            self.pending[cmd.id] = _Pending(addr, signed, due_ns, Backoff(self.policy, self.rng))
+
+    def restore(self, addr: MachineAddress, cmd: Command, due_ns: int) -> bool:
+        """Keep a command read back from the database, if this service's key signed it for `addr`.
+
+        Anyone who can publish on a `cmd` topic gets a row stored; only our own signature
+        proves the row is a command we sent, so nothing else is ever signed and sent again.
+        """
+        try:
+            verify_command(self._own, cmd, addr)
+        except SignatureRefused as exc:
+            log.warning(
+                "command %s to %s in the database was not signed by this service (%s); not sent again",
+                cmd.id,
+                addr.machine,
+                exc.code,
+            )
+            return False
         if cmd.id not in self.pending:
             self.pending[cmd.id] = _Pending(addr, cmd, due_ns, Backoff(self.policy, self.rng))
+        return True
 
     def take_acks(self) -> int:
         """Settle every command whose ack has arrived since the last call; returns how many."""
@@ -192,11 +231,15 @@ class Outbox:
             log.warning("ignored a malformed command ack on %r: %s", msg.topic, exc)
             return 0
         assert isinstance(ack, CommandAck)
+        if ack.code == "replayed" or ack.signer != self.signer.name:
+            # The gateway's audit of a re-send (the first ack, sent just before it, settles), or
+            # the refusal of a command this service did not sign that carried one of its ids.
+            return 0
         p = self.pending.pop(ack.id, None) if kind == "cmd/ack" else None
         if p is None:
             return 0  # another service's command, or one settled already
         self.confirmed += 1
-        if ack.status in ("rejected", "expired"):
+        if ack.status in ("rejected", "expired", "refused"):
             what = (ack.id, p.cmd.action, addr.machine, ack.status, ack.detail)
             log.warning("command %s (%s to %s) was not applied: %s %s", *what)
         return 1

@@ -142,7 +142,7 @@ async def unacknowledged_commands(
     that has not expired and has no stored ack, in time order."""
     where = f"{key.where()} AND time > {since_ns} AND time <= {now_ns}"
     sent = await q.query(
-        f"SELECT id, action, value, expires, reason FROM {COMMANDS.name} WHERE {where} "
+        f"SELECT id, action, value, expires, reason, claimed_key, sig FROM {COMMANDS.name} WHERE {where} "
         f"AND direction = 'cmd' AND issued_by = {quote_str(ISSUED_BY)} AND expires > {now_ns} "
         "GROUP BY machine"
     )
@@ -152,7 +152,7 @@ async def unacknowledged_commands(
     acked = {row[1] for s in acks for row in s.values}
     out = []
     for s in sent:
-        for t, cmd_id, action, value, expires, reason in s.values:
+        for t, cmd_id, action, value, expires, reason, signed_by, sig in s.values:
             if cmd_id not in acked:
                 cmd = Command(
                     v=1,
@@ -163,6 +163,8 @@ async def unacknowledged_commands(
                     reason=reason,
                     value=None if value is None else float(value),
                     issued_by=ISSUED_BY,
+                    key=signed_by or "",
+                    sig=sig or "",
                 )
                 out.append((s.tags["machine"], cmd))
     return sorted(out, key=lambda mc: mc[1].ts)

@@ -49,6 +49,7 @@ its write leaves the command unseen (the collector's copy still counts if it arr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from analytics.drift import DriftState
@@ -94,9 +95,8 @@ async def restore_outbox(
     """Put the line's unexpired, unacknowledged commands back in `outbox` (sent again at once)."""
     since = now_ns - int(max(4 * cfg.rules.command_ttl_s, 3600.0) * NS)
     found = await unacknowledged_commands(q, key, since, now_ns)
-    for machine, cmd in found:
-        outbox.track(MachineAddress(key.site, key.area, key.line, machine), cmd, now_ns)
-    return len(found)
+    addr = functools.partial(MachineAddress, key.site, key.area, key.line)
+    return sum(outbox.restore(addr(machine), cmd, now_ns) for machine, cmd in found)
 
 
 async def _restore_latches(

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -54,6 +55,7 @@ from tonle.io.clock import Clock
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
 from tonle.io.mqtt import MqttConnection
 from tonle.io.writers import WriteError, Writer
+from tonle.security.commands import load_signer
 
 __all__ = ["AnalyticsService", "LineResult", "ShiftKpiWriter"]
 
@@ -134,7 +136,17 @@ class AnalyticsService:
     def __post_init__(self) -> None:
         self.shifts = ShiftKpiWriter(self.cfg, self.query, self.writer)
         self.prognostics = Prognostics(self.cfg.analytics, self.pdm)
-        self.outbox = Outbox(self.mqtt, self.cfg.analytics.site)
+        a = self.cfg.analytics
+        signer = load_signer(Path(a.signing_key), a.signer)
+        log.info(
+            "analytics signs commands as %r with %s; each gateway trusts it with, under "
+            "[agent.trusted_keys]: %s = %r",
+            signer.name,
+            a.signing_key,
+            signer.name,
+            signer.public_text,
+        )
+        self.outbox = Outbox(self.mqtt, a.site, signer=signer)
 
     async def run(self, stop: asyncio.Event) -> None:
         skipped = 0  # rounds skipped since the database was last reachable

@@ -219,7 +219,11 @@ class HealthRows:
 
 
 _STATE_CODE = {name: i for i, name in enumerate(MACHINE_STATES)}
-_CMD_FIELDS = ("value", "expires", "id", "action", "status", "reason", "issued_by")
+_CMD_FIELDS = ("value", "expires", "id", "action", "status", "reason", "issued_by", "claimed_key", "sig")
+# An ack stores who the gateway verified (`signer`) and why it refused (`code`): an audit of
+# `commands` shows every attempt with who sent it, not the sender's own `issued_by`.
+_ACK_FIELDS = ("id", "status", "detail", "action", "code", "claimed_key", "signer")
+_CLAIMED = {"claimed_key": operator.attrgetter("key")}  # `key` is a keyword of InfluxQL
 
 ROWS: Mapping[str, Layout] = MappingProxyType(
     {
@@ -235,10 +239,15 @@ ROWS: Mapping[str, Layout] = MappingProxyType(
         "event": Row(Event, EVENTS, ("seq", "event", "detail")),
         "status": Row(Status, STATUS, ("online", "agent", "version")),
         "health": HealthRows(),
-        "cmd": Row(Command, COMMANDS, _CMD_FIELDS, fixed_tags={"direction": "cmd"}, fixed={"status": "sent"}),
-        "cmd/ack": Row(
-            CommandAck, COMMANDS, ("id", "status", "detail", "action"), fixed_tags={"direction": "ack"}
+        "cmd": Row(
+            Command,
+            COMMANDS,
+            _CMD_FIELDS,
+            fixed_tags={"direction": "cmd"},
+            fixed={"status": "sent"},
+            derived=_CLAIMED,
         ),
+        "cmd/ack": Row(CommandAck, COMMANDS, _ACK_FIELDS, fixed_tags={"direction": "ack"}, derived=_CLAIMED),
         "alert": Row(Alert, ALERTS, ("health", "rul_h", "code", "message"), tags=("severity",)),
     }
 )

@@ -5,9 +5,10 @@ contract messages -> appended to the durable spool (with the sequence counters,
 in one transaction) -> the sources are told the readings are safe (a serial node
 then forgets them) -> the publisher drains the spool to the broker.
 Its MQTT session carries a retained `status` and a last will that says offline.
-Commands arrive on the machines' `cmd` topics, pass the gate (allow-list, limits,
-expiry, at most once per id, remembered across restarts), are applied by the
-source that owns the machine, and are answered on `cmd/ack`.
+Commands arrive on the machines' `cmd` topics, must carry a signature by a trusted
+key (`edge_agent.command_desk`), pass the gate (ownership, time bounds, allow-list,
+limits, expiry, at most once per id, remembered across restarts), are applied by
+the source that owns the machine, and are answered on `cmd/ack`.
 """
 
 from __future__ import annotations
@@ -26,24 +27,21 @@ from pathlib import Path
 import msgspec
 import paho.mqtt.client as paho
 
-from edge_agent.commands import CommandGate, Decision, DeviceLimits, IdStore
+from edge_agent.command_desk import CommandDesk
+from edge_agent.commands import Bounds, CommandGate, Decision, DeviceLimits, IdStore
 from edge_agent.encode import SeqCounters, encode_readings
 from edge_agent.health import source_rows
 from edge_agent.publisher import SpoolPublisher
 from tonle.config import AgentConfig, MqttConfig
 from tonle.config.pdm import MachineTypePdm
 from tonle.contract import (
-    Command,
+    REFUSAL_CODES,
     CommandAck,
     Health,
     HealthRow,
     MachineAddress,
-    PayloadError,
     Status,
-    TopicError,
-    decode,
     encode,
-    parse_topic,
 )
 from tonle.contract.confirm import confirm_topic, decode_confirm, gateway_of_confirm_topic
 from tonle.errors import TonleError
@@ -53,7 +51,8 @@ from tonle.io.connect import mqtt_connection
 from tonle.io.mqtt import MqttError, Will
 from tonle.io.spool import Spool, SpoolError
 from tonle.messages import _
-from tonle.sources.base import CommandRefused, Reading, Source
+from tonle.security.signing import TrustedKeys
+from tonle.sources.base import Reading, Source
 
 __all__ = ["Agent", "AgentStats"]
 
@@ -77,6 +76,7 @@ class AgentStats:
     samples: Counter[tuple[str, str]] = field(default_factory=Counter)
     messages: int = 0
     commands: Counter[str] = field(default_factory=Counter)  # by outcome
+    refused: Counter[str] = field(default_factory=Counter)  # refused before the machine, by code
     bad_commands: int = 0
     bad_confirms: int = 0
     source_crashes: int = 0
@@ -85,6 +85,19 @@ class AgentStats:
     @property
     def samples_published(self) -> int:
         return sum(self.samples.values())
+
+
+def _trusted_keys(a: AgentConfig) -> TrustedKeys:
+    """The keys whose commands this gateway applies; with none, it says every command will be refused."""
+    keys = TrustedKeys.parse(a.trusted_keys, a.revoked_keys)
+    if not set(keys.keys) - keys.revoked:
+        log.warning(
+            _(
+                "no trusted command key in [agent.trusted_keys]: every command will be refused; "
+                "add the analytics' public key (and the operators') there"
+            )
+        )
+    return keys
 
 
 class Agent:
@@ -120,10 +133,10 @@ class Agent:
                 self.machine_types[machine] = mtype
                 self.owner[machine] = src
                 limits[machine] = src_limits.get(machine, DeviceLimits(frozenset(), {}))
-        self.gate = CommandGate(limits, command_log)
+        self.gate = CommandGate(limits, command_log, Bounds(a.command_max_expiry_s, a.command_max_skew_s))
         self.seq = SeqCounters(spool.load_state())
         self.stats = AgentStats()
-        self.acks: list[CommandAck] = []
+        self.desk = CommandDesk(_trusted_keys(a), self.gate, self.owner, clock, self.stats, self._publish_ack)
         self._pending: list[Reading] = []
         self._spool_warned_at = -math.inf
         self.status_addr = MachineAddress(a.site, a.area, a.line, a.id)
@@ -288,34 +301,15 @@ class Agent:
         self.publisher.confirm(confirm)
 
     async def handle_command(self, msg: paho.MQTTMessage) -> Decision | None:
-        try:
-            addr, kind = parse_topic(msg.topic)
-            if kind != "cmd":
-                return None
-            cmd = decode("cmd", msg.payload)
-            assert isinstance(cmd, Command)
-        except (PayloadError, TopicError) as exc:
-            self.stats.bad_commands += 1
-            log.warning("ignored a malformed command on %r: %s", msg.topic, exc)
-            return None
-        decision = self.gate.check(addr.machine, cmd, self.clock.now_ns())
-        if decision.accepted:
-            try:
-                detail = await self.owner[addr.machine].apply(
-                    addr.machine, cmd.action, cmd.value, cmd_id=cmd.id
-                )
-                decision = Decision("applied", detail, self.clock.now_ns())
-            except CommandRefused as exc:
-                decision = Decision("rejected", f"the machine refused: {exc}", self.clock.now_ns())
-            self.gate.record(cmd.id, decision)
-        self.stats.commands[decision.status] += 1
-        log.info(
-            "command %s %s on %s: %s %s", cmd.id, cmd.action, addr.machine, decision.status, decision.detail
-        )
-        ack = self.gate.answer(cmd, decision)  # an id seen again: its first ack once more
-        self.acks.append(ack)
-        self.mqtt.publish_nowait(addr.topic("cmd/ack"), encode(ack), qos=1)
-        return decision
+        return await self.desk.handle(msg)
+
+    @property
+    def acks(self) -> list[CommandAck]:
+        """Every ack this agent sent, in order (a repeat's audit ack included)."""
+        return self.desk.acks
+
+    def _publish_ack(self, topic: str, ack: CommandAck) -> None:
+        self.mqtt.publish_nowait(topic, encode(ack), qos=1)
 
     # -- own health ----------------------------------------------------------------
     async def _health_loop(self) -> None:
@@ -369,12 +363,15 @@ class Agent:
                     "mqtt_reconnects": float(max(0, self.mqtt.stats.connects - 1)),
                     "samples": float(s.samples_published),
                     "commands_applied": float(s.commands["applied"]),
-                    "commands_refused": float(s.commands["rejected"] + s.commands["expired"]),
+                    "commands_refused": float(
+                        s.commands["rejected"] + s.commands["expired"] + s.commands["refused"]
+                    ),
                     "commands_malformed": float(s.bad_commands),
                     "messages_confirmed": float(self.publisher.confirmed),
                     "messages_resent": float(self.publisher.resent),
                     "no_subscriber_pubacks": float(self.publisher.no_subscriber),
                     "source_crashes": float(s.source_crashes),
+                    **{f"refused_{code}": float(s.refused[code]) for code in REFUSAL_CODES},
                 },
             )
         ]

@@ -14,6 +14,20 @@ InfluxDB (same series and timestamp), so the dashboards keep showing "applied", 
 it as such). An id is remembered before the machine moves, so a gateway that loses power
 while applying a command does not apply it again after its restart (at most once, even
 then); asked again, it answers "duplicate" and says it was interrupted.
+
+Signed commands (tonle.security.commands) add what an intruder could try. The signature is
+checked by the agent before the gate (`edge_agent.command_desk`); the gate then refuses, with
+status "refused" and a `code`, a machine this gateway does not own (`not_owned`), a command
+stamped further ahead of the gateway's clock than `max_skew_s` (`from_the_future`) and one
+that expires further out than `max_expiry_s` (`expiry_too_far`). A *replay* cannot be told
+from a legitimate re-send (the analytics sends the same bytes again until it sees an ack), so
+both get the first ack once more, as above, and the agent publishes a second ack that audits
+the repeat: "refused", code `replayed`, at its own time (`replay_ack`), so the stored
+`commands` show every attempt and the first point keeps its "applied". Only commands whose
+signature verified reach the gate and use up an id: an unsigned command cannot block a real
+one by taking its id first. Ids are remembered for at least `max_expiry_s + max_skew_s`
+(`Bounds.keep_ns`), whatever their number: a replay after that is refused as expired, since
+no command this gateway accepted can be valid for longer.
 """
 
 from __future__ import annotations
@@ -27,34 +41,52 @@ from typing import Literal, Protocol
 from tonle.contract import Command, CommandAck
 from tonle.sources.base import DeviceLimits
 
-__all__ = ["CommandGate", "CommandLog", "Decision", "DeviceLimits", "MemoryLog"]
+__all__ = ["Bounds", "CommandGate", "CommandLog", "Decision", "DeviceLimits", "MemoryLog"]
 
-Outcome = Literal["applied", "rejected", "expired", "duplicate"]
+NS = 1_000_000_000
+Outcome = Literal["applied", "rejected", "expired", "duplicate", "refused"]
 INTERRUPTED = "the gateway stopped while applying command {id}; it is not applied again: check the machine"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """An outcome; `ts` is when it was decided (the ack's time), `original` the first
-    outcome of an id seen again."""
+    outcome of an id seen again, `code` why it was not applied in a word, `signer` the key
+    whose signature verified."""
 
     status: Outcome
     detail: str
     ts: int = 0
     original: Decision | None = None
+    code: str = ""
+    signer: str = ""
 
     @property
     def accepted(self) -> bool:
         return self.status == "applied"
 
 
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How far ahead a command may be stamped and how far out it may expire (`[agent]`)."""
+
+    max_expiry_s: float = 3600.0
+    max_skew_s: float = 30.0
+
+    @property
+    def keep_ns(self) -> int:
+        """How long an id must be remembered: past it, any command accepted with it has expired."""
+        return int((self.max_expiry_s + self.max_skew_s) * NS)
+
+
 class IdStore(Protocol):
     def get(self, cmd_id: str) -> Decision | None: ...
-    def put(self, cmd_id: str, decision: Decision) -> None: ...
+    def put(self, cmd_id: str, decision: Decision, forget_before_ns: int) -> None:
+        """Remember `decision`; ids decided before `forget_before_ns` may go, beyond the last `remember`."""
 
 
 class MemoryLog:
-    """Outcomes of the last `remember` command ids, in memory (tests, the demo)."""
+    """Outcomes of command ids in memory (tests): the last `remember`, and all the recent ones."""
 
     def __init__(self, remember: int = 10_000) -> None:
         self._seen: OrderedDict[str, Decision] = OrderedDict()
@@ -63,10 +95,10 @@ class MemoryLog:
     def get(self, cmd_id: str) -> Decision | None:
         return self._seen.get(cmd_id)
 
-    def put(self, cmd_id: str, decision: Decision) -> None:
+    def put(self, cmd_id: str, decision: Decision, forget_before_ns: int) -> None:
         self._seen[cmd_id] = decision
         self._seen.move_to_end(cmd_id)
-        while len(self._seen) > self._remember:
+        while len(self._seen) > self._remember and next(iter(self._seen.values())).ts < forget_before_ns:
             self._seen.popitem(last=False)
 
 
@@ -85,21 +117,29 @@ class CommandLog:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(commands)")}
         if "ts" not in columns:  # a log written before acks were repeated: its outcomes have no time
             self._db.execute("ALTER TABLE commands ADD COLUMN ts INTEGER NOT NULL DEFAULT 0")
+        for column in ("code", "signer"):  # a log written before commands were signed
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE commands ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
         self._remember = remember
 
     def get(self, cmd_id: str) -> Decision | None:
-        row = self._db.execute("SELECT status, detail, ts FROM commands WHERE id = ?", (cmd_id,)).fetchone()
-        return Decision(row[0], row[1], row[2]) if row else None
+        row = self._db.execute(
+            "SELECT status, detail, ts, code, signer FROM commands WHERE id = ?", (cmd_id,)
+        ).fetchone()
+        return Decision(row[0], row[1], row[2], code=row[3], signer=row[4]) if row else None
 
-    def put(self, cmd_id: str, decision: Decision) -> None:
+    def put(self, cmd_id: str, decision: Decision, forget_before_ns: int) -> None:
+        d = decision
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(
-                "INSERT OR REPLACE INTO commands (id, status, detail, ts) VALUES (?, ?, ?, ?)",
-                (cmd_id, decision.status, decision.detail, decision.ts),
+                "INSERT OR REPLACE INTO commands (id, status, detail, ts, code, signer) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (cmd_id, d.status, d.detail, d.ts, d.code, d.signer),
             )
             self._db.execute(
-                "DELETE FROM commands WHERE n <= (SELECT MAX(n) FROM commands) - ?", (self._remember,)
+                "DELETE FROM commands WHERE n <= (SELECT MAX(n) FROM commands) - ? AND ts < ?",
+                (self._remember, forget_before_ns),
             )
 
     def close(self) -> None:
@@ -107,67 +147,119 @@ class CommandLog:
 
 
 class CommandGate:
-    """Checks commands against each machine's limits; remembers every id's outcome."""
+    """Checks commands against each machine's limits and the time bounds; remembers every id's outcome."""
 
-    def __init__(self, devices: dict[str, DeviceLimits], log: IdStore | None = None) -> None:
+    def __init__(
+        self, devices: dict[str, DeviceLimits], log: IdStore | None = None, bounds: Bounds | None = None
+    ) -> None:
         self.devices = devices
         self.log: IdStore = log if log is not None else MemoryLog()
+        self.bounds = bounds if bounds is not None else Bounds()
 
-    def check(self, machine: str, cmd: Command, now_ns: int) -> Decision:
-        """Decide whether `cmd` may be applied now; a duplicate id never passes twice."""
+    def check(self, machine: str, cmd: Command, now_ns: int, signer: str = "") -> Decision:
+        """Decide whether `cmd` (signed by `signer`) may be applied now; an id never passes twice."""
         previous = self.log.get(cmd.id)
         if previous is not None:
             detail = f"command {cmd.id} was already handled: {previous.status}"
-            return Decision("duplicate", detail, now_ns, original=previous)
+            return Decision("duplicate", detail, now_ns, original=previous, code="replayed", signer=signer)
         decision = self._judge(machine, cmd, now_ns)
-        decision = Decision(decision.status, decision.detail, now_ns)
+        decision = Decision(decision.status, decision.detail, now_ns, code=decision.code, signer=signer)
         if decision.accepted:
             # Written before the machine moves, replaced by the outcome once it has: a gateway
             # that dies while applying never applies the id again, and says so when asked.
-            self.record(cmd.id, Decision("duplicate", INTERRUPTED.format(id=cmd.id), now_ns))
+            interrupted = INTERRUPTED.format(id=cmd.id)
+            self.record(cmd.id, Decision("duplicate", interrupted, now_ns, code="interrupted", signer=signer))
         else:
             self.record(cmd.id, decision)
         return decision
 
     def record(self, cmd_id: str, decision: Decision) -> None:
         """Remember the final outcome (after the device applied or refused it), with its time."""
-        self.log.put(cmd_id, decision)
+        self.log.put(cmd_id, decision, decision.ts - self.bounds.keep_ns)
 
     @staticmethod
     def answer(cmd: Command, decision: Decision) -> CommandAck:
         """The ack for `decision`; for an id seen again, its first ack once more (see the module doc)."""
-        first = decision.original
-        if first is not None:
-            return CommandAck(
-                v=1,
-                id=cmd.id,
-                ts=first.ts or decision.ts,
-                status=first.status,
-                detail=first.detail,
-                action=cmd.action,
-            )
+        d = decision.original or decision
         return CommandAck(
-            v=1, id=cmd.id, ts=decision.ts, status=decision.status, detail=decision.detail, action=cmd.action
+            v=1,
+            id=cmd.id,
+            ts=d.ts or decision.ts,
+            status=d.status,
+            detail=d.detail,
+            action=cmd.action,
+            code=d.code,
+            key=cmd.key,
+            signer=d.signer,
+        )
+
+    @staticmethod
+    def replay_ack(cmd: Command, decision: Decision) -> CommandAck:
+        """The audit of an id seen again: "refused", code `replayed`, later than the first ack.
+
+        Its own time keeps it a point of its own in InfluxDB (the first ack's point keeps its
+        status); it names who signed this copy.
+        """
+        first = decision.original
+        assert first is not None
+        detail = (
+            f"command {cmd.id} came again (a re-send or a replay); it was already handled "
+            f"({first.status}) and is never applied twice"
+        )
+        return CommandAck(
+            v=1,
+            id=cmd.id,
+            ts=max(decision.ts, first.ts + 1),
+            status="refused",
+            detail=detail,
+            action=cmd.action,
+            code="replayed",
+            key=cmd.key,
+            signer=decision.signer,
         )
 
     def _judge(self, machine: str, cmd: Command, now_ns: int) -> Decision:
         limits = self.devices.get(machine)
         if limits is None:
-            return Decision("rejected", f"this gateway has no machine called {machine!r}")
+            detail = f"this gateway has no machine called {machine!r}; send the command to its own gateway"
+            return Decision("refused", detail, code="not_owned")
+        refused = self._out_of_bounds(cmd, now_ns)
+        if refused is not None:
+            return refused
         if now_ns > cmd.expires:
             age_s = (now_ns - cmd.expires) / 1e9
-            return Decision("expired", f"command expired {age_s:.0f}s ago; not applied")
+            return Decision("expired", f"command expired {age_s:.0f}s ago; not applied", code="expired")
         if cmd.action not in limits.allowed:
             allowed = ", ".join(sorted(limits.allowed)) or "nothing"
-            return Decision("rejected", f"{cmd.action!r} is not allowed on {machine}; allowed: {allowed}")
+            detail = f"{cmd.action!r} is not allowed on {machine}; allowed: {allowed}"
+            return Decision("rejected", detail, code="not_allowed")
         rng = limits.ranges.get(cmd.action)
         if rng is not None:
             lo, hi = rng
             if cmd.value is None:
-                return Decision("rejected", f"{cmd.action} needs a value between {lo:g} and {hi:g}")
-            if not lo <= cmd.value <= hi:
                 return Decision(
-                    "rejected",
-                    f"{cmd.action} value {cmd.value:g} is outside the allowed range {lo:g}..{hi:g}",
+                    "rejected", f"{cmd.action} needs a value between {lo:g} and {hi:g}", code="no_value"
                 )
+            if not lo <= cmd.value <= hi:
+                detail = f"{cmd.action} value {cmd.value:g} is outside the allowed range {lo:g}..{hi:g}"
+                return Decision("rejected", detail, code="out_of_range")
         return Decision("applied", "")
+
+    def _out_of_bounds(self, cmd: Command, now_ns: int) -> Decision | None:
+        """A command stamped too far ahead of this gateway's clock, or valid for too long."""
+        b = self.bounds
+        ahead_s = (cmd.ts - now_ns) / NS
+        if ahead_s > b.max_skew_s:
+            detail = (
+                f"command is stamped {ahead_s:.0f}s ahead of this gateway's clock (at most "
+                f"{b.max_skew_s:g}s allowed); check the sender's and the gateway's clocks (NTP)"
+            )
+            return Decision("refused", detail, code="from_the_future")
+        out_s = (cmd.expires - now_ns) / NS
+        if out_s > b.max_expiry_s:
+            detail = (
+                f"command expires {out_s:.0f}s from now, more than the {b.max_expiry_s:g}s this gateway "
+                "allows (agent.command_max_expiry_s); send it with a shorter expiry"
+            )
+            return Decision("refused", detail, code="expiry_too_far")
+        return None

@@ -1,9 +1,21 @@
-"""Test plumbing: the in-process rig of the application layer (`tonle.app.rig`), under its old name."""
+"""Test plumbing: the in-process rig of the application layer (`tonle.app.rig`), under its old name;
+and keys that sign commands as the analytics and operators do."""
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tonle.app.line_run import LineRun
 from tonle.app.rig import WAIT_S, config_for, count, running_collector, wait_for
+from tonle.security.signing import Signer
 
-__all__ = ["WAIT_S", "assert_nothing_lost", "config_for", "count", "running_collector", "wait_for"]
+__all__ = [
+    "WAIT_S",
+    "assert_nothing_lost",
+    "config_for",
+    "count",
+    "new_signer",
+    "running_collector",
+    "wait_for",
+]
 
 # What a line run stores per sample, each with the device's sequence number.
 MEASUREMENTS = ("telemetry", "state", "production")
@@ -22,3 +34,8 @@ async def assert_nothing_lost(run: LineRun) -> None:
             assert seqs == list(range(len(seqs))), f"{measurement} {s.tags['machine']}: holes"
     assert run.agent.spool.depth == 0
     assert run.agent.spool.dropped == 0
+
+
+def new_signer(name: str = "analytics") -> Signer:
+    """A fresh Ed25519 key named `name`, in memory."""
+    return Signer(name, Ed25519PrivateKey.generate())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from tonle.contract.payloads import REFUSAL_CODES
 from tonle.contract.topics import Kind
 from tonle.kernels.diagnosis import FAMILIES
 
@@ -142,9 +143,18 @@ STATUS = Measurement("status", ADDRESS_TAGS, {"online": INT, "agent": STR, "vers
 COMMANDS = Measurement(
     "commands",
     (*ADDRESS_TAGS, "direction"),
-    {"value": FLOAT, "expires": INT} | _typed(STR, "id", "action", "status", "reason", "issued_by", "detail"),
+    {"value": FLOAT, "expires": INT}
+    | _typed(
+        STR, "id", "action", "status", "reason", "issued_by", "detail", "code", "claimed_key", "signer", "sig"
+    ),
 )
-"""Commands sent (`direction` = cmd, `status` = sent) and their acknowledgements (`direction` = ack)."""
+"""Commands sent (`direction` = cmd, `status` = sent) and their acknowledgements (`direction` = ack).
+
+`claimed_key` is the key a command claims to be signed with (the payload's `key`; `key` is a
+word InfluxQL keeps for itself) and `sig` its signature (so the analytics
+takes back after a restart only the commands it signed itself); on an ack, `signer` is the key the gateway
+verified (empty when none did) and `code` why it was refused (`tonle.contract.REFUSAL_CODES`).
+`issued_by` is the sender's own label, never proof of who sent it: an audit reads `signer`."""
 ALERTS = Measurement(
     "alerts", (*ADDRESS_TAGS, "severity"), {"health": FLOAT, "rul_h": FLOAT, "code": STR, "message": STR}
 )
@@ -195,6 +205,7 @@ AGENT_HEALTH_FIELDS = (
     "messages_resent",
     "no_subscriber_pubacks",
     "source_crashes",
+    *(f"refused_{code}" for code in REFUSAL_CODES),  # commands refused before the machine, by reason
 )
 SOURCE_HEALTH_FIELDS = (
     "connected",

@@ -15,15 +15,17 @@ import pytest
 
 from analytics.outbox import Outbox, alert_row, command_row
 from collector.rows import ROWS
-from tests.helpers import wait_for
-from tonle.contract import Alert, Command, CommandAck, MachineAddress, encode
+from tests.helpers import new_signer, wait_for
+from tonle.contract import Alert, Command, CommandAck, MachineAddress, decode, encode
 from tonle.io.influxql import InfluxQLClient
 from tonle.io.mqtt import MqttConnection
+from tonle.security.commands import sign_command
 
 pytestmark = pytest.mark.services
 
 S = 1_000_000_000
 NOW = 1_780_000_000 * S
+SIGNER = new_signer()
 
 
 def command(cmd_id: str = "c1", ttl_s: int = 120, value: float | None = 0.7, at_s: int = 0) -> Command:
@@ -83,7 +85,7 @@ def test_a_command_is_sent_again_unchanged_until_its_ack_arrives(broker, unique_
         ):
             await gateway.subscribe(addr.topic("cmd"))
             await gateway.wait_subscribed()
-            outbox = Outbox(mqtt, unique_name)
+            outbox = Outbox(mqtt, unique_name, signer=SIGNER)
             await outbox.listen()
             await mqtt.wait_subscribed()
             cmd = command()
@@ -94,7 +96,10 @@ def test_a_command_is_sent_again_unchanged_until_its_ack_arrives(broker, unique_
             assert outbox.resend_due(NOW + 11 * S) == 1  # no ack: sent again
             again = await received(gateway, 1)
             assert again == first, "a re-sent command must be the same message (id, time, expiry)"
-            ack = CommandAck(v=1, id=cmd.id, ts=NOW + 12 * S, status="applied", detail="speed 70 %")
+            assert decode("cmd", first[0]) == sign_command(cmd, addr, SIGNER), "sent signed for its machine"
+            ack = CommandAck(
+                v=1, id=cmd.id, ts=NOW + 12 * S, status="applied", detail="speed 70 %", signer=SIGNER.name
+            )
             await gateway.publish(addr.topic("cmd/ack"), encode(ack))
             await until("the ack", outbox.take_acks)
             assert outbox.pending == {}
@@ -112,7 +117,7 @@ def test_a_command_nobody_acknowledges_is_counted_and_logged_once_when_it_expire
     async def body() -> None:
         async with MqttConnection(broker.host, broker.port, f"{unique_name}-analytics") as mqtt:
             await mqtt.wait_connected()
-            outbox = Outbox(mqtt, unique_name)
+            outbox = Outbox(mqtt, unique_name, signer=SIGNER)
             await outbox.listen()
             outbox.send(addr, command(ttl_s=30), NOW)
             resent = 0
@@ -139,7 +144,7 @@ def test_its_counters_and_rows_reach_the_database(broker, influxdb, unique_name)
             InfluxQLClient(influxdb.url, unique_name) as q,
         ):
             await q.create_database()
-            outbox = Outbox(mqtt, unique_name)
+            outbox = Outbox(mqtt, unique_name, signer=SIGNER)
             outbox.send(addr, command(), NOW)
             outbox.alert(addr, Alert(v=1, ts=NOW, severity="warning", code="derate", message="m", health=0.5))
             async with httpx.AsyncClient() as http:
@@ -160,7 +165,8 @@ def test_its_counters_and_rows_reach_the_database(broker, influxdb, unique_name)
 
 
 def test_a_restarted_service_takes_back_the_unacknowledged_commands_it_had_stored(influxdb, unique_name):
-    """c1 waits for its ack; c2 was acknowledged; c3 has expired; c4 is an operator's; c5 another line's."""
+    """c1 waits for its ack; c2 was acknowledged; c3 has expired; c4 is an operator's; c5 another line's;
+    c6 claims to be the analytics' but is not signed by its key (anyone may publish a stored `cmd`)."""
     from analytics.inputs import LineKey
     from analytics.recovery import restore_outbox
     from tonle.config import parse_config
@@ -173,7 +179,11 @@ def test_a_restarted_service_takes_back_the_unacknowledged_commands_it_had_store
         "c4": (MachineAddress(unique_name, "a", "L1", "S07"), command("c4", at_s=2)),
         "c5": (MachineAddress(unique_name, "a", "L2", "S07"), command("c5")),
     }
-    sent["c4"] = (sent["c4"][0], msgspec.structs.replace(sent["c4"][1], issued_by="operator"))
+    sent = {c: (addr, sign_command(cmd, addr, SIGNER)) for c, (addr, cmd) in sent.items()}
+    operator = msgspec.structs.replace(sent["c4"][1], issued_by="operator")
+    sent["c4"] = (sent["c4"][0], sign_command(operator, sent["c4"][0], new_signer("operator")))
+    forged = msgspec.structs.replace(command("c6", at_s=3), key=SIGNER.name, sig=sent["c1"][1].sig)
+    sent["c6"] = (MachineAddress(unique_name, "a", "L1", "S07"), forged)
     ack = CommandAck(v=1, id="c2", ts=NOW + 2 * S, status="applied", detail="")
     addr2 = sent["c2"][0]
     lines = b"".join(command_row(addr, cmd) for addr, cmd in sent.values())
@@ -186,7 +196,8 @@ def test_a_restarted_service_takes_back_the_unacknowledged_commands_it_had_store
             async with httpx.AsyncClient() as http:
                 r = await http.post(f"{influxdb.url}/write", params={"db": unique_name}, content=lines)
                 assert r.status_code == 204, r.text
-            outbox = Outbox(MqttConnection("127.0.0.1", 1, "unused"), unique_name)  # tracking needs no link
+            # tracking needs no link
+            outbox = Outbox(MqttConnection("127.0.0.1", 1, "unused"), unique_name, signer=SIGNER)
             assert await restore_outbox(q, cfg.analytics, key, NOW + 60 * S, outbox) == 1
             assert list(outbox.pending) == ["c1"]
             restored = outbox.pending["c1"]

@@ -140,10 +140,11 @@ def test_a_gateway_cannot_read_another_gateways_commands_nor_the_data(secure: Lo
             await asyncio.gather(spy.wait_connected(), op.wait_connected())
             await spy.subscribe(f"tonle/{SITE}/{AREA}/L2/+/cmd", qos=1)  # gw-b's line
             await spy.subscribe(f"tonle/{SITE}/+/+/+/telemetry", qos=1)
-            await spy.subscribe(f"tonle/{SITE}/{AREA}/L1/S01/cmd", qos=1)  # its own: allowed
+            await spy.subscribe(f"tonle/{SITE}/{AREA}/L1/+/cmd", qos=1)  # its line: only its own arrive
             await spy.wait_subscribed()
             assert await op.publish_nowait(f"tonle/{SITE}/{AREA}/L2/S09/cmd", b"{}", qos=1) in ACCEPTED
             assert await op.publish_nowait(f"tonle/{SITE}/{AREA}/L1/S01/cmd", b"{}", qos=1) == 0
+            assert await op.publish_nowait(f"tonle/{SITE}/{AREA}/L1/S05/cmd", b"{}", qos=1) in ACCEPTED
             return await drain(spy)
 
     assert asyncio.run(body()) == [f"tonle/{SITE}/{AREA}/L1/S01/cmd"]

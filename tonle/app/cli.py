@@ -1,4 +1,4 @@
-"""The `tonle` command: demo, sim, agent, collector, analytics, report.
+"""The `tonle` command: demo, sim, agent, collector, analytics, report, command.
 
 Every failure a technician can fix (a wrong key, a broker or database that does not
 answer, a serial port that is missing, a folder it may not write, a full disk) is a
@@ -148,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--site", help=_("the site, when the same line name exists at more than one"))
     r.add_argument("--area", help=_("the area, when the same line name exists at more than one"))
     provision.add_parser(sub)
+    from tonle.app import command
+
+    command.add_parser(sub)
     c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
     c.add_argument("config", type=Path)
     return p
@@ -299,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_report(args)
         if args.command == "provision":
             return provision.run(args)
+        if args.command == "command":
+            from tonle.app import command
+
+            return command.run(args)
         if args.command == "check-config":
             return _check_config(load_config, args.config)
         cfg = load_config(args.config)

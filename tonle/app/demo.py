@@ -64,6 +64,7 @@ from tonle.io.clock import WallClock
 from tonle.io.connect import influx_writer, influxql_client
 from tonle.io.influxql import InfluxQLClient
 from tonle.messages import N_
+from tonle.security.commands import load_signer
 
 __all__ = ["DRILLS", "CollectorHealth", "DemoOptions", "print_summary", "run_demo"]
 
@@ -226,6 +227,10 @@ async def _run_line(
 ) -> dict[str, Any]:
     """The line, its gateway, the collector and analytics on the services; the summary at the end."""
     cfg, clock = svc.cfg, WallClock()
+    # The analytics signs its commands with a key of this run; the gateway trusts only that one.
+    key_path = folder / "analytics.key"
+    signer = load_signer(key_path, cfg.analytics.signer)
+    cfg = replace_struct(cfg, analytics=replace_struct(cfg.analytics, signing_key=str(key_path)))
     now = clock.now_ns()
     line = SewingLine(
         spec, seed=cfg.sim.seed, start_ns=now - WARMUP_S * NS, maintenance_s=cfg.sim.maintenance_s
@@ -241,7 +246,13 @@ async def _run_line(
         warm_up(nodes, now, produced)  # the shift so far waits in the nodes until the gateway reads it
         line.set_wear_acceleration(accel)
         gateway = write_gateway_config(
-            folder, svc.mqtt("gateway"), spec, nodes.links, plant.tcp.port, str(plant.rtu.port)
+            folder,
+            svc.mqtt("gateway"),
+            spec,
+            nodes.links,
+            plant.tcp.port,
+            str(plant.rtu.port),
+            trusted_keys={signer.name: signer.public_text},
         )
         agent = AgentProcess(gateway, folder / "agent.log")
         analytics = AnalyticsRuns(lambda: AnalyticsService(cfg, clock, q, kpi_writer, mqtt))

@@ -258,7 +258,14 @@ async def summarize(
         "commands_sent": analytics.total("commands_sent"),
         "commands_acked": sum(1 for r in ack_rows if r["status"] == "applied"),
         "commands": [
-            {"machine": r["machine"], "action": r["action"], "status": r["status"]} for r in ack_rows
+            {
+                "machine": r["machine"],
+                "action": r["action"],
+                "status": r["status"],
+                "code": r["code"] or "",
+                "signer": r["signer"] or "",
+            }
+            for r in ack_rows
         ],
         "wearing_machine": spec.stations[ws].name if 0 <= ws < len(spec.stations) else None,
         "dead_letters": collector.total("dead_letters"),
@@ -283,9 +290,10 @@ def stored_twice(spooled: Spooled, collector: CollectorHealth) -> int:
 
 
 async def command_acks(q: InfluxQLClient, spec: LineSpec, since_ns: int) -> list[dict[str, Any]]:
-    """The machines' answers to commands since the run started, as stored."""
+    """The machines' answers to commands since the run started, as stored (who signed, why refused)."""
     acks = await q.query(
-        f"SELECT machine, status, action, detail FROM {COMMANDS.name} WHERE site = {quote_str(spec.site)} "
+        f"SELECT machine, status, action, detail, code, signer FROM {COMMANDS.name} "
+        f"WHERE site = {quote_str(spec.site)} "
         f"AND direction = 'ack' AND time >= {since_ns}"
     )
     return [dict(zip(acks[0].columns, row, strict=True)) for row in acks[0].values] if acks else []

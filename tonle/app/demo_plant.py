@@ -105,15 +105,23 @@ def warm_up(nodes: SerialLineSim, now_ns: int, produced: Counter[tuple[str, str]
 
 
 def write_gateway_config(
-    folder: Path, mqtt: MqttConfig, spec: LineSpec, links: dict[str, Path], press_port: int, rtu_port: str
+    folder: Path,
+    mqtt: MqttConfig,
+    spec: LineSpec,
+    links: dict[str, Path],
+    press_port: int,
+    rtu_port: str,
+    *,
+    trusted_keys: dict[str, str],
 ) -> Path:
-    """The example gateway config, pointed at this run's broker (its identity), ptys and Modbus servers.
+    """The example gateway config, pointed at this run's broker (its identity), ptys and Modbus
+    servers, trusting the commands of `trusted_keys` (name: public key) only.
 
     The password, if any, stays in the environment, which the agent process inherits.
     """
     data: dict[str, Any] = tomllib.loads(TEMPLATE.read_text())
     data["mqtt"] = {k: v for k, v in msgspec.to_builtins(mqtt).items() if v != ""}
-    data["agent"].update(site=spec.site, area=spec.area, line=spec.line)
+    data["agent"].update(site=spec.site, area=spec.area, line=spec.line, trusted_keys=trusted_keys)
     if mqtt.tls:  # the broker knows the gateway by its certificate: its id must be that name
         data["agent"]["id"] = GATEWAY_ID
     data["spool"]["path"] = str(folder / "gateway")

@@ -23,6 +23,7 @@ from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig, parse_config
 from tonle.io.clock import Clock
 from tonle.io.influxql import InfluxQLClient
+from tonle.security.signing import Signer
 
 T = TypeVar("T")
 WAIT_S = 30.0
@@ -41,9 +42,12 @@ def config_for(broker: LocalBroker, influxdb: LocalInfluxDB, name: str, **sectio
 
     One `[mqtt]` serves agent, collector and analytics, so the broker must be a lab broker:
     a secure one gives each identity only its own topics (tests/security prove that part).
+    The analytics signs commands with a key of the run's own, which the gateway trusts.
     """
     if broker.secure:
         raise ValueError("config_for runs every role with one MQTT identity; start LocalBroker(secure=False)")
+    key_path = _spools() / name / "analytics.key"
+    signer = Signer.load_or_create(key_path, "analytics")
     data: dict = {
         "mqtt": broker.identity("rig", "collector"),  # a lab broker: one identity runs every role
         "influxdb": {"url": influxdb.url, "database": name},
@@ -54,8 +58,8 @@ def config_for(broker: LocalBroker, influxdb: LocalInfluxDB, name: str, **sectio
             "batch_wait_ms": 50,
             "spool_path": str(_spools() / name / "collector-spool.sqlite"),
         },
-        "agent": {"site": name, "id": f"gw-{name}"},
-        "analytics": {"site": name},
+        "agent": {"site": name, "id": f"gw-{name}", "trusted_keys": {signer.name: signer.public_text}},
+        "analytics": {"site": name, "signing_key": str(key_path), "signer": signer.name},
     }
     for key, values in sections.items():
         data.setdefault(key, {}).update(values)

@@ -8,6 +8,7 @@ import msgspec
 
 from tonle.config.fields import PosFloat, Section
 from tonle.config.problems import Problem
+from tonle.security.signing import TrustedKeys
 
 __all__ = ["AgentConfig", "SimConfig"]
 
@@ -39,14 +40,35 @@ class AgentConfig(Section, frozen=True):
     confirm_timeout_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
     held_timeout_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 600.0
     unconfirmed_max: Annotated[int, msgspec.Meta(ge=10, le=1_000_000)] = 5000
+    # Signed commands (tonle.security.commands): the public keys whose commands may move this
+    # gateway's machines, by name (`tonle command keygen` prints the line to paste here), and
+    # the names taken back. There is no switch to turn the check off: with no trusted key,
+    # every command is refused. A command may expire at most command_max_expiry_s after it
+    # arrives, and be stamped at most command_max_skew_s ahead of the gateway's clock.
+    trusted_keys: dict[str, str] = msgspec.field(default_factory=dict)
+    revoked_keys: list[str] = msgspec.field(default_factory=list)
+    command_max_expiry_s: Annotated[float, msgspec.Meta(ge=1, le=7 * 86_400)] = 3600.0
+    command_max_skew_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 30.0
 
     def problems(self) -> list[Problem]:
+        found = []
         if self.speed_min > self.speed_max:
-            return [
+            found.append(
                 Problem(
                     "speed_min",
                     f"({self.speed_min:g}) is above speed_max ({self.speed_max:g})",
                     "swap them",
                 )
-            ]
-        return []
+            )
+        for name, text in self.trusted_keys.items():
+            try:
+                TrustedKeys.parse({name: text})
+            except ValueError:
+                found.append(
+                    Problem(
+                        f"trusted_keys.{name}",
+                        "is not a public key",
+                        "paste the line `tonle command keygen` printed for that key, unchanged",
+                    )
+                )
+        return found

@@ -87,3 +87,8 @@ class AnalyticsConfig(Section, frozen=True):
     # When a line has sent nothing (no telemetry, state or count) for this long, its
     # machines' states are no longer known: the time after is counted as missing data.
     silence_s: PosFloat = 60.0
+    # Every command is signed with this Ed25519 key (made, 0600, on first start) under this
+    # name; each gateway trusts its public key in [agent.trusted_keys] (the service logs the
+    # line to paste there when it starts).
+    signing_key: str = "run/analytics/command.key"
+    signer: str = "analytics"

@@ -9,6 +9,7 @@ from tonle.contract.lineproto import (
 )
 from tonle.contract.payloads import (
     MACHINE_STATES,
+    REFUSAL_CODES,
     Alert,
     Command,
     CommandAck,
@@ -28,6 +29,7 @@ from tonle.contract.topics import KINDS, MachineAddress, TopicError, parse_topic
 __all__ = [
     "KINDS",
     "MACHINE_STATES",
+    "REFUSAL_CODES",
     "Alert",
     "Command",
     "CommandAck",

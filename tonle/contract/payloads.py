@@ -32,6 +32,7 @@ from tonle.contract.limits import (
     TS_MAX,
     TS_MIN,
 )
+from tonle.contract.refusals import REFUSAL_CODES
 from tonle.contract.topics import TopicError, check_name
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "MACHINE_STATES",
     "MAX_PAYLOAD_BYTES",
     "PAYLOAD_VERSION",
+    "REFUSAL_CODES",
     "TELEMETRY_RESERVED_FIELDS",
     "TS_MAX",
     "TS_MIN",
@@ -167,7 +169,18 @@ class Health(_Base):
 CommandAction = Literal["set_speed", "maintenance", "andon", "clear_andon"]
 
 
+KeyName = Annotated[str, msgspec.Meta(max_length=64)]
+Code = Annotated[str, msgspec.Meta(max_length=32)]
+
+
 class Command(_Base):
+    """A command to one machine, signed (tonle.security.commands).
+
+    `key` names the signer's key and `sig` is the base64 Ed25519 signature over
+    `tonle.security.signing.command_bytes` with the machine's address as target; `issued_by`
+    is the sender's own label and is never trusted: the ack's `signer` says who signed.
+    """
+
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     ts: Ts
     expires: Ts
@@ -175,14 +188,25 @@ class Command(_Base):
     reason: Text
     value: float | None = None
     issued_by: Text = ""
+    key: KeyName = ""
+    sig: Annotated[str, msgspec.Meta(max_length=128)] = ""
 
 
 class CommandAck(_Base):
+    """A gateway's answer to a command; `refused` means it never reached the machine.
+
+    `code` says why in a word (`REFUSAL_CODES`, or the machine's own reason), `key` is the key
+    the command claimed and `signer` the key that verified (empty when none did).
+    """
+
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     ts: Ts
-    status: Literal["applied", "rejected", "expired", "duplicate"]
+    status: Literal["applied", "rejected", "expired", "duplicate", "refused"]
     detail: Text = ""
     action: Text = ""
+    code: Code = ""
+    key: KeyName = ""
+    signer: KeyName = ""
 
 
 class Alert(_Base):

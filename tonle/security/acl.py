@@ -43,8 +43,12 @@ def _gateway(m: Member) -> list[str]:
     for machine in m.machines or ("+",):
         base = _base(m, machine)
         rules += [f"topic write {base}/{kind}" for kind in DATA_KINDS]
-        rules.append(f"topic read {base}/cmd")
-    if m.machines:  # its own status and health, under its own name (the agent's id)
+        rules.append(f"topic {'receive' if m.machines else 'read'} {base}/cmd")
+    if m.machines:
+        # The agent subscribes to its line's commands with one filter; the broker hands it only
+        # its own machines' (two gateways may share a line). Its own status and health go
+        # under its own name (the agent's id).
+        rules.append(f"topic subscribe {_base(m)}/cmd")
         rules += [f"topic write {_base(m, m.name)}/{kind}" for kind in ("status", "health")]
     rules.append(f"topic read {confirm_topic(m.name)}")
     return rules
@@ -70,11 +74,15 @@ def _rules(m: Member) -> list[str]:
     return ["topic read $SYS/broker/uptime"]  # healthcheck
 
 
-Rule = tuple[str, str]  # ("read" | "write", topic filter)
+Rule = tuple[str, str]  # ("read" | "write" | "subscribe" | "receive", topic filter)
 
 
 def rules_of(m: Member) -> list[Rule]:
-    """What `m` may do, as (read|write, topic) pairs (revoked identities may do nothing)."""
+    """What `m` may do, as (access, topic) pairs (revoked identities may do nothing).
+
+    read = subscribe + receive; a filter one may subscribe to but receive only part of is
+    split in two.
+    """
     if m.revoked:
         return []
     return [tuple(r.split(" ", 2)[1:]) for r in _rules(m)]  # type: ignore[misc]
@@ -88,8 +96,10 @@ def dynsec_config(members: Iterable[Member]) -> dict[str, Any]:
         for access, topic in rules_of(m):
             if access == "write":
                 acls.append(_acl("publishClientSend", topic))
-            else:
-                acls += [_acl("subscribePattern", topic), _acl("publishClientReceive", topic)]
+            if access in ("read", "subscribe"):
+                acls.append(_acl("subscribePattern", topic))
+            if access in ("read", "receive"):
+                acls.append(_acl("publishClientReceive", topic))
         if m.role == "collector":  # only collectors may join a shared group, for data
             acls.append(_acl("subscribePattern", "$share/+/tonle/#"))
         where = "/".join(p for p in m.place if p) or "every site"

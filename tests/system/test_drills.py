@@ -128,3 +128,28 @@ def test_the_collector_crash_drill_loses_nothing(tmp_path: Path):
     assert summary["collector_starts"] == 2
     assert summary["drill_timings"]["collector_down_s"] > 0
     assert "DRILL: the collector restarts" in log
+
+
+def test_an_intruder_is_refused_everywhere_and_moves_nothing(tmp_path: Path):
+    """No TLS, a stolen gateway certificate, unsigned, foreign-key, altered and replayed commands."""
+    summary, log = drill(tmp_path, "intruder")
+    report = summary["intruder"]
+    assert report["applied"] == 0 and report["not_refused"] == 0, report
+    by = {a["attempt"]: (a["refused_by"], a["answer"].split(":")[0]) for a in report["attempts"]}
+    assert by["connect without TLS or a certificate"][0] == "broker"
+    assert by["publish data for S01 with gateway demo-gateway-l9's certificate"] == (
+        "broker",
+        "not authorised",
+    )
+    assert by["send set_speed to S01 with gateway demo-gateway-l9's certificate"] == (
+        "broker",
+        "not authorised",
+    )
+    assert by["send an unsigned set_speed"] == ("gateway", "unsigned")
+    assert by["send a set_speed signed by a key no gateway trusts"] == ("gateway", "bad_signature")
+    assert by["change the value of a signed set_speed"] == ("gateway", "bad_signature")
+    assert by["replay a command the analytics signed, byte for byte"] == ("gateway", "replayed")
+    # The audit: each refusal is stored with its code, next to the commands that were applied.
+    stored = {(c["action"], c["code"]) for c in summary["commands"] if c["status"] == "refused"}
+    assert {("set_speed", "unsigned"), ("set_speed", "bad_signature"), ("clear_andon", "replayed")} <= stored
+    assert "DRILL: intruder: send an unsigned set_speed - refused by the gateway" in log

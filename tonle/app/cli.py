@@ -78,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
             "collector, analytics and gateway die at once and come back in the worst order; agent-crash: "
             "the broker stops and the gateway loses power during the outage; db-outage: the database stops "
             "and the collector holds the data; collector-crash: the collector is killed in the middle of its "
-            "work and restarted"
+            "work and restarted; intruder: a rogue client tries to connect, to speak for the line with a "
+            "stolen gateway certificate and to move a machine with forged, altered and replayed commands "
+            "(the summary's intruder object shows who refused each, and applied 0)"
         ),
     )
     d.add_argument(

@@ -158,7 +158,7 @@ async def services(
     broker = LocalBroker(folder=folder / "mosquitto", port=free_port())  # known before it starts
     db = LocalInfluxDB(folder=folder / "influxdb", http_settings={"auth-enabled": True})
     try:
-        identities = await asyncio.to_thread(demo_identities, broker, spec)
+        identities = await asyncio.to_thread(demo_identities, broker, spec, opts.drill == "intruder")
         await asyncio.to_thread(broker.start)
         await asyncio.to_thread(db.start)
         influx = await asyncio.to_thread(secure_influxdb, db, cfg.influxdb)
@@ -367,6 +367,8 @@ class _Run:
         if drill is not None:
             summary["drill_timings"] = drill.timings
             summary["drill_observed"] = drill.observed
+            if drill.intruder_report is not None:
+                summary["intruder"] = drill.intruder_report
         return summary
 
     def stop(self) -> None:

@@ -21,12 +21,15 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from firmware_sim.line import LineSpec
+from tonle.app.demo_intruder import Intruder
 from tonle.app.demo_plant import AgentProcess, CollectorProcess, Services, mqtt_client
 from tonle.app.drill_names import DRILLS
 from tonle.app.services import LocalBroker, LocalInfluxDB
-from tonle.contract import subscription
+from tonle.contract import MachineAddress, subscription
 from tonle.errors import ServiceError
 from tonle.io.mqtt import MqttError
 from tonle.messages import N_, render
@@ -59,6 +62,8 @@ class Plant(Protocol):
     svc: Services
     agent: AgentProcess
     collector: CollectorProcess
+    spec: LineSpec
+    folder: Path
 
     def start_collector(self) -> None: ...
     async def collector_ready(self) -> None: ...
@@ -79,6 +84,7 @@ class Drill:
     plant: Plant
     timings: dict[str, float] = field(default_factory=dict)
     observed: dict[str, int] = field(default_factory=dict)
+    intruder_report: dict[str, Any] | None = None
     t0: float = field(default_factory=time.monotonic)
 
     def mark(self, key: str, since: float | None = None) -> None:
@@ -97,6 +103,25 @@ class Drill:
     def db(self) -> LocalInfluxDB:
         assert self.plant.svc.db is not None, "drills run on the demo's own services"
         return self.plant.svc.db
+
+    # -- someone on the network ------------------------------------------------------
+    async def intruder(self) -> None:
+        """A rogue client tries to connect, to speak for the line and to move a machine."""
+        p = self.plant
+        target = MachineAddress(p.spec.site, p.spec.area, p.spec.line, p.spec.stations[0].name)
+        log.warning("DRILL: an intruder on the plant network goes for %s", target.machine)
+        self.mark("intruder_at_s")
+        who = Intruder(self.broker, p.agent, target, p.folder / "analytics.key", p.svc.cfg.analytics.signer)
+        self.intruder_report = await who.run()
+        self.mark("intruder_done_at_s")
+        report = self.intruder_report
+        log.warning(
+            "DRILL: intruder: %d attempts, %d refused by the broker, %d by the gateway, %d applied",
+            len(report["attempts"]),
+            report["refused_by_broker"],
+            report["refused_by_gateway"],
+            report["applied"],
+        )
 
     # -- the broker drills ------------------------------------------------------
     async def broker_outage(self) -> None:

@@ -16,6 +16,7 @@ import httpx
 import msgspec
 
 from firmware_sim.line import LineSpec
+from tonle.app.demo_intruder import INTRUDER_GATEWAY, INTRUDER_OPERATOR
 from tonle.app.demo_plant import GATEWAY_ID
 from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import InfluxConfig, MqttConfig, parse_config
@@ -27,15 +28,23 @@ INFLUX_USER = "tonle-demo"
 INFLUX_PASSWORD_ENV = "DEMO_INFLUXDB_PASSWORD"
 
 
-def demo_identities(broker: LocalBroker, spec: LineSpec) -> dict[str, MqttConfig]:
-    """`[mqtt]` per role of the demo (a lab broker gives every role plain-text settings)."""
+def demo_identities(broker: LocalBroker, spec: LineSpec, intruder: bool = False) -> dict[str, MqttConfig]:
+    """`[mqtt]` per role of the demo (a lab broker gives every role plain-text settings).
+
+    For the intruder drill, two more: a gateway of another line (whose certificate it stole)
+    and an operator (who may send commands but holds no key a gateway trusts).
+    """
     place = {"site": spec.site, "area": spec.area, "line": spec.line}
     settings = {
         "gateway": broker.identity(GATEWAY_ID, "gateway", **place),
         "collector": broker.identity("demo-collector", "collector"),
-        "analytics": broker.identity("demo-analytics", "analytics", site=spec.site),
-        "observer": broker.identity("demo-watch", "observer", site=spec.site),
+        # Every site, as the demo's analytics (analytics.site "+") and the drills' watch subscribe.
+        "analytics": broker.identity("demo-analytics", "analytics"),
+        "observer": broker.identity("demo-watch", "observer"),
     }
+    if intruder:
+        broker.identity(INTRUDER_GATEWAY, "gateway", site=spec.site, area=spec.area, line="L9")
+        broker.identity(INTRUDER_OPERATOR, "operator")
     return {role: parse_config({"mqtt": s}, env={}).mqtt for role, s in settings.items()}
 
 

@@ -11,4 +11,5 @@ DRILLS = (
     "agent-crash",
     "db-outage",
     "collector-crash",
+    "intruder",
 )

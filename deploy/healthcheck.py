@@ -68,7 +68,7 @@ def check_broker(cfg: TonleConfig) -> None:
     except ssl.SSLError as exc:
         raise Unhealthy(
             f"{where} refused this container's certificate ({exc.reason}): it may be revoked or from another "
-            "CA; run the provision service again and reload the broker"
+            "CA; run the provision service again and restart the broker"
         ) from exc
     except OSError as exc:
         raise Unhealthy(f"{where} unreachable: {exc}") from exc

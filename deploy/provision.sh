@@ -29,4 +29,4 @@ p service collector-1 --role collector --keep-existing --owner "$service_owner"
 p service analytics-1 --role analytics --keep-existing --owner "$service_owner"
 p service healthcheck --role healthcheck --keep-existing
 p gateway line-sim-1 --site demo-plant --area sewing --line L1 --keep-existing --owner "$service_owner"
-echo "provision: the security folder is ready; after adding or revoking an identity, run: docker compose kill -s HUP mosquitto"
+echo "provision: the security folder is ready; after adding or revoking an identity, run: docker compose restart mosquitto"

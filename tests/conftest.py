@@ -37,3 +37,11 @@ def unique_name(request: pytest.FixtureRequest) -> str:
     """A database / site name unique to this test."""
     base = "".join(ch if ch.isalnum() else "_" for ch in request.node.name)[:40]
     return f"t{next(_counter)}_{base}"
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A lab broker this test may stop, kill and restart (same port; persistence kept or wiped)."""
+    b = LocalBroker(folder=tmp_path / "broker", secure=False).start()
+    yield b
+    b.stop()

@@ -73,7 +73,7 @@ def test_a_device_that_cannot_be_opened_is_retried_with_backoff_and_a_plain_warn
     monkeypatch.setattr(agent_module, "SOURCE_RESTART_POLICY", fast)
     node = UnpluggedNode()
     spool = Spool(tmp_path / "spool.sqlite", 2**20)
-    agent = Agent(MqttConfig(port=1), AgentConfig(id="gw-t"), [node], WallClock(), spool)
+    agent = Agent(MqttConfig(port=1, tls=False), AgentConfig(id="gw-t"), [node], WallClock(), spool)
 
     async def body() -> None:
         task = asyncio.create_task(agent._keep_running(node))  # type: ignore[arg-type]

@@ -8,40 +8,14 @@ of a gateway's stream, and whatever the crash took is sent again by the gateway.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import msgspec
 import pytest
 
-from tests.helpers import count, running_collector
-from tonle.app.line_run import LineRun, line_run
-from tonle.app.services import LocalBroker
+from tests.helpers import assert_nothing_lost, running_collector
+from tonle.app.line_run import line_run
 
 pytestmark = pytest.mark.services
-
-MEASUREMENTS = ("telemetry", "state", "production")
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    b = LocalBroker(folder=tmp_path / "broker", secure=False).start()
-    yield b
-    b.stop()
-
-
-async def assert_nothing_lost(run: LineRun) -> None:
-    """Every sample the agent spooled is stored once per sequence number; the spool is empty."""
-    stats = run.agent.stats
-    for measurement in MEASUREMENTS:
-        published = sum(n for (_, meas), n in stats.samples.items() if meas == measurement)
-        stored = await count(run.q, f"SELECT count(seq) FROM {measurement}")
-        assert stored == published, f"{measurement}: {published} published, {stored} stored"
-        rows = await run.q.query(f"SELECT seq FROM {measurement} GROUP BY machine")
-        for s in rows:
-            seqs = sorted(r[1] for r in s.values)
-            assert seqs == list(range(len(seqs))), f"{measurement} {s.tags['machine']}: holes"
-    assert run.agent.spool.depth == 0
 
 
 def test_two_collectors_sharing_a_group_lose_nothing_when_the_broker_is_killed_with_a_backlog(

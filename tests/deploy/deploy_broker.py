@@ -3,8 +3,8 @@
 `make_security` runs deploy/provision.sh, the script of compose's `provision` service, into a
 temporary folder (with the same `tonle provision` commands and flags), and `DeployBroker`
 runs deploy/mosquitto/mosquitto.conf as shipped except for what names a port, a container
-path or the log: /etc/tonle/security/ becomes that folder's `broker/` subfolder, exactly
-what compose mounts there.
+path, the plugin's path (Debian's, not the image's) or the log: /etc/tonle/security/ becomes
+that folder's `broker/` subfolder, exactly what compose mounts there.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tonle.app.broker_security import dynsec_plugin
 from tonle.app.cli import main as tonle_main
 from tonle.app.services import LocalBroker
 
@@ -72,8 +73,9 @@ class DeployBroker(LocalBroker):
         data.mkdir(parents=True, exist_ok=True)
         replace = {
             "listener 8883": f"listener {self.port} 127.0.0.1",
+            "plugin": f"plugin {dynsec_plugin()}",
             "persistence_location": f"persistence_location {data}/",
-            # mosquitto buffers stdout into a file; reload() reads the log as it is written.
+            # mosquitto buffers stdout into a file; a failed start shows the log's last lines.
             "log_dest": f"log_dest file {self.folder / 'mosquitto.log'}",
         }
         out, seen = [], set()

@@ -203,13 +203,14 @@ def test_the_broker_speaks_tls_with_certificates_only(config: dict[str, Any]) ->
         "require_certificate true",
         "use_identity_as_username true",
         "use_username_as_clientid true",
-        f"acl_file {BROKER_CONF_DIR}/acl",
+        "plugin /usr/lib/mosquitto_dynamic_security.so",  # in the eclipse-mosquitto image
+        f"plugin_opt_config_file {BROKER_CONF_DIR}/dynsec.json",
         f"crlfile {BROKER_CONF_DIR}/crl.pem",
         f"cafile {BROKER_CONF_DIR}/ca.crt",
     ):
         assert line in lines, f"mosquitto.conf lacks {line!r}"
     assert [line for line in lines if line.startswith("listener")] == ["listener 8883"], "one TLS listener"
-    assert not [line for line in lines if line.startswith("password_file")]
+    assert not [line for line in lines if line.startswith(("password_file", "acl_file"))]
     # The per-listener settings count only after the listener line (mosquitto 2.0).
     after = lines[lines.index("listener 8883") :]
     per_listener = {"use_identity_as_username true", "use_username_as_clientid true"}
@@ -243,11 +244,11 @@ def test_the_broker_mounts_its_own_files_only(config: dict[str, Any], provisione
     mounts = {target: source for source, target in _bind_mounts(broker)}
     assert mounts[BROKER_CONF_DIR] == SECURITY / "broker", "the broker must mount security/broker only"
     assert sorted(p.name for p in (provisioned / "broker").iterdir()) == [
-        "acl",
         "broker.crt",
         "broker.key",
         "ca.crt",
         "crl.pem",
+        "dynsec.json",
     ]
     keys = [s for s in mounts.values() if s.is_relative_to(SECURITY) and s.suffix == ".key"]
     assert [k.name for k in keys] == ["healthcheck.key"], keys

@@ -117,11 +117,11 @@ def test_unhealthy_when_the_broker_refuses_a_revoked_certificate(
     deploy_broker: DeployBroker, deploy_security: Path, tmp_path: Path
 ) -> None:
     provision(deploy_security, "service", "hc-revoked", "--role", "analytics")
-    deploy_broker.reload()
+    deploy_broker.apply()  # `docker compose restart mosquitto`
     cfg = _config(tmp_path, deploy_broker.port, NO_DB, "x", _identity(deploy_security, "hc-revoked"))
     assert _run("sim", cfg).returncode == 0, "the certificate was refused before it was revoked"
     provision(deploy_security, "revoke", "hc-revoked")
-    deploy_broker.reload()
+    deploy_broker.apply()
     result = _run("sim", cfg)
     assert result.returncode == 1
     assert "refused this container's certificate" in result.stderr, result.stderr

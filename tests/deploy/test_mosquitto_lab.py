@@ -70,7 +70,7 @@ def test_the_lab_switch_is_off_as_shipped() -> None:
 
 def test_the_lab_switch_as_documented_gives_a_plain_text_broker(lab_broker: LabBroker) -> None:
     text = (lab_broker.folder / "mosquitto.conf").read_text()
-    assert "\nacl_file" not in text and "\nrequire_certificate" not in text
+    assert "\nplugin" not in text and "\nrequire_certificate" not in text
     sub, pub = Client(lab_broker.port, None, "lab-sub"), Client(lab_broker.port, None, "lab-pub")
     try:
         assert sub.connect() == 0 and pub.connect() == 0

@@ -6,6 +6,7 @@ user: then every owner is that user), with the same `tonle provision` flags.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +17,7 @@ from cryptography import x509
 from tests.deploy.deploy_broker import BROKER_HOST, provision, run_provision_sh
 from tonle.security.registry import Registry
 
-BROKER_FILES = ["acl", "broker.crt", "broker.key", "ca.crt", "crl.pem"]
+BROKER_FILES = ["broker.crt", "broker.key", "ca.crt", "crl.pem", "dynsec.json"]
 ROOT_RUN = os.getuid() == 0
 
 
@@ -35,6 +36,10 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, tuple[int, int], int]]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def _clients(rules: Path) -> set[str]:
+    return {c["username"] for c in json.loads(rules.read_text())["clients"]}
 
 
 def _hosts(cert: Path) -> set[str]:
@@ -115,19 +120,20 @@ def test_a_revoked_identity_stays_revoked(first_start: Path, tmp_path: Path) -> 
     result = run_provision_sh(folder)
     assert result.returncode == 0, result.stderr
     assert Registry.open(folder).members["line-sim-1"].revoked
-    assert "user line-sim-1" not in (folder / "broker" / "acl").read_text()
+    assert "line-sim-1" not in _clients(folder / "broker" / "dynsec.json")
     assert (folder / "broker" / "crl.pem").read_bytes() == crl
 
 
 def test_the_broker_folder_follows_every_change(first_start: Path, tmp_path: Path) -> None:
     folder = _fresh(first_start, tmp_path)
     provision(folder, "gateway", "gw-x", "--site", "s1", "--area", "a1", "--line", "l1")
-    assert "user gw-x" in (folder / "broker" / "acl").read_text()
+    assert "gw-x" in _clients(folder / "broker" / "dynsec.json")
     provision(folder, "revoke", "gw-x")
-    for name in ("acl", "crl.pem"):
+    assert "gw-x" not in _clients(folder / "broker" / "dynsec.json")
+    for name in ("dynsec.json", "crl.pem"):
         assert (folder / "broker" / name).read_bytes() == (folder / name).read_bytes(), name
     if ROOT_RUN:
-        assert _owner(folder / "broker" / "acl") == (1883, 1883), "a rewritten file lost its owner"
+        assert _owner(folder / "broker" / "dynsec.json") == (1883, 1883), "a rewritten file lost its owner"
 
 
 def test_the_script_refuses_to_start_without_the_broker_address(tmp_path: Path) -> None:

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import count, wait_for
-from tonle.app.line_run import LineRun, line_run
-from tonle.app.services import LocalBroker, LocalInfluxDB
+from tests.helpers import assert_nothing_lost, wait_for
+from tonle.app.line_run import line_run
+from tonle.app.services import LocalInfluxDB
 from tonle.contract.confirm import Confirm
-
-MEASUREMENTS = ("telemetry", "state", "production")
 
 
 @pytest.fixture
@@ -29,29 +27,6 @@ def own_influxdb(tmp_path: Path) -> Iterator[LocalInfluxDB]:
     db = LocalInfluxDB(folder=tmp_path / "influxd").start()
     yield db
     db.stop()
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    """A broker this test may stop, kill and restart (same port; persistence kept or wiped)."""
-    b = LocalBroker(folder=tmp_path / "broker", secure=False).start()
-    yield b
-    b.stop()
-
-
-async def assert_nothing_lost(run: LineRun) -> None:
-    """Every sample the agent spooled is stored exactly once per sequence number, and the spool is empty."""
-    stats = run.agent.stats
-    for measurement in MEASUREMENTS:
-        published = sum(n for (_, meas), n in stats.samples.items() if meas == measurement)
-        stored = await count(run.q, f"SELECT count(seq) FROM {measurement}")
-        assert stored == published, f"{measurement}: {published} published, {stored} stored"
-        rows = await run.q.query(f"SELECT seq FROM {measurement} GROUP BY machine")
-        for s in rows:
-            seqs = sorted(r[1] for r in s.values)
-            assert seqs == list(range(len(seqs))), f"{measurement} {s.tags['machine']}: holes"
-    assert run.agent.spool.depth == 0
-    assert run.agent.spool.dropped == 0
 
 
 async def until(what: str, check) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tonle.app import provision
+from tonle.app.drill_names import DRILLS
 from tonle.config import ConfigError, TonleConfig, load_config
 from tonle.errors import TonleError, file_error
 from tonle.messages import _
@@ -67,15 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--drill",
-        choices=[
-            "broker-outage",
-            "broker-crash",
-            "broker-disk-lost",
-            "power-cut",
-            "agent-crash",
-            "db-outage",
-            "collector-crash",
-        ],
+        choices=DRILLS,
         help=_(
             "a fault drill for a class, its bad ordering forced; each ends with the summary still showing "
             "lost 0 and the re-sends that made it so. broker-outage: the broker stops and comes back while "

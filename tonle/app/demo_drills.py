@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tonle.app.demo_plant import AgentProcess, CollectorProcess, Services, mqtt_client
+from tonle.app.drill_names import DRILLS
 from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.contract import subscription
 from tonle.errors import ServiceError
@@ -33,15 +34,6 @@ from tonle.messages import N_, render
 __all__ = ["DRILLS", "Drill", "DrillError", "Plant"]
 
 log = logging.getLogger("tonle.app.demo")
-DRILLS = (
-    "broker-outage",
-    "broker-crash",
-    "broker-disk-lost",
-    "power-cut",
-    "agent-crash",
-    "db-outage",
-    "collector-crash",
-)
 # collector-crash: the SIGKILL lands this long after machine data crossed the
 # broker, inside the collector's batch window (batch_wait_ms, 200 ms by default).
 IN_FLIGHT_DELAY_S = 0.05

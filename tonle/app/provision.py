@@ -7,10 +7,10 @@ The technician's whole job for security, in four commands run on the plant serve
     tonle provision service collector-1 --role collector        # the server's own processes
     tonle provision revoke gw-l1                                 # a stolen or retired gateway
 
-Each writes the certificates, `identities.json` and the broker's `acl` and `crl.pem` in the
-security folder (`--dir`, default `./security`), copies what the broker reads into its
-`broker/` subfolder (tonle.app.provision_files), then says in one sentence what to do next
-(copy the folder, reload the broker). Nothing here talks to the network.
+Each writes the certificates, `identities.json` and the broker's access rules (`dynsec.json`)
+and `crl.pem` in the security folder (`--dir`, default `./security`), copies what the broker
+reads into its `broker/` subfolder (tonle.app.provision_files), then says in one sentence what
+to do next (copy the folder, restart the broker). Nothing here talks to the network.
 
 `--keep-existing` makes a command safe to run on every start (docker-compose's `provision`
 service): what already exists is kept, never re-issued, and a revoked name stays revoked.
@@ -22,21 +22,24 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tonle.app.provision_files import BROKER_DIR, Owner, broker_covers, give, parse_owner, write_broker_folder
 from tonle.errors import TonleError
 from tonle.messages import N_, _
-from tonle.security.names import Confusable
-from tonle.security.pki import PkiError
-from tonle.security.plant import PlantSecurity
-from tonle.security.registry import ROLES, Member, RegistryError
+
+if TYPE_CHECKING:  # loaded by `tonle provision` only: `tonle agent` on a gateway needs no X.509
+    from tonle.security.plant import PlantSecurity
+    from tonle.security.registry import Member
+
+ROLES = ("gateway", "collector", "analytics", "operator", "observer", "healthcheck")  # registry.ROLES
 
 __all__ = ["ProvisionError", "add_parser", "run"]
 
 DEFAULT_DIR = Path("security")
 RELOAD = N_(
-    "reload the broker so it reads the new ACL and CRL: `docker compose kill -s HUP mosquitto` "
-    "(or `kill -HUP` the mosquitto process)"
+    "restart the broker so it loads the new access rules and CRL: `docker compose restart mosquitto` "
+    "(or restart the mosquitto service); clients reconnect within seconds and nothing is lost"
 )
 
 
@@ -107,6 +110,10 @@ def _owner(text: str) -> Owner:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tonle.security.names import Confusable
+    from tonle.security.pki import PkiError
+    from tonle.security.registry import RegistryError
+
     try:
         return _run(args)
     except (RegistryError, PkiError, Confusable) as exc:
@@ -119,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tonle.security.plant import PlantSecurity
+
     folder: Path = args.dir
     what = args.provision
     if what == "init":
@@ -153,6 +162,8 @@ def _revoke(plant: PlantSecurity, name: str) -> bool:
 
 
 def _init(folder: Path, args: argparse.Namespace) -> int:
+    from tonle.security.plant import PlantSecurity
+
     hosts = tuple(h for h in args.broker_host if h)
     if args.keep_existing and broker_covers(folder, hosts):
         plant = PlantSecurity.open(folder)  # the broker's certificate names every host: kept
@@ -186,6 +197,8 @@ def _give_identity(plant: PlantSecurity, name: str, owner: Owner | None) -> None
 
 
 def _service(plant: PlantSecurity, args: argparse.Namespace) -> bool:
+    from tonle.security.registry import Member
+
     if _kept(plant, args):
         return False
     ident = plant.add(Member(args.name, args.role, site=args.site))
@@ -204,6 +217,8 @@ def _list(plant: PlantSecurity) -> None:
 
 
 def _gateway(plant: PlantSecurity, args: argparse.Namespace) -> bool:
+    from tonle.security.registry import Member
+
     bundle = plant.folder / "gateways" / args.name
     if _kept(plant, args):
         return False

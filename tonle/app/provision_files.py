@@ -1,11 +1,11 @@
 """The files `tonle provision` leaves for others to read: the broker's folder, and who owns a key.
 
 The broker needs five files of the security folder (its certificate and key, the CA
-certificate, the CRL and the ACL) and must never see the others (the CA key, every client's
-key). `write_broker_folder` copies exactly those five into `broker/` after every change, so
-docker-compose mounts that folder, and only it, into the broker: a folder rather than single
-files because the ACL is replaced atomically (a new inode, which a single-file bind mount
-would never see), and the broker reads the new one on SIGHUP.
+certificate, the CRL and the access rules, `dynsec.json`) and must never see the others (the
+CA key, every client's key). `write_broker_folder` copies exactly those five into `broker/`
+after every change, so docker-compose mounts that folder, and only it, into the broker: a
+folder rather than single files because each file is replaced atomically (a new inode, which
+a single-file bind mount would never see), and the broker reads them when it restarts.
 
 Keys are private to one process. In compose the broker runs as uid 1883 (the
 eclipse-mosquitto image) and the Tonle services as uid 10001 (Dockerfile); `tonle provision`
@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from cryptography import x509
-
-from tonle.security.plant import DEFAULT_BROKER_HOSTS, PlantSecurity
+if TYPE_CHECKING:  # X.509 only when `tonle provision` runs: `tonle agent` loads this module's CLI
+    from tonle.security.plant import PlantSecurity
 
 __all__ = ["BROKER_DIR", "Owner", "broker_covers", "give", "parse_owner", "write_broker_folder"]
 
@@ -54,6 +53,10 @@ def give(path: Path, owner: Owner | None) -> None:
 
 def broker_covers(plant_folder: Path, hosts: tuple[str, ...]) -> bool:
     """True when the broker's certificate exists and names every host in `hosts` (and the defaults)."""
+    from cryptography import x509
+
+    from tonle.security.plant import DEFAULT_BROKER_HOSTS
+
     cert_path = plant_folder / "broker.crt"
     if not cert_path.exists():
         return False
@@ -93,7 +96,7 @@ def write_broker_folder(plant: PlantSecurity, owner: Owner | None = None) -> Pat
         "broker.crt": (broker.cert, 0o644),
         "broker.key": (broker.key, 0o600),
         "crl.pem": (ca.crl_file, 0o644),
-        "acl": (plant.acl_file, 0o644),
+        "dynsec.json": (plant.rules_file, 0o644),
     }
     for name, (src, mode) in files.items():
         _install(src.read_bytes(), folder / name, mode, owner)

@@ -77,6 +77,37 @@ REFUSED_FIX = N_(
 )
 
 
+class _Client(paho.Client):
+    """paho's client, closing the TLS socket of a failed handshake (paho 2.1 leaves it open).
+
+    A gateway with a revoked certificate or the wrong CA retries for days: without this,
+    every attempt would leak a socket until the garbage collector found it.
+    """
+
+    def _ssl_wrap_socket(self, tcp_sock):  # type: ignore[no-untyped-def]
+        ctx = self._ssl_context
+        made: list[ssl.SSLSocket] = []
+        if ctx is None:
+            return super()._ssl_wrap_socket(tcp_sock)
+        wrap = ctx.wrap_socket
+
+        def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+            sock = wrap(*args, **kwargs)
+            made.append(sock)
+            return sock
+
+        ctx.wrap_socket = recorded  # type: ignore[method-assign]
+        try:
+            return super()._ssl_wrap_socket(tcp_sock)
+        except BaseException:
+            for sock in made:
+                sock.close()
+            tcp_sock.close()
+            raise
+        finally:
+            del ctx.wrap_socket
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     """The CA this client trusts, and its own certificate and key (its identity to the broker)."""
@@ -150,7 +181,7 @@ class MqttConnection(PahoOnLoop):
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
         self._loop = asyncio.get_running_loop()
-        c = paho.Client(
+        c = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=paho.MQTTv5,

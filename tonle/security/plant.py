@@ -1,17 +1,21 @@
 """The plant's security folder: CA, certificates, identities, ACL and CRL, kept consistent.
 
-One object changes them together, so the ACL the broker loads always matches the identities
-that hold certificates, and a revoked identity loses its certificate (CRL) and its topics
-(ACL) in the same step. The broker reads `acl` and `crl.pem` again on SIGHUP.
+One object changes them together, so the access rules the broker loads (`dynsec.json`, for
+mosquitto's dynamic-security plugin; tonle.security.acl says why not an acl_file) always match
+the identities that hold certificates, and a revoked identity loses its certificate (CRL) and
+its topics in the same step. mosquitto reads `dynsec.json` when it starts: after a change the
+broker restarts, every client reconnects within seconds, and nothing is lost
+(docs/delivery.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tonle.security.acl import acl_text
+from tonle.security.acl import dynsec_config
 from tonle.security.pki import Authority, Identity
 from tonle.security.registry import Member, Registry
 
@@ -40,8 +44,9 @@ class PlantSecurity:
         return plant
 
     @property
-    def acl_file(self) -> Path:
-        return self.folder / "acl"
+    def rules_file(self) -> Path:
+        """The dynamic-security plugin's file (`plugin_opt_config_file`)."""
+        return self.folder / "dynsec.json"
 
     @property
     def broker(self) -> Identity:
@@ -69,6 +74,7 @@ class PlantSecurity:
         return member
 
     def write_acl(self) -> None:
-        tmp = self.acl_file.with_suffix(".tmp")
-        tmp.write_text(acl_text(self.registry.members.values()), encoding="utf-8")
-        os.replace(tmp, self.acl_file)
+        tmp = self.rules_file.with_suffix(".tmp")
+        doc = dynsec_config(self.registry.members.values())
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, self.rules_file)

@@ -213,3 +213,18 @@ def test_a_revoked_gateway_is_refused_after_a_restart_and_the_others_keep_workin
     assert collector.subscribe("$share/collectors/tonle/#") < 0x80
     assert connect("gw-b").publish(f"{LINE}/OL-03/telemetry", b"still here") < 0x80
     assert collector.next_message() == (f"{LINE}/OL-03/telemetry", b"still here")
+
+
+def test_the_broker_healthcheck_identity_reads_the_uptime_only(
+    deploy_broker: DeployBroker, deploy_security: Path
+) -> None:
+    """What the mosquitto container's healthcheck does (mosquitto_sub, host localhost, its files)."""
+    hc = Client(deploy_broker.port, tls_of(deploy_security, "healthcheck"), "hc", host="localhost")
+    try:
+        assert hc.connect() == 0
+        assert hc.subscribe("$SYS/broker/uptime") < 0x80
+        assert hc.next_message()[0] == "$SYS/broker/uptime"
+        assert hc.subscribe("tonle/#") == NOT_AUTHORIZED
+        assert hc.publish(f"{LINE}/OL-01/cmd") == NOT_AUTHORIZED
+    finally:
+        hc.close()

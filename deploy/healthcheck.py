@@ -3,7 +3,12 @@
 Exits 0 when healthy, else 1 with one line saying what is wrong (docker shows it in
 `docker inspect`). ROLE is `collector`, `analytics` or `sim`:
 
-- every role: the MQTT broker accepts connections;
+- every role: the MQTT broker accepts this container's identity: a TLS handshake with the
+  configured CA, certificate and key (tonle.toml and the TONLE_MQTT_*_FILE overrides), so a
+  broker with another certificate, or one that refuses ours (revoked, another CA), is
+  unhealthy. No MQTT session is opened: the broker forces the client id to the
+  certificate's name, so a CONNECT would take over the service's own session (and could
+  wipe the collector's queue);
 - collector and analytics: InfluxDB answers /ping;
 - collector: it wrote its own `pipeline` health point recently (it writes one every
   `collector.health_interval_s`), so a collector that is stuck, or cannot write,
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import os
 import socket
+import ssl
 import sys
 
 import msgspec
@@ -36,11 +42,36 @@ class Unhealthy(Exception):
     pass
 
 
+def _tls_context(ca: str, cert: str, key: str) -> ssl.SSLContext:
+    """The service's own trust and identity. TLS 1.2: a broker that refuses the certificate
+    says so inside the handshake (TLS 1.3 would say it only after, on the first read)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
 def check_broker(cfg: TonleConfig) -> None:
+    m = cfg.mqtt
+    where = f"MQTT broker {m.host}:{m.port}"
+    files = m.tls_files()  # ConfigError naming a missing file: unhealthy, with the fix
     try:
-        socket.create_connection((cfg.mqtt.host, cfg.mqtt.port), timeout=TIMEOUT_S).close()
+        ctx = None if files is None else _tls_context(*files)
+        with socket.create_connection((m.host, m.port), timeout=TIMEOUT_S) as sock:
+            if ctx is not None:
+                ctx.wrap_socket(sock, server_hostname=m.host).close()
+    except ssl.SSLCertVerificationError as exc:
+        raise Unhealthy(
+            f"{where} is not the plant's broker ({exc.verify_message}): check mqtt.ca_file and that the "
+            "broker's certificate names this host (TONLE_BROKER_HOST)"
+        ) from exc
+    except ssl.SSLError as exc:
+        raise Unhealthy(
+            f"{where} refused this container's certificate ({exc.reason}): it may be revoked or from another "
+            "CA; run the provision service again and restart the broker"
+        ) from exc
     except OSError as exc:
-        raise Unhealthy(f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} unreachable: {exc}") from exc
+        raise Unhealthy(f"{where} unreachable: {exc}") from exc
 
 
 def _influx(cfg: TonleConfig) -> TonleConfig:

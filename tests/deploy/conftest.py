@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import httpx
 import pytest
 
+from tests.deploy.deploy_broker import DeployBroker, make_security
 from tonle.app.line_run import NS, line_run
 from tonle.app.services import LocalBroker, LocalInfluxDB
 
@@ -48,3 +50,17 @@ def filled_influxdb(broker: LocalBroker, influxdb: LocalInfluxDB) -> Iterator[Fi
     yield FilledInflux(influxdb.url, DATABASE, start_ns, end_ns + NS)
     with httpx.Client(base_url=influxdb.url, timeout=60) as http:
         http.post("/query", data={"q": f'DROP DATABASE "{DATABASE}"'})
+
+
+@pytest.fixture(scope="session")
+def deploy_security(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The security folder compose's `provision` service makes, with two gateways and an operator."""
+    return make_security(tmp_path_factory.mktemp("deploy-security") / "security")
+
+
+@pytest.fixture(scope="session")
+def deploy_broker(tmp_path_factory: pytest.TempPathFactory, deploy_security: Path) -> Iterator[DeployBroker]:
+    b = DeployBroker(folder=tmp_path_factory.mktemp("mosquitto-deploy"), security=deploy_security)
+    b.start()
+    yield b
+    b.stop()

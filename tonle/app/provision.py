@@ -7,9 +7,13 @@ The technician's whole job for security, in four commands run on the plant serve
     tonle provision service collector-1 --role collector        # the server's own processes
     tonle provision revoke gw-l1                                 # a stolen or retired gateway
 
-Each writes the certificates, `identities.json` and the broker's `acl` and `crl.pem` in the
-security folder (`--dir`, default `./security`), then says in one sentence what to do next
-(copy the folder, reload the broker). Nothing here talks to the network.
+Each writes the certificates, `identities.json` and the broker's access rules (`dynsec.json`)
+and `crl.pem` in the security folder (`--dir`, default `./security`), copies what the broker
+reads into its `broker/` subfolder (tonle.app.provision_files), then says in one sentence what
+to do next (copy the folder, restart the broker). Nothing here talks to the network.
+
+`--keep-existing` makes a command safe to run on every start (docker-compose's `provision`
+service): what already exists is kept, never re-issued, and a revoked name stays revoked.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tonle.app.provision_files import BROKER_DIR, Owner, broker_covers, give, parse_owner, write_broker_folder
 from tonle.errors import TonleError
 from tonle.messages import N_, _
 
@@ -33,10 +38,14 @@ __all__ = ["ProvisionError", "add_parser", "run"]
 
 DEFAULT_DIR = Path("security")
 RELOAD = N_(
-    "reload the broker so it reads the new ACL and CRL: `docker compose kill -s HUP mosquitto` "
-    "(or `kill -HUP` the mosquitto process)"
+    "restart the broker so it loads the new access rules and CRL: `docker compose restart mosquitto` "
+    "(or restart the mosquitto service); clients reconnect within seconds and nothing is lost"
 )
 
+
+KEEP_HELP = N_("keep what already exists (run on every start); a revoked name stays revoked")
+OWNER_HELP = N_("give the key to this user, UID or UID:GID (the process that reads it; needs root)")
+KEPT = N_("{name} already exists ({state}): kept as it is (--keep-existing)")
 
 COPY_BUNDLE = N_(
     "gateway {name}: copy the folder {bundle} to the gateway, add its devices to gateway.toml, "
@@ -62,6 +71,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="NAME",
         help=_("a name or address gateways use to reach the broker (repeat for several)"),
     )
+    init.add_argument("--keep-existing", action="store_true", help=_(KEEP_HELP))
+    init.add_argument(
+        "--broker-owner",
+        type=_owner,
+        default=None,
+        metavar="UID[:GID]",
+        help=_("give the broker's folder and key to this user (1883 in the eclipse-mosquitto image)"),
+    )
     gw = ps.add_parser("gateway", help=_("a gateway: its certificate and a ready config, in one folder"))
     gw.add_argument("name", help=_("the gateway's name, e.g. gw-l1 (also its agent id)"))
     for level in ("site", "area", "line"):
@@ -77,9 +94,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     svc.add_argument("name")
     svc.add_argument("--role", required=True, choices=[r for r in ROLES if r != "gateway"])
     svc.add_argument("--site", default="", help=_("limit analytics, operator or observer to one site"))
+    for p_ in (gw, svc):
+        p_.add_argument("--keep-existing", action="store_true", help=_(KEEP_HELP))
+        p_.add_argument("--owner", type=_owner, default=None, metavar="UID[:GID]", help=_(OWNER_HELP))
     rv = ps.add_parser("revoke", help=_("take an identity's certificate and topics back"))
     rv.add_argument("name")
     ps.add_parser("list", help=_("every identity, its role and what it may speak for"))
+
+
+def _owner(text: str) -> Owner:
+    try:
+        return parse_owner(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,55 +118,114 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     except (RegistryError, PkiError, Confusable) as exc:
         raise ProvisionError(str(exc), fix=_("see `tonle provision --help`")) from exc
+    except PermissionError as exc:
+        raise ProvisionError(
+            _("cannot give {path} to its user: {reason}").format(path=exc.filename, reason=exc.strerror),
+            fix=_("run `tonle provision` as root (docker compose's provision service does), or drop --owner"),
+        ) from exc
 
 
 def _run(args: argparse.Namespace) -> int:
     from tonle.security.plant import PlantSecurity
-    from tonle.security.registry import Member
 
     folder: Path = args.dir
     what = args.provision
     if what == "init":
-        plant = PlantSecurity.open(folder, tuple(args.broker_host))
-        print(_("the plant CA and the broker's certificate are in {folder}").format(folder=folder))
-        print(_("next: `tonle provision service NAME --role collector` (and analytics), then each gateway"))
-        return 0
+        return _init(folder, args)
     if not (folder / "ca.crt").exists():
         raise ProvisionError(
             _("there is no plant CA in {folder}").format(folder=folder),
             fix=_("run `tonle provision init --broker-host NAME` first, or pass --dir"),
         )
     plant = PlantSecurity.open(folder)
+    if what == "list":
+        _list(plant)
+        return 0
     if what == "gateway":
-        return _gateway(plant, args)
-    if what == "service":
-        ident = plant.add(Member(args.name, args.role, site=args.site))
-        print(_("{name} ({role}): {cert} and its key; trust {ca}").format(
-            name=args.name, role=args.role, cert=ident.cert, ca=plant.authority.ca_file))  # fmt: skip
+        changed = _gateway(plant, args)
+    elif what == "service":
+        changed = _service(plant, args)
+    else:
+        changed = _revoke(plant, args.name)
+    write_broker_folder(plant)
+    if changed:
         print(_(RELOAD))
-        return 0
-    if what == "revoke":
-        member = plant.revoke(args.name)
-        shutil.rmtree(plant.folder / "gateways" / args.name, ignore_errors=True)  # its key: gone
-        print(_("{name} ({role}) is revoked: its certificate is in the CRL and it has no topics").format(
-            name=member.name, role=member.role))  # fmt: skip
-        print(_(RELOAD))
-        return 0
+    return 0
+
+
+def _revoke(plant: PlantSecurity, name: str) -> bool:
+    member = plant.revoke(name)
+    shutil.rmtree(plant.folder / "gateways" / name, ignore_errors=True)  # its key: gone
+    print(_("{name} ({role}) is revoked: its certificate is in the CRL and it has no topics").format(
+        name=member.name, role=member.role))  # fmt: skip
+    return True
+
+
+def _init(folder: Path, args: argparse.Namespace) -> int:
+    from tonle.security.plant import PlantSecurity
+
+    hosts = tuple(h for h in args.broker_host if h)
+    if args.keep_existing and broker_covers(folder, hosts):
+        plant = PlantSecurity.open(folder)  # the broker's certificate names every host: kept
+    else:
+        plant = PlantSecurity.open(folder, hosts)
+    write_broker_folder(plant, args.broker_owner)
+    print(_("the plant CA and the broker's certificate are in {folder}").format(folder=folder))
+    print(_("the broker reads {broker} only: mount or point mosquitto at that folder").format(
+        broker=folder / BROKER_DIR))  # fmt: skip
+    print(_("next: `tonle provision service NAME --role collector` (and analytics), then each gateway"))
+    return 0
+
+
+def _kept(plant: PlantSecurity, args: argparse.Namespace) -> bool:
+    """With --keep-existing, True when `args.name` already exists (said so, its owner applied)."""
+    member = plant.registry.members.get(args.name)
+    ident = plant.identity(args.name)
+    if not args.keep_existing or member is None or not ident.cert.exists():
+        return False
+    state = _("revoked") if member.revoked else _("active")
+    print(_(KEPT).format(name=args.name, state=state))
+    _give_identity(plant, args.name, args.owner)
+    return True
+
+
+def _give_identity(plant: PlantSecurity, name: str, owner: Owner | None) -> None:
+    ident = plant.identity(name)
+    for path in (ident.key, ident.cert):
+        if path.exists():
+            give(path, owner)
+
+
+def _service(plant: PlantSecurity, args: argparse.Namespace) -> bool:
+    from tonle.security.registry import Member
+
+    if _kept(plant, args):
+        return False
+    ident = plant.add(Member(args.name, args.role, site=args.site))
+    _give_identity(plant, args.name, args.owner)
+    print(_("{name} ({role}): {cert} and its key; trust {ca}").format(
+        name=args.name, role=args.role, cert=ident.cert, ca=plant.authority.ca_file))  # fmt: skip
+    return True
+
+
+def _list(plant: PlantSecurity) -> None:
     for m in sorted(plant.registry.members.values(), key=lambda m: (m.role, m.name)):
         place = "/".join(p for p in m.place if p) or "-"
         machines = ",".join(m.machines) or "*"
         state = _("revoked") if m.revoked else _("active")
         print(f"{m.name:24} {m.role:12} {state:8} {place} {machines if m.role == 'gateway' else ''}")
-    return 0
 
 
-def _gateway(plant: PlantSecurity, args: argparse.Namespace) -> int:
+def _gateway(plant: PlantSecurity, args: argparse.Namespace) -> bool:
     from tonle.security.registry import Member
 
+    bundle = plant.folder / "gateways" / args.name
+    if _kept(plant, args):
+        return False
     machines = tuple(m.strip() for m in args.machines.split(",") if m.strip())
     member = Member(args.name, "gateway", args.site, args.area, args.line, machines)
     ident = plant.add(member)
-    bundle = plant.folder / "gateways" / args.name
+    _give_identity(plant, args.name, args.owner)
     bundle.mkdir(parents=True, exist_ok=True)
     for src, dst in (
         (plant.authority.ca_file, "ca.crt"),
@@ -151,8 +237,7 @@ def _gateway(plant: PlantSecurity, args: argparse.Namespace) -> int:
     host = args.broker_host or "BROKER-ADDRESS"
     (bundle / "gateway.toml").write_text(gateway_stub(member, host, args.broker_port), encoding="utf-8")
     print(_(COPY_BUNDLE).format(name=args.name, bundle=bundle))
-    print(_(RELOAD))
-    return 0
+    return True
 
 
 def gateway_stub(m: Member, host: str, port: int) -> str:

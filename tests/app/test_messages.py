@@ -14,7 +14,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from tonle.errors import MqttError, SpoolError, TonleError, file_error
-from tonle.io import mqtt, spool_file
+from tonle.io import mqtt, mqtt_tls, spool_file
 from tonle.messages import DOMAIN, N_, render, set_language
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def pig_latin(tmp_path: Path) -> Iterator[None]:
     """A made-up language 'xx' with two entries, compiled the way a real catalogue is."""
     catalog = Catalog(locale="en", domain=DOMAIN)
-    catalog.add(mqtt.UNREACHABLE, "annotcay eachray {host}:{port} ({reason})")
-    catalog.add(mqtt.UNREACHABLE_FIX, "eckchay osquittomay")
+    catalog.add(mqtt_tls.UNREACHABLE, "annotcay eachray {host}:{port} ({reason})")
+    catalog.add(mqtt_tls.UNREACHABLE_FIX, "eckchay osquittomay")
     catalog.add("{what}; {fix}", "{what} -- {fix}")
     catalog.add(N_("spool {path}: is closed"), "ooplsay {nowhere} isway osedclay")  # a translator's slip
     folder = tmp_path / "xx" / "LC_MESSAGES"
@@ -40,7 +40,7 @@ def pig_latin(tmp_path: Path) -> Iterator[None]:
 
 
 def test_an_error_says_what_is_wrong_and_the_fix_filled_from_its_data() -> None:
-    err = MqttError(mqtt.UNREACHABLE, fix=mqtt.NO_ANSWER_FIX, host="10.0.0.5", port=1883, reason="refused")
+    err = MqttError(mqtt_tls.UNREACHABLE, fix=mqtt.NO_ANSWER_FIX, host="10.0.0.5", port=1883, reason="refused")
     assert str(err) == (
         "cannot reach the MQTT broker at 10.0.0.5:1883 (refused); "
         "check that mosquitto is running and the host and port in the config are right"
@@ -50,7 +50,7 @@ def test_an_error_says_what_is_wrong_and_the_fix_filled_from_its_data() -> None:
 
 
 def test_the_sentence_is_worded_in_the_chosen_language_when_it_is_read(pig_latin: None) -> None:
-    err = MqttError(mqtt.UNREACHABLE, fix=mqtt.UNREACHABLE_FIX, host="gw", port=1, reason="x")
+    err = MqttError(mqtt_tls.UNREACHABLE, fix=mqtt_tls.UNREACHABLE_FIX, host="gw", port=1, reason="x")
     assert str(err) == "annotcay eachray gw:1 (x) -- eckchay osquittomay"
 
 
@@ -83,8 +83,8 @@ def test_pybabel_extract_finds_the_cli_texts_and_the_error_templates(tmp_path: P
     expected = {
         "run a simulated sewing line through the whole loop",  # CLI help (immediate: _)
         "tonle {command}: {error}",  # the CLI's one sentence per failure
-        mqtt.UNREACHABLE,  # error templates (deferred: N_)
-        mqtt.UNREACHABLE_FIX,
+        mqtt_tls.UNREACHABLE,  # error templates (deferred: N_)
+        mqtt_tls.UNREACHABLE_FIX,
         spool_file.DISK_FULL,
         "cannot use {path}: {reason}",
         "{what}; {fix}",

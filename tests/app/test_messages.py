@@ -40,7 +40,9 @@ def pig_latin(tmp_path: Path) -> Iterator[None]:
 
 
 def test_an_error_says_what_is_wrong_and_the_fix_filled_from_its_data() -> None:
-    err = MqttError(mqtt_tls.UNREACHABLE, fix=mqtt.NO_ANSWER_FIX, host="10.0.0.5", port=1883, reason="refused")
+    err = MqttError(
+        mqtt_tls.UNREACHABLE, fix=mqtt.NO_ANSWER_FIX, host="10.0.0.5", port=1883, reason="refused"
+    )
     assert str(err) == (
         "cannot reach the MQTT broker at 10.0.0.5:1883 (refused); "
         "check that mosquitto is running and the host and port in the config are right"

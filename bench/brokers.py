@@ -19,7 +19,7 @@ from typing import Any
 
 from tonle.app.services import LocalBroker
 
-__all__ = ["MODES", "label", "paho_client", "rounds_order", "start_brokers"]
+__all__ = ["MODES", "NoDelayBroker", "label", "paho_client", "rounds_order", "start_brokers"]
 
 # --tls: which brokers to measure. "both" is the default of every bench that takes it.
 MODES: dict[str, tuple[bool, ...]] = {"off": (False,), "on": (True,), "both": (False, True)}
@@ -29,11 +29,22 @@ def label(tls: bool) -> str:
     return "tls" if tls else "lab"
 
 
-def start_brokers(folder: Path, mode: str, **kwargs: Any) -> dict[bool, LocalBroker]:
+class NoDelayBroker(LocalBroker):
+    """A LocalBroker with `set_tcp_nodelay true` (Nagle's algorithm off on its client sockets).
+
+    Not what Tonle runs today: the benches use it to show what the setting changes. Without
+    it, a small packet the broker sends right after another (a CONNACK after the TLS session
+    tickets) waits for the client's delayed ACK, 40 ms on Linux.
+    """
+
+    def config_text(self) -> str:
+        return super().config_text() + "set_tcp_nodelay true\n"
+
+
+def start_brokers(folder: Path, mode: str, nodelay: bool = False, **kwargs: Any) -> dict[bool, LocalBroker]:
     """One running broker per measured mode, keyed by `tls` (True: the secure one)."""
-    return {
-        tls: LocalBroker(folder / f"broker-{label(tls)}", secure=tls, **kwargs).start() for tls in MODES[mode]
-    }
+    kind = NoDelayBroker if nodelay else LocalBroker
+    return {tls: kind(folder / f"broker-{label(tls)}", secure=tls, **kwargs).start() for tls in MODES[mode]}
 
 
 def rounds_order(r: int, mode: str) -> tuple[bool, ...]:

@@ -562,11 +562,16 @@ def main() -> None:
     p.add_argument(
         "--tls", choices=list(MODES), default="both", help="the secure broker (on), a lab one (off), or both"
     )
+    p.add_argument(
+        "--tcp-nodelay",
+        action="store_true",
+        help="both brokers with set_tcp_nodelay true (not Tonle's setting today: shows what it changes)",
+    )
     args = p.parse_args()
     figures: dict[bool, dict[str, Any]] = {tls: {} for tls in MODES[args.tls]}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        brokers = start_brokers(tmp, args.tls)
+        brokers = start_brokers(tmp, args.tls, nodelay=args.tcp_nodelay)
         provision(brokers, args)
         db = LocalInfluxDB(tmp / "i").start()
         try:
@@ -597,7 +602,7 @@ def main() -> None:
 def _report(args: argparse.Namespace, figures: dict[bool, dict[str, Any]]) -> dict[str, Any]:
     """One mode: its figures as the bench always printed them. Both: the lab's so, and the TLS
     figures under "tls" with their ratios to the lab's under "tls_to_lab"."""
-    out: dict[str, Any] = {"points": args.points, "tls_mode": args.tls}
+    out: dict[str, Any] = {"points": args.points, "tls_mode": args.tls, "tcp_nodelay": args.tcp_nodelay}
     if len(figures) == 1:
         return out | next(iter(figures.values()))
     lab, tls = figures[False], figures[True]

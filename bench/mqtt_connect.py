@@ -32,18 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.brokers import paho_client  # noqa: E402
+from bench.brokers import NoDelayBroker, paho_client  # noqa: E402
 from tonle.app.services import LocalBroker  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 NAME = "bench-conn"
-
-
-class NoDelayBroker(LocalBroker):
-    """The secure broker with Nagle's algorithm off on its client sockets."""
-
-    def config_text(self) -> str:
-        return super().config_text() + "set_tcp_nodelay true\n"
 
 
 def start(folder: Path) -> dict[str, LocalBroker]:

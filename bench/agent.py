@@ -14,6 +14,15 @@ the agent's status file is updated every 0.2 s, which bounds the resolution).
 `--agent-python` runs the agent with another interpreter, e.g. a venv with only
 `pip install -e '.[edge]'`, to measure what a gateway install costs.
 
+With `--tls both` (the default) each round measures the agent on a lab broker (plain text,
+anonymous) and on the secure broker Tonle runs by default (TLS, a certificate per process,
+the generated ACL), the order flipping every round (bench/brokers.py), and prints both side
+by side with the TLS/lab ratios. On the secure broker the agent is the gateway identity
+`bench-gw` owning its 20 machines, the collector a collector identity, and the observer a
+collector identity too: it counts state, count and event messages and the confirmations sent
+to the gateway, which the ACL lets only collectors read (an observer reads telemetry and
+status only).
+
 A gateway lets go of a message only when a collector confirms the database holds it
 (docs/delivery.md), so a real `tonle collector` (its own process) stores into a private
 influxd. An observer on the broker counts, over the window, the agent's messages and the
@@ -27,27 +36,33 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.brokers import MODES, label, rounds_order  # noqa: E402
 from firmware_sim.modbus_devices import ModbusTcpPlant, SimulatedPress  # noqa: E402
 from tonle.app.demo_plant import AgentProcess, CollectorProcess, read_status  # noqa: E402
 from tonle.app.services import LocalBroker, LocalInfluxDB  # noqa: E402
+from tonle.config import parse_config  # noqa: E402
 from tonle.contract.confirm import confirm_topic  # noqa: E402
 from tonle.io.clock import WallClock  # noqa: E402
-from tonle.io.mqtt import MqttConnection  # noqa: E402
+from tonle.io.connect import mqtt_connection  # noqa: E402
 
 DEVICES = 20
 POLL_S = 0.1
+GATEWAY, SITE, AREA, LINE = "bench-gw", "bench", "sewing", "B1"
+MACHINES = tuple(f"P{u:02d}" for u in range(1, DEVICES + 1))
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -80,17 +95,27 @@ def proc_sample(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def gateway(folder: Path, broker: LocalBroker, port: int) -> Path:
+def identities(broker: LocalBroker) -> dict[str, dict[str, Any]]:
+    """`[mqtt]` of the gateway, the collector and the observer, made before any of them connects."""
+    place = {"site": SITE, "area": AREA, "line": LINE}
+    return {
+        "gateway": broker.identity(GATEWAY, "gateway", machines=MACHINES, **place),
+        "collector": broker.identity("bench-collector", "collector"),
+        "observer": broker.identity("bench-counter", "collector"),  # see the module's docstring
+    }
+
+
+def gateway(folder: Path, mqtt: dict[str, Any], port: int) -> Path:
     template = tomllib.loads((ROOT / "examples" / "gateway-demo-line.toml").read_text())
     press = next(d for d in template["devices"] if d["type"] == "modbus_tcp")
     devices = [
         {**press, "name": f"press_{u:02d}", "host": "127.0.0.1", "port": port, "unit": u,
-         "machine": f"P{u:02d}", "poll_interval_s": POLL_S, "timeout_s": 0.5}
+         "machine": MACHINES[u - 1], "poll_interval_s": POLL_S, "timeout_s": 0.5}
         for u in range(1, DEVICES + 1)
     ]  # fmt: skip
     doc = {
-        "mqtt": {"host": broker.host, "port": broker.port},
-        "agent": {"id": "bench-gw", "site": "bench", "line": "B1", "publish_interval_s": 1.0,
+        "mqtt": mqtt,
+        "agent": {"id": GATEWAY, "site": SITE, "area": AREA, "line": LINE, "publish_interval_s": 1.0,
                   "health_interval_s": 0.2},
         "spool": {"path": str(folder / "spool"), "synchronous": "FULL"},
         "devices": devices,
@@ -100,9 +125,9 @@ def gateway(folder: Path, broker: LocalBroker, port: int) -> Path:
     return path
 
 
-def collector_config(folder: Path, broker: LocalBroker, db: LocalInfluxDB) -> Path:
+def collector_config(folder: Path, mqtt: dict[str, Any], db: LocalInfluxDB) -> Path:
     doc = {
-        "mqtt": {"host": broker.host, "port": broker.port},
+        "mqtt": mqtt,
         "influxdb": {"url": db.url, "database": "bench"},
         "collector": {"share_group": "", "site": "bench", "spool_path": str(folder / "collector-spool")},
     }
@@ -114,14 +139,15 @@ def collector_config(folder: Path, broker: LocalBroker, db: LocalInfluxDB) -> Pa
 class Observer:
     """Counts, on the broker, the agent's data messages and the confirmations sent to it."""
 
-    def __init__(self, broker: LocalBroker) -> None:
-        self.mqtt = MqttConnection(broker.host, broker.port, "bench-observer")
+    def __init__(self, mqtt: dict[str, Any]) -> None:
+        cfg = parse_config({"mqtt": mqtt}, env={}).mqtt
+        self.mqtt = mqtt_connection(cfg, "bench", client_id="bench-observer")
         self.data = self.confirms = 0
         self.counting = False
 
     async def run(self) -> None:
         async with self.mqtt:
-            await self.mqtt.subscribe(confirm_topic("bench-gw"), qos=0)
+            await self.mqtt.subscribe(confirm_topic(GATEWAY), qos=0)
             for kind in ("telemetry", "state", "count", "event"):
                 await self.mqtt.subscribe(f"tonle/bench/+/+/+/{kind}", qos=0)
             while True:
@@ -133,20 +159,23 @@ class Observer:
                         self.data += 1
 
 
-async def measure(seconds: float, python: str) -> dict[str, object]:
+async def measure(seconds: float, python: str, tls: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        broker = LocalBroker(folder / "broker").start()
+        broker = LocalBroker(folder / "broker", secure=tls).start()
+        mqtt = identities(broker)
         db = LocalInfluxDB(folder / "influxd").start()
-        collector = CollectorProcess(collector_config(folder, broker, db), folder / "collector.log")
+        col_config = collector_config(folder, mqtt["collector"], db)
+        collector = CollectorProcess(col_config, folder / "collector.log")
         collector.start()
-        observer = Observer(broker)
+        observer = Observer(mqtt["observer"])
         watching = asyncio.create_task(observer.run())
         clock = WallClock()
         presses = {u: SimulatedPress(clock, seed=u) for u in range(1, DEVICES + 1)}
         try:
             async with ModbusTcpPlant(presses) as plant:
-                agent = GatewayAgent(gateway(folder, broker, plant.port), folder / "agent.log", python)
+                config = gateway(folder, mqtt["gateway"], plant.port)
+                agent = GatewayAgent(config, folder / "agent.log", python)
                 agent.start()
                 assert agent.proc is not None
                 pid = agent.proc.pid
@@ -189,6 +218,7 @@ async def measure(seconds: float, python: str) -> dict[str, object]:
             db.stop()
             broker.stop()
         return {
+            "tls": tls,
             "devices": DEVICES,
             "poll_hz": 1 / POLL_S,
             "window_s": round(wall, 1),
@@ -234,6 +264,31 @@ def _spool(folder: Path) -> int:
     return int(status["rows"]["agent"]["spool_depth"]) if status else 0
 
 
+# The figures whose TLS/lab ratio is printed.
+COMPARED = ("cpu_percent_of_one_core", "cpu_ms_per_1000_samples", "rss_mb", "peak_rss_mb", "replay_s")
+
+
+async def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
+    """Each round measures every mode (ABBA order); one mode prints as the bench always did."""
+    runs: dict[bool, list[dict[str, Any]]] = {tls: [] for tls in MODES[args.tls]}
+    for r in range(args.rounds):
+        for tls in rounds_order(r, args.tls):
+            runs[tls].append(await measure(args.seconds, args.agent_python, tls))
+    if len(runs) == 1 and args.rounds == 1:
+        return next(iter(runs.values()))[0]
+    out: dict[str, Any] = {"tls_mode": args.tls, "rounds": args.rounds}
+    for tls, found in runs.items():
+        out[label(tls)] = found
+    if len(runs) == 2:
+        med = {
+            tls: {k: statistics.median(float(m[k]) for m in found) for k in COMPARED}
+            for tls, found in runs.items()
+        }
+        out["median"] = {label(tls): {k: round(v, 2) for k, v in m.items()} for tls, m in med.items()}
+        out["tls_to_lab"] = {k: round(med[True][k] / med[False][k], 3) for k in COMPARED if med[False][k]}
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="Edge agent RSS/CPU with 20 Modbus devices at 10 Hz")
     p.add_argument("--seconds", type=float, default=60.0)
@@ -242,8 +297,12 @@ def main() -> None:
         default=sys.executable,
         help="the Python that runs the agent (default: this one); a tonle[edge] venv measures a gateway",
     )
+    p.add_argument(
+        "--tls", choices=list(MODES), default="both", help="the secure broker (on), a lab one (off), or both"
+    )
+    p.add_argument("--rounds", type=int, default=2, help="measurements of each mode, alternating")
     args = p.parse_args()
-    print(json.dumps(asyncio.run(measure(args.seconds, args.agent_python))))
+    print(json.dumps(asyncio.run(side_by_side(args))))
 
 
 if __name__ == "__main__":

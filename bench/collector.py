@@ -23,6 +23,14 @@ carrying the spool reference a gateway puts on it (MQTT v5 user properties `tonl
 Both are reported side by side with the collector's CPU per 1,000 samples and the
 confirmations it sent.
 
+With `--tls both` (the default), steps 2-5 run against two brokers in one run, alternating
+round by round (bench/brokers.py): the secure broker Tonle runs by default (TLS, a client
+certificate per process, the generated ACL: the publisher is a gateway identity owning the
+100 machines it publishes for, the collector a collector identity, the bare subscriber an
+observer that may read telemetry) and a plain-text lab broker. The lab figures keep their
+keys; the TLS figures are under "tls" and their ratios to the lab's under "tls_to_lab".
+`--tls off` is the bench as it was; `--tls on` measures the secure broker alone.
+
     .venv/bin/python bench/collector.py --points 400000
     .venv/bin/python bench/collector.py --points 400000 --rounds 3 --only columnar --spool-refs
 """
@@ -46,8 +54,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.brokers import MODES, paho_client, rounds_order, start_brokers  # noqa: E402
 from tonle.app.services import LocalBroker, LocalInfluxDB  # noqa: E402
 from tonle.contract import MachineAddress, Telemetry, encode, encode_block, subscription  # noqa: E402
+from tonle.security.registry import Member  # noqa: E402
 
 T0 = 1_780_000_000_000_000_000
 MACHINES = 100
@@ -88,19 +98,50 @@ def ceiling(url: str, db: str, points: int) -> float:
     return len(lines) / (time.perf_counter() - t0)
 
 
-def _client(host: str, port: int, client_id: str) -> Any:
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
+MACHINE_NAMES = tuple(f"M{m:03d}" for m in range(MACHINES))
+PROBE_NAMES = tuple(f"P{m:03d}" for m in range(MACHINES))
 
-    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+
+def gateway(broker: LocalBroker, site: str) -> dict[str, Any]:
+    """The `[mqtt]` of the gateway publishing for `site` (made by `provision`)."""
+    return broker.identity(f"bench-pub-{site}", "gateway")
+
+
+def provision(brokers: dict[bool, LocalBroker], args: argparse.Namespace) -> None:
+    """Every identity of the run, made before any client connects, with one reload per broker.
+
+    mosquitto 2.0.11 reloads its ACL on SIGHUP but leaves an offline persistent session of a
+    certificate client without its ACL until it reconnects, so messages published for it
+    meanwhile are dropped (an identity added mid-run lost the single-sample backlog).
+    """
+    sites = ["latency"]
+    for r in range(args.rounds):
+        sites += [f"columnar{r}", f"plain{r}", f"single{r}"] + ([f"refs{r}"] if args.spool_refs else [])
+    for tls, broker in brokers.items():
+        if not tls:
+            continue
+        for base in sites:
+            site = _name(base, None, tls)
+            machines = PROBE_NAMES if base == "latency" else MACHINE_NAMES
+            place = {"site": site, "area": "a", "line": "L1"}
+            broker.plant.add(Member(f"bench-pub-{site}", "gateway", machines=machines, **place))
+            if base.startswith("plain"):
+                broker.plant.add(Member(f"bench-sub-{site}", "observer", site=site))
+            else:
+                broker.plant.add(Member(f"bench-col-{site}", "collector"))
+        broker.apply()  # a running broker restarts to load the new rules
+
+
+def _client(settings: dict[str, Any], client_id: str) -> Any:
+    c = paho_client(settings, client_id)
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
-    c.connect(host, port)
+    c.connect(settings["host"], settings["port"])
     c.loop_start()
     return c
 
 
-def publisher(host: str, port: int, site: str, points: int, per_msg: int, refs: bool = False) -> None:
+def publisher(settings: dict[str, Any], site: str, points: int, per_msg: int, refs: bool = False) -> None:
     """Own process: publish `points` samples at QoS 1 as fast as the broker takes them.
 
     With `refs`, each message carries a spool reference as a gateway's does (ids 1, 2, ...).
@@ -108,7 +149,7 @@ def publisher(host: str, port: int, site: str, points: int, per_msg: int, refs: 
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    c = _client(host, port, f"bench-pub-{site}")
+    c = _client(settings, f"bench-pub-{site}")
     per_machine = points // MACHINES
     infos = []
     spool_id = 0
@@ -141,12 +182,14 @@ def publisher(host: str, port: int, site: str, points: int, per_msg: int, refs: 
     c.disconnect()
 
 
-def steady_publisher(host: str, port: int, site: str, seconds: float, rate_msgs: int, per_msg: int) -> None:
+def steady_publisher(
+    settings: dict[str, Any], site: str, seconds: float, rate_msgs: int, per_msg: int
+) -> None:
     """Own process: `rate_msgs` messages/s of `per_msg` samples each, stamped with the send time.
 
     Machine P000 carries the probes: its sample `seq` k is sent at a known time.
     """
-    c = _client(host, port, f"bench-steady-{site}")
+    c = _client(settings, f"bench-steady-{site}")
     topics = [MachineAddress(site, "a", "L1", f"P{m:03d}").topic("telemetry") for m in range(MACHINES)]
     seqs = [0] * MACHINES
     tick = 0.01
@@ -173,7 +216,7 @@ def steady_publisher(host: str, port: int, site: str, seconds: float, rate_msgs:
     c.disconnect()
 
 
-def plain_subscriber(host: str, port: int, topic: str, expected: int, ready: Any, result: Any) -> None:
+def plain_subscriber(settings: dict[str, Any], topic: str, expected: int, ready: Any, result: Any) -> None:
     """Own process: drain a backlog at QoS 1 with paho's automatic acks and no work.
 
     Connects once to leave a persistent session with the subscription, waits for
@@ -183,8 +226,6 @@ def plain_subscriber(host: str, port: int, topic: str, expected: int, ready: Any
     """
     import threading
 
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
@@ -199,13 +240,13 @@ def plain_subscriber(host: str, port: int, topic: str, expected: int, ready: Any
             done.set()
 
     def connect(subscribe: bool) -> Any:
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-plain-sub", protocol=paho.MQTTv5)
+        c = paho_client(settings, f"bench-sub-{topic.split('/')[1]}")
         c.on_message = on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 600
         subscribed = threading.Event()
         c.on_subscribe = lambda *a: subscribed.set()
-        c.connect(host, port, clean_start=False, properties=props)
+        c.connect(settings["host"], settings["port"], clean_start=False, properties=props)
         c.loop_start()
         if subscribe:
             c.subscribe(topic, qos=1)
@@ -261,7 +302,9 @@ def collector_process(
 class CollectorProc:
     def __init__(self, broker: LocalBroker, db: LocalInfluxDB, name: str, spool: Path) -> None:
         cfg = {
-            "mqtt": {"host": broker.host, "port": broker.port},
+            # Its own identity per instance: on the secure broker the client id is the
+            # certificate name, and each instance keeps its own session as on the lab broker.
+            "mqtt": broker.identity(f"bench-col-{name}", "collector"),
             "influxdb": {"url": db.url, "database": name},
             "collector": {
                 "share_group": "",
@@ -303,7 +346,7 @@ def through_collector(
 ) -> tuple[float, float, float, int]:
     """(points/s, peak RSS MB, collector CPU seconds, confirmations sent) for one columnar run."""
     with CollectorProc(broker, db, name, tmp / f"{name}.spool") as col:
-        pub = SPAWN.Process(target=publisher, args=(broker.host, broker.port, name, points, per_msg, refs))
+        pub = SPAWN.Process(target=publisher, args=(gateway(broker, name), name, points, per_msg, refs))
         t0 = time.perf_counter()
         pub.start()
         expected = (points // MACHINES) * MACHINES
@@ -319,30 +362,32 @@ def through_collector(
     return expected / elapsed, col.rss.value, cpu_s, confirms
 
 
-def broker_ceiling(broker: LocalBroker, messages: int) -> float:
+def broker_ceiling(broker: LocalBroker, messages: int, site: str = "plain") -> float:
+    """The bare paho subscriber's drain rate (on the secure broker: an observer of `site`)."""
     result, ready = SPAWN.Value("d", 0.0), SPAWN.Event()
+    reader = broker.identity(f"bench-sub-{site}", "observer", site=site)
+    pub = gateway(broker, site)
     sub = SPAWN.Process(
         target=plain_subscriber,
-        args=(broker.host, broker.port, subscription("telemetry", site="plain"), messages, ready, result),
+        args=(reader, subscription("telemetry", site=site), messages, ready, result),
     )
     sub.start()
     ready.wait(30)
-    publisher(broker.host, broker.port, "plain", messages, 1)
+    publisher(pub, site, messages, 1)
     ready.clear()
     sub.join(300)
     return result.value
 
 
 def drain_through_collector(
-    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, points: int
+    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, points: int, name: str = "single"
 ) -> tuple[float, float]:
     """One point per message, published while the collector is away; then time its drain."""
-    name = "single"
-    with CollectorProc(broker, db, name, tmp / "single.spool"):
+    with CollectorProc(broker, db, name, tmp / f"{name}.spool"):
         pass  # leaves the persistent session and its subscriptions at the broker
-    publisher(broker.host, broker.port, name, points, 1)
+    publisher(gateway(broker, name), name, points, 1)
     expected = (points // MACHINES) * MACHINES
-    col = CollectorProc(broker, db, name, tmp / "single.spool")
+    col = CollectorProc(broker, db, name, tmp / f"{name}.spool")
     t0 = time.perf_counter()
     with col:
         while col.points.value < expected:
@@ -354,14 +399,15 @@ def drain_through_collector(
 
 
 def latency(
-    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, seconds: float, rate_pts: int
+    broker: LocalBroker, db: LocalInfluxDB, tmp: Path, seconds: float, rate_pts: int, name: str = "latency"
 ) -> dict[str, float]:
     """Sample timestamp to queryable: poll the newest stored seq of the probe machine."""
-    name, per_msg = "latency", 10
+    per_msg = 10
     rate_msgs = rate_pts // per_msg
-    with CollectorProc(broker, db, name, tmp / "latency.spool") as col:
+    with CollectorProc(broker, db, name, tmp / f"{name}.spool") as col:
         pub = SPAWN.Process(
-            target=steady_publisher, args=(broker.host, broker.port, name, seconds, rate_msgs, per_msg)
+            target=steady_publisher,
+            args=(gateway(broker, name), name, seconds, rate_msgs, per_msg),
         )
         pub.start()
         lat: list[float] = []
@@ -416,65 +462,152 @@ def _count(url: str, db: str, q: str) -> int:
     return int(r.json()["results"][0]["series"][0]["values"][0][1])
 
 
+def _name(base: str, r: int | None, tls: bool) -> str:
+    """Database, site and identity name of one measurement (its own on each broker)."""
+    return f"{base}{'' if r is None else r}{'tls' if tls else ''}"
+
+
+def columnar(
+    brokers: dict[bool, LocalBroker], db: LocalInfluxDB, tmp: Path, args: argparse.Namespace
+) -> dict[bool, dict[str, Any]]:
+    """Rounds alternate the ceiling and the collector on each broker, so all see the same load."""
+    tops: list[float] = []
+    runs: dict[bool, list[tuple[float, float, float, int]]] = {tls: [] for tls in brokers}
+    refs: dict[bool, list[tuple[float, float, float, int]]] = {tls: [] for tls in brokers}
+    for r in range(args.rounds):
+        tops.append(ceiling(db.url, f"ceiling{r}", args.points))
+        for tls in rounds_order(r, args.tls):
+            b = brokers[tls]
+            runs[tls].append(through_collector(b, db, tmp, _name("columnar", r, tls), args.points, 500))
+            if args.spool_refs:
+                refs[tls].append(
+                    through_collector(b, db, tmp, _name("refs", r, tls), args.points, 500, refs=True)
+                )
+    top = float(np.median(tops))
+    out = {}
+    for tls, rs in runs.items():
+        col = float(np.median([c[0] for c in rs]))
+        cpus = [c[2] for c in rs]
+        out[tls] = {
+            "rounds": args.rounds,
+            "ceiling_points_per_s": round(top),
+            "ceiling_each": [round(t) for t in tops],
+            "collector_columnar_points_per_s": round(col),
+            "collector_columnar_each": [round(c[0]) for c in rs],
+            "ratio_columnar_to_ceiling": round(col / top, 3),
+            "collector_columnar_peak_rss_mb": round(max(c[1] for c in rs), 1),
+            "collector_columnar_cpu_ms_per_1000_samples": round(
+                1e6 * float(np.median(cpus)) / args.points, 2
+            ),
+        }
+        if refs[tls]:
+            out[tls] |= _refs_figures(args.points, col, cpus, refs[tls])
+    return out
+
+
+def single(
+    brokers: dict[bool, LocalBroker], db: LocalInfluxDB, tmp: Path, args: argparse.Namespace
+) -> dict[bool, dict[str, Any]]:
+    """The bare subscriber and the collector draining one-point messages, each round on each broker."""
+    plains: dict[bool, list[float]] = {tls: [] for tls in brokers}
+    drains: dict[bool, list[tuple[float, float]]] = {tls: [] for tls in brokers}
+    for r in range(args.rounds):
+        for tls in rounds_order(r, args.tls):
+            b = brokers[tls]
+            plains[tls].append(broker_ceiling(b, args.single_points, _name("plain", r, tls)))
+            drains[tls].append(
+                drain_through_collector(b, db, tmp, args.single_points, _name("single", r, tls))
+            )
+    out = {}
+    for tls in brokers:
+        plain = float(np.median(plains[tls]))
+        one = float(np.median([d[0] for d in drains[tls]]))
+        out[tls] = {
+            "plain_subscriber_msgs_per_s": round(plain),
+            "plain_subscriber_each": [round(p) for p in plains[tls]],
+            "collector_single_sample_points_per_s": round(one),
+            "collector_single_sample_each": [round(d[0]) for d in drains[tls]],
+            "ratio_single_to_plain_subscriber": round(one / plain, 3),
+            "collector_single_peak_rss_mb": round(max(d[1] for d in drains[tls]), 1),
+        }
+    return out
+
+
+# The figures whose TLS/lab ratio is printed (higher is better for rates, lower for the rest).
+COMPARED = (
+    "collector_columnar_points_per_s",
+    "collector_columnar_cpu_ms_per_1000_samples",
+    "collector_columnar_peak_rss_mb",
+    "collector_columnar_refs_points_per_s",
+    "collector_refs_cpu_ms_per_1000_samples",
+    "plain_subscriber_msgs_per_s",
+    "collector_single_sample_points_per_s",
+    "collector_single_peak_rss_mb",
+    "latency_p50_ms",
+    "latency_p99_ms",
+)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--points", type=int, default=400_000)
     p.add_argument("--single-points", type=int, default=100_000, help="points for the one-per-message run")
-    p.add_argument("--rounds", type=int, default=3, help="ceiling/collector pairs; medians are reported")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of each measurement; medians are reported")
     p.add_argument("--latency-seconds", type=float, default=20.0)
     p.add_argument("--latency-rate", type=int, default=10_000, help="points/s for the latency run")
     p.add_argument("--only", choices=["columnar", "single", "latency"], help="run one part (for profiling)")
     p.add_argument(
         "--spool-refs", action="store_true", help="columnar also with spool references (confirmations)"
     )
+    p.add_argument(
+        "--tls", choices=list(MODES), default="both", help="the secure broker (on), a lab one (off), or both"
+    )
+    p.add_argument(
+        "--tcp-nodelay",
+        action="store_true",
+        help="both brokers with set_tcp_nodelay true (not Tonle's setting today: shows what it changes)",
+    )
     args = p.parse_args()
-    out: dict[str, Any] = {"points": args.points}
+    figures: dict[bool, dict[str, Any]] = {tls: {} for tls in MODES[args.tls]}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        broker = LocalBroker(tmp / "b").start()
+        brokers = start_brokers(tmp, args.tls, nodelay=args.tcp_nodelay)
+        provision(brokers, args)
         db = LocalInfluxDB(tmp / "i").start()
         try:
+            parts = []
             if args.only in (None, "columnar"):
-                # Rounds alternate ceiling and collector, so both see the same machine load.
-                tops, cols, rsss, cpus = [], [], [], []
-                refs: list[tuple[float, float, float, int]] = []
-                for r in range(args.rounds):
-                    tops.append(ceiling(db.url, f"ceiling{r}", args.points))
-                    col, rss, cpu, _ = through_collector(broker, db, tmp, f"columnar{r}", args.points, 500)
-                    cols.append(col)
-                    rsss.append(rss)
-                    cpus.append(cpu)
-                    if args.spool_refs:
-                        refs.append(
-                            through_collector(broker, db, tmp, f"refs{r}", args.points, 500, refs=True)
-                        )
-                top, col = float(np.median(tops)), float(np.median(cols))
-                out |= {
-                    "rounds": args.rounds,
-                    "ceiling_points_per_s": round(top),
-                    "ceiling_each": [round(t) for t in tops],
-                    "collector_columnar_points_per_s": round(col),
-                    "collector_columnar_each": [round(c) for c in cols],
-                    "ratio_columnar_to_ceiling": round(col / top, 3),
-                    "collector_columnar_peak_rss_mb": round(max(rsss), 1),
-                }
-                if refs:
-                    out |= _refs_figures(args.points, col, cpus, refs)
+                parts.append(columnar(brokers, db, tmp, args))
             if args.only in (None, "single"):
-                plain = broker_ceiling(broker, args.single_points)
-                single, rss = drain_through_collector(broker, db, tmp, args.single_points)
-                out |= {
-                    "plain_subscriber_msgs_per_s": round(plain),
-                    "collector_single_sample_points_per_s": round(single),
-                    "ratio_single_to_plain_subscriber": round(single / plain, 3),
-                    "collector_single_peak_rss_mb": round(rss, 1),
-                }
+                parts.append(single(brokers, db, tmp, args))
             if args.only in (None, "latency"):
-                out |= latency(broker, db, tmp, args.latency_seconds, args.latency_rate)
+                parts.append(
+                    {
+                        tls: latency(
+                            b, db, tmp, args.latency_seconds, args.latency_rate, _name("latency", None, tls)
+                        )
+                        for tls, b in brokers.items()
+                    }
+                )
+            for part in parts:
+                for tls, found in part.items():
+                    figures[tls] |= found
         finally:
-            broker.stop()
+            for b in brokers.values():
+                b.stop()
             db.stop()
-    print(json.dumps(out))
+    print(json.dumps(_report(args, figures)))
+
+
+def _report(args: argparse.Namespace, figures: dict[bool, dict[str, Any]]) -> dict[str, Any]:
+    """One mode: its figures as the bench always printed them. Both: the lab's so, and the TLS
+    figures under "tls" with their ratios to the lab's under "tls_to_lab"."""
+    out: dict[str, Any] = {"points": args.points, "tls_mode": args.tls, "tcp_nodelay": args.tcp_nodelay}
+    if len(figures) == 1:
+        return out | next(iter(figures.values()))
+    lab, tls = figures[False], figures[True]
+    ratios = {k: round(tls[k] / lab[k], 3) for k in COMPARED if lab.get(k)}
+    return out | lab | {"tls": tls, "tls_to_lab": ratios}
 
 
 if __name__ == "__main__":

@@ -227,3 +227,51 @@ def test_the_provision_command_and_the_registry_agree_on_the_roles() -> None:
     from tonle.security.registry import ROLES
 
     assert provision.ROLES == ROLES
+
+
+def test_adding_an_identity_loses_nothing_queued_for_an_offline_collector(tmp_path: Path) -> None:
+    """Provisioning restarts the broker: an offline collector's persistent session keeps its rights.
+
+    (With an acl_file and SIGHUP, mosquitto 2.0.11 left an offline certificate session without
+    its ACL and dropped what was published for it: bench/RESULTS.md, issue 12.)
+    """
+    b = LocalBroker(folder=tmp_path / "broker")
+    b.identity("gw-q", "gateway", site=SITE, area=AREA, line="L3")
+    b.identity("collector-q", "collector")
+    b.start()
+    topic = f"tonle/{SITE}/{AREA}/L3/S01/telemetry"
+    try:
+
+        def collector() -> MqttConnection:
+            s = _settings(b, "collector-q")
+            tls = TlsFiles(s["ca_file"], s["cert_file"], s["key_file"])
+            return MqttConnection(
+                b.host, b.port, "collector-q", tls=tls, clean_start=False, session_expiry_s=3600
+            )
+
+        async def away() -> None:
+            async with collector() as col:
+                await col.wait_connected()
+                await col.subscribe(f"tonle/{SITE}/+/+/+/telemetry", qos=1)
+                await col.wait_subscribed()
+
+        async def publish(payload: bytes) -> int:
+            async with conn(b, "gw-q") as gw:
+                await gw.wait_connected()
+                return await gw.publish_nowait(topic, payload, qos=1)
+
+        async def back() -> list[bytes]:
+            async with collector() as col:
+                got = []
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        got.append(bytes((await asyncio.wait_for(col.messages.get(), 3.0)).payload))
+                return got
+
+        asyncio.run(away())
+        assert asyncio.run(publish(b"before")) == 0
+        b.identity("gw-new", "gateway", site=SITE, area=AREA, line="L4")  # restarts the broker
+        assert asyncio.run(publish(b"after")) == 0
+        assert asyncio.run(back()) == [b"before", b"after"]
+    finally:
+        b.stop()

@@ -29,7 +29,7 @@ def test_a_gateway_folder_is_a_config_that_connects_as_that_gateway(tmp_path: Pa
                      "--broker-host", "192.168.10.5")  # fmt: skip
     assert done.returncode == 0, done.stderr
     bundle = sec / "gateways" / "gw-l1"
-    assert str(bundle) in done.stdout and "reload the broker" in done.stdout
+    assert str(bundle) in done.stdout and "restart mosquitto" in done.stdout
     (bundle / "gateway.toml").write_text(
         (bundle / "gateway.toml").read_text()
         + '\n[[devices]]\ntype = "serial"\nname = "node-S01"\nport = "/dev/ttyUSB0"\nmachine = "S01"\n'

@@ -5,7 +5,8 @@ image files beside the HTML. With `svg.fonttype = none` every label is an SVG `<
 that Chromium lays out and shapes with HarfBuzz, so Khmer (subscript consonants,
 vowels written before their consonant) reads right although matplotlib's own text
 engine cannot shape it: matplotlib only measures the labels, for the layout. Figures
-are made with the object API (no pyplot, no global state, no display), sized in millimetres for their place on the A4 page.
+are made with the object API (no pyplot, no global state, no display), sized in
+millimetres for their place on the A4 page.
 """
 
 from __future__ import annotations

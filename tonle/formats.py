@@ -28,6 +28,7 @@ MISSING = "–"  # a figure that cannot be computed (no data), in every language
 # Dates that are not one of CLDR's four lengths: (English, Khmer) patterns.
 _LONG_DATE = {"en": "EEEE dd MMMM y", "km": "full"}
 _DAY = {"en": "EEE dd MMM", "km": "EEE d MMM"}
+_DAY_YEAR = {"en": "EEE dd MMM y", "km": "EEE d MMM y"}
 
 
 def number(x: float, digits: int = 0) -> str:
@@ -53,10 +54,11 @@ def long_date(t: dt.date) -> str:
     return format_date(t, _LONG_DATE.get(lang, _LONG_DATE["en"]), locale=lang)
 
 
-def day(t: dt.date) -> str:
-    """A short day name for a table cell: 'Thu 28 May', 'ព្រហ 28 ឧសភា'."""
+def day(t: dt.date, year: bool = False) -> str:
+    """A short day for a table cell: 'Thu 28 May', 'ព្រហ 28 ឧសភា' (and its year with `year`)."""
     lang = current_language()
-    return format_date(t, _DAY.get(lang, _DAY["en"]), locale=lang)
+    patterns = _DAY_YEAR if year else _DAY
+    return format_date(t, patterns.get(lang, patterns["en"]), locale=lang)
 
 
 def clock(t: dt.datetime | dt.time) -> str:

@@ -88,11 +88,12 @@ def _header(d: ReportData, generated: dt.datetime) -> str:
         span = _("{start} to {end}").format(
             start=f"{day(d.start, year=True)} {clock(d.start)}", end=f"{day(d.end, year=True)} {clock(d.end)}"
         )
+    title = _h(_("Shift report · line {line}"), line=d.key.line)
+    zone = _h(_("times are {tz} time"), tz=d.tz)
+    made = _h(_("made {time}"), time=stamp(generated))
     return (
-        f"<header><div><h1>{_h(_('Shift report · line {line}'), line=d.key.line)}</h1>"
-        f"<div>{_e(d.key.site)} · {_e(d.key.area)}</div></div>"
-        f"<div class='when'><b>{_e(span)}</b><br>{_h(_('times are {tz} time'), tz=d.tz)} · "
-        f"{_h(_('made {time}'), time=stamp(generated))}</div></header>"
+        f"<header><div><h1>{title}</h1><div>{_e(d.key.site)} · {_e(d.key.area)}</div></div>"
+        f"<div class='when'><b>{_e(span)}</b><br>{zone} · {made}</div></header>"
     )
 
 
@@ -181,6 +182,7 @@ def _shifts(d: ReportData) -> str:
         ).format(n=number(line.failures), mtbf=_dur(float(line.mtbf_s)), mttr=_dur(float(line.mttr_s)))
     else:
         repairs = _("No breakdown of 5 minutes or more.")
+    heading = _("Shifts")
     heads = (_("Shift"), _("OEE"), _("Avail."), _("Perf."), _("Quality"), _("Good"), _("Per hour"))
     note = _(
         "OEE = availability × performance × quality. Availability: running time / planned time. "
@@ -188,7 +190,7 @@ def _shifts(d: ReportData) -> str:
         "Planned time is shift time minus breaks; the line's figures add up all its stations."
     )
     return (
-        f"<section id='shifts'><h2>{_h(_('Shifts'))}</h2><table><tr>"
+        f"<section id='shifts'><h2>{_e(heading)}</h2><table><tr>"
         + "".join(f"<th>{_e(h)}</th>" for h in heads)
         + f"</tr>{rows}</table><p>{_e(repairs)}</p><p class='note'>{_e(note)}</p></section>"
     )
@@ -245,13 +247,14 @@ def _balance(d: ReportData) -> str:
         46,
     )
     if b >= 0:
+        bottleneck = _("{station} is the bottleneck")
         text = _h(
             _(
                 "{bottleneck}: {cycle} s per piece while it had work, against a standard of {standard} s. "
                 "At that pace the line makes at most {capacity} pieces an hour. "
                 "Balance: {balance} (100% = every station equally loaded)."
             ),
-            bottleneck=Html(f"<b>{_h(_('{station} is the bottleneck'), station=d.inputs.machines[b])}</b>"),
+            bottleneck=Html(f"<b>{_h(bottleneck, station=d.inputs.machines[b])}</b>"),
             cycle=number(f.effective_cycle_s[b]),
             standard=number(f.standard_cycle_s[b]),
             capacity=number(3600.0 / f.effective_cycle_s[b]),
@@ -265,7 +268,8 @@ def _balance(d: ReportData) -> str:
 def _energy(d: ReportData) -> str:
     f, inp = d.figures, d.inputs
     if not f.energy_coverage > 0:
-        body = f"<p>{_h(_('No power readings for this line in the range: no energy figures.'))}</p>"
+        none = _("No power readings for this line in the range: no energy figures.")
+        body = f"<p>{_e(none)}</p>"
     else:
         idle = float(np.nansum(np.where(np.array(inp.power_source) != "none", f.machines.idle_kwh, 0.0)))
         how = []
@@ -303,13 +307,15 @@ def _energy(d: ReportData) -> str:
             coverage=percent(f.energy_coverage),
         )
         body = f"<p>{body}</p><p class='note'>{note}</p>"
-    return f"<section id='energy'><h2>{_h(_('Energy'))}</h2>{body}</section>"
+    heading = _("Energy")
+    return f"<section id='energy'><h2>{_e(heading)}</h2>{body}</section>"
 
 
 def _alerts(d: ReportData) -> str:
-    head = f"<section id='alerts'><h2>{_h(_('Maintenance alerts'))}</h2>"
+    heading, none = _("Maintenance alerts"), _("No alerts in this range.")
+    head = f"<section id='alerts'><h2>{_e(heading)}</h2>"
     if not d.alerts:
-        return f"{head}<p>{_h(_('No alerts in this range.'))}</p></section>"
+        return f"{head}<p>{_e(none)}</p></section>"
     rows = "".join(
         f"<tr><td>{clock(a.time)}</td><td>{_e(a.machine)}</td>"
         f"<td class='sev-{_e(a.severity)}'>{_e(severity(a.severity))}</td>"

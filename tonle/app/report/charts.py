@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,9 @@ __all__ = [
     "waterfall_chart",
 ]
 
+# The Khmer faces have no bold: matplotlib logs each bold label it measures with the
+# regular face. The measure is all it does with them (Chromium draws the text).
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 MM = 1 / 25.4
 GREEN, RED, GREY, DARK, AMBER = "#2e7d32", "#c62828", "#9e9e9e", "#212121", "#ef6c00"
 # Latin first (digits, machine names), then a Khmer face from Debian's fonts-khmeros;
@@ -48,7 +52,6 @@ GREEN, RED, GREY, DARK, AMBER = "#2e7d32", "#c62828", "#9e9e9e", "#212121", "#ef
 FONTS = ["DejaVu Sans", "Khmer OS Battambang", "Khmer OS", "Noto Sans Khmer"]
 _STYLE = {
     "svg.fonttype": "none",
-    "font.family": FONTS,
     "font.size": 7,
     "axes.titlesize": 8,
     "axes.spines.top": False,
@@ -59,20 +62,24 @@ _STYLE = {
 
 
 @functools.cache
-def _known_fonts() -> None:
-    """Make matplotlib measure Khmer with a Khmer face installed after its font cache was built."""
+def _families() -> tuple[str, ...]:
+    """The faces of FONTS this machine has (matplotlib warns on every label about a missing one).
+
+    A Khmer face installed after matplotlib built its font cache is added to it first.
+    """
     known = {f.name for f in font_manager.fontManager.ttflist}
-    if any(name in known for name in FONTS[1:]):
-        return
-    for path in font_manager.findSystemFonts():
-        if "khmer" in path.lower():
-            font_manager.fontManager.addfont(path)
+    if not any(name in known for name in FONTS[1:]):
+        for path in font_manager.findSystemFonts():
+            if "khmer" in path.lower():
+                font_manager.fontManager.addfont(path)
+        known = {f.name for f in font_manager.fontManager.ttflist}
+    return tuple(name for name in FONTS if name in known) or ("DejaVu Sans",)
 
 
 @contextmanager
 def _figure(width_mm: float, height_mm: float, salt: str) -> Iterator[Figure]:
-    _known_fonts()
-    with matplotlib.rc_context({**_STYLE, "svg.hashsalt": salt}), warnings.catch_warnings():
+    style = {**_STYLE, "font.family": list(_families()), "svg.hashsalt": salt}
+    with matplotlib.rc_context(style), warnings.catch_warnings():
         # Chromium draws the text; a glyph matplotlib lacks only makes its measure rough.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
         yield Figure(figsize=(width_mm * MM, height_mm * MM), layout="constrained")

@@ -3,28 +3,23 @@
 Khmer needs complex shaping (subscript consonants under the base, vowels drawn before
 the consonant they follow in memory). Chromium shapes the page's text and the charts'
 SVG `<text>` with HarfBuzz; tesseract (`khm`) reading the words back from the PDF's
-page image is the proof that they came out as a reader sees them.
-
-OCR tolerance: a term counts as read when, after removing white space, it is found in
-the OCR text with at most one edit per 8 code points (at least one): enough for
-tesseract's usual slips (a subscript ដ read as the identical-looking ត, a colon ៖ read
-as ":", a dropped vowel sign) and far from a chance match.
+page image is the proof that they came out as a reader sees them. The OCR tolerance
+is in `tests.report.ocr`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import tempfile
-import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from tests.report.conftest import ReportDB
+from tests.report.ocr import ocr_pdf, unread
 from tests.report.test_report import FROM, TO
 from tonle.app.report import Report, make_report
 from tonle.app.report.browser import A4_PX, find_chromium
@@ -60,38 +55,6 @@ def _khmer(*messages: str, **data: str) -> list[str]:
         return [_(m).format(**data) for m in messages]
 
 
-def _ocr(pdf: Path) -> str:
-    """Page 1 of `pdf` at 200 dpi, read by tesseract with the Khmer and English models."""
-    png = pdf.with_name(pdf.stem + "-ocr")
-    subprocess.run(["pdftoppm", "-png", "-r", "200", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(png)],
-                   check=True, timeout=120)  # fmt: skip
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one core: other tests run beside it
-    r = subprocess.run(["tesseract", f"{png}.png", "stdout", "-l", "khm+eng"],
-                       capture_output=True, text=True, check=True, timeout=300, env=env)  # fmt: skip
-    return r.stdout
-
-
-def _plain(text: str) -> str:
-    return re.sub(r"[\s\u200b\u200c\u200d]+", "", unicodedata.normalize("NFC", text))
-
-
-def _edits_to_nearest(term: str, text: str) -> int:
-    """The fewest edits that turn `term` into some substring of `text` (Sellers' algorithm)."""
-    prev = [0] * (len(text) + 1)
-    for i, c in enumerate(term, 1):
-        cur = [i] + [0] * len(text)
-        for j, t in enumerate(text, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (c != t))
-        prev = cur
-    return min(prev)
-
-
-def _unread(terms: list[str], ocr: str) -> list[str]:
-    """The terms the OCR text does not hold, within the tolerance of the module docstring."""
-    text = _plain(ocr)
-    return [t for t in terms if _edits_to_nearest(_plain(t), text) > max(1, len(_plain(t)) // 8)]
-
-
 def test_ocr_reads_the_khmer_headings_kpi_labels_and_chart_labels_back_from_the_pdf(
     km_report: Report, report_db: ReportDB
 ) -> None:
@@ -101,22 +64,22 @@ def test_ocr_reads_the_khmer_headings_kpi_labels_and_chart_labels_back_from_the_
     charts = _khmer(*CHART_LABELS)
     with using_language("km"):
         date = long_date(km_report.data.start)  # 'សុក្រ 29 ឧសភា 2026': Khmer names, Arabic digits
-    ocr = _ocr(km_report.path)
+    ocr = ocr_pdf(km_report.path)
     keep = Path(tempfile.gettempdir()) / "tonle-shift-report-km.txt"
     keep.write_text(ocr, encoding="utf-8")  # for a person to compare with the page
-    assert _unread(headings, ocr) == []
-    assert _unread(labels, ocr) == []
-    assert _unread(charts, ocr) == []
-    assert _unread([date], ocr) == []
+    assert unread(headings, ocr) == []
+    assert unread(labels, ocr) == []
+    assert unread(charts, ocr) == []
+    assert unread([date], ocr) == []
 
 
 def test_the_same_ocr_check_fails_on_the_english_report(report_db: ReportDB, tmp_path: Path) -> None:
     """The check can fail: on the English page not one Khmer heading or label is read."""
     english = make_report(report_db.cfg, "L1", FROM, TO, tmp_path / "report-en.pdf", language="en")
     terms = _khmer(*HEADINGS, *KPI_LABELS, *CHART_LABELS, line="L1")
-    ocr = _ocr(english.path)
+    ocr = ocr_pdf(english.path)
     assert "Station balance and the bottleneck" in " ".join(ocr.split())  # the OCR itself works
-    assert _unread(terms, ocr) == terms
+    assert unread(terms, ocr) == terms
 
 
 class _Text(HTMLParser):
@@ -140,7 +103,7 @@ class _Text(HTMLParser):
             pass
 
     def handle_data(self, data: str) -> None:
-        if "style" in self._in or not data.strip():
+        if "style" in self._in or "metadata" in self._in or not data.strip():
             return
         (self.charts if "text" in self._in else self.page).append(data)
 

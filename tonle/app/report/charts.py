@@ -3,8 +3,9 @@
 SVG keeps the text as text (sharp when printed, searchable in the file) and needs no
 image files beside the HTML. With `svg.fonttype = none` every label is an SVG `<text>`
 that Chromium lays out and shapes with HarfBuzz, so Khmer (subscript consonants,
-vowels written before their consonant) reads right although matplotlib's own text
-engine cannot shape it: matplotlib only measures the labels, for the layout. Figures
+vowels written before their consonant) reads right whatever the installed matplotlib's
+own text engine can do (before 3.11 it cannot shape Khmer; 3.11 uses libraqm):
+matplotlib only measures the labels, for the layout. Figures
 are made with the object API (no pyplot, no global state, no display), sized in
 millimetres for their place on the A4 page.
 """

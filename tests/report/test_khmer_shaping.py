@@ -2,8 +2,8 @@
 
 The report leaves chart text to Chromium (`svg.fonttype = none`: each label an SVG
 `<text>` that Chromium shapes with HarfBuzz), so the page does not depend on the text
-engine of the installed matplotlib (those before 3.11 have none for Khmer; 3.11 lays
-text out with libraqm). Here the same labels are photographed by headless Chromium
+engine of the installed matplotlib (one built without libraqm cannot shape Khmer; the
+3.11.2 wheel lays text out with libraqm). Here the same labels are photographed by headless Chromium
 twice: as the report draws them, and as a text engine without shaping would, each code
 point placed after the one before it in memory order (a pre-base vowel after its
 consonant, a subscript as a sign of its own). Tesseract reads the first and not the

@@ -4,10 +4,10 @@ SVG keeps the text as text (sharp when printed, searchable in the file) and need
 image files beside the HTML. With `svg.fonttype = none` every label is an SVG `<text>`
 that Chromium lays out and shapes with HarfBuzz, so Khmer (subscript consonants,
 vowels written before their consonant) reads right whatever the installed matplotlib's
-own text engine can do (before 3.11 it cannot shape Khmer; 3.11 uses libraqm):
-matplotlib only measures the labels, for the layout. Figures
-are made with the object API (no pyplot, no global state, no display), sized in
-millimetres for their place on the A4 page.
+own text engine can do (a matplotlib built without libraqm cannot shape Khmer; the
+3.11.2 wheel has it): matplotlib only measures the labels, for the layout. Figures are
+made with the object API (no pyplot, no global state, no display), sized in millimetres
+for their place on the A4 page.
 """
 
 from __future__ import annotations

@@ -65,8 +65,9 @@ def test_ocr_reads_the_khmer_headings_kpi_labels_and_chart_labels_back_from_the_
     with using_language("km"):
         date = long_date(km_report.data.start)  # 'សុក្រ 29 ឧសភា 2026': Khmer names, Arabic digits
     ocr = ocr_pdf(km_report.path)
-    keep = Path(tempfile.gettempdir()) / "tonle-shift-report-km.txt"
-    keep.write_text(ocr, encoding="utf-8")  # for a person to compare with the page
+    keep = Path(tempfile.gettempdir()) / "tonle-shift-report-km"
+    shutil.copyfile(km_report.path, keep.with_suffix(".pdf"))  # for a person to look at
+    keep.with_suffix(".txt").write_text(ocr, encoding="utf-8")  # and to compare with what OCR read
     assert unread(headings, ocr) == []
     assert unread(labels, ocr) == []
     assert unread(charts, ocr) == []

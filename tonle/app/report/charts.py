@@ -235,7 +235,8 @@ def balance_chart(
                 fontweight="bold",
             )
         ax.set_xticks(x, list(names))
-        ax.set_ylim(0, max(float(np.nanmax([*eff, *std, 1.0])), 1.0) * 1.2)
+        # Head room for the legend and the "bottleneck" mark above the tallest bar (longer in Khmer).
+        ax.set_ylim(0, max(float(np.nanmax([*eff, *std, 1.0])), 1.0) * 1.4)
         ax.set_ylabel(_("seconds per piece"))
         ax.legend(loc="upper left", fontsize=6, frameon=False, ncols=2)
         return _svg(fig)

@@ -6,7 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := mosquitto influxdb victoria-metrics docker-compose chromium
+# fonts-khmeros: the Khmer faces the report's page and charts name; tesseract-ocr(-khm) and
+# poppler-utils (pdftoppm): the test that reads a Khmer report's PDF back with OCR.
+APT_PACKAGES := mosquitto influxdb victoria-metrics docker-compose chromium fonts-khmeros \
+	tesseract-ocr tesseract-ocr-khm poppler-utils
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint system-deps venv clean
@@ -32,6 +35,10 @@ system-deps:
 	command -v victoria-metrics >/dev/null || missing="$$missing victoria-metrics"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/truetype/khmeros ] || missing="$$missing fonts-khmeros"; \
+	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
+	ls /usr/share/tesseract-ocr/*/tessdata/khm.traineddata >/dev/null 2>&1 || missing="$$missing tesseract-ocr-khm"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \

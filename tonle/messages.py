@@ -10,27 +10,67 @@ catalogue entry, never as an f-string built where the thing happens:
 Placeholders are `{name}` fields filled by `str.format` from named data, so a
 translation may put them in another order. `pybabel extract -F babel.cfg -o
 tonle/locale/tonle.pot .` (from the repository root) finds both kinds; a language's
-compiled catalogue goes in `tonle/locale/<language>/LC_MESSAGES/tonle.mo`.
+catalogue is `tonle/locale/<language>/LC_MESSAGES/tonle.po`.
 
-The language is chosen once per process, from `TONLE_LANGUAGE` or else the usual
-LANGUAGE / LC_ALL / LC_MESSAGES / LANG; without a catalogue for it the English
-msgids are shown as they are.
+The `.po` file is read as it is, compiled in memory by Babel when the language is
+chosen (a few tens of milliseconds): no build step, so a clean clone, an editable
+install and a wheel all read the same file and a stale `.mo` can never be shown. A
+folder holding only a compiled `.mo` (a packager's choice, a test) is read by gettext.
+
+The language is chosen per process: `--lang` on the command line, else the plant's
+`language` in its config, else the environment (`TONLE_LANGUAGE`, then the usual
+LANGUAGE / LC_ALL / LC_MESSAGES / LANG, as gettext reads them), else English. Only
+the languages of `LANGUAGES` are chosen; anything else reads as English.
 """
 
 from __future__ import annotations
 
 import gettext
+import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DOMAIN", "LOCALE_DIR", "N_", "_", "ngettext", "render", "set_language"]
+__all__ = [
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "N_",
+    "_",
+    "current_language",
+    "language_from_env",
+    "ngettext",
+    "render",
+    "set_language",
+    "using_language",
+]
 
 DOMAIN = "tonle"
 LOCALE_DIR = Path(__file__).with_name("locale")
 LANGUAGE_ENV = "TONLE_LANGUAGE"
+LANGUAGES = ("en", "km")  # English (the msgids themselves) and Khmer
+_LOCALE_ENV = (LANGUAGE_ENV, "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 _catalogue: gettext.NullTranslations | None = None
+_language = "en"
+
+
+def language_from_env(env: Mapping[str, str] | None = None) -> str:
+    """The language the environment asks for, among `LANGUAGES` ("en" when none of them).
+
+    As gettext: the first variable that is set decides, its `:`-separated entries tried
+    in order (`km_KH.UTF-8` is Khmer); "C" or "POSIX" means English.
+    """
+    env = os.environ if env is None else env
+    value = next((env[name] for name in _LOCALE_ENV if env.get(name)), "")
+    for entry in value.split(":"):
+        code = entry.split(".")[0].split("@")[0].split("_")[0].lower()
+        if code in ("c", "posix"):
+            return "en"
+        if code in LANGUAGES:
+            return code
+    return "en"
 
 
 def set_language(language: str | None = None, localedir: Path | None = None) -> gettext.NullTranslations:
@@ -38,12 +78,51 @@ def set_language(language: str | None = None, localedir: Path | None = None) -> 
 
     `localedir` is for a catalogue kept elsewhere (tests); the package's own by default.
     """
-    global _catalogue
-    chosen = language or os.environ.get(LANGUAGE_ENV) or None
-    _catalogue = gettext.translation(
-        DOMAIN, localedir or LOCALE_DIR, languages=[chosen] if chosen else None, fallback=True
-    )
+    global _catalogue, _language
+    chosen = language or language_from_env()
+    _catalogue = _load(chosen, localedir or LOCALE_DIR)
+    _language = chosen
     return _catalogue
+
+
+def current_language() -> str:
+    """The language sentences, numbers and dates are worded in ("en" or "km")."""
+    if _catalogue is None:
+        set_language()
+    return _language
+
+
+@contextmanager
+def using_language(language: str | None) -> Iterator[str]:
+    """Word everything inside in `language` (None: keep the current one), then switch back."""
+    before = current_language()
+    if language is None or language == before:
+        yield before
+        return
+    set_language(language)
+    try:
+        yield language
+    finally:
+        set_language(before)
+
+
+def _load(language: str, localedir: Path) -> gettext.NullTranslations:
+    """The `.po` of `language` compiled in memory, else its `.mo` through gettext, else English."""
+    po = localedir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if po.is_file():
+        try:
+            from babel.messages.mofile import write_mo
+            from babel.messages.pofile import read_po
+        except ImportError:  # no Babel: a compiled .mo beside it still works
+            pass
+        else:
+            with po.open("rb") as f:
+                catalog = read_po(f, locale=language, domain=DOMAIN)
+            buf = io.BytesIO()
+            write_mo(buf, catalog)
+            buf.seek(0)
+            return gettext.GNUTranslations(buf)
+    return gettext.translation(DOMAIN, localedir, languages=[language], fallback=True)
 
 
 def _translations() -> gettext.NullTranslations:

@@ -7,6 +7,11 @@ becomes one plain sentence with the fix on stderr and exit code 2, without a
 traceback. `--debug` adds the traceback, for a bug report. Anything else is a bug
 and keeps its traceback. Every text of the command comes from the message catalogue
 (`tonle.messages`).
+
+The language: `--lang en|km`, given before or after the sub-command (`tonle --lang km
+report ...` or `tonle report --lang km ...`), else `[plant] language` of the config the
+command reads, else LANG/LANGUAGE, else English. `--lang` is looked for before the
+parser is built, so the help itself is worded in it.
 """
 
 from __future__ import annotations
@@ -25,11 +30,42 @@ from tonle.app import provision
 from tonle.app.drill_names import DRILLS
 from tonle.config import ConfigError, TonleConfig, load_config
 from tonle.errors import TonleError, file_error
-from tonle.messages import _
+from tonle.messages import LANGUAGES, _, set_language
 
 __all__ = ["EXIT_EXPECTED", "main"]
 
 EXIT_EXPECTED = 2  # a failure with a fix: the sentence says what to do
+
+
+def _early_language(argv: list[str] | None) -> str | None:
+    """The `--lang` of the command line wherever it stands (None when absent or not a language)."""
+    early = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    early.add_argument("--lang")
+    found, _rest = early.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return found.lang if found.lang in LANGUAGES else None
+
+
+def _add_lang(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """`--lang` on the main parser and on every sub-command (where it keeps the main one's value)."""
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None if top else argparse.SUPPRESS,
+        help=_(
+            "the language to write in: en (English) or km (Khmer); default: [plant] language "
+            "of the config, else LANG"
+        ),
+    )
+
+
+def _with_lang(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every parser below `parser` (sub-commands and theirs) also takes `--lang`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                _add_lang(sub)
+                _with_lang(sub)
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
             "and commands back to the machines."
         ),
     )
+    _add_lang(p, top=True)
     p.add_argument("-v", "--verbose", action="store_true", help=_("show debug messages"))
     p.add_argument(
         "--debug",
@@ -155,7 +192,15 @@ def _parser() -> argparse.ArgumentParser:
     command.add_parser(sub)
     c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
     c.add_argument("config", type=Path)
-    return p
+    return _with_lang(p)
+
+
+def _load(args: argparse.Namespace, path: Path | None) -> TonleConfig:
+    """The config at `path`; its `[plant] language` applies unless `--lang` was given."""
+    cfg = load_config(path)
+    if args.lang is None and cfg.plant.language is not None:
+        set_language(cfg.plant.language)
+    return cfg
 
 
 def _run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -175,7 +220,7 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tonle.app.demo import DemoOptions, print_summary, run_demo
 
-    cfg = load_config(args.config)
+    cfg = _load(args, args.config)
     opts = DemoOptions(
         duration_s=args.duration,
         headless=args.headless,
@@ -249,7 +294,7 @@ def _cmd_analytics(cfg: TonleConfig) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from tonle.app.report import make_report
 
-    cfg = load_config(args.config)
+    cfg = _load(args, args.config)
     rep = make_report(cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area)
     f = rep.data.figures
     oee = f"{float(f.line.oee):.0%}" if f.line.oee == f.line.oee else "-"
@@ -285,6 +330,7 @@ def _fail(command: str, exc: BaseException, errors: list[Exception], debug: bool
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_language(_early_language(argv))  # None: the environment's choice, until a config says
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -309,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return command.run(args)
         if args.command == "check-config":
-            return _check_config(load_config, args.config)
-        cfg = load_config(args.config)
+            return _check_config(lambda path: _load(args, path), args.config)
+        cfg = _load(args, args.config)
         {"sim": _cmd_sim, "agent": _cmd_sim, "collector": _cmd_collector, "analytics": _cmd_analytics}[
             args.command
         ](cfg)

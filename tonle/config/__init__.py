@@ -1,7 +1,7 @@
 """One validated TOML configuration, with environment overrides.
 
-Sections live one per module (`connections`, `collector`, `analytics`, `shifts`,
-`agent`, `pdm`), gathered by `sections.TonleConfig`; `loader` reads the file and the
+Sections live one per module (`plant`, `connections`, `collector`, `analytics`,
+`shifts`, `agent`, `pdm`), gathered by `sections.TonleConfig`; `loader` reads the file and the
 environment; `check` walks a document and collects every problem; `problems` is the
 `ConfigError` that carries them.
 """
@@ -13,6 +13,7 @@ from tonle.config.connections import InfluxConfig, MqttConfig
 from tonle.config.fields import Section
 from tonle.config.loader import files_beside, load_config, parse_config, read_toml
 from tonle.config.pdm import DEFAULT_MACHINE_TYPES, SEWING_BAND_HZ
+from tonle.config.plant import PlantConfig
 from tonle.config.problems import ConfigError, Problem
 from tonle.config.sections import TonleConfig
 from tonle.config.shifts import ShiftConfig, ShiftsConfig
@@ -28,6 +29,7 @@ __all__ = [
     "InfluxConfig",
     "LineConfig",
     "MqttConfig",
+    "PlantConfig",
     "Problem",
     "RulesConfig",
     "Section",

@@ -14,6 +14,7 @@ from tonle.config.analytics import AnalyticsConfig, AnalyticsPdmConfig, LineConf
 from tonle.config.collector import CollectorConfig
 from tonle.config.connections import InfluxConfig, MqttConfig
 from tonle.config.fields import Section
+from tonle.config.plant import PlantConfig
 from tonle.config.shifts import ShiftConfig, ShiftsConfig
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "InfluxConfig",
     "LineConfig",
     "MqttConfig",
+    "PlantConfig",
     "RulesConfig",
     "ShiftConfig",
     "ShiftsConfig",
@@ -35,6 +37,7 @@ __all__ = [
 class TonleConfig(Section, frozen=True):
     """`tonle.toml`: what the collector, the analytics, the demo and the report read."""
 
+    plant: PlantConfig = msgspec.field(default_factory=PlantConfig)
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
     influxdb: InfluxConfig = msgspec.field(default_factory=InfluxConfig)
     collector: CollectorConfig = msgspec.field(default_factory=CollectorConfig)

@@ -17,7 +17,7 @@ from tonle.app.report.data import ReportData, ReportError, gather, parse_local_t
 from tonle.app.report.page import SECTIONS, render_page
 from tonle.config import TonleConfig
 from tonle.io.connect import influxql_client
-from tonle.messages import N_
+from tonle.messages import N_, using_language
 
 __all__ = [
     "SECTIONS",
@@ -55,8 +55,20 @@ def make_report(
     *,
     site: str | None = None,
     area: str | None = None,
+    language: str | None = None,
 ) -> Report:
-    """Write the report of `line` from `start` to `end` (local ISO times) to `out` (.html or .pdf)."""
+    """Write the report of `line` from `start` to `end` (local ISO times) to `out` (.html or .pdf).
+
+    `language` ("en", "km") words this report in it; None: the process's language
+    (`tonle --lang`, the config's `[plant] language`, or LANG).
+    """
+    with using_language(language):
+        return _make(cfg, line, start, end, out, site, area)
+
+
+def _make(
+    cfg: TonleConfig, line: str, start: str, end: str, out: Path, site: str | None, area: str | None
+) -> Report:
     t0 = time.perf_counter()
     if out.suffix.lower() not in (".html", ".htm", ".pdf"):
         raise ReportError(N_("--out {out} must end in .html or .pdf"), fix=N_("change its name"), out=out)

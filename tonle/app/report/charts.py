@@ -1,14 +1,22 @@
 """The report's four charts, drawn with matplotlib into inline SVG.
 
 SVG keeps the text as text (sharp when printed, searchable in the file) and needs no
-image files beside the HTML. Figures are made with the object API (no pyplot, no
-global state, no display), sized in millimetres for their place on the A4 page.
+image files beside the HTML. With `svg.fonttype = none` every label is an SVG `<text>`
+that Chromium lays out and shapes with HarfBuzz, so Khmer (subscript consonants,
+vowels written before their consonant) reads right whatever the installed matplotlib's
+own text engine can do (a matplotlib built without libraqm cannot shape Khmer; the
+3.11.2 wheel has it): matplotlib only measures the labels, for the layout. Figures are
+made with the object API (no pyplot, no global state, no display), sized in millimetres
+for their place on the A4 page.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -17,26 +25,34 @@ import matplotlib
 matplotlib.use("Agg")  # never a window, also when a display happens to be set
 
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 from tonle.app.report.data import HourRow
+from tonle.app.report.words import LOSS_NAMES, loss_name, plain_cause
+from tonle.formats import number, percent
+from tonle.messages import _, ngettext
 
-__all__ = ["LOSS_NAMES", "balance_chart", "hourly_chart", "pareto_chart", "plain_cause", "waterfall_chart"]
+__all__ = [
+    "FONTS",
+    "LOSS_NAMES",
+    "balance_chart",
+    "hourly_chart",
+    "pareto_chart",
+    "plain_cause",
+    "waterfall_chart",
+]
 
+# The Khmer faces have no bold: matplotlib logs each bold label it measures with the
+# regular face. The measure is all it does with them (Chromium draws the text).
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 MM = 1 / 25.4
 GREEN, RED, GREY, DARK, AMBER = "#2e7d32", "#c62828", "#9e9e9e", "#212121", "#ef6c00"
-LOSS_NAMES = {
-    "breakdown": "Breakdowns",
-    "setup": "Setup / style change",
-    "starved_blocked": "Waiting for work or space",
-    "minor_stop": "Short stops (< 5 min)",
-    "idle": "Idle, no reason given",
-    "speed": "Slow running",
-    "quality": "Rejects",
-}
+# Latin first (digits, machine names), then a Khmer face from Debian's fonts-khmeros;
+# the page's CSS names the same faces, so charts and text match.
+FONTS = ["DejaVu Sans", "Khmer OS Battambang", "Khmer OS", "Noto Sans Khmer"]
 _STYLE = {
     "svg.fonttype": "none",
-    "font.family": "DejaVu Sans",
     "font.size": 7,
     "axes.titlesize": 8,
     "axes.spines.top": False,
@@ -46,9 +62,27 @@ _STYLE = {
 }
 
 
+@functools.cache
+def _families() -> tuple[str, ...]:
+    """The faces of FONTS this machine has (matplotlib warns on every label about a missing one).
+
+    A Khmer face installed after matplotlib built its font cache is added to it first.
+    """
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if not any(name in known for name in FONTS[1:]):
+        for path in font_manager.findSystemFonts():
+            if "khmer" in path.lower():
+                font_manager.fontManager.addfont(path)
+        known = {f.name for f in font_manager.fontManager.ttflist}
+    return tuple(name for name in FONTS if name in known) or ("DejaVu Sans",)
+
+
 @contextmanager
 def _figure(width_mm: float, height_mm: float, salt: str) -> Iterator[Figure]:
-    with matplotlib.rc_context({**_STYLE, "svg.hashsalt": salt}):
+    style = {**_STYLE, "font.family": list(_families()), "svg.hashsalt": salt}
+    with matplotlib.rc_context(style), warnings.catch_warnings():
+        # Chromium draws the text; a glyph matplotlib lacks only makes its measure rough.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
         yield Figure(figsize=(width_mm * MM, height_mm * MM), layout="constrained")
 
 
@@ -65,7 +99,7 @@ def waterfall_chart(losses_s: dict[str, float], planned_s: float, width_mm: floa
     """Planned machine time stepping down through each loss to the fully productive time."""
     with _figure(width_mm, height_mm, "waterfall") as fig:
         ax = fig.subplots()
-        names = ["Planned time", *(LOSS_NAMES[k] for k in LOSS_NAMES), "Fully productive"]
+        names = [_("Planned time"), *(loss_name(k) for k in LOSS_NAMES), _("Fully productive")]
         h = [planned_s / 3600.0] + [losses_s.get(k, 0.0) / 3600.0 for k in LOSS_NAMES]
         level = planned_s / 3600.0
         bottoms, heights, colours = [0.0], [level], [GREY]
@@ -83,11 +117,12 @@ def waterfall_chart(losses_s: dict[str, float], planned_s: float, width_mm: floa
         top = max(planned_s / 3600.0, 1e-9)
         for yi, b, w, value in zip(y, bottoms, heights, [h[0], *h[1:], fp], strict=True):
             share = value / top
-            ax.text(b + w + top * 0.01, yi, f"{value:.1f} h ({share:.0%})", va="center", fontsize=6.5)
+            label = _("{hours} h ({share})").format(hours=number(value, 1), share=percent(share))
+            ax.text(b + w + top * 0.01, yi, label, va="center", fontsize=6.5)
         ax.set_yticks(y, names)
         ax.invert_yaxis()
         ax.set_xlim(0, top * 1.3)
-        ax.set_xlabel("machine-hours")
+        ax.set_xlabel(_("machine-hours"))
         return _svg(fig)
 
 
@@ -106,7 +141,9 @@ def pareto_chart(
         minutes = np.asarray(seconds[:top], dtype=float) / 60.0
         counts = np.asarray(stops[:top], dtype=float)
         if not names:
-            ax.text(0.5, 0.5, "No downtime in shift time", ha="center", va="center", transform=ax.transAxes)
+            ax.text(
+                0.5, 0.5, _("No downtime in shift time"), ha="center", va="center", transform=ax.transAxes
+            )
             ax.set_axis_off()
             return _svg(fig)
         y = np.arange(len(names), dtype=float)
@@ -114,13 +151,14 @@ def pareto_chart(
         right = float(minutes.max()) * 1.25
         for yi, name, m, n in zip(y, names, minutes, counts, strict=True):
             ax.text(0, yi - 0.1, name, va="bottom", ha="left", fontsize=6.5)
-            stops_text = f"{n:.0f} stop" + ("s" if n != 1 else "")
-            ax.text(m + right * 0.01, yi + 0.18, f"{m:.0f} min, {stops_text}", va="center", fontsize=6.2)
+            stops_text = ngettext("{n} stop", "{n} stops", int(n)).format(n=number(n))
+            label = _("{minutes} min, {stops}").format(minutes=number(m), stops=stops_text)
+            ax.text(m + right * 0.01, yi + 0.18, label, va="center", fontsize=6.2)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_ylim(len(names) - 0.4, -0.75)
         ax.set_xlim(0, right * 1.12)
-        ax.set_xlabel("minutes of machine time")
+        ax.set_xlabel(_("minutes of machine time"))
         return _svg(fig)
 
 
@@ -138,25 +176,32 @@ def hourly_chart(hours: Sequence[HourRow], target_pph: float, width_mm: float, h
                 for g, t in zip(good, target, strict=True)
             ]
         )
-        ax.bar(x[known], good[known], color=colours[known], width=0.7, label="pieces made")
+        ax.bar(x[known], good[known], color=colours[known], width=0.7, label=_("pieces made"))
         if target_pph > 0:
-            ax.hlines(target, x - 0.42, x + 0.42, colors=DARK, linewidth=1.6, label="target")
+            ax.hlines(target, x - 0.42, x + 0.42, colors=DARK, linewidth=1.6, label=_("target"))
         top = max([*good, *target, 1.0]) * 1.2
         small = 6.5 if len(hours) <= 12 else 5.0
         for xi, g, k in zip(x, good, known, strict=True):
             if k:
-                ax.text(xi, g, f"{g:.0f}", ha="center", va="bottom", fontsize=small)
+                ax.text(xi, g, number(g), ha="center", va="bottom", fontsize=small)
             else:  # a 0 bar would say "nothing made"; the truth is "not known"
                 ax.text(
-                    xi, top * 0.03, "no data", ha="center", va="bottom", rotation=90, fontsize=5.5, color=GREY
+                    xi,
+                    top * 0.03,
+                    _("no data"),
+                    ha="center",
+                    va="bottom",
+                    rotation=90,
+                    fontsize=5.5,
+                    color=GREY,
                 )
         every = max(1, -(-len(hours) // 12))
         labels = [h.start.strftime("%H:%M" if len(hours) <= 12 else "%H") for h in hours]
         ax.set_xticks(x[::every], labels[::every])
         if len(hours) > 12:
-            ax.set_xlabel("hour of the day")
+            ax.set_xlabel(_("hour of the day"))
         ax.set_ylim(0, top)
-        ax.set_ylabel("pieces")
+        ax.set_ylabel(_("pieces"))
         ax.legend(loc="upper left", fontsize=6, frameon=False, ncols=2)
         return _svg(fig)
 
@@ -175,12 +220,12 @@ def balance_chart(
         x = np.arange(len(names))
         eff = np.nan_to_num(np.asarray(effective_s, dtype=float))
         colours = [RED if i == bottleneck else GREY for i in range(len(names))]
-        ax.bar(x, eff, color=colours, width=0.7, label="actual")
+        ax.bar(x, eff, color=colours, width=0.7, label=_("actual"))
         std = np.asarray(standard_s, dtype=float)
-        ax.hlines(std, x - 0.42, x + 0.42, colors=DARK, linewidth=1.6, label="standard (SAM)")
+        ax.hlines(std, x - 0.42, x + 0.42, colors=DARK, linewidth=1.6, label=_("standard (SAM)"))
         if bottleneck >= 0:
             ax.annotate(
-                "bottleneck",
+                _("bottleneck"),
                 (bottleneck, eff[bottleneck]),
                 xytext=(0, 3),
                 textcoords="offset points",
@@ -190,21 +235,8 @@ def balance_chart(
                 fontweight="bold",
             )
         ax.set_xticks(x, list(names))
-        ax.set_ylim(0, max(float(np.nanmax([*eff, *std, 1.0])), 1.0) * 1.2)
-        ax.set_ylabel("seconds per piece")
+        # Head room for the legend and the "bottleneck" mark above the tallest bar (longer in Khmer).
+        ax.set_ylim(0, max(float(np.nanmax([*eff, *std, 1.0])), 1.0) * 1.4)
+        ax.set_ylabel(_("seconds per piece"))
         ax.legend(loc="upper left", fontsize=6, frameon=False, ncols=2)
         return _svg(fig)
-
-
-def plain_cause(label: str) -> str:
-    """A Pareto label in plain words: the reason the machine gave, else its state.
-
-    'thread_break: thread break (minor stop)' -> 'Thread break (short stop)';
-    'starved: waiting for work from S10' -> 'Waiting for work from S10'; 'idle' -> 'Idle'.
-    """
-    minor = " (minor stop)"
-    short = label.endswith(minor)
-    state, _, reason = label.removesuffix(minor).partition(": ")
-    text = reason or state.replace("_", " ")
-    text = text[:1].upper() + text[1:]
-    return (text if len(text) <= 60 else text[:58] + "…") + (" (short stop)" if short else "")

@@ -19,9 +19,11 @@ from analytics.kpi import KpiResult, output_per_bucket
 from analytics.losses import NO_DATA
 from tonle.config import TonleConfig
 from tonle.errors import ReportError
+from tonle.formats import day as short_day
+from tonle.formats import stamp
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
 from tonle.kernels.shifts import SCHEDULED, Periods
-from tonle.messages import N_
+from tonle.messages import N_, _
 from tonle.schema import ALERTS, STATE
 
 __all__ = ["Alert", "HourRow", "ReportData", "ReportError", "ShiftRow", "gather", "parse_local_time"]
@@ -216,9 +218,9 @@ def _shift_row(inputs: LineInputs, result: KpiResult, p: int) -> ShiftRow:
 def _shift_label(periods: Periods, p: int) -> str:
     """'C (Thu 28 May)': a night shift is named by the day it starts, as the plant does."""
     k = int(periods.shift[p])
-    name = periods.shift_names[k] if k >= 0 else "outside shifts"
+    name = periods.shift_names[k] if k >= 0 else _("outside shifts")
     day = dt.date.fromisoformat(str(periods.day[p]))
-    return f"{name} ({day:%a %d %b})"
+    return _("{shift} ({day})").format(shift=name, day=short_day(day))
 
 
 def _hours(inputs: LineInputs, result: KpiResult, tz: str) -> list[HourRow]:
@@ -290,4 +292,4 @@ def _local(ns: int, tz: str) -> dt.datetime:
 
 
 def _fmt(t: dt.datetime | None) -> str:
-    return t.strftime("%Y-%m-%d %H:%M") if t else "-"
+    return stamp(t) if t else "-"

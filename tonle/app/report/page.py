@@ -2,20 +2,30 @@
 
 Plain words for a line supervisor: each figure says what it means next to it, times
 are the plant's local time, and missing data is said out loud instead of hidden. The
-page is the same on screen and on paper (the A4 box is drawn in millimetres).
+page is the same on screen and on paper (the A4 box is drawn in millimetres; the style
+sheet is `style`). Every sentence is a catalogue entry (`tonle.messages`) and every
+number and date is laid out by `tonle.formats`, so the page is written in the chosen
+language; machine, line and site names are shown as the config and the floor wrote them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
-import math
 
 import numpy as np
 
 from analytics.inputs import ESTIMATED, METERED
-from tonle.app.report.charts import LOSS_NAMES, balance_chart, hourly_chart, pareto_chart, waterfall_chart
+from tonle.app.report.charts import balance_chart, hourly_chart, pareto_chart, waterfall_chart
 from tonle.app.report.data import ReportData
+from tonle.app.report.markup import Html
+from tonle.app.report.markup import dur as _dur
+from tonle.app.report.markup import e as _e
+from tonle.app.report.markup import h as _h
+from tonle.app.report.markup import level as _level
+from tonle.app.report.style import CSS
+from tonle.app.report.words import loss_name, severity
+from tonle.formats import clock, day, long_date, number, percent, stamp
+from tonle.messages import _, current_language, ngettext
 
 __all__ = ["SECTIONS", "render_page"]
 
@@ -23,44 +33,6 @@ SECTIONS = ("summary", "waterfall", "shifts", "hourly", "balance", "pareto", "en
 MAX_ALERTS = 5
 MAX_SHIFT_ROWS = 6
 PARETO_BARS = 8
-
-_CSS = """
-@page { size: A4; margin: 0; }
-* { box-sizing: border-box; }
-html, body { margin: 0; padding: 0; background: #fff; }
-body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-size: 7.6pt; color: #212121; }
-.page { width: 210mm; height: 296mm; padding: 8mm 9mm 6mm; overflow: hidden; display: flex;
-        flex-direction: column; gap: 2.2mm; }
-header { display: flex; justify-content: space-between; align-items: flex-end;
-         border-bottom: 0.6mm solid #212121; padding-bottom: 1.5mm; }
-h1 { font-size: 15pt; margin: 0; }
-h2 { font-size: 9pt; margin: 0 0 1mm; }
-.when { text-align: right; font-size: 8pt; line-height: 1.35; }
-.tiles { display: grid; grid-template-columns: 1.25fr repeat(6, 1fr); gap: 1.6mm; }
-.tile { border: 0.3mm solid #cfcfcf; border-radius: 1.2mm; padding: 1.4mm 1.8mm; }
-.tile b { display: block; font-size: 13pt; margin: 0.3mm 0; }
-.tile.main b { font-size: 20pt; }
-.tile span { color: #555; font-size: 6.6pt; line-height: 1.25; display: block; }
-.tile .name { color: #212121; font-weight: bold; font-size: 7.4pt; }
-.good { color: #2e7d32; } .mid { color: #ef6c00; } .bad { color: #c62828; }
-.row { display: grid; gap: 3mm; }
-.row.a { grid-template-columns: 104mm 1fr; }
-.row.b, .row.c { grid-template-columns: 1fr 1fr; }
-section { min-width: 0; }
-svg.chart { width: 100%; height: auto; display: block; }
-table { border-collapse: collapse; width: 100%; }
-th, td { padding: 0.7mm 1mm; text-align: right; border-bottom: 0.2mm solid #e0e0e0; }
-th:first-child, td:first-child { text-align: left; }
-th { font-size: 6.8pt; color: #444; }
-p { margin: 0.8mm 0; line-height: 1.35; }
-.note { color: #555; font-size: 6.6pt; }
-.alerts td { text-align: left; vertical-align: top; font-size: 6.6pt; }
-.alerts td:nth-child(4) { width: 70%; }
-.alerts th { text-align: left; }
-.sev-critical, .sev-alarm { color: #c62828; font-weight: bold; }
-.sev-warning { color: #ef6c00; font-weight: bold; }
-footer { margin-top: auto; border-top: 0.3mm solid #cfcfcf; padding-top: 1.2mm; }
-"""
 
 
 def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
@@ -78,7 +50,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             '<div class="row b">',
             _section(
                 "hourly",
-                "Output by hour",
+                _("Output by hour"),
                 hourly_chart(d.hours, f.target_pph, 92, 46),
                 _hourly_text(d),
             ),
@@ -87,7 +59,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             '<div class="row c">',
             _section(
                 "pareto",
-                "Downtime: what stopped the machines",
+                _("Downtime: what stopped the machines"),
                 pareto_chart(f.pareto.label, f.pareto.seconds, f.pareto.stops, 92, 64, PARETO_BARS),
                 _pareto_text(d),
             ),
@@ -99,64 +71,66 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             _notes(d),
         ]
     )
-    title = f"Shift report, line {d.key.line}, {d.start:%Y-%m-%d %H:%M}"
+    title = _("Shift report, line {line}, {start}").format(line=d.key.line, start=stamp(d.start))
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-        f"<style>{_CSS}</style></head><body><div class='page'>\n{body}\n</div></body></html>\n"
+        f'<!DOCTYPE html>\n<html lang="{current_language()}"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body><div class='page'>\n{body}\n"
+        "</div></body></html>\n"
     )
 
 
 def _header(d: ReportData, generated: dt.datetime) -> str:
     same_day = d.start.date() == (d.end - dt.timedelta(microseconds=1)).date()
-    end = "24:00" if same_day and d.end.date() != d.start.date() else f"{d.end:%H:%M}"
-    span = (
-        f"{d.start:%A %d %B %Y}, {d.start:%H:%M} to {end}"
-        if same_day
-        else f"{d.start:%a %d %b %Y %H:%M} to {d.end:%a %d %b %Y %H:%M}"
-    )
+    end = "24:00" if same_day and d.end.date() != d.start.date() else clock(d.end)
+    if same_day:
+        span = _("{date}, {start} to {end}").format(date=long_date(d.start), start=clock(d.start), end=end)
+    else:
+        span = _("{start} to {end}").format(
+            start=f"{day(d.start, year=True)} {clock(d.start)}", end=f"{day(d.end, year=True)} {clock(d.end)}"
+        )
+    title = _h(_("Shift report · line {line}"), line=d.key.line)
+    zone = _h(_("times are {tz} time"), tz=d.tz)
+    made = _h(_("made {time}"), time=stamp(generated))
     return (
-        f"<header><div><h1>Shift report · line {_e(d.key.line)}</h1>"
-        f"<div>{_e(d.key.site)} · {_e(d.key.area)}</div></div>"
-        f"<div class='when'><b>{_e(span)}</b><br>times are {_e(d.tz)} time · "
-        f"made {generated:%Y-%m-%d %H:%M}</div></header>"
+        f"<header><div><h1>{title}</h1><div>{_e(d.key.site)} · {_e(d.key.area)}</div></div>"
+        f"<div class='when'><b>{_e(span)}</b><br>{zone} · {made}</div></header>"
     )
 
 
 def _tiles(d: ReportData) -> str:
     f, line = d.figures, d.figures.line
-    target = f" (target {f.target_pph:.0f})" if f.target_pph > 0 else ""
+    rate = number(f.pieces_per_hour)
+    output = (
+        _("good pieces, {rate} per hour (target {target})").format(rate=rate, target=number(f.target_pph))
+        if f.target_pph > 0
+        else _("good pieces, {rate} per hour").format(rate=rate)
+    )
+    about = (
+        _("of planned machine time made good pieces at standard speed"),
+        _("machines running, of planned time"),
+        _("speed against the standard time (SAM)"),
+        _("pieces good the first time"),
+    )
     tiles = [
-        (
-            "main",
-            "OEE",
-            _pct(line.oee),
-            "of planned machine time made good pieces at standard speed",
-            line.oee,
-        ),
-        ("", "Availability", _pct(line.availability), "machines running, of planned time", line.availability),
+        ("main", _("OEE"), percent(line.oee), about[0], line.oee),
+        ("", _("Availability"), percent(line.availability), about[1], line.availability),
+        ("", _("Performance"), percent(line.performance), about[2], line.performance),
+        ("", _("Quality"), percent(line.quality), about[3], line.quality),
+        ("", _("Output"), number(f.output_good), output, None),
         (
             "",
-            "Performance",
-            _pct(line.performance),
-            "speed against the standard time (SAM)",
-            line.performance,
+            _("Efficiency"),
+            percent(f.efficiency),
+            _("standard minutes made / operator minutes"),
+            f.efficiency,
         ),
-        ("", "Quality", _pct(line.quality), "pieces good the first time", line.quality),
-        (
-            "",
-            "Output",
-            f"{_num(f.output_good, 0)}",
-            f"good pieces, {_num(f.pieces_per_hour, 0)} per hour{target}",
-            None,
-        ),
-        ("", "Efficiency", _pct(f.efficiency), "standard minutes made / operator minutes", f.efficiency),
-        ("", "Energy", _num(f.kwh_per_piece, 3), "kWh per piece", None),
+        ("", _("Energy"), number(f.kwh_per_piece, 3), _("kWh per piece"), None),
     ]
     cells = []
     for cls, name, value, text, level in tiles:
         colour = _level(level) if level is not None else ""
         cells.append(
-            f"<div class='tile {cls}'><span class='name'>{name}</span><b class='{colour}'>{_e(value)}</b>"
+            f"<div class='tile {cls}'><span class='name'>{_e(name)}</span><b class='{colour}'>{_e(value)}</b>"
             f"<span>{_e(text)}</span></div>"
         )
     return f"<section id='summary' class='tiles'>{''.join(cells)}</section>"
@@ -166,71 +140,97 @@ def _waterfall(d: ReportData) -> str:
     line = d.figures.line
     losses = {k: float(v) for k, v in line.losses_s().items()}
     biggest = max((k for k in losses if k != "fully_productive"), key=lambda k: losses[k], default=None)
-    text = (
-        f"<p>Of {float(line.planned_s) / 3600:.1f} machine-hours planned, "
-        f"{losses['fully_productive'] / 3600:.1f} made good pieces at standard speed ({_pct(line.oee)}). "
-        "The biggest loss: "
-        f"<b>{_e(LOSS_NAMES[biggest].lower())}</b>, {losses[biggest] / 3600:.1f} h.</p>"
-        if biggest and float(line.planned_s) > 0
-        else "<p>No planned time in this range.</p>"
-    )
+    if biggest and float(line.planned_s) > 0:
+        text = _h(
+            _(
+                "Of {planned} machine-hours planned, {productive} made good pieces at standard speed "
+                "({oee}). The biggest loss: {loss}, {hours} h."
+            ),
+            planned=number(float(line.planned_s) / 3600, 1),
+            productive=number(losses["fully_productive"] / 3600, 1),
+            oee=percent(line.oee),
+            loss=Html(f"<b>{_e(loss_name(biggest).lower())}</b>"),
+            hours=number(losses[biggest] / 3600, 1),
+        )
+    else:
+        text = _h(_("No planned time in this range."))
     chart = waterfall_chart(losses, float(line.planned_s), 104, 54)
-    return _section("waterfall", "OEE: where the planned time went", chart, text)
+    return _section("waterfall", _("OEE: where the planned time went"), chart, f"<p>{text}</p>")
 
 
 def _shifts(d: ReportData) -> str:
     line = d.figures.line
     rows = "".join(
-        f"<tr><td>{_e(s.label)}</td><td>{_pct(s.oee)}</td><td>{_pct(s.availability)}</td>"
-        f"<td>{_pct(s.performance)}</td><td>{_pct(s.quality)}</td><td>{_num(s.good, 0)}</td>"
-        f"<td>{_num(s.pieces_per_hour, 0)}</td></tr>"
+        f"<tr><td>{_e(s.label)}</td><td>{percent(s.oee)}</td><td>{percent(s.availability)}</td>"
+        f"<td>{percent(s.performance)}</td><td>{percent(s.quality)}</td><td>{number(s.good)}</td>"
+        f"<td>{number(s.pieces_per_hour)}</td></tr>"
         for s in d.shifts[-MAX_SHIFT_ROWS:]
     )
     earlier = len(d.shifts) - MAX_SHIFT_ROWS
     if earlier > 0:
-        rows += f"<tr><td colspan='7' class='note'>and {earlier} earlier shifts (see the dashboard)</td></tr>"
-    mtbf, mttr = float(line.mtbf_s), float(line.mttr_s)
-    repairs = (
-        f"{int(line.failures)} breakdowns of 5 minutes or more: a machine ran {_dur(mtbf)} between "
-        f"breakdowns on average, and a repair took {_dur(mttr)}."
-        if line.failures > 0
-        else "No breakdown of 5 minutes or more."
+        more = ngettext(
+            "and {n} earlier shift (see the dashboard)", "and {n} earlier shifts (see the dashboard)", earlier
+        )
+        rows += f"<tr><td colspan='7' class='note'>{_e(more.format(n=number(earlier)))}</td></tr>"
+    if line.failures > 0:
+        repairs = ngettext(
+            "{n} breakdown of 5 minutes or more: a machine ran {mtbf} between breakdowns on average, "
+            "and a repair took {mttr}.",
+            "{n} breakdowns of 5 minutes or more: a machine ran {mtbf} between breakdowns on average, "
+            "and a repair took {mttr}.",
+            int(line.failures),
+        ).format(n=number(line.failures), mtbf=_dur(float(line.mtbf_s)), mttr=_dur(float(line.mttr_s)))
+    else:
+        repairs = _("No breakdown of 5 minutes or more.")
+    heading = _("Shifts")
+    heads = (_("Shift"), _("OEE"), _("Avail."), _("Perf."), _("Quality"), _("Good"), _("Per hour"))
+    note = _(
+        "OEE = availability × performance × quality. Availability: running time / planned time. "
+        "Performance: standard time of the pieces made / running time. Quality: good / all pieces. "
+        "Planned time is shift time minus breaks; the line's figures add up all its stations."
     )
     return (
-        "<section id='shifts'><h2>Shifts</h2><table><tr><th>Shift</th><th>OEE</th><th>Avail.</th>"
-        f"<th>Perf.</th><th>Quality</th><th>Good</th><th>Per hour</th></tr>{rows}</table>"
-        f"<p>{_e(repairs)}</p>"
-        "<p class='note'>OEE = availability × performance × quality. Availability: running time / planned "
-        "time. Performance: standard time of the pieces made / running time. Quality: good / all pieces. "
-        "Planned time is shift time minus breaks; the line's figures add up all its stations.</p></section>"
+        f"<section id='shifts'><h2>{_e(heading)}</h2><table><tr>"
+        + "".join(f"<th>{_e(h)}</th>" for h in heads)
+        + f"</tr>{rows}</table><p>{_e(repairs)}</p><p class='note'>{_e(note)}</p></section>"
     )
 
 
 def _hourly_text(d: ReportData) -> str:
     f = d.figures
     if f.target_pph <= 0:
-        return "<p class='note'>No hourly target is set for this line (analytics.lines target_pph).</p>"
+        none = _("No hourly target is set for this line (analytics.lines target_pph).")
+        return f"<p class='note'>{_e(none)}</p>"
     met = sum(1 for h in d.hours if h.target > 0 and h.known >= 0.5 and h.good >= h.target)
     due = sum(1 for h in d.hours if h.target > 0 and h.known >= 0.5)
-    out = d.inputs.machines[d.inputs.setup.output]
-    return (
-        f"<p class='note'>Pieces leaving {_e(out)}, the last station. Target met in {met} of {due} hours "
-        "with shift time and data; the target counts only shift time, not breaks.</p>"
+    text = _h(
+        _(
+            "Pieces leaving {station}, the last station. Target met in {met} of {due} hours with shift time "
+            "and data; the target counts only shift time, not breaks."
+        ),
+        station=d.inputs.machines[d.inputs.setup.output],
+        met=number(met),
+        due=number(due),
     )
+    return f"<p class='note'>{text}</p>"
 
 
 def _pareto_text(d: ReportData) -> str:
     p = d.figures.pareto
     rest = len(p.label) - PARETO_BARS
+    minutes = number(float(p.seconds[PARETO_BARS:].sum()) / 60)
     more = (
-        f"Plus {rest} smaller causes: {float(p.seconds[PARETO_BARS:].sum()) / 60:.0f} min. "
+        ngettext(
+            "Plus {n} smaller cause: {minutes} min.", "Plus {n} smaller causes: {minutes} min.", rest
+        ).format(n=number(rest), minutes=minutes)
         if rest > 0
         else ""
     )
-    return (
-        f"<p class='note'>{more}Shift time only: breaks and time outside shifts are planned stops. "
-        "Waiting for work or space means a neighbouring station was slower.</p>"
+    rule = _(
+        "Shift time only: breaks and time outside shifts are planned stops. "
+        "Waiting for work or space means a neighbouring station was slower."
     )
+    return f"<p class='note'>{_e(f'{more} {rule}'.strip())}</p>"
 
 
 def _balance(d: ReportData) -> str:
@@ -247,81 +247,118 @@ def _balance(d: ReportData) -> str:
         46,
     )
     if b >= 0:
-        cap = 3600.0 / f.effective_cycle_s[b]
-        text = (
-            f"<p><b>{_e(d.inputs.machines[b])} is the bottleneck</b>: "
-            f"{f.effective_cycle_s[b]:.0f} s per piece while it had work, "
-            f"against a standard of {f.standard_cycle_s[b]:.0f} s. At that pace the line "
-            f"makes at most {cap:.0f} pieces an hour. Balance: {_pct(f.balance_ratio)} "
-            "(100% = every station equally loaded).</p>"
+        bottleneck = _("{station} is the bottleneck")
+        text = _h(
+            _(
+                "{bottleneck}: {cycle} s per piece while it had work, against a standard of {standard} s. "
+                "At that pace the line makes at most {capacity} pieces an hour. "
+                "Balance: {balance} (100% = every station equally loaded)."
+            ),
+            bottleneck=Html(f"<b>{_h(bottleneck, station=d.inputs.machines[b])}</b>"),
+            cycle=number(f.effective_cycle_s[b]),
+            standard=number(f.standard_cycle_s[b]),
+            capacity=number(3600.0 / f.effective_cycle_s[b]),
+            balance=percent(f.balance_ratio),
         )
     else:
-        text = "<p>No station finished a piece: no balance to show.</p>"
-    return _section("balance", "Station balance and the bottleneck", chart, text)
+        text = _h(_("No station finished a piece: no balance to show."))
+    return _section("balance", _("Station balance and the bottleneck"), chart, f"<p>{text}</p>")
 
 
 def _energy(d: ReportData) -> str:
-    f = d.figures
-    inp = d.inputs
+    f, inp = d.figures, d.inputs
     if not f.energy_coverage > 0:
-        body = "<p>No power readings for this line in the range: no energy figures.</p>"
+        none = _("No power readings for this line in the range: no energy figures.")
+        body = f"<p>{_e(none)}</p>"
     else:
         idle = float(np.nansum(np.where(np.array(inp.power_source) != "none", f.machines.idle_kwh, 0.0)))
         how = []
         if f.kwh_metered > 0:
             metered = [m for m, s in zip(inp.machines, inp.power_source, strict=True) if s == METERED]
-            how.append(f"{f.kwh_metered:.1f} kWh metered ({', '.join([*metered, *inp.meters])})")
+            how.append(
+                _("{kwh} kWh metered ({meters})").format(
+                    kwh=number(f.kwh_metered, 1), meters=", ".join([*metered, *inp.meters])
+                )
+            )
         if f.kwh_estimated > 0:
             n = sum(1 for s in inp.power_source if s == ESTIMATED)
-            how.append(f"{f.kwh_estimated:.1f} kWh estimated from the motor current of {n} machines")
-        body = (
-            f"<p><b>{_num(f.kwh_per_piece, 3)} kWh per piece</b> ({_num(f.kwh_per_good_piece, 3)} per good "
-            f"piece); {f.kwh:.1f} kWh in all, {idle:.1f} kWh of it while machines were not sewing.</p>"
-            f"<p class='note'>{_e('; '.join(how))}. Power readings present: {_pct(f.energy_coverage)}; "
-            "missing ones are left out, so a lower share means more energy than shown.</p>"
+            how.append(
+                _("{kwh} kWh estimated from the motor current of {n} machines").format(
+                    kwh=number(f.kwh_estimated, 1), n=number(n)
+                )
+            )
+        per_piece = _h(_("{kwh} kWh per piece"), kwh=number(f.kwh_per_piece, 3))
+        body = _h(
+            _(
+                "{per_piece} ({per_good} per good piece); {kwh} kWh in all, {idle} kWh of it while machines "
+                "were not sewing."
+            ),
+            per_piece=Html(f"<b>{per_piece}</b>"),
+            per_good=number(f.kwh_per_good_piece, 3),
+            kwh=number(f.kwh, 1),
+            idle=number(idle, 1),
         )
-    return f"<section id='energy'><h2>Energy</h2>{body}</section>"
+        note = _h(
+            _(
+                "{how}. Power readings present: {coverage}; missing ones are left out, so a lower share "
+                "means more energy than shown."
+            ),
+            how="; ".join(how),
+            coverage=percent(f.energy_coverage),
+        )
+        body = f"<p>{body}</p><p class='note'>{note}</p>"
+    heading = _("Energy")
+    return f"<section id='energy'><h2>{_e(heading)}</h2>{body}</section>"
 
 
 def _alerts(d: ReportData) -> str:
+    heading, none = _("Maintenance alerts"), _("No alerts in this range.")
+    head = f"<section id='alerts'><h2>{_e(heading)}</h2>"
     if not d.alerts:
-        return "<section id='alerts'><h2>Maintenance alerts</h2><p>No alerts in this range.</p></section>"
+        return f"{head}<p>{_e(none)}</p></section>"
     rows = "".join(
-        f"<tr><td>{a.time:%H:%M}</td><td>{_e(a.machine)}</td>"
-        f"<td class='sev-{_e(a.severity)}'>{_e(a.severity)}</td>"
+        f"<tr><td>{clock(a.time)}</td><td>{_e(a.machine)}</td>"
+        f"<td class='sev-{_e(a.severity)}'>{_e(severity(a.severity))}</td>"
         f"<td>{_e(_message(a.machine, a.message))}</td></tr>"
         for a in d.alerts[:MAX_ALERTS]
     )
     more = d.alerts_total - min(MAX_ALERTS, len(d.alerts))
-    extra = f"<p class='note'>and {more} earlier alerts (see the dashboard).</p>" if more > 0 else ""
-    return (
-        "<section id='alerts'><h2>Maintenance alerts</h2>"
-        f"<table class='alerts'><tr><th>Time</th><th>Machine</th><th>Level</th><th>What to do</th></tr>{rows}"
-        f"</table>{extra}</section>"
+    extra = ngettext(
+        "and {n} earlier alert (see the dashboard).", "and {n} earlier alerts (see the dashboard).", more
     )
+    extra = f"<p class='note'>{_e(extra.format(n=number(more)))}</p>" if more > 0 else ""
+    heads = "".join(f"<th>{_e(h)}</th>" for h in (_("Time"), _("Machine"), _("Level"), _("What to do")))
+    return f"{head}<table class='alerts'><tr>{heads}</tr>{rows}</table>{extra}</section>"
 
 
 def _notes(d: ReportData) -> str:
     f = d.figures
-    cov = f.line.coverage
     silent = [d.inputs.machines[i] for i in np.flatnonzero(f.machines.coverage < 0.99)]
     data = (
-        f"Machines reported {_pct(cov)} of the time"
-        + (f" (missing data on {_machines(silent, d.inputs.n)})" if silent else "")
-        + "; missing time is left out of planned time, never filled in."
+        _(
+            "Machines reported {coverage} of the time (missing data on {machines}); missing time is left "
+            "out of planned time, never filled in."
+        ).format(coverage=percent(f.line.coverage), machines=_machines(silent, d.inputs.n))
+        if silent
+        else _(
+            "Machines reported {coverage} of the time; missing time is left out of planned time, "
+            "never filled in."
+        ).format(coverage=percent(f.line.coverage))
     )
-    span = ""
+    sentences = [data]
     if d.first_data and d.last_data:
-        span = (
-            f" The line's data in the database runs from {d.first_data:%Y-%m-%d %H:%M} "
-            f"to {d.last_data:%Y-%m-%d %H:%M}."
+        sentences.append(
+            _("The line's data in the database runs from {first} to {last}.").format(
+                first=stamp(d.first_data), last=stamp(d.last_data)
+            )
         )
-    return (
-        "<footer id='notes' class='note'>"
-        f"<p>{_e(data)}{_e(span)} Computed by Tonle from the machines' states, piece counters and power "
-        "readings in InfluxDB, with the line's standard minutes (SAM) and target from the configuration.</p>"
-        "</footer>"
+    sentences.append(
+        _(
+            "Computed by Tonle from the machines' states, piece counters and power readings in InfluxDB, "
+            "with the line's standard minutes (SAM) and target from the configuration."
+        )
     )
+    return f"<footer id='notes' class='note'><p>{_e(' '.join(sentences))}</p></footer>"
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -335,34 +372,7 @@ def _section(sid: str, title: str, chart: str, text: str) -> str:
 
 
 def _machines(names: list[str], n: int) -> str:
-    return "every machine" if len(names) == n else ", ".join(names)
-
-
-def _e(x: object) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _pct(x: float) -> str:
-    x = float(x)
-    return f"{x:.0%}" if math.isfinite(x) else "–"
-
-
-def _num(x: float, digits: int) -> str:
-    x = float(x)
-    return f"{x:,.{digits}f}" if math.isfinite(x) else "–"
-
-
-def _level(x: float) -> str:
-    x = float(x)
-    if not math.isfinite(x):
-        return ""
-    return "good" if x >= 0.85 else "mid" if x >= 0.6 else "bad"
-
-
-def _dur(s: float) -> str:
-    if not math.isfinite(s):
-        return "–"
-    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
+    return _("every machine") if len(names) == n else ", ".join(names)
 
 
 def _message(machine: str, text: str, n: int = 120) -> str:

@@ -30,7 +30,7 @@ from tonle.app import provision
 from tonle.app.drill_names import DRILLS
 from tonle.config import ConfigError, TonleConfig, load_config
 from tonle.errors import TonleError, file_error
-from tonle.messages import LANGUAGES, _, set_language
+from tonle.messages import LANGUAGES, _, ngettext, set_language
 
 __all__ = ["EXIT_EXPECTED", "main"]
 
@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     ag.add_argument("--config", type=Path, required=False, help=_("path to gateway.toml"))
     ag_sub = ag.add_subparsers(dest="agent_command", metavar="ACTION")
     chk = ag_sub.add_parser(
-        "check-config", help="check a gateway config and print every problem with its fix"
+        "check-config", help=_("check a gateway config and print every problem with its fix")
     )
     chk.add_argument("gateway_config", type=Path)
     sim = sub.add_parser(
@@ -190,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     from tonle.app import command
 
     command.add_parser(sub)
-    c = sub.add_parser("check-config", help="check a config file and print every problem with its fix")
+    c = sub.add_parser("check-config", help=_("check a config file and print every problem with its fix"))
     c.add_argument("config", type=Path)
     return _with_lang(p)
 
@@ -244,9 +244,12 @@ def _check_config(load: Callable[[Path], object], path: Path) -> int:
     except ConfigError as exc:
         print("\n".join(exc.lines()))
         n = len(exc.problems)
-        print(f"{path}: {n} problem{'s' if n != 1 else ''}; fix {'them' if n != 1 else 'it'} and check again")
+        again = ngettext(
+            "{path}: {n} problem; fix it and check again", "{path}: {n} problems; fix them and check again", n
+        )
+        print(again.format(path=path, n=n))
         return 2
-    print(f"{path}: OK")
+    print(_("{path}: OK").format(path=path))
     return 0
 
 

@@ -26,6 +26,7 @@ import msgspec
 
 from tonle.config.problems import ConfigError, Problem, join_key
 from tonle.config.wording import explain, noun, shown
+from tonle.messages import _
 
 __all__ = ["check_document", "check_value"]
 
@@ -74,8 +75,8 @@ class _Walk:
     # -- sections ------------------------------------------------------------------------------
     def struct(self, data: Any, cls: type[msgspec.Struct], key: str, device: str) -> Any:
         if not isinstance(data, Mapping):
-            where = f"a [{key}] section" if key else "a section"
-            self.add(key, f"is {shown(data)}", f"it must be {where} with keys", device)
+            where = _("a [{key}] section").format(key=key) if key else _("a section")
+            self.add(key, _is(data), _("it must be {where} with keys").format(where=where), device)
             return _BAD
         variant = self._variant(data, cls, key, device)
         if variant is None:
@@ -86,8 +87,8 @@ class _Walk:
         if tag_field and tag_field in data and data[tag_field] != tag:
             self.add(
                 join_key(key, tag_field),
-                f"is {shown(data[tag_field])}",
-                f"this section is type '{tag}'",
+                _is(data[tag_field]),
+                _("this section is type '{tag}'").format(tag=tag),
                 device,
             )
             whole = False
@@ -100,7 +101,9 @@ class _Walk:
                 values[name] = self.value(data[name], info.type, sub, device)
                 whole = whole and not isinstance(values[name], _Bad)
             elif info.required:
-                self.add(sub, "is missing", f"add it; it takes {noun(info.type)}", device)
+                self.add(
+                    sub, _("is missing"), _("add it; it takes {what}").format(what=noun(info.type)), device
+                )
                 whole = False
         return self._build(cls, values, key, device) if whole else _BAD
 
@@ -116,13 +119,13 @@ class _Walk:
             return cls
         tag_field = cls.__struct_config__.tag_field or "type"
         tag = data.get(tag_field)
-        choices = "use one of: " + ", ".join(sorted(known))
+        choices = _("use one of: {choices}").format(choices=", ".join(sorted(known)))
         if not known:  # entry points are read from the installed package's metadata
-            choices = "no types are registered: install the package (pip install -e .) so they are"
+            choices = _("no types are registered: install the package (pip install -e .) so they are")
         if tag is None:
-            self.add(join_key(key, tag_field), "is missing", choices, device)
+            self.add(join_key(key, tag_field), _("is missing"), choices, device)
         elif not isinstance(tag, str) or tag not in known:
-            self.add(join_key(key, tag_field), f"is {shown(tag)}", choices, device)
+            self.add(join_key(key, tag_field), _is(tag), choices, device)
         else:
             return known[tag]
         return None
@@ -141,13 +144,13 @@ class _Walk:
             if name in allowed:
                 continue
             close = difflib.get_close_matches(str(name), allowed, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            self.add(
-                join_key(key, str(name)),
-                "is not a known key",
-                f"{hint}allowed here: {', '.join(allowed)}",
-                device,
+            known = ", ".join(allowed)
+            fix = (
+                _("did you mean '{close}'? allowed here: {allowed}").format(close=close[0], allowed=known)
+                if close
+                else _("allowed here: {allowed}").format(allowed=known)
             )
+            self.add(join_key(key, str(name)), _("is not a known key"), fix, device)
 
     def _build(self, cls: type[msgspec.Struct], values: dict[str, Any], key: str, device: str) -> Any:
         """The section itself, with its own checks (`__post_init__`, then `problems()`)."""
@@ -192,10 +195,8 @@ class _Walk:
         tag = data.get(tag_field)
         if tag in tagged:
             return tagged[tag]
-        choices = "use one of: " + ", ".join(str(t) for t in tagged)
-        self.add(
-            join_key(key, tag_field), "is missing" if tag is None else f"is {shown(tag)}", choices, device
-        )
+        choices = _("use one of: {choices}").format(choices=", ".join(str(t) for t in tagged))
+        self.add(join_key(key, tag_field), _("is missing") if tag is None else _is(tag), choices, device)
         return None
 
     def _items(self, data: list[Any], item: Any, key: str, device: str) -> Any:
@@ -211,8 +212,10 @@ class _Walk:
             if name in first:
                 self.add(
                     f"{key}[{i}].name",
-                    f"is {name!r}, the name of {key}[{first[name]}] too",
-                    f"give every {label} its own name",
+                    _("is {name!r}, the name of {other} too").format(
+                        name=name, other=f"{key}[{first[name]}]"
+                    ),
+                    _("give every {label} its own name").format(label=label),
                 )
                 out.append(self.value(entry, item, "", f"{label} {name!r} ({key}[{i}])"))
                 continue
@@ -229,7 +232,9 @@ class _Walk:
             try:
                 (k,) = msgspec.convert({name: None}, types.GenericAlias(dict, (key_type, Any)), str_keys=True)
             except msgspec.ValidationError:
-                self.add(where, "is not a valid key here", f"use {noun(key_type)}", device)
+                self.add(
+                    where, _("is not a valid key here"), _("use {what}").format(what=noun(key_type)), device
+                )
                 continue
             value = self.value(entry, value_type, where, device)
             if not isinstance(value, _Bad):
@@ -242,6 +247,11 @@ class _Walk:
         except msgspec.ValidationError as exc:
             self.problems.append(explain(exc, data, tp, key, device))
             return _BAD
+
+
+def _is(value: Any) -> str:
+    """ "is 'v3'": the value a key holds, as it reads in the file."""
+    return _("is {value}").format(value=shown(value))
 
 
 def _unannotated(tp: Any) -> Any:

@@ -16,32 +16,57 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import msgspec
 
 from tonle.config.problems import Problem, join_key
+from tonle.messages import N_, _
 
 __all__ = ["NAME_PATTERN", "explain", "kind_of", "noun", "shown"]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _PATTERNS = {
-    NAME_PATTERN: "use letters, digits and _ only, starting with a letter or _ (no spaces or dashes)",
+    NAME_PATTERN: N_("use letters, digits and _ only, starting with a letter or _ (no spaces or dashes)"),
 }
 _NOUNS = {
-    "int": "a whole number",
-    "float": "a number",
-    "str": 'text in quotes ("...")',
-    "bool": "true or false",
-    "array": "a list [...]",
-    "object": "a table { ... } or a [section]",
-    "null": "nothing",
+    "int": N_("a whole number"),
+    "float": N_("a number"),
+    "str": N_('text in quotes ("...")'),
+    "bool": N_("true or false"),
+    "array": N_("a list [...]"),
+    "object": N_("a table { ... } or a [section]"),
+    "null": N_("nothing"),
 }
 _KINDS = {
-    "int": "a number",
-    "float": "a number",
-    "str": "text",
-    "bool": "true/false",
-    "array": "a list",
-    "object": "a table",
-    "null": "empty",
+    "int": N_("a number"),
+    "float": N_("a number"),
+    "str": N_("text"),
+    "bool": N_("true/false"),
+    "array": N_("a list"),
+    "object": N_("a table"),
+    "null": N_("empty"),
 }
-_BOUNDS = {">=": "at least", ">": "above", "<=": "at most", "<": "below"}
+_BOUNDS = {">=": N_("at least {n}"), ">": N_("above {n}"), "<=": N_("at most {n}"), "<": N_("below {n}")}
+
+
+def _noun(name: str) -> str:
+    return _(_NOUNS[name]) if name in _NOUNS else name
+
+
+def _kind(name: str) -> str:
+    return _(_KINDS[name]) if name in _KINDS else name
+
+
+def _bound(op: str, n: object) -> str:
+    return _(_BOUNDS[op]).format(n=n)
+
+
+def _is(value: Any) -> str:
+    return _("is {value}").format(value=shown(value))
+
+
+def _is_kind(value: Any, kind: str) -> str:
+    return _("is {value} ({kind})").format(value=shown(value), kind=_kind(kind))
+
+
+def _must_be(what: str) -> str:
+    return _("it must be {what}").format(what=what)
 
 
 def shown(value: Any) -> str:
@@ -63,28 +88,27 @@ def kind_of(value: Any) -> str:
     """What a TOML value is, in plain words."""
     for typ, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "array")):
         if isinstance(value, typ):
-            return _KINDS[name]
-    return _KINDS["object"] if isinstance(value, dict) else "empty"
+            return _kind(name)
+    return _kind("object") if isinstance(value, dict) else _kind("null")
 
 
 def noun(tp: Any) -> str:
     """What a key of type `tp` must hold, in plain words."""
     base = _strip(tp)
     if get_origin(base) is Literal:
-        return "one of: " + ", ".join(_plain(a) for a in get_args(base))
+        return _("one of: {values}").format(values=", ".join(_plain(a) for a in get_args(base)))
     if get_origin(base) in (Union, types.UnionType):
-        return " or ".join(noun(a) for a in get_args(base) if a is not type(None))
+        return _(" or ").join(noun(a) for a in get_args(base) if a is not type(None))
     if get_origin(base) in (list, tuple):
-        return _NOUNS["array"]
+        return _noun("array")
     if get_origin(base) is dict or (isinstance(base, type) and issubclass(base, msgspec.Struct | dict)):
-        return _NOUNS["object"]
-    name = getattr(base, "__name__", str(base))
-    return _NOUNS.get(name, name)
+        return _noun("object")
+    return _noun(getattr(base, "__name__", str(base)))
 
 
 def explain(exc: msgspec.ValidationError, value: Any, tp: Any, key: str, device: str = "") -> Problem:
     """The problem msgspec found in `value` (checked against `tp` at `key`), as a sentence."""
-    text, _, where = str(exc).partition(" - at `")
+    text, _sep, where = str(exc).partition(" - at `")
     sub = _subpath(where.rstrip("`"))
     at = join_key(key, sub)
     here = _value_at(value, sub)
@@ -95,40 +119,43 @@ def explain(exc: msgspec.ValidationError, value: Any, tp: Any, key: str, device:
 def _sentence(text: str, value: Any, tp: Any) -> tuple[str, str]:
     """(what is wrong, the fix) for one msgspec message."""
     if m := re.fullmatch(r"Invalid enum value (.+)", text):
-        return f"is {shown(value)}", "use one of: " + ", ".join(_plain(a) for a in _literal_args(tp))
+        choices = ", ".join(_plain(a) for a in _literal_args(tp))
+        return _is(value), _("use one of: {choices}").format(choices=choices)
     if m := re.fullmatch(r"Expected `(\w+)`, got `(\w+)`", text):
-        want = noun(tp) if _literal_args(tp) else _NOUNS.get(m[1], m[1])
-        return f"is {shown(value)} ({_KINDS.get(m[2], m[2])})", f"it must be {want}"
+        want = noun(tp) if _literal_args(tp) else _noun(m[1])
+        return _is_kind(value, m[2]), _must_be(want)
     if m := re.fullmatch(r"Expected `([\w |]+)`, got `(\w+)`", text):
-        return f"is {shown(value)} ({_KINDS.get(m[2], m[2])})", f"it must be {noun(tp)}"
+        return _is_kind(value, m[2]), _must_be(noun(tp))
     if m := re.fullmatch(r"Expected `(int|float)` (>=|>|<=|<) (\S+)", text):
-        return f"is {shown(value)}", f"use {_range(tp, m[1], m[2], m[3])}"
+        return _is(value), _("use {what}").format(what=_range(tp, m[1], m[2], m[3]))
     if m := re.fullmatch(r"Expected `str` of length (>=|<=) (\d+)", text):
         if m[1] == ">=" and m[2] == "1":
-            return "is empty", "give it a value"
-        return f"is {len(value)} characters long", f"use {_BOUNDS[m[1]]} {m[2]} characters"
+            return _("is empty"), _("give it a value")
+        long = _("is {n} characters long").format(n=len(value))
+        return long, _("use {bound} characters").format(bound=_bound(m[1], m[2]))
     if m := re.fullmatch(r"Expected `(array|object)` of length (>=|<=) (\d+)", text):
-        return f"has {len(value)} entries", f"give {_BOUNDS[m[2]]} {m[3]}"
+        return _("has {n} entries").format(n=len(value)), _("give {bound}").format(bound=_bound(m[2], m[3]))
     if m := re.fullmatch(r"Expected `array` of length (\d+), got (\d+)", text):
-        return f"has {m[2]} values", f"give exactly {m[1]}, e.g. [low, high]" if m[
-            1
-        ] == "2" else f"give {m[1]}"
+        pair = _("give exactly {n}, e.g. [low, high]") if m[1] == "2" else _("give {n}")
+        return _("has {n} values").format(n=m[2]), pair.format(n=m[1])
     if m := re.fullmatch(r"Expected `str` matching regex '(.+)'", text):
-        return f"is {shown(value)}", _PATTERNS.get(m[1], f"it must match the pattern {m[1]}")
-    return f"is {shown(value)}", text[:1].lower() + text[1:]
+        rule = _(_PATTERNS[m[1]]) if m[1] in _PATTERNS else _("it must match the pattern {pattern}")
+        return _is(value), rule.format(pattern=m[1]) if m[1] not in _PATTERNS else rule
+    return _is(value), text[:1].lower() + text[1:]
 
 
 def _range(tp: Any, kind: str, op: str, bound: str) -> str:
     """ "a whole number from 1 to 65535" when both bounds are known, else "a number at least 0"."""
-    what = _NOUNS["int" if kind == "int" else "float"]
+    what = _noun("int" if kind == "int" else "float")
     lo = hi = None
     for meta in _metas(tp):
         lo = _first(meta.ge, lo, ">=") or _first(meta.gt, lo, ">")
         hi = _first(meta.le, hi, "<=") or _first(meta.lt, hi, "<")
     if lo and hi and lo[1] == ">=" and hi[1] == "<=":
-        return f"{what} from {_num(lo[0])} to {_num(hi[0])}"
-    parts = [f"{_BOUNDS[b[1]]} {_num(b[0])}" for b in (lo, hi) if b]
-    return f"{what} " + " and ".join(parts) if parts else f"{what} {_BOUNDS[op]} {bound}"
+        return _("{what} from {low} to {high}").format(what=what, low=_num(lo[0]), high=_num(hi[0]))
+    parts = [_bound(b[1], _num(b[0])) for b in (lo, hi) if b]
+    limits = _(" and ").join(parts) if parts else _bound(op, bound)
+    return _("{what} {limits}").format(what=what, limits=limits)
 
 
 def _first(value: Any, current: tuple[Any, str] | None, op: str) -> tuple[Any, str] | None:

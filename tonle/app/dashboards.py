@@ -8,7 +8,7 @@ stay the same, except the names the columns are given (`AS "Availability"`): Gra
 a column's name in legends and table headers, so the name is translated too, and every
 place that names that column (overrides, sorting, table layout) follows it.
 
-`pybabel extract` finds the texts through `extract_babel` (see babel.cfg); a text with no
+`pybabel extract` finds the texts through `extract_babel` (babel.cfg names it by its dotted path); a text with no
 translation stops the generator, naming every one that is missing.
 """
 

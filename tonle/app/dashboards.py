@@ -8,8 +8,8 @@ stay the same, except the names the columns are given (`AS "Availability"`): Gra
 a column's name in legends and table headers, so the name is translated too, and every
 place that names that column (overrides, sorting, table layout) follows it.
 
-`pybabel extract` finds the texts through `extract_babel` (babel.cfg names it by its dotted path); a text with no
-translation stops the generator, naming every one that is missing.
+`pybabel extract` finds the texts through `extract_babel` (babel.cfg names it by its
+dotted path); a text with no translation stops the generator, naming every one missing.
 """
 
 from __future__ import annotations
@@ -271,7 +271,9 @@ def extract_babel(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tonle.app.dashboards", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tonle.app.dashboards", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--check", action="store_true", help="only say whether the files are up to date")
     args = parser.parse_args(argv)
     stale = []

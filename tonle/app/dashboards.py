@@ -150,6 +150,13 @@ def _panel(panel: dict[str, Any], tr: Translate) -> None:
     _options(panel.get("options", {}), names)
     for step in panel.get("transformations", []):
         _transformation(step.get("options", {}), names, tr)
+    if panel.get("type") == "table":
+        # InfluxDB names the time column "Time"; a table shows it as a header. Last, so the
+        # overrides above still find the column by the name the query gave it.
+        header = {"id": "displayName", "value": tr("Time")}
+        fields.setdefault("overrides", []).append(
+            {"matcher": {"id": "byName", "options": "Time"}, "properties": [header]}
+        )
 
 
 def _panel_names(panel: dict[str, Any], tr: Translate) -> dict[str, str]:
@@ -276,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--check", action="store_true", help="only say whether the files are up to date")
     args = parser.parse_args(argv)
+    if not SOURCE.is_dir():
+        raise MissingTranslations(
+            N_("no English dashboards in {path}"),
+            fix=N_("run it from a clone of the Tonle repository"),
+            path=str(SOURCE),
+        )
     stale = []
     for language in TRANSLATED:
         out = DASHBOARDS / language

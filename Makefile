@@ -12,7 +12,7 @@ APT_PACKAGES := mosquitto influxdb victoria-metrics docker-compose chromium font
 	tesseract-ocr tesseract-ocr-khm poppler-utils
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint system-deps venv clean
+.PHONY: demo test lint dashboards system-deps venv clean
 
 demo: system-deps $(STAMP)
 	$(BIN)/tonle demo $(ARGS)
@@ -20,12 +20,19 @@ demo: system-deps $(STAMP)
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# ruff (lint and format), the import contracts of .importlinter, mypy on the foundation.
+# The Khmer dashboards up to date, ruff (lint and format), the import contracts of
+# .importlinter, mypy on the foundation.
 lint: $(STAMP)
+	$(BIN)/python -m tonle.app.dashboards --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+# The dashboards in every language: dashboards/km/*.json from dashboards/en/*.json and the
+# Khmer catalogue (tonle/app/dashboards.py). Run after editing either; commit the result.
+dashboards: $(STAMP)
+	$(BIN)/python -m tonle.app.dashboards
 
 # Install only what is missing, so a configured machine is never touched.
 system-deps:

@@ -43,11 +43,15 @@ def test_a_measurement_that_names_something_twice_or_badly_is_refused(tags, fiel
 
 def _queries() -> list[tuple[str, str]]:
     out = []
-    for path in sorted(DASHBOARDS.glob("*.json")):
+    for path in sorted(DASHBOARDS.glob("*/*.json")):  # every language: en, km
         dash = json.loads(path.read_text())
-        out += [(f"{path.stem}: {p['title']}", t["query"]) for p in dash["panels"] for t in p["targets"]]
+        out += [
+            (f"{path.parent.name}/{path.stem}: {p['title']}", t["query"])
+            for p in dash["panels"]
+            for t in p["targets"]
+        ]
         variables = dash.get("templating", {}).get("list", [])
-        out += [(f"{path.stem}: ${v['name']}", v["query"]) for v in variables]
+        out += [(f"{path.parent.name}/{path.stem}: ${v['name']}", v["query"]) for v in variables]
     return out
 
 

@@ -301,18 +301,35 @@ def test_grafana_provisioning_matches_the_dashboards(config: dict[str, Any]) -> 
 
     provider_files = sorted(providers.glob("*.yaml"))
     assert provider_files, f"no dashboard provider in {providers}"
-    (provider,) = [p for f in provider_files for p in load_yaml(f.read_text())["providers"]]
-    dash_dir = mounts[provider["options"]["path"]]
-    assert dash_dir == ROOT / "dashboards"
-    dashboards = sorted(dash_dir.glob("*.json"))
-    assert {p.name for p in dashboards} >= {"line-overview.json", "pipeline-health.json"}
-    for path in dashboards:
-        text = path.read_text()
-        uids = set(re.findall(r'"uid":\s*"([^"]+)"', text))
-        dash_uid = json.loads(text)["uid"]
-        assert uids - {dash_uid, "-- Grafana --"} == {DATASOURCE_UID}, f"{path.name}: {uids}"
+    provided = [p for f in provider_files for p in load_yaml(f.read_text())["providers"]]
+    # One provider, folder and mounted folder per language: English, and Khmer written from it.
+    dirs = {p["name"]: mounts[p["options"]["path"]] for p in provided}
+    assert dirs == {"tonle": ROOT / "dashboards" / "en", "tonle-km": ROOT / "dashboards" / "km"}
+    assert len({p["folder"] for p in provided}) == len({p["folderUid"] for p in provided}) == 2
+    all_uids: list[str] = []
+    for dash_dir in dirs.values():
+        dashboards = sorted(dash_dir.glob("*.json"))
+        assert {p.name for p in dashboards} >= {"line-overview.json", "pipeline-health.json"}
+        for path in dashboards:
+            text = path.read_text()
+            uids = set(re.findall(r'"uid":\s*"([^"]+)"', text))
+            dash_uid = json.loads(text)["uid"]
+            all_uids.append(dash_uid)
+            assert uids - {dash_uid, "-- Grafana --"} == {DATASOURCE_UID}, f"{path.name}: {uids}"
+    assert len(all_uids) == len(set(all_uids)), f"two dashboards share a uid: {all_uids}"
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
-    assert (dash_dir / Path(home).name).exists() and home.startswith(provider["options"]["path"])
+    (english,) = [p for p in provided if p["name"] == "tonle"]
+    assert home == english["options"]["path"] + "/line-overview.json"
+    assert (dirs["tonle"] / Path(home).name).exists()
+
+
+def test_the_home_dashboard_follows_the_plant_language(tmp_path: Path) -> None:
+    result = run_compose({**_sentinels(), "TONLE_DASHBOARD_LANGUAGE": "km"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    grafana = load_yaml(result.stdout)["services"]["grafana"]
+    home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert home == Path("/etc/tonle/dashboards/km/line-overview.json")
+    assert (ROOT / "dashboards" / "km" / home.name).exists()
 
 
 def load_gateway_config_with_env(path: Path | str, env: dict[str, str]) -> GatewayConfig:

@@ -1,5 +1,6 @@
-"""The Grafana dashboards in dashboards/: well formed, honest about the schema, and every
-panel query returns data when run against a filled InfluxDB.
+"""The Grafana dashboards in dashboards/en and dashboards/km: well formed, honest about the
+schema, and every panel query returns data when run against a filled InfluxDB, in both
+languages (the Khmer ones, written from the English ones, name their columns in Khmer).
 
 Grafana is not needed: each target's InfluxQL is rendered the way Grafana's InfluxDB
 data source renders it ($timeFilter, $__interval, template variables as escaped
@@ -21,12 +22,16 @@ from analytics.service import ShiftKpiWriter
 from collector.service import make_writer
 from firmware_sim.line import default_line
 from tests.deploy.conftest import DATABASE
+from tonle.app.dashboards import translations
 from tonle.app.demo import analytics_lines
 from tonle.config import parse_config
 from tonle.contract import MACHINE_STATES
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
+LANGUAGES = ("en", "km")
+# The Khmer dashboard texts (msgid -> msgstr), to name the Khmer copy's columns and values.
+KM = translations("km")
 DATASOURCE_UID = "tonle-influxdb"
 INTERVAL = "10s"
 
@@ -154,6 +159,7 @@ SCHEMA: dict[str, set[str]] = {
 # Columns the schema allows to be absent (commands.value, alerts.rul_h and alerts.health are
 # optional), named as the dashboards alias them.
 MAY_BE_ABSENT = {"value", "RUL (h)", "Health"}
+MAY_BE_ABSENT |= {KM[name] for name in MAY_BE_ABSENT if name in KM}
 
 # Colours the plant managers were promised for the state timeline.
 STATE_COLOURS = {
@@ -168,7 +174,12 @@ STATE_COLOURS = {
 
 
 def _load() -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
+    """Every dashboard of every language, by "language/name" (`en/line-overview`)."""
+    return {
+        f"{lang}/{p.stem}": json.loads(p.read_text())
+        for lang in LANGUAGES
+        for p in sorted((DASHBOARDS / lang).glob("*.json"))
+    }
 
 
 DASHBOARD_JSON = _load()
@@ -342,7 +353,9 @@ def test_the_analytics_writes_only_the_schema(filled_influxdb, night_shift, meas
 
 
 def test_there_are_dashboards() -> None:
-    assert {"line-overview", "pipeline-health", "machine-health"} <= set(DASHBOARD_JSON)
+    for lang in LANGUAGES:
+        names = {name.split("/")[1] for name in DASHBOARD_JSON if name.startswith(f"{lang}/")}
+        assert {"line-overview", "pipeline-health", "machine-health"} <= names, lang
     uids = [d["uid"] for d in DASHBOARD_JSON.values()]
     assert len(uids) == len(set(uids)), f"two dashboards share a uid: {uids}"
 
@@ -426,21 +439,29 @@ def _panel(name: str, ptype: str) -> dict[str, Any]:
     return panel
 
 
-def test_state_timeline_maps_every_state_code() -> None:
-    panel = _panel("line-overview", "state-timeline")
+def _word(lang: str, text: str) -> str:
+    return KM[text] if lang == "km" else text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_state_timeline_maps_every_state_code(lang: str) -> None:
+    panel = _panel(f"{lang}/line-overview", "state-timeline")
     (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
     options = mapping["options"]
-    assert {int(k): v["text"] for k, v in options.items()} == dict(enumerate(MACHINE_STATES))
+    states = {code: _word(lang, state) for code, state in enumerate(MACHINE_STATES)}
+    assert {int(k): v["text"] for k, v in options.items()} == states
     colours = {v["text"]: v["color"] for v in options.values()}
     for state, colour in STATE_COLOURS.items():
-        assert colours[state] == colour, f"{state} should be {colour}, is {colours[state]}"
+        shown = _word(lang, state)
+        assert colours[shown] == colour, f"{state} should be {colour}, is {colours[shown]}"
     assert '"code"' in panel["targets"][0]["query"]
 
 
-def test_health_panel_thresholds_match_the_rules() -> None:
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_health_panel_thresholds_match_the_rules(lang: str) -> None:
     (panel,) = [
         p
-        for p in DASHBOARD_JSON["line-overview"]["panels"]
+        for p in DASHBOARD_JSON[f"{lang}/line-overview"]["panels"]
         if "health" in p["targets"][0]["query"] and '"pdm"' in p["targets"][0]["query"]
     ]
     steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]

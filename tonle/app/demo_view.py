@@ -195,6 +195,7 @@ class LiveView:
         t = Table(title=title)
         for col in COLUMNS:
             t.add_column(_(col))
+        alarm = escape(_("ALARM"))
         for st in self.spec.stations:
             if res and st.name in res.machines:
                 j = res.machines.index(st.name)
@@ -207,7 +208,7 @@ class LiveView:
                     _fmt(res.pieces_per_hour[j], "{:.0f}"),
                     _fmt(res.oee[j], "{:.0%}"),
                     _fmt(res.health[j], "{:.2f}"),
-                    f"[red]{_('ALARM')}[/]" if res.drift[j] else "",
+                    f"[red]{alarm}[/]" if res.drift[j] else "",
                 )
             else:
                 t.add_row(escape(st.name), escape(st.operation), _("waiting for data"), "", "", "", "")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from firmware_sim.line import LineSpec
 from tonle.app.demo_analytics import AnalyticsRuns
 from tonle.app.demo_plant import AgentProcess, CollectorProcess
+from tonle.app.terminal_text import Cell, fold, grid
 from tonle.io.influxql import InfluxQLClient
 from tonle.messages import N_, _, render
 
@@ -72,12 +73,13 @@ class LiveView:
                 await self.health.refresh(self.q)
                 log.info("%s", self.text_status())
             return
+        from rich import get_console
         from rich.live import Live
         from rich.logging import RichHandler
 
         next_read = 0.0
         with (
-            Live(self.render(), refresh_per_second=2, screen=False) as live,
+            Live(self.render(get_console().width), refresh_per_second=2, screen=False) as live,
             _log_to(RichHandler(console=live.console, show_path=False)),
         ):
             while time.monotonic() < t_end:
@@ -85,7 +87,7 @@ class LiveView:
                 if time.monotonic() >= next_read:
                     await self.health.refresh(self.q)
                     next_read = time.monotonic() + HEALTH_REFRESH_S
-                live.update(self.render())
+                live.update(self.render(live.console.width))
 
     def gateway_status(self) -> str:
         if not self.agent.running:
@@ -155,64 +157,68 @@ class LiveView:
             },
         )
 
-    def render(self) -> Any:
+    def render(self, width: int = 160) -> Any:
+        """The table and the status lines, folded to `width` terminal columns (see terminal_text)."""
         from rich.console import Group
+        from rich.text import Text
 
         analytics = self.analytics.current
         res = next(iter(analytics.results.values()), None)
-        lines: list[Any] = [self._table(res)]
-        if res:
-            lines.append(
-                render(
-                    N_(
-                        "Line OEE {oee}   output {pph} pcs/h (target {target})   "
-                        "efficiency {efficiency}   bottleneck {bottleneck}"
-                    ),
-                    {
-                        "oee": _fmt(res.line_oee, "{:.0%}"),
-                        "pph": _fmt(res.line_pph, "{:.0f}"),
-                        "target": f"{res.target_pph:.0f}",
-                        "efficiency": _fmt(res.efficiency, "{:.0%}"),
-                        "bottleneck": res.bottleneck,
-                    },
-                )
-            )
-        lines.append(self.text_status())
+        lines: list[Any] = self._table(res)
+        sentences = [(self._line_figures(res), "")] if res else []
+        sentences.append((self.text_status(), ""))
         for act in analytics.actions[-5:]:
-            lines.append(
-                f"[bold]{_(SEVERITY.get(act.severity, act.severity)).upper()}[/] {escape(act.message)}"
-            )
+            sentences.append((f"{_(SEVERITY.get(act.severity, act.severity)).upper()} {act.message}", "bold"))
+        for sentence, first_word_style in sentences:
+            for k, part in enumerate(fold(sentence, max(20, width - 1))):
+                text = Text(part, no_wrap=True, overflow="ignore")
+                if k == 0 and first_word_style:
+                    text.stylize(first_word_style, 0, len(part.split(" ")[0]))
+                lines.append(text)
         return Group(*lines)
 
-    def _table(self, res: Any) -> Any:
-        """One row per station: its state (in words), pieces per hour, OEE, health and drift alarm."""
-        from rich.table import Table
+    def _line_figures(self, res: Any) -> str:
+        return render(
+            N_(
+                "Line OEE {oee}   output {pph} pcs/h (target {target})   "
+                "efficiency {efficiency}   bottleneck {bottleneck}"
+            ),
+            {
+                "oee": _fmt(res.line_oee, "{:.0%}"),
+                "pph": _fmt(res.line_pph, "{:.0f}"),
+                "target": f"{res.target_pph:.0f}",
+                "efficiency": _fmt(res.efficiency, "{:.0%}"),
+                "bottleneck": res.bottleneck,
+            },
+        )
 
+    def _table(self, res: Any) -> list[Any]:
+        """One row per station: its state (in words), pieces per hour, OEE, health and drift alarm."""
         title = render(
             N_("Tonle demo - line {line} ({n} stations)"),
             {"line": self.spec.line, "n": len(self.spec.stations)},
         )
-        t = Table(title=title)
-        for col in COLUMNS:
-            t.add_column(_(col))
-        alarm = escape(_("ALARM"))
+        alarm = _("ALARM")
+        rows: list[list[Cell]] = []
         for st in self.spec.stations:
             if res and st.name in res.machines:
                 j = res.machines.index(st.name)
                 state = res.state[j]
                 colour = {"running": "green", "breakdown": "red", "maintenance": "blue"}.get(state, "yellow")
-                t.add_row(
-                    escape(st.name),
-                    escape(st.operation),
-                    f"[{colour}]{escape(state_word(state))}[/]",
-                    _fmt(res.pieces_per_hour[j], "{:.0f}"),
-                    _fmt(res.oee[j], "{:.0%}"),
-                    _fmt(res.health[j], "{:.2f}"),
-                    f"[red]{alarm}[/]" if res.drift[j] else "",
+                rows.append(
+                    [
+                        (st.name, ""),
+                        (st.operation, ""),
+                        (state_word(state), colour),
+                        (_fmt(res.pieces_per_hour[j], "{:.0f}"), ""),
+                        (_fmt(res.oee[j], "{:.0%}"), ""),
+                        (_fmt(res.health[j], "{:.2f}"), ""),
+                        (alarm if res.drift[j] else "", "red"),
+                    ]
                 )
             else:
-                t.add_row(escape(st.name), escape(st.operation), _("waiting for data"), "", "", "", "")
-        return t
+                rows.append([(st.name, ""), (st.operation, ""), (_("waiting for data"), "")] + [("", "")] * 4)
+        return grid(title, [_(col) for col in COLUMNS], rows)
 
 
 @contextlib.contextmanager
@@ -239,13 +245,6 @@ def _n(v: float) -> str:
 def state_word(state: str) -> str:
     """A machine state in the chosen language (a state the catalogue does not know, as sent)."""
     return _(STATES[state]) if state in STATES else state
-
-
-def escape(text: str) -> str:
-    """Text from config or the floor shown as written, never read as rich markup."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:

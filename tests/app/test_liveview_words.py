@@ -24,7 +24,13 @@ from tonle.contract import MACHINE_STATES, Command
 from tonle.messages import LOCALE_DIR, using_language
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ("tonle/app/demo_view.py", "analytics/rules.py", "edge_agent/commands.py")
+FILES = (
+    "tonle/app/demo_view.py",
+    "analytics/rules.py",
+    "edge_agent/commands.py",
+    "edge_agent/sources/serial.py",
+    "edge_agent/sources/modbus.py",
+)
 RUNNING = MACHINE_STATES.index("running")
 NOW = 1_780_000_000_000_000_000
 

@@ -7,9 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # fonts-khmeros: the Khmer faces the report's page and charts name; tesseract-ocr(-khm) and
-# poppler-utils (pdftoppm): the test that reads a Khmer report's PDF back with OCR.
+# poppler-utils (pdftoppm): the test that reads a Khmer report's PDF back with OCR. tmux: the
+# test that reads the demo's live view (in Khmer) off a terminal screen.
 APT_PACKAGES := mosquitto influxdb victoria-metrics docker-compose chromium fonts-khmeros \
-	tesseract-ocr tesseract-ocr-khm poppler-utils
+	tesseract-ocr tesseract-ocr-khm poppler-utils tmux
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint dashboards system-deps venv clean
@@ -46,6 +47,7 @@ system-deps:
 	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
 	ls /usr/share/tesseract-ocr/*/tessdata/khm.traineddata >/dev/null 2>&1 || missing="$$missing tesseract-ocr-khm"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \

@@ -14,6 +14,12 @@ The second is what gives warning in time: health says how bad it is now, the RUL
 says how soon it will be too late, and planning on its early end errs on the safe side.
 A latch that re-arms may fire again only `min_interval_s` after it last fired, so a
 signal that hovers around its clear level cannot page the technician every round.
+
+An action's message is worded when it is decided, in the service's language (the plant's
+`[plant] language`, `--lang`, or the environment: `tonle.messages`), and is stored and sent
+as worded: the alert's `message`, the command's `reason`. A Khmer plant's mechanics read
+the same words on the live view, the dashboard and the shift report; the alert `code`
+stays an English key, for scripts and for grouping alerts across plants.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 
 from tonle.config import RulesConfig
 from tonle.contract import MACHINE_STATES
+from tonle.messages import N_, _, render
 
 __all__ = ["COMMAND_OF", "Action", "Condition", "PdmView", "RuleEngine"]
 
@@ -66,21 +73,26 @@ class PdmView:
     def describe(self, i: int) -> str:
         """RUL band and fault hint in words a technician can act on."""
         if not np.isfinite(self.rul_h[i]):
-            life = "no end of life in sight yet"
+            life = _("no end of life in sight yet")
         else:
             upper = f"{self.upper_h[i]:.1f}" if np.isfinite(self.upper_h[i]) else "?"
-            life = f"about {self.rul_h[i]:.1f} h of running left ({self.lower_h[i]:.1f} to {upper} h)"
+            life = render(
+                N_("about {hours} h of running left ({lower} to {upper} h)"),
+                {"hours": f"{self.rul_h[i]:.1f}", "lower": f"{self.lower_h[i]:.1f}", "upper": upper},
+            )
         hint = self.hint[i]
-        where = "" if hint == "none" else f"; the vibration points to {_WHERE.get(hint, hint)}"
-        return life + where
+        if hint == "none":
+            return life
+        where = _(_WHERE[hint]) if hint in _WHERE else hint
+        return render(N_("{life}; the vibration points to {where}"), {"life": life, "where": where})
 
 
 _WHERE = {
-    "outer_race": "the bearing's outer race",
-    "inner_race": "the bearing's inner race",
-    "ball": "a damaged bearing ball",
-    "imbalance": "imbalance (check the hand wheel and pulley)",
-    "looseness": "looseness (check the motor and head mounting bolts)",
+    "outer_race": N_("the bearing's outer race"),
+    "inner_race": N_("the bearing's inner race"),
+    "ball": N_("a damaged bearing ball"),
+    "imbalance": N_("imbalance (check the hand wheel and pulley)"),
+    "looseness": N_("looseness (check the motor and head mounting bolts)"),
 }
 
 
@@ -173,7 +185,7 @@ class RuleEngine:
                     1.0,
                     "critical",
                     "breakdown",
-                    f"{m} has broken down; andon lit, call the mechanic",
+                    render(N_("{machine} has broken down; andon lit, call the mechanic"), {"machine": m}),
                     facts.health,
                     facts.rul_h,
                 )
@@ -189,8 +201,18 @@ class RuleEngine:
             None,
             "critical",
             f"maintenance_needed{f.fault}",
-            f"{f.machine}: vibration health has fallen to {f.h:.3f} (limit {r.maintenance_below:.2f}), "
-            f"{f.story}; stop the machine and replace the bearing before it seizes",
+            render(
+                N_(
+                    "{machine}: vibration health has fallen to {health} (limit {limit}), {story}; "
+                    "stop the machine and replace the bearing before it seizes"
+                ),
+                {
+                    "machine": f.machine,
+                    "health": f"{f.h:.3f}",
+                    "limit": f"{r.maintenance_below:.2f}",
+                    "story": f.story,
+                },
+            ),
             f.health,
             f.rul_h,
         )
@@ -198,10 +220,14 @@ class RuleEngine:
     def _derate(self, f: _Facts, short: bool) -> Action:
         r = self.cfg
         why = (
-            f"the bearing may fail within {self.rul_horizon_h:g} h"
+            render(N_("the bearing may fail within {hours} h"), {"hours": f"{self.rul_horizon_h:g}"})
             if short
-            else f"vibration health has fallen to {f.h:.3f} (limit {r.derate_below:.2f})"
+            else render(
+                N_("vibration health has fallen to {health} (limit {limit})"),
+                {"health": f"{f.h:.3f}", "limit": f"{r.derate_below:.2f}"},
+            )
         )
+        words = {"machine": f.machine, "why": why, "health": f"{f.h:.3f}", "story": f.story}
         return Action(
             f.machine,
             "derate",
@@ -209,8 +235,13 @@ class RuleEngine:
             r.derate_to,
             "warning",
             f"rul_short{f.fault}" if short else f"health_low{f.fault}",
-            f"{f.machine}: {why}, health {f.h:.3f}, {f.story}; speed reduced to {r.derate_to:.0%} "
-            "to slow the wear: order the bearing and plan the repair before the early end",
+            render(
+                N_(
+                    "{machine}: {why}, health {health}, {story}; speed reduced to {speed} "
+                    "to slow the wear: order the bearing and plan the repair before the early end"
+                ),
+                {**words, "speed": f"{r.derate_to:.0%}"},
+            ),
             f.health,
             f.rul_h,
         )

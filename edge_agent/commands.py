@@ -39,13 +39,18 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from tonle.contract import Command, CommandAck
+from tonle.messages import N_, _, render
 from tonle.sources.base import DeviceLimits
 
 __all__ = ["Bounds", "CommandGate", "CommandLog", "Decision", "DeviceLimits", "MemoryLog"]
 
 NS = 1_000_000_000
 Outcome = Literal["applied", "rejected", "expired", "duplicate", "refused"]
-INTERRUPTED = "the gateway stopped while applying command {id}; it is not applied again: check the machine"
+INTERRUPTED = N_(
+    "the gateway stopped while applying command {id}; it is not applied again: check the machine"
+)
+"""An ack's detail is worded in the gateway's language (`--lang`, or the environment) when it
+is decided, and is sent and stored as worded; its `code` stays an English key for scripts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +165,16 @@ class CommandGate:
         """Decide whether `cmd` (signed by `signer`) may be applied now; an id never passes twice."""
         previous = self.log.get(cmd.id)
         if previous is not None:
-            detail = f"command {cmd.id} was already handled: {previous.status}"
+            detail = render(
+                N_("command {id} was already handled: {status}"), {"id": cmd.id, "status": previous.status}
+            )
             return Decision("duplicate", detail, now_ns, original=previous, code="replayed", signer=signer)
         decision = self._judge(machine, cmd, now_ns)
         decision = Decision(decision.status, decision.detail, now_ns, code=decision.code, signer=signer)
         if decision.accepted:
             # Written before the machine moves, replaced by the outcome once it has: a gateway
             # that dies while applying never applies the id again, and says so when asked.
-            interrupted = INTERRUPTED.format(id=cmd.id)
+            interrupted = render(INTERRUPTED, {"id": cmd.id})
             self.record(cmd.id, Decision("duplicate", interrupted, now_ns, code="interrupted", signer=signer))
         else:
             self.record(cmd.id, decision)
@@ -202,9 +209,12 @@ class CommandGate:
         """
         first = decision.original
         assert first is not None
-        detail = (
-            f"command {cmd.id} came again (a re-send or a replay); it was already handled "
-            f"({first.status}) and is never applied twice"
+        detail = render(
+            N_(
+                "command {id} came again (a re-send or a replay); it was already handled ({status}) "
+                "and is never applied twice"
+            ),
+            {"id": cmd.id, "status": first.status},
         )
         return CommandAck(
             v=1,
@@ -221,27 +231,39 @@ class CommandGate:
     def _judge(self, machine: str, cmd: Command, now_ns: int) -> Decision:
         limits = self.devices.get(machine)
         if limits is None:
-            detail = f"this gateway has no machine called {machine!r}; send the command to its own gateway"
+            detail = render(
+                N_("this gateway has no machine called {machine!r}; send the command to its own gateway"),
+                {"machine": machine},
+            )
             return Decision("refused", detail, code="not_owned")
         refused = self._out_of_bounds(cmd, now_ns)
         if refused is not None:
             return refused
         if now_ns > cmd.expires:
             age_s = (now_ns - cmd.expires) / 1e9
-            return Decision("expired", f"command expired {age_s:.0f}s ago; not applied", code="expired")
+            detail = render(N_("command expired {seconds}s ago; not applied"), {"seconds": f"{age_s:.0f}"})
+            return Decision("expired", detail, code="expired")
         if cmd.action not in limits.allowed:
-            allowed = ", ".join(sorted(limits.allowed)) or "nothing"
-            detail = f"{cmd.action!r} is not allowed on {machine}; allowed: {allowed}"
+            allowed = ", ".join(sorted(limits.allowed)) or _("nothing")
+            detail = render(
+                N_("{action!r} is not allowed on {machine}; allowed: {allowed}"),
+                {"action": cmd.action, "machine": machine, "allowed": allowed},
+            )
             return Decision("rejected", detail, code="not_allowed")
         rng = limits.ranges.get(cmd.action)
         if rng is not None:
             lo, hi = rng
             if cmd.value is None:
-                return Decision(
-                    "rejected", f"{cmd.action} needs a value between {lo:g} and {hi:g}", code="no_value"
+                detail = render(
+                    N_("{action} needs a value between {lo} and {hi}"),
+                    {"action": cmd.action, "lo": f"{lo:g}", "hi": f"{hi:g}"},
                 )
+                return Decision("rejected", detail, code="no_value")
             if not lo <= cmd.value <= hi:
-                detail = f"{cmd.action} value {cmd.value:g} is outside the allowed range {lo:g}..{hi:g}"
+                detail = render(
+                    N_("{action} value {value} is outside the allowed range {lo}..{hi}"),
+                    {"action": cmd.action, "value": f"{cmd.value:g}", "lo": f"{lo:g}", "hi": f"{hi:g}"},
+                )
                 return Decision("rejected", detail, code="out_of_range")
         return Decision("applied", "")
 
@@ -250,16 +272,22 @@ class CommandGate:
         b = self.bounds
         ahead_s = (cmd.ts - now_ns) / NS
         if ahead_s > b.max_skew_s:
-            detail = (
-                f"command is stamped {ahead_s:.0f}s ahead of this gateway's clock (at most "
-                f"{b.max_skew_s:g}s allowed); check the sender's and the gateway's clocks (NTP)"
+            detail = render(
+                N_(
+                    "command is stamped {ahead}s ahead of this gateway's clock (at most {limit}s allowed); "
+                    "check the sender's and the gateway's clocks (NTP)"
+                ),
+                {"ahead": f"{ahead_s:.0f}", "limit": f"{b.max_skew_s:g}"},
             )
             return Decision("refused", detail, code="from_the_future")
         out_s = (cmd.expires - now_ns) / NS
         if out_s > b.max_expiry_s:
-            detail = (
-                f"command expires {out_s:.0f}s from now, more than the {b.max_expiry_s:g}s this gateway "
-                "allows (agent.command_max_expiry_s); send it with a shorter expiry"
+            detail = render(
+                N_(
+                    "command expires {seconds}s from now, more than the {limit}s this gateway "
+                    "allows (agent.command_max_expiry_s); send it with a shorter expiry"
+                ),
+                {"seconds": f"{out_s:.0f}", "limit": f"{b.max_expiry_s:g}"},
             )
             return Decision("refused", detail, code="expiry_too_far")
         return None

@@ -40,6 +40,7 @@ from edge_agent.sources.modbus_config import (
 from edge_agent.sources.modbus_readings import DeviceState
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.clock import Clock, WallClock
+from tonle.messages import N_, _, render
 from tonle.protocols.modbus_registers import decode, encode
 from tonle.sources.base import CommandRefused, Reading, Sink, SourceHealth
 
@@ -340,18 +341,24 @@ class ModbusSource:
         """Write a setpoint within its limits and, unless told not to, read it back."""
         dev = self._by_machine.get(machine)
         if dev is None:
-            raise CommandRefused(f"{self.name} has no machine called {machine!r}")
+            raise _refused(
+                N_("{source} has no machine called {machine!r}"), source=self.name, machine=machine
+            )
         cmd = dev.commands.get(action)
         if cmd is None:
-            known = ", ".join(sorted(dev.commands)) or "none"
-            raise CommandRefused(f"{action!r} is not configured for {machine}; configured: {known}")
+            known = ", ".join(sorted(dev.commands)) or _("none")
+            text = N_("{action!r} is not configured for {machine}; configured: {known}")
+            raise _refused(text, action=action, machine=machine, known=known)
         if value is None or not cmd.min <= value <= cmd.max:
             limits = f"{cmd.min:g}..{cmd.max:g}"
-            raise CommandRefused(f"{action} on {machine} needs a value in {limits}, got {value}")
+            text = N_("{action} on {machine} needs a value in {limits}, got {value}")
+            raise _refused(text, action=action, machine=machine, limits=limits, value=value)
         raw = value / cmd.scale if cmd.type == "float32" else round(value / cmd.scale)
         words = encode(raw, cmd.type, cmd.word_order, cmd.byte_order)
         if self._client is None:
-            raise CommandRefused(f"the link to {self._where()} is down; {action} not applied")
+            raise _refused(
+                N_("the link to {where} is down; {action} not applied"), where=self._where(), action=action
+            )
         client, unit, address = self._client, dev.unit, cmd.address
         try:
             async with self._bus:
@@ -361,13 +368,22 @@ class ModbusSource:
                     write = lambda: client.write_registers(address, words, device_id=unit)  # noqa: E731
                 await self._transact(unit, write)
                 if not cmd.readback:
-                    return f"{action}={value:g} written to register {cmd.address} (no read-back configured)"
+                    text = N_("{action}={value} written to register {address} (no read-back configured)")
+                    return render(text, {"action": action, "value": f"{value:g}", "address": cmd.address})
                 back = await self._transact(
                     unit, lambda: client.read_holding_registers(cmd.address, count=len(words), device_id=unit)
                 )
         except _DeviceFailed as exc:
-            raise CommandRefused(f"{machine}: {exc}; {action} may or may not have been applied") from exc
+            text = N_("{machine}: {error}; {action} may or may not have been applied")
+            raise _refused(text, machine=machine, error=exc, action=action) from exc
         if list(back.registers) != words:
             got = decode(back.registers, cmd.type, cmd.word_order, cmd.byte_order) * cmd.scale
-            raise CommandRefused(f"read-back mismatch: wrote {value:g}, device reports {got:g}")
-        return f"{action}={value:g} written to register {cmd.address} and read back"
+            text = N_("read-back mismatch: wrote {value}, device reports {got}")
+            raise _refused(text, value=f"{value:g}", got=f"{got:g}")
+        text = N_("{action}={value} written to register {address} and read back")
+        return render(text, {"action": action, "value": f"{value:g}", "address": cmd.address})
+
+
+def _refused(template: str, **data: object) -> CommandRefused:
+    """The device's refusal worded in the gateway's language (it becomes the ack's detail)."""
+    return CommandRefused(render(template, data))

@@ -26,6 +26,7 @@ import serial_asyncio_fast
 from edge_agent.sources.serial_config import ACTIONS, SerialDeviceConfig
 from edge_agent.sources.serial_link import LineLink, SerialStats
 from tonle.io.backoff import Backoff, BackoffPolicy
+from tonle.messages import N_, _, render
 from tonle.protocols import serial_frames as sc
 from tonle.sources import base
 from tonle.sources.base import CommandRefused, DeviceLimits, Reading, Sink, SourceHealth
@@ -333,35 +334,49 @@ class SerialNodeSource:
         self._check_command(machine, action, value)
         cmd_id = cmd_id or uuid.uuid4().hex[:16]  # unique across gateway restarts: the node remembers ids
         if len(cmd_id) > MAX_CMD_ID:
-            raise CommandRefused(f"command id {cmd_id[:20]!r}... is longer than {MAX_CMD_ID} characters")
+            text = N_("command id {id!r}... is longer than {limit} characters")
+            raise _refused(text, id=cmd_id[:20], limit=MAX_CMD_ID)
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[cmd_id] = waiter
         try:
             if not self._write(sc.Cmd(cmd_id, action, value)):
+                text = N_("{machine}: the sensor node on {port} is not connected; {action} was not sent")
                 raise CommandUnconfirmed(
-                    f"{machine}: the sensor node on {self.cfg.port} is not connected; {action} was not sent"
+                    render(text, {"machine": machine, "port": self.cfg.port, "action": action})
                 )
             result = await asyncio.wait_for(waiter, self.cfg.command_timeout_s)
         except TimeoutError:
             self._health.timeouts += 1
+            text = N_(
+                "{machine}: no answer from the sensor node on {port} within {seconds} s to {action} "
+                "(id {id}); it may or may not have been applied, and resending the same id is safe"
+            )
+            data = {"machine": machine, "port": self.cfg.port, "action": action, "id": cmd_id}
             raise CommandUnconfirmed(
-                f"{machine}: no answer from the sensor node on {self.cfg.port} within "
-                f"{self.cfg.command_timeout_s:g} s to {action} (id {cmd_id}); it may or may not have been "
-                "applied, and resending the same id is safe"
+                render(text, data | {"seconds": f"{self.cfg.command_timeout_s:g}"})
             ) from None
         finally:
             self._waiting.pop(cmd_id, None)
         if not result.ok:
-            raise CommandRefused(f"{machine}: the node refused {action}: {result.detail}")
+            text = N_("{machine}: the node refused {action}: {detail}")
+            raise _refused(text, machine=machine, action=action, detail=result.detail)
         return result.detail
 
     def _check_command(self, machine: str, action: str, value: float | None) -> None:
         """The gate's checks again, at the last step before the wire (defence in depth)."""
         if machine != self.cfg.machine:
-            raise CommandRefused(f"{self.name} drives {self.cfg.machine!r}, not {machine!r}")
+            text = N_("{source} drives {drives!r}, not {machine!r}")
+            raise _refused(text, source=self.name, drives=self.cfg.machine, machine=machine)
         if action not in self.cfg.allowed_commands:
-            allowed = ", ".join(self.cfg.allowed_commands) or "nothing"
-            raise CommandRefused(f"{action!r} is not allowed on {machine}; allowed: {allowed}")
+            allowed = ", ".join(self.cfg.allowed_commands) or _("nothing")
+            text = N_("{action!r} is not allowed on {machine}; allowed: {allowed}")
+            raise _refused(text, action=action, machine=machine, allowed=allowed)
         lo, hi = self.limits[machine].ranges.get(action, (-math.inf, math.inf))
         if action in ("set_speed", "andon") and (value is None or not lo <= value <= hi):
-            raise CommandRefused(f"{machine}: {action} value {value!r} is outside {lo:g}..{hi:g}")
+            text = N_("{machine}: {action} value {value!r} is outside {lo}..{hi}")
+            raise _refused(text, machine=machine, action=action, value=value, lo=f"{lo:g}", hi=f"{hi:g}")
+
+
+def _refused(template: str, **data: object) -> CommandRefused:
+    """The node's or this gateway's refusal worded in its language (it becomes the ack's detail)."""
+    return CommandRefused(render(template, data))

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from firmware_sim.line import LineSpec
 from tonle.app.demo_analytics import AnalyticsRuns
 from tonle.app.demo_plant import AgentProcess, CollectorProcess
+from tonle.app.terminal_text import Cell, fold, grid
 from tonle.io.influxql import InfluxQLClient
+from tonle.messages import N_, _, render
 
 if TYPE_CHECKING:
     from tonle.app.demo import DemoOptions
@@ -22,6 +25,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tonle.app.demo")
 HEALTH_REFRESH_S = 2.0
+# The table's headings, looked up when the table is drawn (the live view's language).
+COLUMNS = (N_("station"), N_("operation"), N_("state"), N_("pcs/h"), N_("OEE"), N_("health"), N_("drift"))
+# Machine states and alert levels in words: the same catalogue entries as the shift report's.
+STATES = {
+    "running": N_("running"),
+    "idle": N_("idle"),
+    "starved": N_("starved"),
+    "blocked": N_("blocked"),
+    "thread_break": N_("thread break"),
+    "needle_break": N_("needle break"),
+    "breakdown": N_("breakdown"),
+    "maintenance": N_("maintenance"),
+    "setup": N_("setup"),
+    "planned_stop": N_("planned stop"),
+    "offline": N_("offline"),
+}
+SEVERITY = {"info": N_("info"), "warning": N_("warning"), "alarm": N_("alarm"), "critical": N_("critical")}
 
 
 class LiveView:
@@ -53,12 +73,13 @@ class LiveView:
                 await self.health.refresh(self.q)
                 log.info("%s", self.text_status())
             return
+        from rich import get_console
         from rich.live import Live
         from rich.logging import RichHandler
 
         next_read = 0.0
         with (
-            Live(self.render(), refresh_per_second=2, screen=False) as live,
+            Live(self.render(get_console().width), refresh_per_second=2, screen=False) as live,
             _log_to(RichHandler(console=live.console, show_path=False)),
         ):
             while time.monotonic() < t_end:
@@ -66,97 +87,138 @@ class LiveView:
                 if time.monotonic() >= next_read:
                     await self.health.refresh(self.q)
                     next_read = time.monotonic() + HEALTH_REFRESH_S
-                live.update(self.render())
+                live.update(self.render(live.console.width))
 
     def gateway_status(self) -> str:
         if not self.agent.running:
-            return "gateway: DOWN"
+            return _("gateway: DOWN")
         status = self.agent.status()
         if status is None:
-            return "gateway: starting"
+            return _("gateway: starting")
         a = status["rows"].get("agent", {})
-        link = "connected" if status["broker_connected"] else "NO BROKER"
-        text = (
-            f"gateway: {link}, read {a.get('samples', 0):.0f} samples, "
-            f"spool {a.get('spool_unsent', a.get('spool_depth', 0)):.0f} to send"
+        text = render(
+            N_("gateway: connected, read {samples} samples, spool {unsent} to send")
+            if status["broker_connected"]
+            else N_("gateway: NO BROKER, read {samples} samples, spool {unsent} to send"),
+            {
+                "samples": _n(a.get("samples", 0)),
+                "unsent": _n(a.get("spool_unsent", a.get("spool_depth", 0))),
+            },
         )
         if "spool_unconfirmed" in a:
-            text += f", {a['spool_unconfirmed']:.0f} sent not yet confirmed"
+            text += render(N_(", {n} sent not yet confirmed"), {"n": _n(a["spool_unconfirmed"])})
         if a.get("spool_held"):
-            text += f" ({a['spool_held']:.0f} held by the collector)"
+            text += render(N_(" ({n} held by the collector)"), {"n": _n(a["spool_held"])})
         if a.get("messages_resent"):
-            text += f", {a['messages_resent']:.0f} re-sent"
+            text += render(N_(", {n} re-sent"), {"n": _n(a["messages_resent"])})
         if a.get("spool_dropped"):
-            text += f", {a['spool_dropped']:.0f} dropped"
+            text += render(N_(", {n} dropped"), {"n": _n(a["spool_dropped"])})
         return text
 
     def collector_status(self) -> str:
         h = self.health
         if not self.collector.running:
-            state = "DOWN, "
+            state = _("DOWN")
         elif self.collector.paused:
-            state = "HELD (SIGSTOP), "
+            state = _("HELD (SIGSTOP)")
         elif not h.reachable:
-            state = "DATABASE DOWN (figures from before), "
+            state = _("DATABASE DOWN (figures from before)")
         else:
             state = ""
-        text = f"collector: {state}stored {h.total('points')} points"
+        points = {"points": h.total("points"), "state": state}
+        text = render(
+            N_("collector: {state}, stored {points} points")
+            if state
+            else N_("collector: stored {points} points"),
+            points,
+        )
         queued = h.gauge("queue_depth")
         if queued is not None:
-            text += f", {queued:.0f} messages queued"
+            text += render(N_(", {n} messages queued"), {"n": _n(queued)})
         spooled = h.gauge("spool_depth")
         if spooled is not None:
-            text += f", {spooled:.0f} in its spool"
+            text += render(N_(", {n} in its spool"), {"n": _n(spooled)})
         if errors := h.total("write_errors"):
-            text += f", {errors} failed writes"
+            text += render(N_(", {n} failed writes"), {"n": errors})
         if duplicates := h.total("duplicates_absorbed"):
-            text += f", {duplicates} duplicates absorbed"
+            text += render(N_(", {n} duplicates absorbed"), {"n": duplicates})
         return text
 
     def text_status(self) -> str:
         res = next(iter(self.analytics.current.results.values()), None)
         oee = f"{res.line_oee:.0%}" if res and res.line_oee == res.line_oee else "-"
-        return (
-            f"{self.gateway_status()} | {self.collector_status()} | line OEE {oee} | "
-            f"commands sent {self.analytics.total('commands_sent')}"
+        return render(
+            N_("{gateway} | {collector} | line OEE {oee} | commands sent {commands}"),
+            {
+                "gateway": self.gateway_status(),
+                "collector": self.collector_status(),
+                "oee": oee,
+                "commands": self.analytics.total("commands_sent"),
+            },
         )
 
-    def render(self) -> Any:
+    def render(self, width: int = 160) -> Any:
+        """The table and the status lines, folded to `width` terminal columns (see terminal_text)."""
         from rich.console import Group
-        from rich.table import Table
+        from rich.text import Text
 
         analytics = self.analytics.current
         res = next(iter(analytics.results.values()), None)
-        t = Table(title=f"Tonle demo - line {self.spec.line} ({len(self.spec.stations)} stations)")
-        for col in ("station", "operation", "state", "pcs/h", "OEE", "health", "drift"):
-            t.add_column(col)
-        for _i, st in enumerate(self.spec.stations):
+        lines: list[Any] = self._table(res)
+        sentences = [(self._line_figures(res), "")] if res else []
+        sentences.append((self.text_status(), ""))
+        for act in analytics.actions[-5:]:
+            sentences.append((f"{_(SEVERITY.get(act.severity, act.severity)).upper()} {act.message}", "bold"))
+        for sentence, first_word_style in sentences:
+            for k, part in enumerate(fold(sentence, max(20, width - 1))):
+                text = Text(part, no_wrap=True, overflow="ignore")
+                if k == 0 and first_word_style:
+                    text.stylize(first_word_style, 0, len(part.split(" ")[0]))
+                lines.append(text)
+        return Group(*lines)
+
+    def _line_figures(self, res: Any) -> str:
+        return render(
+            N_(
+                "Line OEE {oee}   output {pph} pcs/h (target {target})   "
+                "efficiency {efficiency}   bottleneck {bottleneck}"
+            ),
+            {
+                "oee": _fmt(res.line_oee, "{:.0%}"),
+                "pph": _fmt(res.line_pph, "{:.0f}"),
+                "target": f"{res.target_pph:.0f}",
+                "efficiency": _fmt(res.efficiency, "{:.0%}"),
+                "bottleneck": res.bottleneck,
+            },
+        )
+
+    def _table(self, res: Any) -> list[Any]:
+        """One row per station: its state (in words), pieces per hour, OEE, health and drift alarm."""
+        title = render(
+            N_("Tonle demo - line {line} ({n} stations)"),
+            {"line": self.spec.line, "n": len(self.spec.stations)},
+        )
+        alarm = _("ALARM")
+        rows: list[list[Cell]] = []
+        for st in self.spec.stations:
             if res and st.name in res.machines:
                 j = res.machines.index(st.name)
                 state = res.state[j]
                 colour = {"running": "green", "breakdown": "red", "maintenance": "blue"}.get(state, "yellow")
-                t.add_row(
-                    st.name,
-                    st.operation,
-                    f"[{colour}]{state}[/]",
-                    _fmt(res.pieces_per_hour[j], "{:.0f}"),
-                    _fmt(res.oee[j], "{:.0%}"),
-                    _fmt(res.health[j], "{:.2f}"),
-                    "[red]ALARM[/]" if res.drift[j] else "",
+                rows.append(
+                    [
+                        (st.name, ""),
+                        (st.operation, ""),
+                        (state_word(state), colour),
+                        (_fmt(res.pieces_per_hour[j], "{:.0f}"), ""),
+                        (_fmt(res.oee[j], "{:.0%}"), ""),
+                        (_fmt(res.health[j], "{:.2f}"), ""),
+                        (alarm if res.drift[j] else "", "red"),
+                    ]
                 )
             else:
-                t.add_row(st.name, st.operation, "waiting for data", "", "", "", "")
-        lines: list[Any] = [t]
-        if res:
-            lines.append(
-                f"Line OEE {_fmt(res.line_oee, '{:.0%}')}   output {_fmt(res.line_pph, '{:.0f}')} pcs/h "
-                f"(target {res.target_pph:.0f})   efficiency {_fmt(res.efficiency, '{:.0%}')}   "
-                f"bottleneck {res.bottleneck}"
-            )
-        lines.append(self.text_status())
-        for act in analytics.actions[-5:]:
-            lines.append(f"[bold]{act.severity.upper()}[/] {act.message}")
-        return Group(*lines)
+                rows.append([(st.name, ""), (st.operation, ""), (_("waiting for data"), "")] + [("", "")] * 4)
+        return grid(title, [_(col) for col in COLUMNS], rows)
 
 
 @contextlib.contextmanager
@@ -175,5 +237,45 @@ def _fmt(v: float, pattern: str) -> str:
     return pattern.format(v) if v == v else "-"
 
 
+def _n(v: float) -> str:
+    """A count as the status lines show it (Arabic digits in every language: docs/glossary.md)."""
+    return f"{v:.0f}"
+
+
+def state_word(state: str) -> str:
+    """A machine state in the chosen language (a state the catalogue does not know, as sent)."""
+    return _(STATES[state]) if state in STATES else state
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The summary in sentences for the person at the terminal, in the chosen language."""
+    lines = [
+        render(
+            N_("{published} samples published, {stored} stored, {lost} lost"),
+            {
+                "published": summary["samples_published"],
+                "stored": summary["points_stored"],
+                "lost": summary["lost"],
+            },
+        ),
+        render(
+            N_("{alerts} alerts, {sent} commands sent, {acked} applied by the gateway"),
+            {
+                "alerts": summary["alerts"],
+                "sent": summary["commands_sent"],
+                "acked": summary["commands_acked"],
+            },
+        ),
+    ]
+    for line, oee in summary.get("oee", {}).items():
+        lines.append(
+            render(N_("line {line}: OEE {oee}"), {"line": line, "oee": "-" if oee is None else f"{oee:.0%}"})
+        )
+    return lines
+
+
 def print_summary(summary: dict[str, Any]) -> None:
+    """Sentences for a person on stderr; the JSON line (English keys, for scripts) last on stdout."""
+    for line in summary_lines(summary):
+        print(line, file=sys.stderr, flush=True)
     print(json.dumps(summary, separators=(",", ":")), flush=True)

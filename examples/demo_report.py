@@ -56,14 +56,23 @@ def local_minute(ns: int, tz: str, up: bool) -> str:
     return (t + dt.timedelta(minutes=1 if up else 0)).strftime("%Y-%m-%dT%H:%M")
 
 
-def main(argv: list[str]) -> int:
-    cut = argv.index("--") if "--" in argv else len(argv)
-    own, extra = argv[:cut], argv[cut + 1 :]
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="a shift report of a finished demo run")
     p.add_argument("run", type=Path, nargs="?", help="the run folder (default: the newest in ./run)")
     p.add_argument("--out", default="report.pdf", help="report.pdf or report.html (default report.pdf)")
     p.add_argument("--line", default="L1")
-    args = p.parse_args(own)
+    return p
+
+
+def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """This script's arguments, and those after `--` for `tonle report`."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    return argv[:cut], argv[cut + 1 :]
+
+
+def main(argv: list[str]) -> int:
+    own, extra = split_args(argv)
+    args = parser().parse_args(own)
     run = args.run or newest_run(Path("run"))
     cfg = load_config(CONFIG)
     db = LocalInfluxDB(folder=run.resolve() / "influxdb")  # no auth-enabled: loopback only, for this report

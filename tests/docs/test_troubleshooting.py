@@ -18,7 +18,7 @@ import pytest
 from tests.docs.guides import DOCS, REPO, section, table_first_cells
 
 PACKAGES = ("tonle", "edge_agent", "collector", "analytics")
-MIN_FIXED_CHARS = 15  # "{error}; {fix}" would match anything: a message must say something
+MIN_FIXED_CHARS = 10  # "{error}; {fix}" would match anything: a message must say something
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[sdr]")
 _HOLE = "\x00"
 

@@ -39,7 +39,9 @@ def _verify(text: str, folder: Path) -> str:
     path = folder / "tonle-agent.service"
     path.write_text(text.replace(AGENT, str(Path(sys.executable).with_name("tonle"))))
     done = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
-    return (done.stdout + done.stderr).strip() + ("" if done.returncode == 0 else f" (exit {done.returncode})")
+    return (done.stdout + done.stderr).strip() + (
+        "" if done.returncode == 0 else f" (exit {done.returncode})"
+    )
 
 
 needs_systemd = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
@@ -87,7 +89,12 @@ def test_a_provisioned_gateway_keeps_its_spool_where_the_unit_lets_it_write(tmp_
         check=True, capture_output=True,
     )  # fmt: skip
     folder = sec / "gateways" / "gw-l1"
-    assert sorted(p.name for p in folder.iterdir()) == ["ca.crt", "gateway.crt", "gateway.key", "gateway.toml"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "ca.crt",
+        "gateway.crt",
+        "gateway.key",
+        "gateway.toml",
+    ]
     spool = re.search(r'^path = "(.*)"', (folder / "gateway.toml").read_text(), re.M)
     assert spool and Path(spool.group(1)).is_relative_to("/var/lib/" + _unit()["Service"]["StateDirectory"])
 

@@ -1,0 +1,69 @@
+"""docs/trainer.md part 4, followed: a demo run, then its shift report with the guide's command.
+
+The demo runs headless in a temporary folder (its `run/`), as `make demo` would in the
+Tonle folder; then the guide's `examples/demo_report.py` commands run there as written
+(the English one, and the Khmer guide's `-- --lang km`), and the PDFs must hold the line's
+report over the run.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.docs.guides import DOCS, REPO, shell_commands
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(600)]
+
+TONLE = Path(sys.executable).with_name("tonle")
+
+
+def _report_commands(guide: str) -> list[list[str]]:
+    """The guide's demo_report.py commands, with this test's Python for `.venv/bin/python`."""
+    found = [c.argv for c in shell_commands(DOCS / guide) if "examples/demo_report.py" in c.argv]
+    assert found, f"{guide} does not say how to make a report from a demo run"
+    return [[sys.executable, str(REPO / "examples" / "demo_report.py"), *argv[2:]] for argv in found]
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", path, "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def class_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding `run/demo-*` after a short demo, like the Tonle folder after `make demo`."""
+    folder = tmp_path_factory.mktemp("class")
+    demo = [TONLE, "demo", "--headless", "--duration", "20", "--run-dir", folder / "run"]
+    done = subprocess.run(demo, cwd=folder, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert '"lost":0' in done.stdout
+    return folder
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+@pytest.mark.parametrize("guide", ["trainer.md", "trainer.km.md"])
+def test_the_guides_report_command_makes_the_runs_report(class_folder: Path, guide: str):
+    for argv in _report_commands(guide):
+        done = subprocess.run(argv, cwd=class_folder, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+        ran = done.stdout.splitlines()[0]
+        assert re.match(r"TONLE_INFLUXDB_URL=http://127\.0\.0\.1:\d+ tonle report ", ran), ran
+        out = class_folder / argv[argv.index("--out") + 1]
+        text = _pdf_text(out)
+        assert "L1" in text and "OEE" in text and "S07" in text, text[:2000]
+        khmer = "--lang" in argv and argv[argv.index("--lang") + 1] == "km"
+        assert ("របាយការណ៍វេន" in text) == khmer, f"{shlex.join(argv)}: {text[:300]}"
+        assert ("Shift report" in text) != khmer
+
+
+def test_the_script_says_when_there_is_no_run(tmp_path: Path):
+    done = subprocess.run(_report_commands("trainer.md")[0], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode != 0 and "no demo run in run/" in done.stderr

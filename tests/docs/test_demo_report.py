@@ -8,6 +8,7 @@ report over the run.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -38,14 +39,38 @@ def _pdf_text(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def class_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding `run/demo-*` after a short demo, like the Tonle folder after `make demo`."""
+def class_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A folder holding `run/demo-*` after a short demo (like the Tonle folder after `make demo`),
+    and the demo's summary."""
     folder = tmp_path_factory.mktemp("class")
     demo = [TONLE, "demo", "--headless", "--duration", "20", "--run-dir", folder / "run"]
     done = subprocess.run(demo, cwd=folder, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert '"lost":0' in done.stdout
-    return folder
+    return folder, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def class_folder(class_run: tuple[Path, dict]) -> Path:
+    return class_run[0]
+
+
+def _words(value: object) -> set[str]:
+    """Every key and text value of a JSON document."""
+    if isinstance(value, dict):
+        return set(value) | {w for v in value.values() for w in _words(v)}
+    if isinstance(value, list):
+        return {w for v in value for w in _words(v)}
+    return {value} if isinstance(value, str) else set()
+
+
+def test_what_the_class_is_asked_to_find_is_in_the_summary(class_run: tuple[Path, dict]):
+    text = (DOCS / "trainer.md").read_text()
+    part = text[text.index("The last line is the summary") : text.index("### 2.")]
+    names = {n for n in re.findall(r"`([A-Za-z_][\w]*)`", part)}
+    assert {"lost", "samples_published", "commands", "wearing_machine"} <= names
+    summary = class_run[1]
+    assert not names - _words(summary), f"trainer.md names what the summary lacks: {names - _words(summary)}"
+    assert summary["lost"] == 0 and summary["samples_published"] == summary["points_stored"]
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")

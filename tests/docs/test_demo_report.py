@@ -43,7 +43,8 @@ def class_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A folder holding `run/demo-*` after a short demo (like the Tonle folder after `make demo`),
     and the demo's summary."""
     folder = tmp_path_factory.mktemp("class")
-    demo = [TONLE, "demo", "--headless", "--duration", "20", "--run-dir", folder / "run"]
+    # 60 s: long enough for S07's derate and maintenance, which the class is asked to find
+    demo = [TONLE, "demo", "--headless", "--duration", "60", "--run-dir", folder / "run"]
     done = subprocess.run(demo, cwd=folder, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder, json.loads(done.stdout.strip().splitlines()[-1])

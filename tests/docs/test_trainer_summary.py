@@ -22,13 +22,18 @@ PACKAGES = ("tonle", "edge_agent", "collector", "analytics")
 
 @cache
 def product_names() -> frozenset[str]:
-    """Every identifier-like string constant of the product's code (field names, codes)."""
+    """Every identifier-like string constant and keyword argument of the product's code.
+
+    Summary fields are dict keys (strings) or keyword arguments (`agent_starts=...`).
+    """
     names = set()
     for package in PACKAGES:
         for path in (REPO / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
                     names.update(re.findall(r"[a-z][a-z0-9_]*", node.value))
+                elif isinstance(node, ast.keyword) and node.arg:
+                    names.add(node.arg)
     return frozenset(names)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from firmware_sim.line import LineSpec
 from tonle.app.demo_analytics import AnalyticsRuns
 from tonle.app.demo_plant import AgentProcess, CollectorProcess
+from tonle.app.state_words import SEVERITY, STATES
 from tonle.app.terminal_text import Cell, fold, grid
 from tonle.io.influxql import InfluxQLClient
 from tonle.messages import N_, _, render
@@ -27,21 +28,7 @@ log = logging.getLogger("tonle.app.demo")
 HEALTH_REFRESH_S = 2.0
 # The table's headings, looked up when the table is drawn (the live view's language).
 COLUMNS = (N_("station"), N_("operation"), N_("state"), N_("pcs/h"), N_("OEE"), N_("health"), N_("drift"))
-# Machine states and alert levels in words: the same catalogue entries as the shift report's.
-STATES = {
-    "running": N_("running"),
-    "idle": N_("idle"),
-    "starved": N_("starved"),
-    "blocked": N_("blocked"),
-    "thread_break": N_("thread break"),
-    "needle_break": N_("needle break"),
-    "breakdown": N_("breakdown"),
-    "maintenance": N_("maintenance"),
-    "setup": N_("setup"),
-    "planned_stop": N_("planned stop"),
-    "offline": N_("offline"),
-}
-SEVERITY = {"info": N_("info"), "warning": N_("warning"), "alarm": N_("alarm"), "critical": N_("critical")}
+# Alert levels in words (machine states: tonle.app.state_words, shared with the shift report).
 
 
 class LiveView:

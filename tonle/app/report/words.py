@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from tonle.app.state_words import SEVERITY, STATES
 from tonle.messages import N_, _, current_language
 
 __all__ = ["LOSS_NAMES", "SEVERITY", "STATES", "loss_name", "plain_cause", "severity"]
@@ -23,20 +24,7 @@ LOSS_NAMES = {
     "speed": N_("Slow running"),
     "quality": N_("Rejects"),
 }
-# Machine states as a Pareto bar names them when the machine gave no reason.
-STATES = {
-    "running": N_("running"),
-    "idle": N_("idle"),
-    "starved": N_("starved"),
-    "blocked": N_("blocked"),
-    "thread_break": N_("thread break"),
-    "needle_break": N_("needle break"),
-    "breakdown": N_("breakdown"),
-    "maintenance": N_("maintenance"),
-    "setup": N_("setup"),
-    "planned_stop": N_("planned stop"),
-    "offline": N_("offline"),
-}
+# Machine states as a Pareto bar names them when the machine gave no reason: tonle.app.state_words.
 # Reasons the simulated line's firmware gives (firmware_sim.states, .floor): known words,
 # translated like the states. A reason not listed here is shown as the machine wrote it.
 REASONS = (
@@ -55,7 +43,6 @@ REASON_PATTERNS = (
         N_("waiting for space: buffer to {station} is full ({capacity})"),
     ),
 )
-SEVERITY = {"info": N_("info"), "warning": N_("warning"), "alarm": N_("alarm"), "critical": N_("critical")}
 
 
 def loss_name(key: str) -> str:

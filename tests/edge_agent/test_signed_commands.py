@@ -93,7 +93,8 @@ class Plant:
             )
             return [dict(zip(s.columns, v, strict=True)) for s in found for v in s.values]
 
-        return await wait_for(rows, bool, f"the ack of {cmd_id} in InfluxDB")
+        # Wait for a whole ack (status written), not the first point of its series to appear.
+        return await wait_for(rows, lambda r: bool(r) and all(x["status"] for x in r), f"the ack of {cmd_id}")
 
 
 @contextlib.asynccontextmanager

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from tonle.app.dashboard_look import apply_look
 from tonle.errors import TonleError
 from tonle.messages import DOMAIN, LOCALE_DIR, N_
 
@@ -35,6 +36,7 @@ __all__ = [
     "generate",
     "localise",
     "main",
+    "stamp_source",
     "translations",
 ]
 
@@ -252,7 +254,7 @@ def generate(language: str, source: Path = SOURCE, localedir: Path = LOCALE_DIR)
     """File name -> the JSON text of the language's dashboards (as written to disk)."""
     table = translations(language, localedir)
     dashboards = source_dashboards(source)
-    missing = sorted({t for d in dashboards.values() for t in dashboard_texts(d)} - set(table))
+    missing = sorted({t for d in dashboards.values() for t in dashboard_texts(apply_look(d))} - set(table))
     if missing:
         raise MissingTranslations(
             N_("{count} dashboard texts have no {language} translation: {texts}"),
@@ -263,9 +265,26 @@ def generate(language: str, source: Path = SOURCE, localedir: Path = LOCALE_DIR)
             context=CONTEXT,
         )
     return {
-        name: json.dumps(localise(dash, table.__getitem__, language), indent=2, ensure_ascii=False) + "\n"
+        name: _dump(localise(apply_look(dash), table.__getitem__, language))
         for name, dash in dashboards.items()
     }
+
+
+def _dump(dashboard: dict[str, Any]) -> str:
+    return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
+
+
+def stamp_source(source: Path = SOURCE, write: bool = True) -> list[Path]:
+    """The English dashboards with `tonle.look` stamped in (`apply_look`): the files that were not."""
+    stale = []
+    for path in sorted(source.glob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        wanted = _dump(apply_look(json.loads(text)))
+        if text != wanted:
+            stale.append(path)
+            if write:
+                path.write_text(wanted, encoding="utf-8")
+    return stale
 
 
 def extract_babel(
@@ -273,7 +292,7 @@ def extract_babel(
 ) -> Iterator[tuple[int, str, tuple[str, str], list[str]]]:
     """A Babel extractor for the English dashboards (babel.cfg names it)."""
     dashboard = json.loads(fileobj.read().decode("utf-8"))
-    for text in dashboard_texts(dashboard):
+    for text in dashboard_texts(apply_look(dashboard)):
         yield 1, "pgettext", (CONTEXT, text), [f"dashboard {dashboard['uid']}"]
 
 
@@ -289,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             fix=N_("run it from a clone of the Tonle repository"),
             path=str(SOURCE),
         )
-    stale = []
+    stale = [str(p.relative_to(ROOT)) for p in stamp_source(write=not args.check)]
     for language in TRANSLATED:
         out = DASHBOARDS / language
         wanted = generate(language)

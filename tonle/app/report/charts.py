@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from tonle.app.report.data import HourRow
 from tonle.app.report.words import LOSS_NAMES, loss_name, plain_cause
 from tonle.formats import number, percent
+from tonle.look import BAD, GOOD, LEVEL_COLOURS, MID, NEUTRAL
 from tonle.messages import _, ngettext
 
 __all__ = [
@@ -47,7 +48,9 @@ __all__ = [
 # regular face. The measure is all it does with them (Chromium draws the text).
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 MM = 1 / 25.4
-GREEN, RED, GREY, DARK, AMBER = "#2e7d32", "#c62828", "#9e9e9e", "#212121", "#ef6c00"
+# Good, bad and in-between are tonle.look's colours, the dashboards' and the page's.
+GREEN, RED, AMBER = LEVEL_COLOURS[GOOD], LEVEL_COLOURS[BAD], LEVEL_COLOURS[MID]
+GREY, DARK = "#9e9e9e", NEUTRAL
 # Latin first (digits, machine names), then a Khmer face from Debian's fonts-khmeros;
 # the page's CSS names the same faces, so charts and text match.
 FONTS = ["DejaVu Sans", "Khmer OS Battambang", "Khmer OS", "Noto Sans Khmer"]

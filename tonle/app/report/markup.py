@@ -6,6 +6,7 @@ import html
 import math
 
 from tonle.formats import MISSING, number
+from tonle.look import FIGURES
 from tonle.messages import _
 
 __all__ = ["Html", "dur", "e", "h", "level"]
@@ -29,11 +30,12 @@ def e(x: object) -> str:
     return html.escape(str(x), quote=True)
 
 
-def level(x: float) -> str:
-    x = float(x)
-    if not math.isfinite(x):
-        return ""
-    return "good" if x >= 0.85 else "mid" if x >= 0.6 else "bad"
+def level(figure: str, x: float) -> str:
+    """The CSS class (`good`, `mid`, `bad`: the style sheet colours them) of a figure's value.
+
+    The bands are `tonle.look`'s, the same the dashboards colour with.
+    """
+    return FIGURES[figure].level(float(x)) or ""
 
 
 def dur(s: float) -> str:

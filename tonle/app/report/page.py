@@ -112,23 +112,23 @@ def _tiles(d: ReportData) -> str:
         _("pieces good the first time"),
     )
     tiles = [
-        ("main", _("OEE"), percent(line.oee), about[0], line.oee),
-        ("", _("Availability"), percent(line.availability), about[1], line.availability),
-        ("", _("Performance"), percent(line.performance), about[2], line.performance),
-        ("", _("Quality"), percent(line.quality), about[3], line.quality),
+        ("main", _("OEE"), percent(line.oee), about[0], ("oee", line.oee)),
+        ("", _("Availability"), percent(line.availability), about[1], ("availability", line.availability)),
+        ("", _("Performance"), percent(line.performance), about[2], ("performance", line.performance)),
+        ("", _("Quality"), percent(line.quality), about[3], ("quality", line.quality)),
         ("", _("Output"), number(f.output_good), output, None),
         (
             "",
             _("Efficiency"),
             percent(f.efficiency),
             _("standard minutes made / operator minutes"),
-            f.efficiency,
+            ("efficiency", f.efficiency),
         ),
         ("", _("Energy"), number(f.kwh_per_piece, 3), _("kWh per piece"), None),
     ]
     cells = []
     for cls, name, value, text, level in tiles:
-        colour = _level(level) if level is not None else ""
+        colour = _level(*level) if level is not None else ""
         cells.append(
             f"<div class='tile {cls}'><span class='name'>{_e(name)}</span><b class='{colour}'>{_e(value)}</b>"
             f"<span>{_e(text)}</span></div>"

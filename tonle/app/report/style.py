@@ -10,9 +10,15 @@ sheet.
 
 from __future__ import annotations
 
-__all__ = ["CSS"]
+from tonle.look import BAD, GOOD, LEVEL_COLOURS, MID
 
-CSS = """
+__all__ = ["CSS", "LEVEL_CSS"]
+
+# A figure's band as a class and its colour: `tonle.look` decides both (the dashboards use the same).
+LEVEL_CSS = " ".join(f".{level} {{ color: {LEVEL_COLOURS[level]}; }}" for level in (GOOD, MID, BAD))
+
+CSS = (
+    """
 @page { size: A4; margin: 0; }
 * { box-sizing: border-box; }
 html, body { margin: 0; padding: 0; background: #fff; }
@@ -31,7 +37,9 @@ h2 { font-size: 9pt; margin: 0 0 1mm; }
 .tile.main b { font-size: 20pt; }
 .tile span { color: #555; font-size: 6.6pt; line-height: 1.25; display: block; }
 .tile .name { color: #212121; font-weight: bold; font-size: 7.4pt; }
-.good { color: #2e7d32; } .mid { color: #ef6c00; } .bad { color: #c62828; }
+"""
+    + LEVEL_CSS
+    + """
 .row { display: grid; gap: 3mm; }
 .row.a { grid-template-columns: 104mm 1fr; }
 .row.b, .row.c { grid-template-columns: 1fr 1fr; }
@@ -46,11 +54,16 @@ p { margin: 0.8mm 0; line-height: 1.35; }
 .alerts td { text-align: left; vertical-align: top; font-size: 6.6pt; }
 .alerts td:nth-child(4) { width: 70%; }
 .alerts th { text-align: left; }
-.sev-critical, .sev-alarm { color: #c62828; font-weight: bold; }
-.sev-warning { color: #ef6c00; font-weight: bold; }
+.sev-critical, .sev-alarm { color: """
+    + LEVEL_COLOURS[BAD]
+    + """; font-weight: bold; }
+.sev-warning { color: """
+    + LEVEL_COLOURS[MID]
+    + """; font-weight: bold; }
 footer { margin-top: auto; border-top: 0.3mm solid #cfcfcf; padding-top: 1.2mm; }
 :lang(km) body { font-size: 7.2pt; }
 :lang(km) p, :lang(km) .tile span { line-height: 1.5; }
 :lang(km) h1 { font-size: 14pt; }
 :lang(km) .note, :lang(km) .tile span, :lang(km) .alerts td { font-size: 6.3pt; }
 """
+)

@@ -27,6 +27,7 @@ from tonle.app.demo import analytics_lines
 from tonle.config import parse_config
 from tonle.contract import MACHINE_STATES
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
+from tonle.look import STATES
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 LANGUAGES = ("en", "km")
@@ -448,11 +449,12 @@ def test_state_timeline_maps_every_state_code(lang: str) -> None:
     panel = _panel(f"{lang}/line-overview", "state-timeline")
     (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
     options = mapping["options"]
-    states = {code: _word(lang, state) for code, state in enumerate(MACHINE_STATES)}
+    # In words (`thread break`, not the contract's `thread_break`), the words of tonle.look.
+    states = {code: _word(lang, STATES[state]) for code, state in enumerate(MACHINE_STATES)}
     assert {int(k): v["text"] for k, v in options.items()} == states
     colours = {v["text"]: v["color"] for v in options.values()}
     for state, colour in STATE_COLOURS.items():
-        shown = _word(lang, state)
+        shown = _word(lang, STATES[state])
         assert colours[shown] == colour, f"{state} should be {colour}, is {colours[shown]}"
     assert '"code"' in panel["targets"][0]["query"]
 

@@ -56,7 +56,7 @@ def test_every_english_dashboard_text_has_a_khmer_entry() -> None:
 def test_a_text_without_a_khmer_entry_stops_the_generator(tmp_path: Path) -> None:
     """Drop one entry from a copy of the catalogue: the generator names it and writes nothing."""
     po = LOCALE_DIR / "km" / "LC_MESSAGES" / "tonle.po"
-    dropped = "Station balance: effective cycle vs standard"
+    dropped = "Downtime by cause (Pareto)"
     text = po.read_text(encoding="utf-8")
     entry = f'msgctxt "{CONTEXT}"\nmsgid "{dropped}"\n'
     assert entry in text

@@ -142,7 +142,7 @@ def test_every_state_reads_as_words_not_the_contract_name() -> None:
 
 
 def test_columns_are_named_as_influxdb_names_them() -> None:
-    q = 'SELECT last("oee") AS "OEE", mean("health"), "severity"::tag AS "Severity" FROM "x" WHERE $timeFilter'
+    q = 'SELECT last("oee") AS "OEE", mean("health"), "severity"::tag AS "Severity" FROM "x" WHERE $t'
     assert [c for c, _ in columns(q)] == ["OEE", "mean", "Severity"]
     sub = (
         'SELECT sum("n") AS "n2" FROM (SELECT max("oee") AS "n" FROM "x" WHERE $timeFilter) WHERE $timeFilter'

@@ -21,7 +21,7 @@ __all__ = ["apply_look", "columns", "panel_figures"]
 _FIELD = re.compile(r'"(\w+)"(?!::tag)')
 _AS = re.compile(r'\s+AS\s+"([^"]+)"\s*$')
 _FUNC = re.compile(r"^\s*(\w+)\(")
-_STATE_QUERY = re.compile(r'"code"\s+FROM\s+"state"')
+_STATE_QUERY = re.compile(r'"code"\)?\s+FROM\s+"state"')
 _SEVERITY = re.compile(r'"severity"::tag')
 _COLOUR_PANELS = ("stat", "gauge", "bargauge")  # colour from thresholds; others keep theirs
 

@@ -190,6 +190,9 @@ def _parser() -> argparse.ArgumentParser:
     from tonle.app import command
 
     command.add_parser(sub)
+    from tonle.app import grafana_push
+
+    grafana_push.add_parser(sub)
     c = sub.add_parser("check-config", help=_("check a config file and print every problem with its fix"))
     c.add_argument("config", type=Path)
     return _with_lang(p)
@@ -357,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             from tonle.app import command
 
             return command.run(args)
+        if args.command == "dashboards":
+            from tonle.app import grafana_push
+
+            return grafana_push.run(args)
         if args.command == "check-config":
             return _check_config(lambda path: _load(args, path), args.config)
         cfg = _load(args, args.config)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,13 +222,14 @@ def _worded(exc: Exception, url: str) -> GrafanaPushError:
             status=status,
             detail=str(exc),
         )
+    reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
     return GrafanaPushError(
         N_("cannot reach Grafana at {url}: {detail}"),
         fix=N_(
             "check the address and port (Grafana's default is http://HOST:3000) and that Grafana is running"
         ),
         url=url,
-        detail=str(exc),
+        detail=reason.group(1) if reason else str(exc),
     )
 
 

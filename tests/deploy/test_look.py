@@ -148,3 +148,21 @@ def test_columns_are_named_as_influxdb_names_them() -> None:
         'SELECT sum("n") AS "n2" FROM (SELECT max("oee") AS "n" FROM "x" WHERE $timeFilter) WHERE $timeFilter'
     )
     assert [c for c, _ in columns(sub)] == ["n2"]
+
+
+def test_the_managers_guide_gives_the_bands_of_tonle_look() -> None:
+    """docs/manager.md tells managers where the colours change: the numbers are the module's."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "manager.md").read_text()
+    rows = {
+        "OEE": ["oee"],
+        "Availability, Performance, Quality": ["availability", "performance", "quality"],
+        "Line efficiency (SAM)": ["efficiency"],
+        "Output against target": ["attainment"],
+        "Health": ["health"],
+    }
+    for label, keys in rows.items():
+        (row,) = re.findall(rf"^\| {re.escape(label)} \| (.+?) \| (.+?) \| (.+?) \|$", text, re.M)
+        numbers = [float(x.rstrip("%")) / (100 if x.endswith("%") else 1) for x in row]
+        for key in keys:
+            starts = [b.start for b in FIGURES[key].bands]
+            assert numbers == pytest.approx([starts[1], starts[1], starts[2]]), (label, row)

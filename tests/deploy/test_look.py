@@ -166,3 +166,15 @@ def test_the_managers_guide_gives_the_bands_of_tonle_look() -> None:
         for key in keys:
             starts = [b.start for b in FIGURES[key].bands]
             assert numbers == pytest.approx([starts[1], starts[1], starts[2]]), (label, row)
+
+
+def test_the_khmer_dashboards_word_states_as_the_report_and_live_view_do() -> None:
+    """One Khmer word per state: the dashboards take the catalogue entry the report shows."""
+    from tonle.messages import _, using_language
+
+    with using_language("km"):
+        words = {_(w) for w in STATES.values()}
+    for name in ("km/line-overview", "km/line-tv"):
+        (panel,) = [p for p in ALL[name]["panels"] if 'FROM "state"' in p["targets"][0]["query"]]
+        (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
+        assert {v["text"] for v in mapping["options"].values()} == words, name

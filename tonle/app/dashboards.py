@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from tonle.app.dashboard_look import apply_look
 from tonle.errors import TonleError
+from tonle.look import SEVERITY, STATES
 from tonle.messages import DOMAIN, LOCALE_DIR, N_
 
 __all__ = [
@@ -46,6 +47,7 @@ DASHBOARDS = ROOT / "dashboards"
 SOURCE = DASHBOARDS / "en"
 TRANSLATED = ("km",)  # the languages written from SOURCE
 
+LOOK_WORDS = frozenset(STATES.values()) | frozenset(SEVERITY.values())
 Translate = Callable[[str], str]
 _VARIABLE = re.compile(r"\$\{?\w+\}?")  # $tag_machine, ${line}: Grafana fills these in
 _ALIAS = re.compile(r'\bAS\s+"([^"]+)"')
@@ -237,17 +239,22 @@ def source_dashboards(source: Path = SOURCE) -> dict[str, dict[str, Any]]:
 
 
 def translations(language: str, localedir: Path = LOCALE_DIR) -> dict[str, str]:
-    """The language's dashboard texts: msgid -> msgstr, under `CONTEXT`, fuzzy ones left out."""
+    """The language's dashboard texts: msgid -> msgstr, under `CONTEXT`, fuzzy ones left out;
+    the words of `tonle.look` (machine states, alert levels) without a context, as everywhere."""
     from babel.messages.pofile import read_po
 
     po = localedir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     with po.open("rb") as f:
         catalog = read_po(f, locale=language, domain=DOMAIN)
-    return {
-        str(m.id): str(m.string)
+    found = {
+        (m.context, str(m.id)): str(m.string)
         for m in catalog
-        if m.context == CONTEXT and m.id and m.string and not m.fuzzy and isinstance(m.id, str)
+        if m.id and m.string and not m.fuzzy and isinstance(m.id, str)
     }
+    table = {msgid: text for (context, msgid), text in found.items() if context == CONTEXT}
+    # State and alert-level words are tonle.look's: the same entries the report and live view show.
+    table.update({w: found[(None, w)] for w in LOOK_WORDS if (None, w) in found})
+    return table
 
 
 def generate(language: str, source: Path = SOURCE, localedir: Path = LOCALE_DIR) -> dict[str, str]:
@@ -293,6 +300,8 @@ def extract_babel(
     """A Babel extractor for the English dashboards (babel.cfg names it)."""
     dashboard = json.loads(fileobj.read().decode("utf-8"))
     for text in dashboard_texts(apply_look(dashboard)):
+        if text in LOOK_WORDS:  # extracted from tonle/look.py, without a context
+            continue
         yield 1, "pgettext", (CONTEXT, text), [f"dashboard {dashboard['uid']}"]
 
 

@@ -178,3 +178,22 @@ def test_the_khmer_dashboards_word_states_as_the_report_and_live_view_do() -> No
         (panel,) = [p for p in ALL[name]["panels"] if 'FROM "state"' in p["targets"][0]["query"]]
         (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
         assert {v["text"] for v in mapping["options"].values()} == words, name
+
+
+def test_the_reports_hourly_bars_take_the_dashboards_output_colours() -> None:
+    """An hour at half its target is red on the TV's gauge: red in the report's chart too."""
+    import datetime as dt
+
+    from tonle.app.report.charts import hourly_chart
+    from tonle.app.report.data import HourRow
+
+    t0 = dt.datetime(2026, 11, 23, 6, tzinfo=dt.UTC)
+    hours = [
+        HourRow(t0 + dt.timedelta(hours=i), t0 + dt.timedelta(hours=i + 1), good, 100.0, 1.0)
+        for i, good in enumerate((50.0, 90.0, 120.0))
+    ]
+    svg = hourly_chart(hours, 100.0, 90, 50)
+    attainment = FIGURES["attainment"]
+    for good in (50.0, 90.0, 120.0):
+        assert f"fill: {attainment.colour(good / 100.0)}" in svg, good
+    assert [attainment.level(x) for x in (0.5, 0.9, 1.2)] == ["bad", "mid", "good"]

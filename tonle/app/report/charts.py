@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from tonle.app.report.data import HourRow
 from tonle.app.report.words import LOSS_NAMES, loss_name, plain_cause
 from tonle.formats import number, percent
-from tonle.look import BAD, GOOD, LEVEL_COLOURS, MID, NEUTRAL
+from tonle.look import BAD, FIGURES, GOOD, LEVEL_COLOURS, NEUTRAL
 from tonle.messages import _, ngettext
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 MM = 1 / 25.4
 # Good, bad and in-between are tonle.look's colours, the dashboards' and the page's.
-GREEN, RED, AMBER = LEVEL_COLOURS[GOOD], LEVEL_COLOURS[BAD], LEVEL_COLOURS[MID]
+GREEN, RED = LEVEL_COLOURS[GOOD], LEVEL_COLOURS[BAD]
 GREY, DARK = "#9e9e9e", NEUTRAL
 # Latin first (digits, machine names), then a Khmer face from Debian's fonts-khmeros;
 # the page's CSS names the same faces, so charts and text match.
@@ -173,9 +173,10 @@ def hourly_chart(hours: Sequence[HourRow], target_pph: float, width_mm: float, h
         known = np.array([h.known >= 0.5 for h in hours], dtype=bool)
         good = np.array([h.good for h in hours], dtype=float)
         target = np.array([h.target for h in hours], dtype=float)
+        # Made against target, coloured by tonle.look's bands (the dashboards' own).
         colours = np.array(
             [
-                GREEN if t > 0 and g >= t else AMBER if t > 0 else GREY
+                (FIGURES["attainment"].colour(g / t) or GREY) if t > 0 else GREY
                 for g, t in zip(good, target, strict=True)
             ]
         )

@@ -309,7 +309,7 @@ def test_grafana_provisioning_matches_the_dashboards(config: dict[str, Any]) -> 
     all_uids: list[str] = []
     for dash_dir in dirs.values():
         dashboards = sorted(dash_dir.glob("*.json"))
-        assert {p.name for p in dashboards} >= {"line-overview.json", "pipeline-health.json"}
+        assert {p.name for p in dashboards} >= {"line-overview.json", "line-tv.json", "pipeline-health.json"}
         for path in dashboards:
             text = path.read_text()
             uids = set(re.findall(r'"uid":\s*"([^"]+)"', text))

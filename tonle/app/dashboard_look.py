@@ -4,8 +4,9 @@
 languages, so the look a dashboard shows is never typed by hand and can never disagree with
 the report or the live view. A panel's figures are found from its query: each column of the
 outer SELECT is the figure of the first stored field it reads (`last("oee") AS "OEE"` is the
-OEE). A panel showing one kind of figure gets it in its defaults; a table or stat mixing
-figures gets one override per column, after the hand-written ones so the look wins.
+OEE). A panel whose every column is one kind of figure gets it in its defaults; a table or
+stat mixing figures (or figures and counts) gets one override per figure column, after the
+hand-written ones so the look wins.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def _apply_figures(panel: dict[str, Any]) -> None:
     fields = panel.setdefault("fieldConfig", {})
     defaults = fields.setdefault("defaults", {})
     specs = {name: _spec(f) for name, f in figures}
-    if len({repr(s) for s in specs.values()}) == 1:
+    shown = sum(len(columns(t["query"])) for t in panel.get("targets", []))
+    if len(figures) == shown and len({repr(s) for s in specs.values()}) == 1:
         spec = next(iter(specs.values()))
         defaults.update(spec)
         if "thresholds" in spec and panel.get("type") in _COLOUR_PANELS:

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tonle.app import provision
+from tonle.app.argparse_words import speaking_tonle
 from tonle.app.drill_names import DRILLS
 from tonle.config import ConfigError, TonleConfig, load_config
 from tonle.errors import TonleError, file_error
@@ -334,7 +335,8 @@ def _fail(command: str, exc: BaseException, errors: list[Exception], debug: bool
 
 def main(argv: list[str] | None = None) -> int:
     set_language(_early_language(argv))  # None: the environment's choice, until a config says
-    args = _parser().parse_args(argv)
+    with speaking_tonle():  # argparse's "usage:", "options:" and errors in the chosen language too
+        args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

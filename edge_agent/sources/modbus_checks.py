@@ -160,7 +160,9 @@ def _states_problems(reg: RegisterConfig, bits: bool) -> list[Problem]:
     if reg.role != "state":
         if reg.states:
             return [
-                Problem("states", _('is only for a register with role = "state"'), _("remove it, or set the role"))
+                Problem(
+                    "states", _('is only for a register with role = "state"'), _("remove it, or set the role")
+                )
             ]
         return []
     if not reg.states:
@@ -222,7 +224,9 @@ def command_problems(cmd: CommandConfig) -> list[Problem]:
     if not cmd.min < cmd.max:
         found.append(
             Problem(
-                "min", _("({min:g}) is not below max ({max:g})").format(min=cmd.min, max=cmd.max), _("swap them")
+                "min",
+                _("({min:g}) is not below max ({max:g})").format(min=cmd.min, max=cmd.max),
+                _("swap them"),
             )
         )
     if cmd.address + width(cmd.type) > _LAST_REGISTER + 1:

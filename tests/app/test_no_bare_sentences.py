@@ -143,8 +143,9 @@ def bare_sentences(root: Path = ROOT) -> list[Bare]:
 
 def test_every_user_facing_sentence_comes_from_the_catalogue() -> None:
     found = bare_sentences()
-    assert not found, f"{len(found)} sentences bypass the catalogue (use _(), or N_() + render):\n" + "\n".join(
-        str(b) for b in found
+    assert not found, (
+        f"{len(found)} sentences bypass the catalogue (use _(), or N_() + render):\n"
+        + "\n".join(str(b) for b in found)
     )
 
 

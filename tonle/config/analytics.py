@@ -33,7 +33,8 @@ class RulesConfig(Section, frozen=True):
                     clear=clear, below_key=f"{name}_below", below=below
                 ),
                 _(
-                    "raise {clear_key}: the gap between the two is the hysteresis that stops commands flapping"
+                    "raise {clear_key}: the gap between the two is the hysteresis that stops "
+                    "commands flapping"
                 ).format(clear_key=f"{name}_clear_above"),
             )
             for name, below, clear in (

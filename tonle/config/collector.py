@@ -47,5 +47,7 @@ class CollectorConfig(Section, frozen=True):
         try:
             check_name("site", self.site)
         except TopicError as exc:
-            return [Problem("site", str(exc), _('use the site name the gateways publish under, or "+" for all'))]
+            return [
+                Problem("site", str(exc), _('use the site name the gateways publish under, or "+" for all'))
+            ]
         return []

@@ -59,8 +59,9 @@ class MqttConfig(Section, frozen=True):
                         key,
                         _("is empty, and MQTT runs over TLS"),
                         _(
-                            "run `tonle provision gateway NAME ...` (or `tonle provision service NAME`) and use "
-                            "the ca.crt, NAME.crt and NAME.key it writes; a lab broker may set mqtt.tls = false"
+                            "run `tonle provision gateway NAME ...` (or `tonle provision service NAME`) "
+                            "and use the ca.crt, NAME.crt and NAME.key it writes; a lab broker may set "
+                            "mqtt.tls = false"
                         ),
                     )
                 )

@@ -38,9 +38,9 @@ def secret(env_name: str, key: str) -> str | None:
     value = os.environ.get(env_name)
     if value is None:
         raise ConfigError(
-            _("{key} says the password is in the environment variable {variable}, but {variable} is not set").format(
-                key=key, variable=env_name
-            ),
+            _(
+                "{key} says the password is in the environment variable {variable}, but {variable} is not set"
+            ).format(key=key, variable=env_name),
             fix=_("set it (e.g. in .env) or clear {key}").format(key=key),
             key=key,
             variable=env_name,

@@ -34,7 +34,9 @@ def read_toml(path: str | Path, what: str = N_("config file")) -> dict[str, Any]
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(
-            _("{what} {path} does not exist").format(what=_(what), path=p), fix=_("check the path"), path=str(p)
+            _("{what} {path} does not exist").format(what=_(what), path=p),
+            fix=_("check the path"),
+            path=str(p),
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(

@@ -15,7 +15,6 @@ from tonle.io import mqtt, mqtt_tls, spool_file
 from tonle.messages import DOMAIN, N_, render, set_language
 
 
-
 @pytest.fixture
 def pig_latin(tmp_path: Path) -> Iterator[None]:
     """A made-up language 'xx' with two entries, compiled the way a real catalogue is."""

@@ -63,7 +63,8 @@ class GatewayConfig(Section, frozen=True):
             st = source_types()[str(type(d).__struct_config__.tag)]
             why = st.unavailable()
             if why is not None:
-                found.append(Problem("", why.message, why.fix, device=f"device {d.name!r}"))
+                device = _("{label} {name!r}").format(label=_(d.config_label), name=d.name)
+                found.append(Problem("", render(why.message, why.data), render(why.fix, why.data), device))
         return found
 
     def machine_table(self) -> dict[str, MachineTypePdm]:
@@ -91,7 +92,12 @@ def _look_alikes(devices: list[DeviceConfig]) -> list[Problem]:
                 continue
             exc = Confusable("machine", machine, other)
             found.append(
-                Problem("", render(exc.message, exc.data), render(exc.fix, exc.data), f"device {d.name!r}")
+                Problem(
+                    "",
+                    render(exc.message, exc.data),
+                    render(exc.fix, exc.data),
+                    _("{label} {name!r}").format(label=_(d.config_label), name=d.name),
+                )
             )
     return found
 

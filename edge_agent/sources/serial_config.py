@@ -55,7 +55,9 @@ class SerialDeviceConfig(DeviceConfig, tag="serial", frozen=True, kw_only=True):
                     _("({low:g}) is above {high_key} ({high:g})").format(
                         low=self.reconnect_min_s, high_key="reconnect_max_s", high=self.reconnect_max_s
                     ),
-                    _("make min <= max"),
+                    _("make {low_key} <= {high_key}").format(
+                        low_key="reconnect_min_s", high_key="reconnect_max_s"
+                    ),
                 )
             )
         if self.speed_min > self.speed_max:

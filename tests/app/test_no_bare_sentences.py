@@ -141,6 +141,45 @@ def bare_sentences(root: Path = ROOT) -> list[Bare]:
     return found
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _own(node: ast.AST, skip: tuple[type, ...]) -> Iterator[ast.AST]:
+    """The nodes of a function's body, not those of the scopes nested in it (`skip`)."""
+    for child in ast.iter_child_nodes(node):
+        yield child
+        if not isinstance(child, skip):
+            yield from _own(child, skip)
+
+
+def shadowed_catalogue(root: Path = ROOT) -> list[str]:
+    """Functions that bind `_` as a local (`x, _ = ...`) and also call `_()`: the call would fail."""
+    found = []
+    for path in _sources(root):
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            binds = any(
+                isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)
+                for n in _own(fn, _SCOPES + _COMPREHENSIONS)
+            )
+            calls = any(isinstance(n, ast.Call) and _name(n.func) == "_" for n in _own(fn, _SCOPES))
+            if binds and calls:
+                found.append(f"{path.relative_to(root).as_posix()}:{fn.lineno} {fn.name}")
+    return found
+
+
+def test_no_function_hides_the_catalogue_behind_a_local_underscore(tmp_path: Path) -> None:
+    assert shadowed_catalogue() == []
+    (tmp_path / "tonle").mkdir()
+    (tmp_path / "tonle" / "gauge.py").write_text(
+        "def read(spool):\n    (first, *_) = spool.peek()\n    log.info(_('read {n}').format(n=first))\n"
+        "def fine(rows):\n    return [_('row {r}').format(r=r) for r, _x in rows if [0 for _ in rows]]\n"
+    )
+    assert shadowed_catalogue(tmp_path) == ["tonle/gauge.py:1 read"]
+
+
 def test_every_user_facing_sentence_comes_from_the_catalogue() -> None:
     found = bare_sentences()
     assert not found, (
@@ -165,7 +204,7 @@ def test_every_exemption_still_names_a_call_in_the_source() -> None:
         ("class GaugeError(TonleError): ...\nraise GaugeError(f'gauge {n} is late')", "GaugeError"),
         ("class A(TonleError): ...\nclass B(A): ...\nraise B('gauge is late')", "B"),
         ("raise TonleError(_('gauge is late'), fix=f'wait {n} s')", "TonleError(fix=)"),
-        ("Problem('port', f'is {p}', 'use another')", "Problem"),
+        ("Problem('port', _('is {p}').format(p=p), f'use port {p + 1}')", "Problem"),
         ("log.warning('gauge %s is late', name)", "log.warning"),
         ("self._log.error(f'gauge {n} is late')", "log.error"),
         ("logging.info('gauge ' + name + ' is late')", "log.info"),

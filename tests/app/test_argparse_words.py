@@ -10,13 +10,22 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.app.test_cli_khmer import KHMER, tonle
+from tonle.app import cli
 from tonle.app.argparse_words import ARGPARSE_MSGIDS, argparse_plurals, speaking_tonle
-from tonle.messages import _, using_language
+from tonle.messages import _, set_language, using_language
+
+
+@pytest.fixture(autouse=True)
+def _english_after() -> Iterator[None]:
+    """`cli.main` chooses the language for the process: put English back for the next test."""
+    yield
+    set_language("en")
 
 
 def argparse_msgids() -> list[str | tuple[str, str]]:
@@ -78,15 +87,34 @@ def test_speaking_tonle_words_argparse_from_the_catalogue_and_puts_gettext_back(
     assert help_text.startswith("របៀបប្រើ៖ gauge")
 
 
-def test_help_of_tonle_and_of_every_sub_command_has_no_english_argparse_words(tmp_path: Path) -> None:
-    commands = [(), ("demo",), ("agent",), ("agent", "check-config"), ("sim",), ("collector",)]
-    commands += [("analytics",), ("report",), ("provision",), ("command",), ("check-config",)]
-    for command in commands:
-        r = tonle("--lang", "km", *command, "--help", cwd=tmp_path)
-        assert r.returncode == 0, (command, r.stderr)
-        shown = ARGPARSE_ENGLISH.search(r.stdout)
-        assert shown is None, f"tonle {' '.join(command)} --help shows {shown.group()!r}:\n{r.stdout}"
-        assert r.stdout.startswith("របៀបប្រើ៖ tonle"), command
+def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command line `tonle` has help for: itself and each sub-command, at every depth."""
+    yield path
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from commands(sub, (*path, name))
+
+
+def test_help_of_tonle_and_of_every_sub_command_has_no_english_argparse_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    every = list(commands(cli._parser()))
+    assert len(every) > 15 and ("provision", "gateway") in every  # the walk reaches the nested ones
+    for command in every:
+        with pytest.raises(SystemExit) as done:
+            cli.main(["--lang", "km", *command, "--help"])
+        assert done.value.code == 0, command
+        out = capsys.readouterr().out
+        shown = ARGPARSE_ENGLISH.search(out)
+        assert shown is None, f"tonle {' '.join(command)} --help shows {shown.group()!r}:\n{out}"
+        assert out.startswith("របៀបប្រើ៖ tonle"), command
+
+
+def test_help_of_every_sub_command_in_a_process_of_its_own_is_khmer_too(tmp_path: Path) -> None:
+    r = tonle("--lang", "km", "provision", "gateway", "--help", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("របៀបប្រើ៖ tonle provision gateway")
+    assert ARGPARSE_ENGLISH.search(r.stdout) is None, r.stdout
 
 
 @pytest.mark.parametrize(

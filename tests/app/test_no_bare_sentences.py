@@ -1,14 +1,16 @@
 """No sentence a person reads bypasses the catalogue: the source tree is read with `ast`.
 
 A user-facing sentence is the message of a `TonleError` (or a subclass, found by reading
-the class definitions) or of a config `Problem`, the message of a logging call at info or
-above, or the text of a `print` in `tonle/app`. It must come from the catalogue: wrapped
-in `_`, `N_`, `ngettext` or `render` (and `.format`ed after), or be a name holding such a
-sentence. An f-string or a bare literal with words in it fails here, naming file and line.
+the class definitions) or of a config `Problem`, a `ValueError` raised by a config
+section's own check (check-config shows its text), the message of a logging call at info
+or above, or the text of a `print` in `tonle/app`. It must come from the catalogue:
+wrapped in `_`, `N_`, `ngettext` or `render` (and `.format`ed after), or be a name holding
+such a sentence. An f-string or a bare literal with words in it fails here, naming file
+and line. (A sentence built into a variable first is not seen: review catches those.)
 
 A literal with fewer than two words in it ("", "-" * 40, "%s", "machine": a kind, a key)
-is not a sentence. Anything else is
-exempt only by the short list `EXEMPT` below, each entry with its reason.
+is not a sentence; debug logs are for developers and are not read. Anything else is
+exempt only by the short list `EXEMPT` below, each entry with its reason (none today).
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ PACKAGES = ("tonle", "edge_agent", "collector", "analytics", "firmware_sim")
 CATALOGUE_CALLS = {"_", "N_", "ngettext", "render"}
 LOG_LEVELS = {"info", "warning", "warn", "error", "exception", "critical"}
 SENTENCE_TYPES = {"Problem": (0, 1, 2)}  # the config checks: key, text, fix (the key is a name)
+# A config section's own check raises ValueError from __post_init__; check-config shows its text.
+CONFIG_ERRORS = {"ValueError"}
+CONFIG_FILES = (
+    "tonle/config/",
+    "edge_agent/config.py",
+    "edge_agent/sources/",
+    "firmware_sim/source_config.py",
+)
 WORD = re.compile(r"[A-Za-z]{2,}\W+[A-Za-z]")  # two words: a sentence; one ("machine") is a name
 
 # (file, the exempt call's first line as written, stripped): each with why it is not for a person.
@@ -128,11 +138,12 @@ def bare_sentences(root: Path = ROOT) -> list[Bare]:
     for path, tree in trees.items():
         rel = path.relative_to(root).as_posix()
         in_app = rel.startswith("tonle/app/")
+        kinds = errors | CONFIG_ERRORS if rel.startswith(CONFIG_FILES) else errors
         lines = path.read_text(encoding="utf-8").splitlines()
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            for what, arg in _messages(node, errors, in_app):
+            for what, arg in _messages(node, kinds, in_app):
                 if arg is None or not is_bare_sentence(arg):
                     continue
                 first = lines[node.lineno - 1].strip()
@@ -216,6 +227,16 @@ def test_a_sentence_outside_the_catalogue_is_named(tmp_path: Path, code: str, wh
     (tmp_path / "tonle" / "app" / "gauge.py").write_text(code + "\n")
     found = bare_sentences(tmp_path)
     assert [(b.path, b.what) for b in found] == [("tonle/app/gauge.py", what)]
+
+
+def test_a_config_sections_value_error_is_a_sentence_and_a_kernels_is_not(tmp_path: Path) -> None:
+    for package in ("config", "kernels"):
+        (tmp_path / "tonle" / package).mkdir(parents=True)
+        (tmp_path / "tonle" / package / "gauge.py").write_text(
+            "raise ValueError(f'gauge {n} must be above 0')\n"
+        )
+    found = bare_sentences(tmp_path)
+    assert [(b.path, b.what) for b in found] == [("tonle/config/gauge.py", "ValueError")]
 
 
 @pytest.mark.parametrize(

@@ -43,11 +43,25 @@ def argparse_msgids() -> list[str | tuple[str, str]]:
     return found
 
 
-# The English argparse writes in a help and in its errors, as a person would see it on screen.
-ARGPARSE_ENGLISH = re.compile(
-    r"usage:|options:|positional arguments|show this help message|error:|argument[s]? |"
-    r"required|unrecognized|invalid choice|invalid \w+ value|expected (one|at)|choose from"
-)
+def english_pieces() -> re.Pattern[str]:
+    """The English of argparse's msgids, exactly: each msgid cut at its %-placeholders.
+
+    A piece keeps its colon ("usage:", "error:", "value:") so that a word of Tonle's own
+    (the positional `value` of `tonle command set_speed`) is not taken for argparse's.
+    """
+    pieces = set()
+    for msgid in argparse_msgids():
+        for text in msgid if isinstance(msgid, tuple) else (msgid,):
+            for piece in re.split(r"%(?:\(\w+\))?[sdr]", text):
+                piece = piece.strip(" '\"()\n-")
+                if re.search(r"[A-Za-z]{3}", piece):
+                    pieces.add(re.escape(piece))
+    return re.compile(
+        r"(?<![A-Za-z])(?:" + "|".join(sorted(pieces, key=len, reverse=True)) + r")(?![A-Za-z])"
+    )
+
+
+ARGPARSE_ENGLISH = english_pieces()  # "usage", "options", "the following arguments are required", ...
 
 
 def _percent_fields(text: str) -> list[str]:

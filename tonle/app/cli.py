@@ -11,7 +11,8 @@ and keeps its traceback. Every text of the command comes from the message catalo
 The language: `--lang en|km`, given before or after the sub-command (`tonle --lang km
 report ...` or `tonle report --lang km ...`), else `[plant] language` of the config the
 command reads, else LANG/LANGUAGE, else English. `--lang` is looked for before the
-parser is built, so the help itself is worded in it.
+parser is built, so the help itself is worded in it, argparse's own words too
+(`tonle.app.argparse_words`).
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ from tonle.contract import (
 )
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.mqtt import MqttConnection
+from tonle.messages import _
 from tonle.schema import ALERTS, COMMANDS, PIPELINE
 from tonle.security.commands import sign_command, verify_command
 from tonle.security.signing import SignatureRefused, Signer, TrustedKeys
@@ -160,10 +161,10 @@ class Outbox:
             verify_command(self._own, cmd, addr)
         except SignatureRefused as exc:
             log.warning(
-                "command %s to %s in the database was not signed by this service (%s); not sent again",
-                cmd.id,
-                addr.machine,
-                exc.code,
+                _(
+                    "command {id} to {machine} in the database was not signed by this service ({code}); "
+                    "not sent again"
+                ).format(id=cmd.id, machine=addr.machine, code=exc.code)
             )
             return False
         if cmd.id not in self.pending:
@@ -185,11 +186,10 @@ class Outbox:
                 del self.pending[cmd_id]
                 self.unconfirmed += 1
                 log.warning(
-                    "command %s (%s to %s) expired with no answer from the gateway: not confirmed, "
-                    "the machine may not have applied it",
-                    cmd_id,
-                    p.cmd.action,
-                    p.addr.machine,
+                    _(
+                        "command {id} ({action} to {machine}) expired with no answer from the gateway: "
+                        "not confirmed, the machine may not have applied it"
+                    ).format(id=cmd_id, action=p.cmd.action, machine=p.addr.machine)
                 )
             elif now_ns >= p.due_ns and self.mqtt.connected.is_set() and (p.last is None or p.last.done()):
                 # (not while paho still holds the last copy: it sends that again itself on reconnect)
@@ -228,7 +228,11 @@ class Outbox:
             addr, kind = parse_topic(msg.topic)
             ack = decode("cmd/ack", bytes(msg.payload))
         except (PayloadError, TopicError) as exc:
-            log.warning("ignored a malformed command ack on %r: %s", msg.topic, exc)
+            log.warning(
+                _("ignored a malformed command ack on {topic!r}: {reason}").format(
+                    topic=msg.topic, reason=exc
+                )
+            )
             return 0
         assert isinstance(ack, CommandAck)
         if ack.code == "replayed" or ack.signer != self.signer.name:
@@ -240,6 +244,9 @@ class Outbox:
             return 0  # another service's command, or one settled already
         self.confirmed += 1
         if ack.status in ("rejected", "expired", "refused"):
-            what = (ack.id, p.cmd.action, addr.machine, ack.status, ack.detail)
-            log.warning("command %s (%s to %s) was not applied: %s %s", *what)
+            log.warning(
+                _("command {id} ({action} to {machine}) was not applied: {status} {detail}").format(
+                    id=ack.id, action=p.cmd.action, machine=addr.machine, status=ack.status, detail=ack.detail
+                )
+            )
         return 1

@@ -55,6 +55,7 @@ from tonle.io.clock import Clock
 from tonle.io.influxql import InfluxQLClient, InfluxQLError
 from tonle.io.mqtt import MqttConnection
 from tonle.io.writers import WriteError, Writer
+from tonle.messages import _
 from tonle.security.commands import load_signer
 
 __all__ = ["AnalyticsService", "LineResult", "ShiftKpiWriter"]
@@ -139,12 +140,10 @@ class AnalyticsService:
         a = self.cfg.analytics
         signer = load_signer(Path(a.signing_key), a.signer)
         log.info(
-            "analytics signs commands as %r with %s; each gateway trusts it with, under "
-            "[agent.trusted_keys]: %s = %r",
-            signer.name,
-            a.signing_key,
-            signer.name,
-            signer.public_text,
+            _(
+                "analytics signs commands as {name!r} with {key}; each gateway trusts it with, under "
+                "[agent.trusted_keys]: {name} = {public!r}"
+            ).format(name=signer.name, key=a.signing_key, public=signer.public_text)
         )
         self.outbox = Outbox(self.mqtt, a.site, signer=signer)
 
@@ -154,15 +153,19 @@ class AnalyticsService:
             try:
                 await self.run_once(self.clock.now_ns())
                 if skipped:
-                    log.info("analytics is back after skipping %d rounds", skipped)
+                    log.info(_("analytics is back after skipping {n} rounds").format(n=skipped))
                 skipped = 0
             except (InfluxQLError, WriteError) as exc:
                 # Once when it starts, then once a minute: an outage must not flood the log.
                 if skipped % max(1, round(SKIP_LOG_EVERY_S / self.cfg.analytics.interval_s)) == 0:
-                    log.warning("analytics skipped this round (%d so far): %s", skipped + 1, exc)
+                    log.warning(
+                        _("analytics skipped this round ({n} so far): {reason}").format(
+                            n=skipped + 1, reason=exc
+                        )
+                    )
                 skipped += 1
             except Exception:  # the service must outlive one bad round; the traceback is logged
-                log.exception("analytics round failed; trying again next interval")
+                log.exception(_("analytics round failed; trying again next interval"))
             await self.clock.sleep(self.cfg.analytics.interval_s)
 
     async def run_once(self, end_ns: int) -> list[LineResult]:

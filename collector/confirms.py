@@ -31,6 +31,7 @@ from tonle.contract.confirm import (
     parse_spool_ref,
 )
 from tonle.io.mqtt import MqttConnection, MqttError
+from tonle.messages import _
 
 __all__ = ["Confirmer", "refs_from_json", "refs_to_json", "spool_ref_of"]
 
@@ -110,7 +111,10 @@ class Confirmer:
                 self.mqtt.publish_nowait(confirm_topic(gateway), encode_confirm(msg), qos=1)
             except MqttError as exc:  # the gateway sends again when no confirmation comes
                 log.warning(
-                    "could not confirm to gateway %r (%s); it will send those messages again", gateway, exc
+                    _(
+                        "could not confirm to gateway {gateway!r} ({reason}); "
+                        "it will send those messages again"
+                    ).format(gateway=gateway, reason=exc)
                 )
                 continue
             self.sent += 1

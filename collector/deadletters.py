@@ -15,6 +15,7 @@ import msgspec
 from collector.stats import CollectorStats
 from tonle.io.mqtt import MqttConnection
 from tonle.io.writers import RejectedLine
+from tonle.messages import _
 
 __all__ = ["DeadLetters"]
 
@@ -42,7 +43,7 @@ class DeadLetters:
         self.stats.dead_letters += 1
         key = category or reason.split(":")[0][:60]
         self.stats.dead_letter_reasons[key] = self.stats.dead_letter_reasons.get(key, 0) + 1
-        log.warning("dead letter from %r: %s", topic[:200], reason)
+        log.warning(_("dead letter from {topic!r}: {reason}").format(topic=topic[:200], reason=reason))
         body = msgspec.json.encode(
             _DeadLetter(1, time.time_ns(), topic, reason, payload[:2048].decode("utf-8", "replace"))
         )

@@ -27,6 +27,7 @@ from tonle.config.sections import CollectorConfig
 from tonle.contract import PayloadError, TopicError
 from tonle.contract.confirm import SpoolRef
 from tonle.io.mqtt import MqttConnection
+from tonle.messages import _
 from tonle.security.names import Confusable
 
 __all__ = ["AckPipeline"]
@@ -130,7 +131,9 @@ class AckPipeline:
             return 0
         except Exception:  # a decoder bug must not stop good traffic: park the message, keep going
             log.exception(
-                "internal error mapping a message from %r; it goes to the dead letters", msg.topic[:200]
+                _("internal error mapping a message from {topic!r}; it goes to the dead letters").format(
+                    topic=msg.topic[:200]
+                )
             )
             self.dead_letters.send(
                 msg.topic, msg.payload, "internal error: the collector could not map this message; report it"

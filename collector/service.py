@@ -38,6 +38,7 @@ from tonle.io.influxql import InfluxQLClient, InfluxQLError
 from tonle.io.mqtt import MqttConnection
 from tonle.io.spool import Spool
 from tonle.io.writers import Writer
+from tonle.messages import _
 
 __all__ = [
     "Collector",
@@ -119,7 +120,11 @@ class Collector:
                 names_loaded = stop.is_set() or await self.load_names()
                 await self._subscribe()
                 self.ready.set()
-                log.info("collector %s storing into %s", self.instance, self.cfg.influxdb.url)
+                log.info(
+                    _("collector {name} storing into {url}").format(
+                        name=self.instance, url=self.cfg.influxdb.url
+                    )
+                )
                 async with asyncio.TaskGroup() as tg:
                     batcher = tg.create_task(self.pipeline.batch_loop(), name="collector-batches")
                     others = (
@@ -154,9 +159,10 @@ class Collector:
             n = await self.names.load(self.reader)
         except InfluxQLError as exc:
             log.warning(
-                "could not read the names already stored (%s): until it works, new names are compared "
-                "only with the names seen since start; retrying",
-                exc,
+                _(
+                    "could not read the names already stored ({reason}): until it works, new names are "
+                    "compared only with the names seen since start; retrying"
+                ).format(reason=exc)
             )
             return False
         log.debug("look-alike check: %d stored names read", n)
@@ -185,7 +191,7 @@ class Collector:
             try:
                 await self.reckon_completeness()
             except InfluxQLError as exc:
-                log.warning("could not reckon data completeness: %s", exc)
+                log.warning(_("could not reckon data completeness: {reason}").format(reason=exc))
 
     async def reckon_completeness(self, lag_s: float | None = None) -> None:
         """Write `completeness` for the horizon, stamped at the pass time rounded to the interval."""
@@ -255,7 +261,7 @@ def make_writer(cfg: TonleConfig) -> Writer:
 def make_reader(cfg: TonleConfig) -> InfluxQLClient | None:
     """An InfluxQL client for the completeness reckoning, or None where the database has no InfluxQL."""
     if cfg.influxdb.api != "v1":
-        log.info("database speaks the v2 API only: data completeness is not reckoned by the collector")
+        log.info(_("database speaks the v2 API only: data completeness is not reckoned by the collector"))
         return None
     return influxql_client(cfg)
 

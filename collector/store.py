@@ -26,6 +26,7 @@ from tonle.contract.confirm import SpoolRef
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.spool import Spool, SpoolError
 from tonle.io.writers import RejectedLine, WriteError, Writer
+from tonle.messages import _
 
 __all__ = ["RETRY", "SPOOL_TOPIC", "Store", "Where", "open_spool", "parse_spool_topic", "spool_topic"]
 
@@ -42,16 +43,16 @@ SPOOL_TOPIC = "lines/gzip"
 def open_spool(c: CollectorConfig) -> Spool | None:
     """The collector's spool, or None if it is disabled or cannot be opened (the broker holds the data)."""
     if c.spool_max_mb == 0:
-        log.info("collector spool disabled: during a database outage the broker holds the data")
+        log.info(_("collector spool disabled: during a database outage the broker holds the data"))
         return None
     try:
         return Spool(Path(c.spool_path), c.spool_max_mb * 2**20)
     except (SpoolError, OSError) as exc:
         log.error(
-            "cannot open the collector spool %s (%s); running without it: during a database "
-            "outage the broker holds the data. Fix collector.spool_path or its disk.",
-            c.spool_path,
-            exc,
+            _(
+                "cannot open the collector spool {path} ({reason}); running without it: during a database "
+                "outage the broker holds the data. Fix collector.spool_path or its disk."
+            ).format(path=c.spool_path, reason=exc)
         )
         return None
 
@@ -100,7 +101,7 @@ class Store:
         """Use `spool` (None: no spool); batches left in it from before are replayed."""
         self.spool = spool
         if spool is not None and spool.depth:
-            log.info("collector spool holds %d batches from before; replaying them", spool.depth)
+            log.info(_("collector spool holds {n} batches from before; replaying them").format(n=spool.depth))
             self.has_data.set()
 
     def close(self) -> None:
@@ -116,7 +117,7 @@ class Store:
                 return
             except WriteError as exc:
                 delay = backoff.next_delay()
-                log.warning("%s; retrying in %.1fs", exc, delay)
+                log.warning(_("{reason}; retrying in {seconds:.1f}s").format(reason=exc, seconds=delay))
                 await asyncio.sleep(delay)
 
     async def store_or_spool(self, lines: bytes, points: int, refs: Sequence[SpoolRef] = ()) -> Where:
@@ -164,16 +165,20 @@ class Store:
         payload = gzip.compress(lines, compresslevel=1)
         if spool.size_bytes + len(payload) + 64 > spool.max_bytes:
             log.warning(
-                "collector spool %s is full (%d MB); holding acks so the broker keeps the data. "
-                "Bring the database back or raise collector.spool_max_mb.",
-                spool.path,
-                spool.max_bytes // 2**20,
+                _(
+                    "collector spool {path} is full ({mb} MB); holding acks so the broker keeps the data. "
+                    "Bring the database back or raise collector.spool_max_mb."
+                ).format(path=spool.path, mb=spool.max_bytes // 2**20)
             )
             return False
         try:
             spool.append([(spool_topic(points, refs), payload)])
         except SpoolError as exc:
-            log.error("could not spool a batch (%s); holding acks so the broker keeps the data", exc)
+            log.error(
+                _("could not spool a batch ({reason}); holding acks so the broker keeps the data").format(
+                    reason=exc
+                )
+            )
             return False
         self.stats.spooled_batches += 1
         self.stats.spooled_points += points
@@ -190,7 +195,7 @@ class Store:
                 self.has_data.clear()
                 self.on_drained()
                 continue
-            (batch_id, topic, payload), *_ = spool.peek(0, 1)
+            (batch_id, topic, payload), *_later = spool.peek(0, 1)
             points, refs = parse_spool_topic(topic)
             t0 = time.perf_counter()
             try:
@@ -201,7 +206,7 @@ class Store:
                 await backoff.failed(exc.retry_after_s)
                 continue
             if not self.db_up:
-                log.info("database is back; replaying %d spooled batches", spool.depth)
+                log.info(_("database is back; replaying {n} spooled batches").format(n=spool.depth))
             backoff.succeeded()
             spool.ack([batch_id])
             self._stored(rejected, points, (time.perf_counter() - t0) * 1000)
@@ -211,7 +216,7 @@ class Store:
     def _went_down(self, exc: WriteError) -> None:
         if self.db_up:
             where = "the spool" if self.spool is not None else "the broker (no collector spool)"
-            log.warning("%s; batches go to %s until it is back", exc, where)
+            log.warning(_("{reason}; batches go to {where} until it is back").format(reason=exc, where=where))
         self.db_up = False
 
     def _stored(self, rejected: list[RejectedLine], points: int, ms: float) -> None:

@@ -296,7 +296,11 @@ class Agent:
             confirm = decode_confirm(msg.payload)
         except ValueError as exc:
             self.stats.bad_confirms += 1
-            log.warning("ignored a malformed confirmation on %r: %s", msg.topic, exc)
+            log.warning(
+                _("ignored a malformed confirmation on {topic!r}: {reason}").format(
+                    topic=msg.topic, reason=exc
+                )
+            )
             return
         self.publisher.confirm(confirm)
 

@@ -122,13 +122,14 @@ class CommandDesk:
             )
         else:
             log.info(
-                "command %s %s on %s by %s: %s %s",
-                cmd.id,
-                cmd.action,
-                addr.machine,
-                decision.signer,
-                decision.status,
-                decision.detail,
+                _("command {id} {action} on {machine} by {signer}: {status} {detail}").format(
+                    id=cmd.id,
+                    action=cmd.action,
+                    machine=addr.machine,
+                    signer=decision.signer,
+                    status=decision.status,
+                    detail=decision.detail,
+                )
             )
         self._send(addr, ack)
 

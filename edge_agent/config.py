@@ -21,7 +21,7 @@ import msgspec
 from tonle.config import AgentConfig, MqttConfig, Problem, Section, files_beside, parse_config, read_toml
 from tonle.config.pdm import MachineTypePdm, with_default_types
 from tonle.io.clock import Clock
-from tonle.messages import render
+from tonle.messages import N_, _, render
 from tonle.security.names import Confusable, LookAlikes
 from tonle.sources.base import Source
 from tonle.sources.registry import DeviceConfig, GatewayContext, build_source, source_types
@@ -46,12 +46,14 @@ class GatewayConfig(Section, frozen=True):
         """What no single device section can see: no devices, a machine under two, look-alike
         machine names, a missing driver."""
         if not self.devices:
-            return [Problem("devices", "is empty", "add at least one [[devices]] section with a type")]
+            return [Problem("devices", _("is empty"), _("add at least one [[devices]] section with a type"))]
         found: list[Problem] = []
         machines = Counter(m for d in self.devices for m in d.machines())
         found.extend(
             Problem(
-                "", f"machine {m!r} is listed under more than one device", "every machine needs its own name"
+                "",
+                _("machine {machine!r} is listed under more than one device").format(machine=m),
+                _("every machine needs its own name"),
             )
             for m, n in sorted(machines.items())
             if n > 1
@@ -61,7 +63,8 @@ class GatewayConfig(Section, frozen=True):
             st = source_types()[str(type(d).__struct_config__.tag)]
             why = st.unavailable()
             if why is not None:
-                found.append(Problem("", why.message, why.fix, device=f"device {d.name!r}"))
+                device = _("{label} {name!r}").format(label=_(d.config_label), name=d.name)
+                found.append(Problem("", render(why.message, why.data), render(why.fix, why.data), device))
         return found
 
     def machine_table(self) -> dict[str, MachineTypePdm]:
@@ -89,7 +92,12 @@ def _look_alikes(devices: list[DeviceConfig]) -> list[Problem]:
                 continue
             exc = Confusable("machine", machine, other)
             found.append(
-                Problem("", render(exc.message, exc.data), render(exc.fix, exc.data), f"device {d.name!r}")
+                Problem(
+                    "",
+                    render(exc.message, exc.data),
+                    render(exc.fix, exc.data),
+                    _("{label} {name!r}").format(label=_(d.config_label), name=d.name),
+                )
             )
     return found
 
@@ -100,7 +108,7 @@ def load_gateway_config(
     """Read and check a gateway config; `default_devices` stand in when it lists none."""
     data: dict[str, Any] = {}
     if path is not None:  # certificate paths are relative to the config (a `tonle provision` folder)
-        data = files_beside(read_toml(path, "gateway config"), Path(path).parent)
+        data = files_beside(read_toml(path, N_("gateway config")), Path(path).parent)
     if default_devices is not None and not data.get("devices"):
         data["devices"] = default_devices
     return parse_config(data, source=str(path or "defaults"), root=GatewayConfig)

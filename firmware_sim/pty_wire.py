@@ -24,6 +24,8 @@ from collections import deque
 from pathlib import Path
 from typing import Protocol
 
+from tonle.messages import _
+
 __all__ = ["KICK_S", "PtyWire", "WireUser"]
 
 log = logging.getLogger("tonle.sim.serial")
@@ -152,7 +154,9 @@ class PtyWire:
         except BlockingIOError:
             return
         except OSError as exc:  # cannot happen while we hold the slave; say so if it does
-            log.warning("%s: reading the pty failed: %s", self._label, exc)
+            log.warning(
+                _("{device}: reading the pty failed: {reason}").format(device=self._label, reason=exc)
+            )
             return
         self._received += len(data)
         self._user.data_received(data)

@@ -15,6 +15,7 @@ import msgspec
 
 from tonle.config.problems import Problem
 from tonle.io.clock import Clock
+from tonle.messages import _
 from tonle.sources.base import Source
 from tonle.sources.registry import DeviceConfig, GatewayContext, SourceType
 
@@ -40,16 +41,20 @@ class SimDeviceConfig(DeviceConfig, tag="sim", frozen=True, kw_only=True):
             found.append(
                 Problem(
                     "wearing_station",
-                    f"is {self.wearing_station}, not a station of this {self.stations}-station line",
-                    f"use 0..{self.stations - 1}, or -1 for none",
+                    _("is {station}, not a station of this {stations}-station line").format(
+                        station=self.wearing_station, stations=self.stations
+                    ),
+                    _("use 0..{last}, or -1 for none").format(last=self.stations - 1),
                 )
             )
         if not 0.3 <= self.speed_min <= self.speed_max <= 1.0:
             found.append(
                 Problem(
                     "speed_min",
-                    f"({self.speed_min:g}) and speed_max ({self.speed_max:g}) are out of order or range",
-                    "need 0.3 <= speed_min <= speed_max <= 1.0",
+                    _("({low:g}) and {high_key} ({high:g}) are out of order or range").format(
+                        low=self.speed_min, high_key="speed_max", high=self.speed_max
+                    ),
+                    _("need 0.3 <= speed_min <= speed_max <= 1.0"),
                 )
             )
         return found

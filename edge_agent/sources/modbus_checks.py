@@ -21,16 +21,18 @@ from edge_agent.sources.modbus_config import (
 )
 from tonle.config.problems import Problem, join_key
 from tonle.contract import MACHINE_STATES
+from tonle.messages import N_, _
 from tonle.protocols.modbus_registers import raw_range, width
 
 __all__ = ["bus_problems", "command_problems", "device_problems", "register_problems"]
 
 _LAST_REGISTER = 65535
+PAST_LAST = N_("puts a {type} at {address}, past register 65535")
 
 
 def bus_problems(bus: ModbusRtuBusConfig) -> list[Problem]:
     if not bus.devices:
-        return [Problem("devices", "is empty", "a bus needs at least one device")]
+        return [Problem("devices", _("is empty"), _("a bus needs at least one device"))]
     found: list[Problem] = []
     units: dict[int, int] = {}
     machines: dict[str, int] = {}
@@ -40,16 +42,20 @@ def bus_problems(bus: ModbusRtuBusConfig) -> list[Problem]:
             found.append(
                 Problem(
                     f"{where}.unit",
-                    f"is {dev.unit}, the address of devices[{units[dev.unit]}] too",
-                    "every device on one RS-485 bus needs its own address",
+                    _("is {unit}, the address of {other} too").format(
+                        unit=dev.unit, other=f"devices[{units[dev.unit]}]"
+                    ),
+                    _("every device on one RS-485 bus needs its own address"),
                 )
             )
         if dev.machine in machines:
             found.append(
                 Problem(
                     f"{where}.machine",
-                    f"is '{dev.machine}', the machine of devices[{machines[dev.machine]}] too",
-                    "give every machine its own name",
+                    _("is '{machine}', the machine of {other} too").format(
+                        machine=dev.machine, other=f"devices[{machines[dev.machine]}]"
+                    ),
+                    _("give every machine its own name"),
                 )
             )
         units.setdefault(dev.unit, i)
@@ -60,7 +66,7 @@ def bus_problems(bus: ModbusRtuBusConfig) -> list[Problem]:
 
 def device_problems(dev: RtuDeviceConfig | ModbusTcpDeviceConfig) -> list[Problem]:
     if not dev.registers:
-        return [Problem("registers", "is empty", "a device needs at least one register to poll")]
+        return [Problem("registers", _("is empty"), _("a device needs at least one register to poll"))]
     found: list[Problem] = []
     seen: dict[str, int] = {}
     roles: dict[str, int] = {}
@@ -70,8 +76,10 @@ def device_problems(dev: RtuDeviceConfig | ModbusTcpDeviceConfig) -> list[Proble
             found.append(
                 Problem(
                     f"{where}.field",
-                    f"is '{reg.field}', the field of registers[{seen[reg.field]}] too",
-                    "give every register its own field name",
+                    _("is '{field}', the field of {other} too").format(
+                        field=reg.field, other=f"registers[{seen[reg.field]}]"
+                    ),
+                    _("give every register its own field name"),
                 )
             )
         seen.setdefault(reg.field, i)
@@ -80,8 +88,8 @@ def device_problems(dev: RtuDeviceConfig | ModbusTcpDeviceConfig) -> list[Proble
                 found.append(
                     Problem(
                         f"{where}.role",
-                        f"is {reg.role!r} a second time",
-                        f"only one register may be {reg.role!r}",
+                        _("is {role!r} a second time").format(role=reg.role),
+                        _("only one register may be {role!r}").format(role=reg.role),
                     )
                 )
             roles.setdefault(reg.role, i)
@@ -89,8 +97,8 @@ def device_problems(dev: RtuDeviceConfig | ModbusTcpDeviceConfig) -> list[Proble
         found.append(
             Problem(
                 "registers",
-                "has only one of the 'count_total' and 'count_good' registers",
-                "a count needs both (the published count carries both)",
+                _("has only one of the 'count_total' and 'count_good' registers"),
+                _("a count needs both (the published count carries both)"),
             )
         )
     found.extend(_overlaps(dev.registers))
@@ -101,8 +109,10 @@ def device_problems(dev: RtuDeviceConfig | ModbusTcpDeviceConfig) -> list[Proble
             found.append(
                 Problem(
                     f"{where}.action",
-                    f"is '{cmd.action}', the action of commands[{actions[cmd.action]}] too",
-                    "configure each action once",
+                    _("is '{action}', the action of {other} too").format(
+                        action=cmd.action, other=f"commands[{actions[cmd.action]}]"
+                    ),
+                    _("configure each action once"),
                 )
             )
         actions.setdefault(cmd.action, i)
@@ -116,27 +126,31 @@ def register_problems(reg: RegisterConfig) -> list[Problem]:
         found.append(
             Problem(
                 "type",
-                f"is set on a {reg.function}, which is one bit (0 or 1)",
-                "leave type, word_order and byte_order out",
+                _("is set on a {function}, which is one bit (0 or 1)").format(function=reg.function),
+                _("leave type, word_order and byte_order out"),
             )
         )
     if reg.address + reg.width > _LAST_REGISTER + 1:
         found.append(
-            Problem("address", f"puts a {reg.type} at {reg.address}, past register 65535", "use a lower one")
+            Problem("address", _(PAST_LAST).format(type=reg.type, address=reg.address), _("use a lower one"))
         )
     if reg.scale == 0:
-        found.append(Problem("scale", "is 0, which would make every reading 0", "use 1 for no scaling"))
+        found.append(Problem("scale", _("is 0, which would make every reading 0"), _("use 1 for no scaling")))
     if reg.role in ("count_total", "count_good", "state") and reg.type == "float32":
         found.append(
             Problem(
                 "type",
-                f"is float32, but a {reg.role} register holds an integer",
-                "use int16, uint16, int32 or uint32",
+                _("is float32, but a {role} register holds an integer").format(role=reg.role),
+                _("use int16, uint16, int32 or uint32"),
             )
         )
     if reg.role in ("count_total", "count_good") and bits:
         found.append(
-            Problem("function", f"is {reg.function}, but a counter cannot be one bit", "use holding or input")
+            Problem(
+                "function",
+                _("is {function}, but a counter cannot be one bit").format(function=reg.function),
+                _("use holding or input"),
+            )
         )
     found.extend(_states_problems(reg, bits))
     return found
@@ -146,11 +160,13 @@ def _states_problems(reg: RegisterConfig, bits: bool) -> list[Problem]:
     if reg.role != "state":
         if reg.states:
             return [
-                Problem("states", 'is only for a register with role = "state"', "remove it, or set the role")
+                Problem(
+                    "states", _('is only for a register with role = "state"'), _("remove it, or set the role")
+                )
             ]
         return []
     if not reg.states:
-        return [Problem("states", "is missing", 'a state register needs a table, e.g. { 0 = "idle" }')]
+        return [Problem("states", _("is missing"), _('a state register needs a table, e.g. { 0 = "idle" }'))]
     found: list[Problem] = []
     lo, hi = (0, 1) if bits else raw_range(reg.type)
     for code, name in reg.states.items():
@@ -158,14 +174,16 @@ def _states_problems(reg: RegisterConfig, bits: bool) -> list[Problem]:
             found.append(
                 Problem(
                     f"states.{code}",
-                    f"is '{name}', which is not a Tonle state",
-                    f"use one of: {', '.join(MACHINE_STATES)}",
+                    _("is '{name}', which is not a Tonle state").format(name=name),
+                    _("use one of: {choices}").format(choices=", ".join(MACHINE_STATES)),
                 )
             )
         if not lo <= code <= hi:
             found.append(
                 Problem(
-                    f"states.{code}", f"is a code a {reg.type} register never holds", f"use {lo:g}..{hi:g}"
+                    f"states.{code}",
+                    _("is a code a {type} register never holds").format(type=reg.type),
+                    _("use {lo:g}..{hi:g}").format(lo=lo, hi=hi),
                 )
             )
     return found
@@ -181,9 +199,19 @@ def _overlaps(registers: list[RegisterConfig]) -> list[Problem]:
                 found.append(
                     Problem(
                         join_key(f"registers[{index[id(b)]}]", "address"),
-                        f"puts {function} {b.address} ('{b.field}') inside registers[{index[id(a)]}] "
-                        f"('{a.field}', {a.type} at {a.address})",
-                        "each register holds one value",
+                        _(
+                            "puts {function} {address} ('{field}') inside {other} "
+                            "('{other_field}', {type} at {other_address})"
+                        ).format(
+                            function=function,
+                            address=b.address,
+                            field=b.field,
+                            other=f"registers[{index[id(a)]}]",
+                            other_field=a.field,
+                            type=a.type,
+                            other_address=a.address,
+                        ),
+                        _("each register holds one value"),
                     )
                 )
     return found
@@ -191,13 +219,19 @@ def _overlaps(registers: list[RegisterConfig]) -> list[Problem]:
 
 def command_problems(cmd: CommandConfig) -> list[Problem]:
     if cmd.scale == 0:
-        return [Problem("scale", "is 0", "use a scale other than 0 (raw = value / scale)")]
+        return [Problem("scale", _("is 0"), _("use a scale other than 0 (raw = value / scale)"))]
     found: list[Problem] = []
     if not cmd.min < cmd.max:
-        found.append(Problem("min", f"({cmd.min:g}) is not below max ({cmd.max:g})", "swap them"))
+        found.append(
+            Problem(
+                "min",
+                _("({min:g}) is not below max ({max:g})").format(min=cmd.min, max=cmd.max),
+                _("swap them"),
+            )
+        )
     if cmd.address + width(cmd.type) > _LAST_REGISTER + 1:
         found.append(
-            Problem("address", f"puts a {cmd.type} at {cmd.address}, past register 65535", "use a lower one")
+            Problem("address", _(PAST_LAST).format(type=cmd.type, address=cmd.address), _("use a lower one"))
         )
     lo, hi = raw_range(cmd.type)
     for key, value in (("min", cmd.min), ("max", cmd.max)):
@@ -206,8 +240,10 @@ def command_problems(cmd: CommandConfig) -> list[Problem]:
             found.append(
                 Problem(
                     key,
-                    f"is {value:g}, which is {raw:g} raw: a {cmd.type} register cannot hold it",
-                    f"keep the raw value within {lo:g}..{hi:g} (raw = value / scale)",
+                    _("is {value:g}, which is {raw:g} raw: a {type} register cannot hold it").format(
+                        value=value, raw=raw, type=cmd.type
+                    ),
+                    _("keep the raw value within {lo:g}..{hi:g} (raw = value / scale)").format(lo=lo, hi=hi),
                 )
             )
     return found

@@ -236,7 +236,11 @@ class SerialNodeSource:
             if self._boot is not None:  # the node rebooted: its seq starts again; a new window
                 self.stats.node_resets += 1
                 self._old_boots.append(self._boot)
-                log.warning("%s: node rebooted (boot %s -> %s)", self.name, self._boot, frame.boot)
+                log.warning(
+                    _("{device}: node rebooted (boot {before} -> {after})").format(
+                        device=self.name, before=self._boot, after=frame.boot
+                    )
+                )
             self._boot, self._window, self._acked = frame.boot, sc.SeqWindow(), 0
         if self._window.seen(frame.seq):
             self.stats.duplicates += 1

@@ -12,6 +12,7 @@ import msgspec
 
 from tonle.config.problems import ConfigError, Problem
 from tonle.io.clock import Clock
+from tonle.messages import _
 from tonle.sources.base import Source
 from tonle.sources.registry import DeviceConfig, GatewayContext, SourceType
 
@@ -51,14 +52,22 @@ class SerialDeviceConfig(DeviceConfig, tag="serial", frozen=True, kw_only=True):
             found.append(
                 Problem(
                     "reconnect_min_s",
-                    f"({self.reconnect_min_s:g}) is above reconnect_max_s ({self.reconnect_max_s:g})",
-                    "make min <= max",
+                    _("({low:g}) is above {high_key} ({high:g})").format(
+                        low=self.reconnect_min_s, high_key="reconnect_max_s", high=self.reconnect_max_s
+                    ),
+                    _("make {low_key} <= {high_key}").format(
+                        low_key="reconnect_min_s", high_key="reconnect_max_s"
+                    ),
                 )
             )
         if self.speed_min > self.speed_max:
             found.append(
                 Problem(
-                    "speed_min", f"({self.speed_min:g}) is above speed_max ({self.speed_max:g})", "swap them"
+                    "speed_min",
+                    _("({low:g}) is above {high_key} ({high:g})").format(
+                        low=self.speed_min, high_key="speed_max", high=self.speed_max
+                    ),
+                    _("swap them"),
                 )
             )
         unknown = sorted(set(self.allowed_commands) - set(ACTIONS))
@@ -66,8 +75,8 @@ class SerialDeviceConfig(DeviceConfig, tag="serial", frozen=True, kw_only=True):
             found.append(
                 Problem(
                     "allowed_commands",
-                    f"names unknown actions: {', '.join(unknown)}",
-                    f"choose from {', '.join(ACTIONS)}",
+                    _("names unknown actions: {actions}").format(actions=", ".join(unknown)),
+                    _("choose from {actions}").format(actions=", ".join(ACTIONS)),
                 )
             )
         return found

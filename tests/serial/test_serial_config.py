@@ -24,7 +24,7 @@ def test_a_minimal_section_decodes_with_safe_defaults() -> None:
     ("extra", "message"),
     [
         ({"baud": 9600}, "unknown field `baud`"),
-        ({"reconnect_min_s": 5.0, "reconnect_max_s": 1.0}, "make min <= max"),
+        ({"reconnect_min_s": 5.0, "reconnect_max_s": 1.0}, "make reconnect_min_s <= reconnect_max_s"),
         ({"allowed_commands": ["set_speed", "reboot"]}, "'allowed_commands' names unknown actions: reboot"),
         ({"speed_min": 0.9, "speed_max": 0.5}, r"'speed_min' \(0.9\) is above speed_max \(0.5\); swap them"),
         ({"read_timeout_s": 0}, r"Expected `float` >= 0.0|Expected `float` > 0.0"),

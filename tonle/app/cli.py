@@ -11,7 +11,8 @@ and keeps its traceback. Every text of the command comes from the message catalo
 The language: `--lang en|km`, given before or after the sub-command (`tonle --lang km
 report ...` or `tonle report --lang km ...`), else `[plant] language` of the config the
 command reads, else LANG/LANGUAGE, else English. `--lang` is looked for before the
-parser is built, so the help itself is worded in it.
+parser is built, so the help itself is worded in it, argparse's own words too
+(`tonle.app.argparse_words`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tonle.app import provision
+from tonle.app.argparse_words import speaking_tonle
 from tonle.app.drill_names import DRILLS
 from tonle.config import ConfigError, TonleConfig, load_config
 from tonle.errors import TonleError, file_error
@@ -337,7 +339,8 @@ def _fail(command: str, exc: BaseException, errors: list[Exception], debug: bool
 
 def main(argv: list[str] | None = None) -> int:
     set_language(_early_language(argv))  # None: the environment's choice, until a config says
-    args = _parser().parse_args(argv)
+    with speaking_tonle():  # argparse's "usage:", "options:" and errors in the chosen language too
+        args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

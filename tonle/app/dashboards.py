@@ -26,7 +26,7 @@ from typing import IO, Any
 from tonle.app.dashboard_look import apply_look
 from tonle.errors import TonleError
 from tonle.look import SEVERITY, STATES
-from tonle.messages import DOMAIN, LOCALE_DIR, N_
+from tonle.messages import DOMAIN, LOCALE_DIR, N_, _
 
 __all__ = [
     "CONTEXT",
@@ -335,10 +335,12 @@ def main(argv: list[str] | None = None) -> int:
             if not args.check:
                 (out / name).unlink()
     if args.check and stale:
-        print("out of date (run `make dashboards`): " + ", ".join(stale), file=sys.stderr)
+        print(
+            _("out of date (run `make dashboards`): {files}").format(files=", ".join(stale)), file=sys.stderr
+        )
         return 1
     for path in stale:
-        print(f"wrote {path}")
+        print(_("wrote {path}").format(path=path))
     return 0
 
 

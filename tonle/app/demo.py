@@ -63,7 +63,7 @@ from tonle.errors import ServiceError, TonleError
 from tonle.io.clock import WallClock
 from tonle.io.connect import influx_writer, influxql_client
 from tonle.io.influxql import InfluxQLClient
-from tonle.messages import N_
+from tonle.messages import N_, _
 from tonle.security.commands import load_signer
 
 __all__ = ["DRILLS", "CollectorHealth", "DemoOptions", "print_summary", "run_demo"]
@@ -163,10 +163,10 @@ async def services(
         await asyncio.to_thread(db.start)
         influx = await asyncio.to_thread(secure_influxdb, db, cfg.influxdb)
         log.info(
-            "started mosquitto (TLS) on port %d and influxd on port %d (data in %s)",
-            broker.port,
-            db.port,
-            folder,
+            _(
+                "started mosquitto (TLS) on port {broker_port} and influxd on port {db_port} "
+                "(data in {folder})"
+            ).format(broker_port=broker.port, db_port=db.port, folder=folder)
         )
         yield Services(
             replace_struct(cfg, mqtt=identities["analytics"], influxdb=influx), broker, db, identities
@@ -336,10 +336,12 @@ class _Run:
         """Stop the gateway, wait for the collector to store what it holds, and count."""
         nodes, q, folder = self.nodes, self.q, self.folder
         if not await nodes_delivered(nodes):
-            log.warning("the gateway did not read everything the sensor nodes hold")
+            log.warning(_("the gateway did not read everything the sensor nodes hold"))
         code = await asyncio.to_thread(self.agent.stop)
         if code not in (0, None):
-            log.warning("the agent exited with code %s; see %s", code, self.agent.log)
+            log.warning(
+                _("the agent exited with code {code}; see {log}").format(code=code, log=self.agent.log)
+            )
         spooled = spooled_counts(folder / "gateway" / "spool.sqlite")
         # Serial machines: what the nodes sent; Modbus machines: what the agent polled.
         published = {k: n for k, n in spooled.samples.items() if k[0] not in nodes.nodes}
@@ -375,7 +377,11 @@ class _Run:
         self.agent.stop(timeout=10)
         code = self.collector.stop(timeout=20)
         if code not in (0, None, -signal.SIGTERM):  # SIGTERM while it was still starting
-            log.warning("the collector exited with code %s; see %s", code, self.collector.log)
+            log.warning(
+                _("the collector exited with code {code}; see {log}").format(
+                    code=code, log=self.collector.log
+                )
+            )
 
 
 @contextlib.asynccontextmanager

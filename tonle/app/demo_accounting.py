@@ -26,7 +26,7 @@ from tonle.config import TonleConfig
 from tonle.errors import ServiceError
 from tonle.io.influxql import InfluxQLClient, InfluxQLError, quote_str
 from tonle.io.spool import Spool
-from tonle.messages import N_
+from tonle.messages import N_, _
 from tonle.schema import COMMANDS, PIPELINE, PRODUCTION, STATE, STORED_AS, TELEMETRY
 
 log = logging.getLogger("tonle.app.demo")
@@ -88,31 +88,43 @@ async def drain(
             left = missing(published, await stored_counts(q, spec, 0))
         if left == 0:
             log.info(
-                "the database holds all %d samples (%.0fs after the run)", target, time.monotonic() - start
+                _("the database holds all {target} samples ({seconds:.0f}s after the run)").format(
+                    target=target, seconds=time.monotonic() - start
+                )
             )
             return
         if not collector.running:
             log.error(
-                "the collector stopped (exit code %s) with %d of %d samples not stored; "
-                "its log %s ends with:\n%s",
-                collector.exit_code,
-                left,
-                target,
-                collector.log,
-                collector.tail(),
+                _(
+                    "the collector stopped (exit code {code}) with {left} of {target} samples not stored; "
+                    "its log {log} ends with:\n{tail}"
+                ).format(
+                    code=collector.exit_code,
+                    left=left,
+                    target=target,
+                    log=collector.log,
+                    tail=collector.tail(),
+                )
             )
             return
         if time.monotonic() >= note:
-            log.info("waiting for the collector to store the last %d of %d samples", left, target)
+            log.info(
+                _("waiting for the collector to store the last {left} of {target} samples").format(
+                    left=left, target=target
+                )
+            )
             note += 10
         await asyncio.sleep(0.5)
     log.warning(
-        "after %.0fs the database still misses %s of the %d samples published: the collector is stuck or "
-        "lost them; look for errors in %s (and the broker's log in mosquitto/)",
-        DRAIN_TIMEOUT_S,
-        left if left >= 0 else "(database unreachable)",
-        target,
-        collector.log,
+        _(
+            "after {seconds:.0f}s the database still misses {left} of the {target} samples published: the "
+            "collector is stuck or lost them; look for errors in {log} (and the broker's log in mosquitto/)"
+        ).format(
+            seconds=DRAIN_TIMEOUT_S,
+            left=left if left >= 0 else _("(database unreachable)"),
+            target=target,
+            log=collector.log,
+        )
     )
 
 
@@ -216,7 +228,7 @@ async def final_health(
             break
         await asyncio.sleep(0.3)
     else:
-        log.warning("the collector wrote no health row after the run; its counters may be a little behind")
+        log.warning(_("the collector wrote no health row after the run; its counters may be a little behind"))
     await health.refresh(q)
     return health
 

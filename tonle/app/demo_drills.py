@@ -32,7 +32,7 @@ from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.contract import MachineAddress, subscription
 from tonle.errors import ServiceError
 from tonle.io.mqtt import MqttError
-from tonle.messages import N_, render
+from tonle.messages import N_, _, render
 
 __all__ = ["DRILLS", "Drill", "DrillError", "Plant"]
 
@@ -109,46 +109,55 @@ class Drill:
         """A rogue client tries to connect, to speak for the line and to move a machine."""
         p = self.plant
         target = MachineAddress(p.spec.site, p.spec.area, p.spec.line, p.spec.stations[0].name)
-        log.warning("DRILL: an intruder on the plant network goes for %s", target.machine)
+        log.warning(
+            _("DRILL: an intruder on the plant network goes for {machine}").format(machine=target.machine)
+        )
         self.mark("intruder_at_s")
         who = Intruder(self.broker, p.agent, target, p.folder / "analytics.key", p.svc.cfg.analytics.signer)
         self.intruder_report = await who.run()
         self.mark("intruder_done_at_s")
         report = self.intruder_report
         log.warning(
-            "DRILL: intruder: %d attempts, %d refused by the broker, %d by the gateway, %d applied",
-            len(report["attempts"]),
-            report["refused_by_broker"],
-            report["refused_by_gateway"],
-            report["applied"],
+            _(
+                "DRILL: intruder: {attempts} attempts, {by_broker} refused by the broker, "
+                "{by_gateway} by the gateway, {applied} applied"
+            ).format(
+                attempts=len(report["attempts"]),
+                by_broker=report["refused_by_broker"],
+                by_gateway=report["refused_by_gateway"],
+                applied=report["applied"],
+            )
         )
 
     # -- the broker drills ------------------------------------------------------
     async def broker_outage(self) -> None:
         """The broker stops cleanly; it comes back while the collector is held away (SIGSTOP)."""
         log.warning(
-            "DRILL: the broker stops (the plant's network is down); the agent keeps reading into its spool"
+            _("DRILL: the broker stops (the plant's network is down); the agent keeps reading into its spool")
         )
         self.mark("broker_stopped_at_s")
         await asyncio.to_thread(self.broker.stop)
         self.plant.collector.pause()
-        log.warning("DRILL: the collector is held (SIGSTOP): it will reconnect after the gateway")
+        log.warning(_("DRILL: the collector is held (SIGSTOP): it will reconnect after the gateway"))
         await asyncio.sleep(self.duration_s * 0.35)
         await self.gateway_back_first()
         self.plant.collector.resume()
         self.mark("collector_resumed_at_s")
         log.warning(
-            "DRILL: the collector runs again (SIGCONT), reconnects and subscribes; the gateway sends again "
-            "what nobody took, until the collector confirms it stored"
+            _(
+                "DRILL: the collector runs again (SIGCONT), reconnects and subscribes; the gateway sends "
+                "again what nobody took, until the collector confirms it stored"
+            )
         )
 
     async def broker_crash(self) -> None:
         """The broker is SIGKILLed holding messages queued for a collector that is down."""
         await self.queue_for_absent_collector()
         log.warning(
-            "DRILL: the broker loses power (SIGKILL) with %d messages queued for the collector, "
-            "before it has saved them all to disk",
-            self.observed["queued_for_absent_collector"],
+            _(
+                "DRILL: the broker loses power (SIGKILL) with {queued} messages queued for the collector, "
+                "before it has saved them all to disk"
+            ).format(queued=self.observed["queued_for_absent_collector"])
         )
         await asyncio.to_thread(self.broker.kill)
         self.mark("broker_killed_at_s")
@@ -166,10 +175,13 @@ class Drill:
         shutil.rmtree(store)
         self.mark("broker_disk_lost_at_s")
         log.warning(
-            "DRILL: the broker's disk is lost with %d messages queued for the collector (%d bytes); "
-            "it comes back empty: no sessions, no queues, no subscriptions",
-            self.observed["queued_for_absent_collector"],
-            self.observed["broker_store_bytes_lost"],
+            _(
+                "DRILL: the broker's disk is lost with {queued} messages queued for the collector "
+                "({bytes} bytes); it comes back empty: no sessions, no queues, no subscriptions"
+            ).format(
+                queued=self.observed["queued_for_absent_collector"],
+                bytes=self.observed["broker_store_bytes_lost"],
+            )
         )
         await self.gateway_back_first()
         await self.collector_back()
@@ -177,7 +189,7 @@ class Drill:
     async def queue_for_absent_collector(self) -> None:
         """Stop the collector and wait until the broker has accepted messages for it (PUBACK, not 16)."""
         log.warning(
-            "DRILL: the collector's server goes down; the broker queues the gateway's messages for it"
+            _("DRILL: the collector's server goes down; the broker queues the gateway's messages for it")
         )
         stopped = time.time_ns()
         await asyncio.to_thread(self.plant.collector.stop)
@@ -220,36 +232,39 @@ class Drill:
         )
         self.mark("gateway_sent_first_at_s")
         log.warning(
-            "DRILL: the gateway is back first: the broker told it %d times that nobody is subscribed; "
-            "it keeps those messages in its spool",
-            self.observed["no_subscriber_pubacks"],
+            _(
+                "DRILL: the gateway is back first: the broker told it {times} times that nobody is "
+                "subscribed; it keeps those messages in its spool"
+            ).format(times=self.observed["no_subscriber_pubacks"])
         )
 
     async def collector_back(self) -> None:
         self.plant.start_collector()
         self.mark("collector_started_at_s")
-        log.warning("DRILL: the collector starts again, subscribes, and stores what the gateway re-sends")
+        log.warning(_("DRILL: the collector starts again, subscribes, and stores what the gateway re-sends"))
 
     # -- the power cut ----------------------------------------------------------
     async def power_cut(self) -> None:
         """Everything dies at once; it comes back in the worst order (docs/delivery.md, "Drills")."""
         p = self.plant
         log.warning(
-            "DRILL: power cut: the broker, the database, the collector and the gateway die at once "
-            "(SIGKILL), and the analytics with them"
+            _(
+                "DRILL: power cut: the broker, the database, the collector and the gateway die at once "
+                "(SIGKILL), and the analytics with them"
+            )
         )
         kill_at_once([self.broker.proc, self.db.proc, p.agent.proc, p.collector.proc])
         p.kill_analytics()
         self.mark("power_cut_at_s")
         await asyncio.sleep(POWER_OFF_S)
-        log.warning("DRILL: power is back: the broker and the gateway first, nobody subscribed")
+        log.warning(_("DRILL: power is back: the broker and the gateway first, nobody subscribed"))
         p.agent.start()
         await self.gateway_back_first()
         offset = p.collector.log_size()
         p.start_collector()
         await self.until_log(p.collector, offset, DB_RETRY_LOG, N_("the collector to find the database down"))
         self.mark("collector_up_db_down_at_s")
-        log.warning("DRILL: the collector is up and the database is still down: it waits for it")
+        log.warning(_("DRILL: the collector is up and the database is still down: it waits for it"))
         await asyncio.to_thread(self.db.start)
         self.mark("db_back_at_s")
         await p.collector_ready()
@@ -257,14 +272,14 @@ class Drill:
         p.start_analytics()
         self.mark("analytics_back_at_s")
         log.warning(
-            "DRILL: the database is back, the collector stores, and a fresh analytics rebuilds its state"
+            _("DRILL: the database is back, the collector stores, and a fresh analytics rebuilds its state")
         )
 
     # -- the agent, the database, the collector -----------------------------------
     async def agent_crash(self) -> None:
         """The broker stops mid-run and the gateway loses power (SIGKILL) during the outage."""
         log.warning(
-            "DRILL: the broker stops (the plant's network is down); the agent keeps reading into its spool"
+            _("DRILL: the broker stops (the plant's network is down); the agent keeps reading into its spool")
         )
         self.mark("broker_stopped_at_s")
         down = time.monotonic()
@@ -272,22 +287,24 @@ class Drill:
         outage = self.duration_s * 0.35
         await asyncio.sleep(outage * 0.5)
         self.observed["spool_at_kill"] = int(self.plant.agent.row().get("spool_depth", 0))
-        log.warning("DRILL: the gateway loses power (SIGKILL of the agent) in the middle of the outage")
+        log.warning(_("DRILL: the gateway loses power (SIGKILL of the agent) in the middle of the outage"))
         await asyncio.to_thread(self.plant.agent.kill)
         self.mark("agent_killed_at_s")
         await asyncio.sleep(2)
-        log.warning("DRILL: power is back; the agent restarts and finds its spool")
+        log.warning(_("DRILL: power is back; the agent restarts and finds its spool"))
         self.plant.agent.start()
         await asyncio.sleep(max(0.0, outage * 0.5 - 2))
         await asyncio.to_thread(self.broker.start)
         self.mark("broker_down_s", since=down)
-        log.warning("DRILL: the broker is back; watch the spool drain")
+        log.warning(_("DRILL: the broker is back; watch the spool drain"))
 
     async def db_outage(self) -> None:
         """Stop InfluxDB for a while: the collector must hold the data until it is back."""
         log.warning(
-            "DRILL: the database stops (InfluxDB is down); the collector holds the data in its spool and "
-            "tells the gateway so, and the analytics skips its rounds until the database is back"
+            _(
+                "DRILL: the database stops (InfluxDB is down); the collector holds the data in its spool and "
+                "tells the gateway so, and the analytics skips its rounds until the database is back"
+            )
         )
         self.mark("db_stopped_at_s")
         down = time.monotonic()
@@ -301,9 +318,10 @@ class Drill:
         await asyncio.to_thread(self.db.start)
         self.mark("db_down_s", since=down)
         log.warning(
-            "DRILL: the database is back after %.0fs on the same port with its data; "
-            "watch the collector catch up",
-            self.timings["db_down_s"],
+            _(
+                "DRILL: the database is back after {seconds:.0f}s on the same port with its data; "
+                "watch the collector catch up"
+            ).format(seconds=self.timings["db_down_s"])
         )
 
     async def collector_crash(self) -> None:
@@ -320,15 +338,20 @@ class Drill:
         self.mark("collector_killed_at_s")
         down = time.monotonic()
         log.warning(
-            "DRILL: the collector's server loses power (SIGKILL) with a batch in flight; the broker keeps "
-            "every message the collector had not acknowledged, and the gateway every one not confirmed"
+            _(
+                "DRILL: the collector's server loses power (SIGKILL) with a batch in flight; the broker "
+                "keeps every message the collector had not acknowledged, and the gateway every one not "
+                "confirmed"
+            )
         )
         await asyncio.sleep(COLLECTOR_DOWN_S)
         self.plant.start_collector()
         self.mark("collector_down_s", since=down)
         log.warning(
-            "DRILL: the collector restarts with the same client id; the broker hands it back what it "
-            "had not acknowledged"
+            _(
+                "DRILL: the collector restarts with the same client id; the broker hands it back what it "
+                "had not acknowledged"
+            )
         )
 
     # -- waiting for the state that proves the ordering ------------------------------

@@ -38,6 +38,7 @@ from tonle.app.services import LocalBroker
 from tonle.contract import Command, CommandAck, MachineAddress, decode, encode
 from tonle.errors import MqttError
 from tonle.io.mqtt import MqttConnection, TlsFiles
+from tonle.messages import _
 from tonle.security.commands import load_signer, sign_command
 from tonle.security.signing import Signer
 
@@ -220,6 +221,10 @@ class Intruder:
     def _note(self, what: str, refused_by: str | None, why: str) -> None:
         self.attempts.append({"attempt": what, "refused_by": refused_by, "answer": why})
         if refused_by:
-            log.warning("DRILL: intruder: %s - refused by the %s (%s)", what, refused_by, why)
+            log.warning(
+                _("DRILL: intruder: {what} - refused by the {refused_by} ({why})").format(
+                    what=what, refused_by=refused_by, why=why
+                )
+            )
         else:
-            log.error("DRILL: intruder: %s - NOT refused (%s)", what, why)
+            log.error(_("DRILL: intruder: {what} - NOT refused ({why})").format(what=what, why=why))

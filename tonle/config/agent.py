@@ -8,6 +8,7 @@ import msgspec
 
 from tonle.config.fields import PosFloat, Section
 from tonle.config.problems import Problem
+from tonle.messages import _
 from tonle.security.signing import TrustedKeys
 
 __all__ = ["AgentConfig", "SimConfig"]
@@ -56,8 +57,10 @@ class AgentConfig(Section, frozen=True):
             found.append(
                 Problem(
                     "speed_min",
-                    f"({self.speed_min:g}) is above speed_max ({self.speed_max:g})",
-                    "swap them",
+                    _("({low:g}) is above {high_key} ({high:g})").format(
+                        low=self.speed_min, high_key="speed_max", high=self.speed_max
+                    ),
+                    _("swap them"),
                 )
             )
         for name, text in self.trusted_keys.items():
@@ -67,8 +70,8 @@ class AgentConfig(Section, frozen=True):
                 found.append(
                     Problem(
                         f"trusted_keys.{name}",
-                        "is not a public key",
-                        "paste the line `tonle command keygen` printed for that key, unchanged",
+                        _("is not a public key"),
+                        _("paste the line `tonle command keygen` printed for that key, unchanged"),
                     )
                 )
         return found

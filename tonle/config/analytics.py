@@ -10,6 +10,7 @@ from tonle.config.fields import Fraction, PosFloat, PosInt, Section
 from tonle.config.pdm import DEFAULT_MACHINE_TYPES, MachineTypePdm, PdmConfig
 from tonle.config.problems import Problem
 from tonle.config.shifts import ShiftsConfig
+from tonle.messages import _
 
 __all__ = ["AnalyticsConfig", "AnalyticsPdmConfig", "LineConfig", "RulesConfig"]
 
@@ -28,9 +29,13 @@ class RulesConfig(Section, frozen=True):
         return [
             Problem(
                 f"{name}_clear_above",
-                f"is {clear:g}, not above {name}_below ({below:g})",
-                f"raise {name}_clear_above: the gap between the two is the hysteresis that "
-                "stops commands flapping",
+                _("is {clear:g}, not above {below_key} ({below:g})").format(
+                    clear=clear, below_key=f"{name}_below", below=below
+                ),
+                _(
+                    "raise {clear_key}: the gap between the two is the hysteresis that stops "
+                    "commands flapping"
+                ).format(clear_key=f"{name}_clear_above"),
             )
             for name, below, clear in (
                 ("derate", self.derate_below, self.derate_clear_above),

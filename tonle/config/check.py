@@ -215,12 +215,13 @@ class _Walk:
                     _("is {name!r}, the name of {other} too").format(
                         name=name, other=f"{key}[{first[name]}]"
                     ),
-                    _("give every {label} its own name").format(label=label),
+                    _("give every {label} its own name").format(label=_(label)),
                 )
-                out.append(self.value(entry, item, "", f"{label} {name!r} ({key}[{i}])"))
+                named = _("{label} {name!r}").format(label=_(label), name=name)
+                out.append(self.value(entry, item, "", f"{named} ({key}[{i}])"))
                 continue
             first[name] = i
-            out.append(self.value(entry, item, "", f"{label} {name!r}"))
+            out.append(self.value(entry, item, "", _("{label} {name!r}").format(label=_(label), name=name)))
         return _BAD if any(isinstance(v, _Bad) for v in out) else out
 
     def _entries(self, data: Mapping[Any, Any], tp: Any, key: str, device: str) -> Any:

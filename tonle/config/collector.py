@@ -9,6 +9,7 @@ import msgspec
 from tonle.config.fields import PosFloat, Section
 from tonle.config.problems import Problem
 from tonle.contract.topics import TopicError, check_name
+from tonle.messages import _
 
 __all__ = ["CollectorConfig"]
 
@@ -46,5 +47,7 @@ class CollectorConfig(Section, frozen=True):
         try:
             check_name("site", self.site)
         except TopicError as exc:
-            return [Problem("site", str(exc), 'use the site name the gateways publish under, or "+" for all')]
+            return [
+                Problem("site", str(exc), _('use the site name the gateways publish under, or "+" for all'))
+            ]
         return []

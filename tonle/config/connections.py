@@ -14,6 +14,7 @@ from typing import Literal
 
 from tonle.config.fields import Port, PosFloat, Section, secret
 from tonle.config.problems import ConfigError, Problem
+from tonle.messages import _
 
 __all__ = ["InfluxConfig", "MqttConfig"]
 
@@ -56,14 +57,21 @@ class MqttConfig(Section, frozen=True):
                 found.append(
                     Problem(
                         key,
-                        "is empty, and MQTT runs over TLS",
-                        "run `tonle provision gateway NAME ...` (or `tonle provision service NAME`) and use "
-                        "the ca.crt, NAME.crt and NAME.key it writes; a lab broker may set mqtt.tls = false",
+                        _("is empty, and MQTT runs over TLS"),
+                        _(
+                            "run `tonle provision gateway NAME ...` (or `tonle provision service NAME`) "
+                            "and use the ca.crt, NAME.crt and NAME.key it writes; a lab broker may set "
+                            "mqtt.tls = false"
+                        ),
                     )
                 )
             elif not os.access(path, os.R_OK):
                 found.append(
-                    Problem(key, f"names {path}, which does not exist or cannot be read", "check the path")
+                    Problem(
+                        key,
+                        _("names {path}, which does not exist or cannot be read").format(path=path),
+                        _("check the path"),
+                    )
                 )
         if found:
             raise ConfigError(problems=[p.under("mqtt") for p in found])
@@ -102,17 +110,19 @@ class InfluxConfig(Section, frozen=True):
             found.append(
                 Problem(
                     "api",
-                    "is v2 but neither 'influxdb.bucket' nor 'influxdb.database' is set",
-                    "set 'influxdb.bucket' to the bucket to write to",
+                    _("is v2 but neither 'influxdb.bucket' nor 'influxdb.database' is set"),
+                    _("set 'influxdb.bucket' to the bucket to write to"),
                 )
             )
         if self.api == "v1":
             found.extend(
                 Problem(
                     key,
-                    "is only used when 'influxdb.api' is v2",
-                    "set api = 'v2' or remove the key (the v1 API writes to 'influxdb.database' "
-                    "with username and password_env)",
+                    _("is only used when 'influxdb.api' is v2"),
+                    _(
+                        "set api = 'v2' or remove the key (the v1 API writes to 'influxdb.database' "
+                        "with username and password_env)"
+                    ),
                 )
                 for key in ("org", "bucket", "token_env")
                 if getattr(self, key)

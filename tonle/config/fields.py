@@ -15,6 +15,7 @@ import msgspec
 
 from tonle.config.problems import ConfigError
 from tonle.config.wording import NAME_PATTERN
+from tonle.messages import _
 
 __all__ = ["NAME_PATTERN", "Fraction", "Name", "Port", "PosFloat", "PosInt", "Section", "secret"]
 
@@ -37,8 +38,10 @@ def secret(env_name: str, key: str) -> str | None:
     value = os.environ.get(env_name)
     if value is None:
         raise ConfigError(
-            f"{key} says the password is in the environment variable {env_name}, but {env_name} is not set",
-            fix=f"set it (e.g. in .env) or clear {key}",
+            _(
+                "{key} says the password is in the environment variable {variable}, but {variable} is not set"
+            ).format(key=key, variable=env_name),
+            fix=_("set it (e.g. in .env) or clear {key}").format(key=key),
             key=key,
             variable=env_name,
         )

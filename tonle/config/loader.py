@@ -19,6 +19,7 @@ import msgspec
 from tonle.config.check import check_document
 from tonle.config.problems import ConfigError, Problem
 from tonle.config.sections import TonleConfig
+from tonle.messages import N_, _
 
 __all__ = ["ENV_PREFIX", "files_beside", "load_config", "parse_config", "read_toml"]
 
@@ -26,15 +27,23 @@ ENV_PREFIX = "TONLE_"
 T = TypeVar("T", bound=msgspec.Struct)
 
 
-def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+def read_toml(path: str | Path, what: str = N_("config file")) -> dict[str, Any]:
     """The document in a TOML file; a missing file or a syntax error is a ConfigError."""
     p = Path(path)
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"{what} {p} does not exist", fix="check the path", path=str(p)) from exc
+        raise ConfigError(
+            _("{what} {path} does not exist").format(what=_(what), path=p),
+            fix=_("check the path"),
+            path=str(p),
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p} is not valid TOML: {exc}", fix="fix the line it names", path=str(p)) from exc
+        raise ConfigError(
+            _("{path} is not valid TOML: {reason}").format(path=p, reason=exc),
+            fix=_("fix the line it names"),
+            path=str(p),
+        ) from exc
 
 
 @overload
@@ -123,8 +132,10 @@ def _env_overrides(
             problems.append(
                 Problem(
                     "",
-                    f"environment variable {name} sets unknown key '{section}.{key}'",
-                    f"allowed: {', '.join(keys)}",
+                    _("environment variable {name} sets unknown key '{key}'").format(
+                        name=name, key=f"{section}.{key}"
+                    ),
+                    _("allowed: {keys}").format(keys=", ".join(keys)),
                 )
             )
             continue

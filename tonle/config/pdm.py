@@ -33,6 +33,7 @@ import numpy as np
 
 from tonle.kernels.bearing import BEARINGS, BearingGeometry, defect_frequencies
 from tonle.kernels.machine_types import MACHINE_TYPES, SEWING_BAND_HZ
+from tonle.messages import _
 
 __all__ = [
     "DEFAULT_MACHINE_TYPES",
@@ -65,8 +66,10 @@ class BearingSpec(_Section, frozen=True):
     def __post_init__(self) -> None:
         if not self.ball_d < self.pitch_d:
             raise ValueError(
-                f"bearing {self.model or '(unnamed)'}: ball_d={self.ball_d} must be smaller than "
-                f"pitch_d={self.pitch_d} (pitch diameter = (bore + outside diameter) / 2)"
+                _(
+                    "bearing {model}: ball_d={ball_d} must be smaller than pitch_d={pitch_d} "
+                    "(pitch diameter = (bore + outside diameter) / 2)"
+                ).format(model=self.model or _("(unnamed)"), ball_d=self.ball_d, pitch_d=self.pitch_d)
             )
 
     def geometry(self) -> BearingGeometry:
@@ -95,10 +98,14 @@ class MachineTypePdm(_Section, frozen=True):
     def __post_init__(self) -> None:
         if isinstance(self.bearing, str) and self.bearing not in BEARINGS:
             raise ValueError(
-                f"bearing {self.bearing!r} is unknown; use one of {sorted(BEARINGS)} or its geometry"
+                _("bearing {bearing!r} is unknown; use one of {known} or its geometry").format(
+                    bearing=self.bearing, known=sorted(BEARINGS)
+                )
             )
         if self.band_hz is not None and not 0 <= self.band_hz[0] < self.band_hz[1]:
-            raise ValueError(f"band_hz={list(self.band_hz)} must be [low, high] with 0 <= low < high")
+            raise ValueError(
+                _("band_hz={band} must be [low, high] with 0 <= low < high").format(band=list(self.band_hz))
+            )
 
     def geometry(self) -> BearingGeometry:
         return BEARINGS[self.bearing] if isinstance(self.bearing, str) else self.bearing.geometry()

@@ -8,6 +8,7 @@ import msgspec
 
 from tonle.config.fields import PosFloat, Section
 from tonle.config.problems import ConfigError
+from tonle.messages import _
 
 __all__ = ["ShiftConfig", "ShiftsConfig"]
 
@@ -58,7 +59,7 @@ class ShiftsConfig(Section, frozen=True):
                 Shift(s.name, s.start, s.end, tuple(_break(s.name, b) for b in s.breaks)) for s in self.shifts
             )
             for shift in shifts:
-                _ = shift.length  # checks start and end, naming the shift
+                shift.length  # noqa: B018 - reading it checks start and end, naming the shift
             cal = ShiftCalendar(shifts=shifts, tz=self.tz, workdays=frozenset(self.workdays))
             cal.periods(_A_MONDAY_NS, _A_MONDAY_NS + 8 * 86_400 * 10**9)  # a week: catches overlaps
         except ValueError as exc:
@@ -69,5 +70,9 @@ class ShiftsConfig(Section, frozen=True):
 def _break(shift: str, text: str) -> tuple[str, str]:
     start, sep, end = text.partition("-")
     if not sep:
-        raise ValueError(f"shift {shift!r}: break {text!r} must be 'HH:MM-HH:MM', e.g. '11:00-12:00'")
+        raise ValueError(
+            _("shift {shift!r}: break {text!r} must be 'HH:MM-HH:MM', e.g. '11:00-12:00'").format(
+                shift=shift, text=text
+            )
+        )
     return start.strip(), end.strip()

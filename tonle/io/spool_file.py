@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tonle.errors import SpoolError
-from tonle.messages import N_
+from tonle.messages import N_, _
 
 __all__ = [
     "BUSY_CODES",
@@ -159,7 +159,11 @@ def quarantine(path: Path, exc: sqlite3.Error) -> Path:
         src = Path(f"{path}{suffix}")
         if src.exists():
             src.replace(f"{target}{suffix}")
-    log.error("spool %s is corrupt (%s); moved it to %s and started an empty spool", path, exc, target)
+    log.error(
+        _("spool {path} is corrupt ({reason}); moved it to {target} and started an empty spool").format(
+            path=path, reason=exc, target=target
+        )
+    )
     return target
 
 

@@ -22,6 +22,7 @@ import msgspec
 
 from tonle.errors import TonleError
 from tonle.io.clock import Clock
+from tonle.messages import N_, _
 from tonle.sources.base import Source
 
 __all__ = [
@@ -50,7 +51,7 @@ class DeviceConfig(msgspec.Struct, tag_field="type", forbid_unknown_fields=True,
     `type` from the registry and to name each device by its `name` in problems.
     """
 
-    config_label: ClassVar[str] = "device"
+    config_label: ClassVar[str] = N_("device")  # worded where a problem names the section
     name: str
 
     @classmethod
@@ -112,10 +113,10 @@ class SourceType:
         if not lacking:
             return None
         return SourceUnavailable(
-            f"type '{self.name}' needs {', '.join(lacking)}, which this install lacks",
-            fix=f"install it with: pip install 'tonle[{self.extra}]'"
-            if self.extra
-            else f"pip install {lacking[0]}",
+            N_("type '{source_type}' needs {needs}, which this install lacks"),
+            fix=N_("install it with: {command}"),
+            command=f"pip install 'tonle[{self.extra}]'" if self.extra else f"pip install {lacking[0]}",
+            needs=", ".join(lacking),
             source_type=self.name,
             missing=lacking,
             extra=self.extra,
@@ -161,7 +162,10 @@ def source_type(name: str) -> SourceType:
     except KeyError:
         known = ", ".join(sorted(source_types()))
         raise UnknownSourceType(
-            f"no device type is called {name!r}", fix=f"use one of: {known}", source_type=name
+            N_("no device type is called {source_type!r}"),
+            fix=N_("use one of: {choices}"),
+            source_type=name,
+            choices=known,
         ) from None
 
 
@@ -180,7 +184,11 @@ def _load_entry_points() -> dict[str, SourceType]:
         try:
             st = ep.load()
         except ImportError as exc:  # a broken plugin must not keep the gateway's own types from loading
-            log.warning("device type %r (%s) could not be loaded and is left out: %s", ep.name, ep.value, exc)
+            log.warning(
+                _("device type {name!r} ({value}) could not be loaded and is left out: {error}").format(
+                    name=ep.name, value=ep.value, error=exc
+                )
+            )
             continue
         if not isinstance(st, SourceType) or st.name != ep.name:
             raise TypeError(f"entry point {ep.name} = {ep.value!r} must name a SourceType called {ep.name!r}")

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua
-from asyncua.server.user_managers import UserManager
 from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.user_managers import UserManager
 
 from tonle.io.clock import Clock, WallClock
 
@@ -119,6 +119,7 @@ class OpcUaMachine:
         certificate: Path | None = None,
         private_key: Path | None = None,
         stuck_setpoint: bool = False,
+        running: bool = True,
     ) -> None:
         self.clock = clock or WallClock()
         self.port = port or _free_port()
@@ -127,6 +128,7 @@ class OpcUaMachine:
         self.users = users
         self.certificate, self.private_key = certificate, private_key
         self.stuck_setpoint = stuck_setpoint
+        self.running = running  # step on its own every step_s; False: only when `step()` is called
         self.server: Server | None = None
         self._runner: asyncio.Task[None] | None = None
 
@@ -141,8 +143,8 @@ class OpcUaMachine:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def start(self, run: bool = True) -> None:
-        """Serve on `port`; with `run`, step the machine every `step_s` until `stop()`."""
+    async def start(self) -> None:
+        """Serve on `port`; when `running`, step the machine every `step_s` until `stop()`."""
         server = Server(user_manager=_Users(self.users) if self.users is not None else None)
         await server.init()
         server.set_endpoint(self.endpoint)
@@ -167,7 +169,7 @@ class OpcUaMachine:
         sp = ua.NodeId.from_string(NODES["SpeedSetpoint"][0])
         server.set_attribute_value_setter(sp, self._setpoint_written)
         await self.step()
-        if run:
+        if self.running:
             self._runner = asyncio.create_task(self._run(), name=f"opcua-sim-{self.port}")
 
     async def stop(self) -> None:

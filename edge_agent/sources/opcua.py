@@ -36,7 +36,7 @@ from edge_agent.sources.opcua_readings import MachineMap, Value
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.clock import Clock, WallClock
 from tonle.messages import N_, _, render
-from tonle.sources.base import CommandRefused, DeviceLimits, Reading, Sink, SourceHealth
+from tonle.sources.base import CommandRefused, DeviceLimits, Sink, SourceHealth
 
 __all__ = ["OpcUaHealth", "OpcUaLinkError", "OpcUaLoginRefused", "OpcUaSource", "RetryPolicy"]
 
@@ -96,6 +96,7 @@ class OpcUaSource:
         self._command_nodes: dict[str, Node] = {}
         self._sink: Sink | None = None
         self._subscription: object = None
+        self._count_due = False
 
     @property
     def machines(self) -> list[tuple[str, str]]:
@@ -260,6 +261,15 @@ class OpcUaSource:
         h.per_machine_reads[self.cfg.machine] += 1
         if readings:
             sink(readings)
+        if node.role in ("count_total", "count_good") and not self._count_due:
+            # the other counter of the same publish response (or poll) is delivered before this runs
+            self._count_due = True
+            asyncio.get_running_loop().call_soon(self._emit_count, sink)
+
+    def _emit_count(self, sink: Sink) -> None:
+        self._count_due = False
+        if count := self._map.take_count():
+            sink(count)
 
     # -- commands --------------------------------------------------------------------------------
     async def apply(

@@ -60,7 +60,7 @@ def endpoint_problem(endpoint: str) -> Problem | None:
     return None
 
 
-def _where_problems(node: str, path: str, what: str) -> list[Problem]:
+def _where_problems(node: str, path: str) -> list[Problem]:
     if bool(node) == bool(path):
         text = _("needs either 'node' (a node id) or 'path' (a browse path), not both and not neither")
         return [Problem("", text, _('e.g. node = "ns=2;s=PS1.Speed" or path = "2:PocketSetter/2:Speed"'))]
@@ -69,9 +69,7 @@ def _where_problems(node: str, path: str, what: str) -> list[Problem]:
             Problem(
                 "node",
                 _("is {value!r}, which is not an OPC UA node id").format(value=node),
-                _(
-                    "write it as ns=INDEX;s=NAME or ns=INDEX;i=NUMBER, e.g. ns=2;s=PS1.Speed (copy it from UaExpert)"
-                ),
+                _("write it as ns=INDEX;s=NAME or ns=INDEX;i=NUMBER, e.g. ns=2;s=PS1.Speed"),
             )
         ]
     if path and not is_browse_path(path):
@@ -86,7 +84,7 @@ def _where_problems(node: str, path: str, what: str) -> list[Problem]:
 
 
 def node_problems(n: OpcUaNodeConfig) -> list[Problem]:
-    found = _where_problems(n.node, n.path, "node")
+    found = _where_problems(n.node, n.path)
     if n.scale == 0:
         found.append(Problem("scale", _("is 0, which would make every reading 0"), _("use 1 for no scaling")))
     if n.role != "state":
@@ -112,7 +110,7 @@ def node_problems(n: OpcUaNodeConfig) -> list[Problem]:
 
 
 def command_problems(c: OpcUaCommandConfig) -> list[Problem]:
-    found = _where_problems(c.node, c.path, "command")
+    found = _where_problems(c.node, c.path)
     if c.scale == 0:
         found.append(Problem("scale", _("is 0"), _("use a scale other than 0 (node value = value / scale)")))
     if not c.min < c.max:
@@ -166,9 +164,7 @@ def _security_problems(d: OpcUaDeviceConfig) -> list[Problem]:
                     Problem(
                         key,
                         _("is missing"),
-                        _(
-                            "a signed or encrypted connection needs the gateway's certificate and private key files"
-                        ),
+                        _("a signed or encrypted link needs the gateway's certificate and key files"),
                     )
                 )
     if bool(d.username) != bool(d.password_env):
@@ -176,9 +172,7 @@ def _security_problems(d: OpcUaDeviceConfig) -> list[Problem]:
             Problem(
                 "username" if not d.username else "password_env",
                 _("is missing"),
-                _(
-                    "a password login needs both username and password_env (the variable holding the password)"
-                ),
+                _("a password login needs both username and password_env (the variable with the password)"),
             )
         )
     if d.username and d.user_certificate:

@@ -7,7 +7,7 @@ it changes, so a reading's time is the data-change time, never its arrival time.
 
 The machine's state and counters are remembered between values, because the contract
 publishes a StateChange only when the state changes and a Count only when a counter
-moves (and only once both counters are known).
+moves (and only once both counters are known, never half-updated: `take_count`).
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ class MachineMap:
     last_state: str | None = None
     counters: dict[str, int] = field(default_factory=dict)
     last_count: tuple[int, int] | None = None
+    count_ts: int = 0
+    last_value: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: OpcUaDeviceConfig) -> MachineMap:
@@ -81,17 +83,29 @@ class MachineMap:
             scaled = number * node.scale + node.offset
             if not math.isfinite(scaled):
                 return [], f"{self.machine}: {node.field} reads {scaled}; not published"
+            if self.last_value.get(node.field) == (ts, scaled):
+                return [], ""  # polled again, or sent again after a reconnect: nothing changed
+            self.last_value[node.field] = (ts, scaled)
             return [Sample(self.machine, ts, {node.field: scaled})], ""
         if node.role == "state":
             return self._state(node, int(number), ts)
         self.counters[node.role] = round(number * node.scale + node.offset)
+        self.count_ts = max(self.count_ts, ts)
+        return [], ""
+
+    def take_count(self) -> list[Reading]:
+        """The Count of the counters received so far, if both are known and one of them moved.
+
+        The two counters arrive as two data changes; the source calls this once both of a
+        publish response (or a poll) are in, so no half-updated pair is ever published.
+        """
         if "count_total" not in self.counters or "count_good" not in self.counters:
-            return [], ""
+            return []
         count = (self.counters["count_total"], self.counters["count_good"])
         if count == self.last_count:
-            return [], ""
+            return []
         self.last_count = count
-        return [Count(self.machine, ts, total=count[0], good=count[1])], ""
+        return [Count(self.machine, self.count_ts, total=count[0], good=count[1])]
 
     def offline(self, ts: int, why: str, has_state: bool) -> list[Reading]:
         """A machine whose server is gone is "offline" (once), if it reports a state at all."""

@@ -149,6 +149,7 @@ class OpcUaMachine:
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("Tonle simulated pocket-setter")
+        await server.set_application_uri(NAMESPACE)
         if self.certificate is not None and self.private_key is not None:
             await server.load_certificate(str(self.certificate))
             await server.load_private_key(str(self.private_key))

@@ -150,11 +150,15 @@ class OpcUaSource:
             polled = await self._subscribe(client, live)
             self._connected()
             await self._serve(client, polled, live)
+        except Exception:
+            client.disconnect_socket()  # a dead or silent link: close it first, so nothing waits on it
+            raise
         finally:
             self._client = None
             self._command_nodes = {}
             with contextlib.suppress(Exception):
-                await client.disconnect()
+                async with asyncio.timeout(self.cfg.timeout_s):
+                    await client.disconnect()
 
     async def _serve(
         self, client: Client, polled: list[tuple[OpcUaNodeConfig, Node]], live: Liveness

@@ -48,7 +48,7 @@ class OpcUaLinkError(TonleError):
 
 
 class OpcUaLoginRefused(OpcUaLinkError):
-    """The server refused the gateway's user or certificate: retrying the same login will not help."""
+    """The server refused the gateway's login or security settings: retrying them as they are will not help."""
 
 
 def to_value(dv: ua.DataValue) -> Value:
@@ -84,15 +84,27 @@ async def open_client(cfg: OpcUaDeviceConfig, password: str | None) -> Client:
             await client.connect(auto_reconnect=False)
     except ua.UaStatusCodeError as exc:
         raise _refusal(cfg, exc) from exc
-    except (OSError, TimeoutError, ua.UaError) as exc:
-        raise OpcUaLinkError(
-            N_("cannot reach the OPC UA server of {device} at {endpoint}: {reason}"),
-            fix=N_("check that the machine is on and the endpoint address and port are right"),
-            device=cfg.name,
-            endpoint=cfg.endpoint,
-            reason=str(exc) or type(exc).__name__,
-        ) from exc
+    except ua.UaError as exc:
+        if str(exc).startswith("No matching endpoints"):  # asyncua's words for a policy the server lacks
+            raise OpcUaLoginRefused(
+                N_("the OPC UA server of {device} at {endpoint} offers no endpoint with security {policy} {mode}"),
+                fix=N_("set security_policy and security_mode to what the machine offers (its OPC UA settings)"),
+                device=cfg.name, endpoint=cfg.endpoint, policy=cfg.security_policy, mode=cfg.security_mode,
+            ) from exc  # fmt: skip
+        raise _unreachable(cfg, exc) from exc
+    except (OSError, TimeoutError) as exc:
+        raise _unreachable(cfg, exc) from exc
     return client
+
+
+def _unreachable(cfg: OpcUaDeviceConfig, exc: Exception) -> OpcUaLinkError:
+    return OpcUaLinkError(
+        N_("cannot reach the OPC UA server of {device} at {endpoint}: {reason}"),
+        fix=N_("check that the machine is on and the endpoint address and port are right"),
+        device=cfg.name,
+        endpoint=cfg.endpoint,
+        reason=str(exc) or type(exc).__name__,
+    )
 
 
 def _refusal(cfg: OpcUaDeviceConfig, exc: ua.UaStatusCodeError) -> OpcUaLinkError:

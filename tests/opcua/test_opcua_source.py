@@ -132,25 +132,15 @@ def test_a_subscription_that_goes_silent_is_noticed_and_built_again() -> None:
     asyncio.run(body())
 
 
-def test_set_speed_is_written_to_its_node_and_read_back() -> None:
+def test_set_speed_is_written_and_read_back_and_refused_when_the_machine_keeps_its_old_value() -> None:
     async def body() -> None:
         async with OpcUaMachine(running=False) as machine:
             src = source(machine.endpoint)
             async with running(src, Collector()):
                 await until(lambda: src.health.connected, "a session")
-                detail = await src.apply("PS1", "set_speed", 31.5)
-        assert detail == "set_speed=31.5 written to node ns=2;s=PS.SpeedSetpoint and read back"
-        assert machine.model.setpoint == 31.5
-
-    asyncio.run(body())
-
-
-def test_a_setpoint_the_machine_does_not_keep_is_refused_on_read_back() -> None:
-    async def body() -> None:
-        async with OpcUaMachine(running=False, stuck_setpoint=True) as machine:
-            src = source(machine.endpoint)
-            async with running(src, Collector()):
-                await until(lambda: src.health.connected, "a session")
+                applied = await src.apply("PS1", "set_speed", 31.5)
+                assert machine.model.setpoint == 31.5
+                machine.stuck_setpoint = True  # the PLC now copies its HMI value over every write
                 try:
                     await src.apply("PS1", "set_speed", 12)
                 except CommandRefused as exc:
@@ -161,8 +151,9 @@ def test_a_setpoint_the_machine_does_not_keep_is_refused_on_read_back() -> None:
                     await src.apply("PS1", "set_speed", 55)
                 except CommandRefused as exc:
                     out_of_range = str(exc)
-        assert refusal == "read-back mismatch: wrote 12, device reports 24"
+        assert applied == "set_speed=31.5 written to node ns=2;s=PS.SpeedSetpoint and read back"
+        assert refusal == "read-back mismatch: wrote 12, device reports 31.5"
         assert out_of_range == "set_speed on PS1 needs a value in 0..40, got 55"
-        assert machine.model.setpoint == 24.0
+        assert machine.model.setpoint == 31.5
 
     asyncio.run(body())

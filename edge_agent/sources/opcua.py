@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections import defaultdict
@@ -37,6 +38,8 @@ from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.clock import Clock, WallClock
 from tonle.messages import N_, _, render
 from tonle.sources.base import CommandRefused, DeviceLimits, Sink, SourceHealth
+
+log = logging.getLogger("tonle.agent.opcua")
 
 __all__ = ["OpcUaHealth", "OpcUaLinkError", "OpcUaLoginRefused", "OpcUaSource", "RetryPolicy"]
 
@@ -137,6 +140,9 @@ class OpcUaSource:
         h.per_machine_errors[self.cfg.machine] += 1
         h.last_error = f"{self.name}: {why}"
         self._link.failures += 1
+        if self._link.failures == 1:  # once per outage, not once per attempt
+            text = _("device {device}: {reason}; reconnecting and subscribing again when the server answers")
+            log.warning(text.format(device=self.name, reason=why))
         if self._link.failures == self._retry.offline_after_failures:
             sink(self._map.offline(self._clock.now_ns(), why, self._has_state))
 

@@ -48,7 +48,7 @@ class OpcUaLinkError(TonleError):
 
 
 class OpcUaLoginRefused(OpcUaLinkError):
-    """The server refused the gateway's login or security settings: retrying them as they are will not help."""
+    """The server refused the gateway's login or security settings: retrying them unchanged will not help."""
 
 
 def to_value(dv: ua.DataValue) -> Value:
@@ -86,10 +86,13 @@ async def open_client(cfg: OpcUaDeviceConfig, password: str | None) -> Client:
         raise _refusal(cfg, exc) from exc
     except ua.UaError as exc:
         if str(exc).startswith("No matching endpoints"):  # asyncua's words for a policy the server lacks
+            text = N_(
+                "the OPC UA server of {device} at {endpoint} offers no endpoint with security {policy} {mode}"
+            )
+            fix = N_("set security_policy and security_mode to what the machine offers (its OPC UA settings)")
             raise OpcUaLoginRefused(
-                N_("the OPC UA server of {device} at {endpoint} offers no endpoint with security {policy} {mode}"),
-                fix=N_("set security_policy and security_mode to what the machine offers (its OPC UA settings)"),
-                device=cfg.name, endpoint=cfg.endpoint, policy=cfg.security_policy, mode=cfg.security_mode,
+                text, fix=fix, device=cfg.name, endpoint=cfg.endpoint,
+                policy=cfg.security_policy, mode=cfg.security_mode,
             ) from exc  # fmt: skip
         raise _unreachable(cfg, exc) from exc
     except (OSError, TimeoutError) as exc:

@@ -86,7 +86,9 @@ async def until(done: Callable[[], bool], what: str, timeout: float = WAIT_S) ->
 
 
 @contextlib.asynccontextmanager
-async def running(src: OpcUaSource, sink: Callable[[Sequence[Reading]], None]) -> AsyncIterator[asyncio.Task[None]]:
+async def running(
+    src: OpcUaSource, sink: Callable[[Sequence[Reading]], None]
+) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(src.run(sink), name=f"source-{src.name}")
     try:
         yield task

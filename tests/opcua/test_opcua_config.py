@@ -64,7 +64,13 @@ def test_a_good_section_loads_as_its_struct(tmp_path: Path) -> None:
 
 
 def test_node_ids_and_browse_paths_are_told_apart_from_typos() -> None:
-    for good in ("i=2258", "ns=2;s=PS.Speed", "ns=3;i=1001", "nsu=urn:x;s=A", "g=09087e75-8e5e-499b-954f-f2a9603db28a"):
+    for good in (
+        "i=2258",
+        "ns=2;s=PS.Speed",
+        "ns=3;i=1001",
+        "nsu=urn:x;s=A",
+        "g=09087e75-8e5e-499b-954f-f2a9603db28a",
+    ):
         assert is_node_id(good), good
     for bad in ("ns=2,s=PS.Speed", "s=", "ns=x;i=1", "2:Speed", "ns=2;i=12a"):
         assert not is_node_id(bad), bad
@@ -72,7 +78,9 @@ def test_node_ids_and_browse_paths_are_told_apart_from_typos() -> None:
     assert not is_browse_path("PocketSetter//Vibration") and not is_browse_path("")
 
 
-def test_check_config_names_every_opcua_mistake_with_its_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_names_every_opcua_mistake_with_its_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(BROKEN)
     assert main(["agent", "check-config", str(path)]) == 2
@@ -88,9 +96,9 @@ def test_check_config_names_every_opcua_mistake_with_its_fix(tmp_path: Path, cap
         "write it as ns=INDEX;s=NAME or ns=INDEX;i=NUMBER, e.g. ns=2;s=PS1.Speed",
         "device 'pocket_setter_1': 'nodes[1].path' is 'PocketSetter//Vibration', which is not a browse path; "
         "write browse names from the Objects folder joined by '/', e.g. 2:PocketSetter/2:Speed",
-        "device 'pocket_setter_1': 'nodes[2].states.9' is 'spinning', which is not a Tonle state; use one of: "
-        "running, idle, starved, blocked, thread_break, needle_break, breakdown, maintenance, setup, "
-        "planned_stop, offline",
+        "device 'pocket_setter_1': 'nodes[2].states.9' is 'spinning', which is not a Tonle state; "
+        "use one of: running, idle, starved, blocked, thread_break, needle_break, breakdown, maintenance, "
+        "setup, planned_stop, offline",
         "device 'pocket_setter_1': 'endpoint' is '192.168.10.30:4840', not an OPC UA server address; "
         "write it as opc.tcp://HOST:PORT, e.g. opc.tcp://192.168.10.30:4840",
         "device 'cutting_table': 'nodes[0]': needs either 'node' (a node id) or 'path' (a browse path), not "
@@ -110,7 +118,9 @@ def test_check_config_names_every_opcua_mistake_with_its_fix(tmp_path: Path, cap
     ]
 
 
-def test_check_config_words_opcua_problems_in_khmer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_words_opcua_problems_in_khmer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(BROKEN.replace('security_policy = "Basic128"\n', "", 1))
     try:

@@ -31,7 +31,9 @@ def test_a_secured_endpoint_lets_the_right_user_in_and_refuses_a_wrong_password_
             "username": "technician", "password_env": PASSWORD_ENV,
         }  # fmt: skip
         users = {"technician": "pocket-4840"}
-        async with OpcUaMachine(running=False, users=users, certificate=server_cert, private_key=server_key) as m:
+        async with OpcUaMachine(
+            running=False, users=users, certificate=server_cert, private_key=server_key
+        ) as m:
             monkeypatch.setenv(PASSWORD_ENV, "pocket-4840")
             src = source(m.endpoint, **secure)
             seen = Collector()
@@ -42,7 +44,9 @@ def test_a_secured_endpoint_lets_the_right_user_in_and_refuses_a_wrong_password_
             with pytest.raises(OpcUaLoginRefused) as wrong:
                 async with asyncio.timeout(WAIT_S):  # raised at once, not retried as a link fault
                     await source(m.endpoint, **secure).run(Collector())
-            plain = {k: v for k, v in secure.items() if not k.startswith(("security", "certificate", "private"))}
+            plain = {
+                k: v for k, v in secure.items() if not k.startswith(("security", "certificate", "private"))
+            }
             with pytest.raises(OpcUaLoginRefused) as unsecured:
                 async with asyncio.timeout(WAIT_S):
                     await source(m.endpoint, **plain).run(Collector())

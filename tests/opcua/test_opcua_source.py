@@ -54,7 +54,9 @@ def test_data_changes_reach_the_spool_stamped_with_the_servers_source_time(tmp_p
                     machine_clock.tick()
                     await machine.step()
                     want = T0_NS + k * SECOND
-                    await until(lambda w=want: any(s.ts_ns == w for s in seen.samples("speed_ppm")), f"step {k}")
+                    await until(
+                        lambda w=want: any(s.ts_ns == w for s in seen.samples("speed_ppm")), f"step {k}"
+                    )
                 await agent.flush()
         stamps = _spooled_telemetry(spool, "speed_ppm")
         assert stamps == [T0_NS + k * SECOND for k in range(4)], "each value at its data-change time"
@@ -82,7 +84,9 @@ def test_a_polled_node_is_read_on_its_schedule_and_published_once_per_change() -
                 await machine.step()
                 await until(lambda: len(seen.samples("current_a")) == 2, "the changed current")
         polled = seen.samples("current_a")
-        assert [s.ts_ns for s in polled] == [T0_NS, T0_NS + SECOND], "repeated polls of one value publish it once"
+        assert [s.ts_ns for s in polled] == [T0_NS, T0_NS + SECOND], (
+            "repeated polls of one value publish it once"
+        )
         assert src.health.polled_nodes == 1
 
     asyncio.run(body())
@@ -105,7 +109,8 @@ def test_a_restarted_server_gets_a_new_subscription_that_delivers_again() -> Non
                 restarted = WallClock().now_ns()
                 await until(lambda: src.health.sessions == 2, "a second session")
                 await until(
-                    lambda: sum(s.ts_ns > restarted for s in seen.samples("speed_ppm")) >= 3, "values after it"
+                    lambda: sum(s.ts_ns > restarted for s in seen.samples("speed_ppm")) >= 3,
+                    "values after it",
                 )
                 await until(lambda: seen.states()[-1].state == "running", "the machine running again")
             finally:
@@ -125,7 +130,9 @@ def test_a_subscription_that_goes_silent_is_noticed_and_built_again() -> None:
                 proxy.freeze()
                 await until(lambda: src.health.sessions == 2, "a new session after the silence")
                 frozen_at = len(seen.samples("speed_ppm"))
-                await until(lambda: len(seen.samples("speed_ppm")) >= frozen_at + 3, "values on the new session")
+                await until(
+                    lambda: len(seen.samples("speed_ppm")) >= frozen_at + 3, "values on the new session"
+                )
         assert src.health.reconnects == 1
         assert "no publish response" in src.health.last_error or "connection lost" in src.health.last_error
 

@@ -26,9 +26,9 @@ from tonle.sources.registry import (
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "devices.md"
 
 
-def test_the_installed_types_are_the_gateways_serial_modbus_and_the_simulator():
+def test_the_installed_types_are_the_gateways_serial_modbus_opcua_and_the_simulator():
     types = source_types()
-    assert sorted(types) == ["modbus_rtu", "modbus_tcp", "serial", "sim"]
+    assert sorted(types) == ["modbus_rtu", "modbus_tcp", "opcua", "serial", "sim"]
     for name, st in types.items():
         assert st.config.__struct_config__.tag == name
         assert issubclass(st.config, DeviceConfig)

@@ -131,3 +131,16 @@ def test_check_config_words_opcua_problems_in_khmer(
     node = next(line for line in out if "'nodes[0].node'" in line)
     assert "ns=2,s=PS.Speed" in node and "not an OPC UA node id" not in node
     assert any("\u1780" <= ch <= "\u17ff" for ch in node.split("'nodes[0].node'", 1)[1])
+
+
+def test_the_worked_example_of_docs_opcua_md_passes_check_config(tmp_path: Path) -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "opcua.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", doc, re.S)
+    assert example, "docs/opcua.md has no toml example"
+    path = tmp_path / "gateway.toml"
+    path.write_text(example.group(1))
+    (device,) = load_gateway_config(path).devices
+    assert isinstance(device, OpcUaDeviceConfig) and device.security_mode == "SignAndEncrypt"
+    assert [n.role for n in device.nodes][:3] == ["state", "count_total", "count_good"]

@@ -30,7 +30,7 @@ import contextlib
 import random
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,7 @@ class OpcUaMachine:
     async def _write(self, name: str, value: Any) -> None:
         assert self.server is not None
         nodeid, vtype = NODES[name]
-        when = datetime.fromtimestamp(self.clock.now_ns() / 1e9, UTC)
+        when = ua.DateTime.fromtimestamp(self.clock.now_ns() / 1e9, UTC)
         dv = ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=when, ServerTimestamp=when)
         await self.server.write_attribute_value(ua.NodeId.from_string(nodeid), dv)
 

@@ -211,7 +211,7 @@ class OpcUaSource:
         items = 0
         for (sampling, queue), members in groups.items():
             handles = await sub.subscribe_data_change(
-                [node for _n, node in members], queuesize=queue, sampling_interval=sampling
+                [node for _n, node in members], queuesize=queue, sampling_interval=ua.Double(sampling)
             )
             for (n, node), handle in zip(members, handles, strict=True):
                 if isinstance(handle, ua.StatusCode):  # the server would not monitor it: poll it
@@ -221,7 +221,9 @@ class OpcUaSource:
                     items += 1
         if cfg.heartbeat_node:
             live.heartbeat = ua.NodeId.from_string(cfg.heartbeat_node)
-            await sub.subscribe_data_change(client.get_node(live.heartbeat), sampling_interval=1000)
+            await sub.subscribe_data_change(
+                client.get_node(live.heartbeat), sampling_interval=ua.Double(1000)
+            )
         self._health.monitored_items, self._health.polled_nodes = items, len(polled)
         return polled
 

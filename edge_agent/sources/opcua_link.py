@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from asyncua import Client, Node, ua
@@ -70,7 +71,7 @@ async def open_client(cfg: OpcUaDeviceConfig, password: str | None) -> Client:
     try:
         if cfg.user_certificate:
             await client.load_client_certificate(cfg.user_certificate)
-            await client.load_private_key(cfg.user_private_key)
+            await client.load_private_key(Path(cfg.user_private_key))
         if cfg.security_policy == "Basic256Sha256":
             mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
             await client.set_security(

@@ -139,6 +139,11 @@ class SparkplugEdgeNode:
         assert self._mqtt is not None
         self._mqtt.publish_nowait(self._topic("DDATA", device), payload, qos=0)
 
+    async def flushed(self) -> None:
+        """Return once the broker has routed everything sent so far (a QoS 1 round trip behind it)."""
+        assert self._mqtt is not None
+        await self._mqtt.publish(f"firmware_sim/sparkplug/{self.node}/flush", b"", qos=1)
+
     def skip_seq(self) -> None:
         """Lose the next message on the way: the host sees a gap in `seq`."""
         self.seq = (self.seq + 1) % 256

@@ -169,6 +169,7 @@ class SparkplugHost:
             return
         by_ts: dict[int, dict[str, float]] = {}
         changes: list[Reading] = []
+        count_ts: int | None = None
         for m in payload.metrics:
             role = mach.roles.get(m.name)
             if role is None:
@@ -184,9 +185,11 @@ class SparkplugHost:
                 by_ts.setdefault(ts, {})[role[6:]] = float(m.value)
             else:
                 setattr(mach, role.removeprefix("count_"), int(m.value))  # total or good
-                changes.extend(self._count(mach, ts))
+                count_ts = ts
         out.readings.extend(Sample(mach.cfg.machine, ts, f) for ts, f in sorted(by_ts.items()))
         out.readings.extend(changes)
+        if count_ts is not None:  # one Count for the counters of one message
+            out.readings.extend(self._count(mach, count_ts))
 
     def _state(self, mach: _Machine, ts: int, m: Metric, out: HostResult) -> list[Reading]:
         number = isinstance(m.value, int | float) and not isinstance(m.value, bool)
@@ -204,8 +207,8 @@ class SparkplugHost:
         return [StateChange(mach.cfg.machine, ts, state, reason=f"{m.name}={text}")]
 
     def _count(self, mach: _Machine, ts: int) -> list[Reading]:
-        if mach.total is None:
-            return []
+        if mach.total is None or (mach.cfg.count_good and mach.good is None):
+            return []  # wait for both counters when both are mapped
         good = mach.good if mach.cfg.count_good and mach.good is not None else mach.total
         if (mach.total, good) == mach.count:
             return []

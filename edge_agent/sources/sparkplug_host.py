@@ -57,6 +57,17 @@ class _Machine:
     count: tuple[int, int] | None = None
     total: int | None = None
     good: int | None = None
+    last_ns: dict[str, int] = field(default_factory=dict)  # per kind of reading
+
+    def stamp(self, kind: str, ts: int) -> int:
+        """A time after the last one of this kind: Sparkplug has milliseconds, a node can send
+        several messages in one, and storage keeps one point per timestamp. A time within the
+        same millisecond moves up by nanoseconds; an older one (history) is kept as it is."""
+        last = self.last_ns.get(kind)
+        if last is not None and last - 1_000_000 < ts <= last:
+            ts = last + 1
+        self.last_ns[kind] = max(ts, last or ts)
+        return ts
 
 
 class SparkplugHost:
@@ -186,7 +197,9 @@ class SparkplugHost:
             else:
                 setattr(mach, role.removeprefix("count_"), int(m.value))  # total or good
                 count_ts = ts
-        out.readings.extend(Sample(mach.cfg.machine, ts, f) for ts, f in sorted(by_ts.items()))
+        out.readings.extend(
+            Sample(mach.cfg.machine, mach.stamp("sample", ts), f) for ts, f in sorted(by_ts.items())
+        )
         out.readings.extend(changes)
         if count_ts is not None:  # one Count for the counters of one message
             out.readings.extend(self._count(mach, count_ts))
@@ -204,7 +217,7 @@ class SparkplugHost:
         if state == mach.state:
             return []
         mach.state = state
-        return [StateChange(mach.cfg.machine, ts, state, reason=f"{m.name}={text}")]
+        return [StateChange(mach.cfg.machine, mach.stamp("state", ts), state, reason=f"{m.name}={text}")]
 
     def _count(self, mach: _Machine, ts: int) -> list[Reading]:
         if mach.total is None or (mach.cfg.count_good and mach.good is None):
@@ -213,13 +226,13 @@ class SparkplugHost:
         if (mach.total, good) == mach.count:
             return []
         mach.count = (mach.total, good)
-        return [Count(mach.cfg.machine, ts, total=mach.total, good=good)]
+        return [Count(mach.cfg.machine, mach.stamp("count", ts), total=mach.total, good=good)]
 
     def _offline(self, mach: _Machine, ts: int, why: str) -> list[Reading]:
         if mach.state == "offline":
             return []
         mach.state = "offline"
-        return [StateChange(mach.cfg.machine, ts, "offline", reason=why)]
+        return [StateChange(mach.cfg.machine, mach.stamp("state", ts), "offline", reason=why)]
 
 
 def _ts(ms: int | None, now_ns: int) -> int:

@@ -81,7 +81,9 @@ class SparkplugEdgeNode:
         return str(Topic(self.group, kind, self.node, device))
 
     def _death_payload(self) -> bytes:
-        return encode_payload([Metric(BDSEQ, None, DataType.UInt64, self.bdseq)], seq=None, timestamp_ms=self._now_ms())
+        return encode_payload(
+            [Metric(BDSEQ, None, DataType.UInt64, self.bdseq)], seq=None, timestamp_ms=self._now_ms()
+        )
 
     async def __aenter__(self) -> SparkplugEdgeNode:
         self._mqtt = MqttConnection(
@@ -116,7 +118,10 @@ class SparkplugEdgeNode:
     def birth(self) -> None:
         """NBIRTH (seq 0, bdSeq, the rebirth control) then a DBIRTH per device, with every alias."""
         self.seq = 0
-        node = [Metric(BDSEQ, None, DataType.UInt64, self.bdseq), Metric(REBIRTH, None, DataType.Boolean, False)]
+        node = [
+            Metric(BDSEQ, None, DataType.UInt64, self.bdseq),
+            Metric(REBIRTH, None, DataType.Boolean, False),
+        ]
         self._send("NBIRTH", node)
         for device, metrics in self.devices.items():
             declared = []
@@ -167,4 +172,3 @@ class SparkplugEdgeNode:
             if is_rebirth_request(payload):
                 self.rebirths += 1
                 self.birth()
-

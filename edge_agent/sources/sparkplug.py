@@ -59,9 +59,12 @@ class SparkplugSource:
     @property
     def health(self) -> SparkplugHealth:
         h, c = self._health, self.host.counts
-        h.births, h.deaths, h.seq_gaps, h.rebirth_requests = c["births"], c["deaths"], c["seq_gaps"], c[
-            "rebirth_requests"
-        ]
+        h.births, h.deaths, h.seq_gaps, h.rebirth_requests = (
+            c["births"],
+            c["deaths"],
+            c["seq_gaps"],
+            c["rebirth_requests"],
+        )
         h.connected = self.mqtt is not None and self.mqtt.connected.is_set()
         return h
 
@@ -130,6 +133,8 @@ class SparkplugSource:
         self, machine: str, action: str, value: float | None, *, cmd_id: str | None = None
     ) -> str:
         raise CommandRefused(
-            render(N_("{machine} is read over Sparkplug B, which Tonle does not send commands to yet"),
-                   {"machine": machine})  # fmt: skip
+            render(
+                N_("{machine} is read over Sparkplug B, which Tonle does not send commands to yet"),
+                {"machine": machine},
+            )
         )

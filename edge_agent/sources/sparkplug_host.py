@@ -126,7 +126,9 @@ class SparkplugHost:
             if name == t.node:
                 out.readings.extend(self._offline(mach, ts, "NDEATH"))
 
-    def _in_session(self, t: Topic, node: _Node, payload: SparkplugPayload, out: HostResult, now_ns: int) -> None:
+    def _in_session(
+        self, t: Topic, node: _Node, payload: SparkplugPayload, out: HostResult, now_ns: int
+    ) -> None:
         expected = (node.seq + 1) % 256
         if payload.seq is not None and payload.seq != expected:
             self.counts["seq_gaps"] += 1
@@ -174,7 +176,9 @@ class SparkplugHost:
         self.counts["rebirth_requests"] += 1
         out.rebirth = Topic(t.group, "NCMD", t.node)
 
-    def _readings(self, device: str, t: Topic, payload: SparkplugPayload, out: HostResult, now_ns: int) -> None:
+    def _readings(
+        self, device: str, t: Topic, payload: SparkplugPayload, out: HostResult, now_ns: int
+    ) -> None:
         mach = self.machines.get((t.node, device))
         if mach is None:
             return

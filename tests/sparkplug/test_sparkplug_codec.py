@@ -39,7 +39,9 @@ def test_every_scalar_datatype_survives_a_round_trip_with_signs_and_nulls():
     ]
     decoded = decode_payload(encode_payload(metrics, seq=7, timestamp_ms=1_780_000_000_000))
     assert decoded.seq == 7 and decoded.timestamp_ms == 1_780_000_000_000
-    assert list(decoded.metrics) == [Metric(m.name, m.alias, int(m.datatype), m.value, m.timestamp_ms) for m in metrics]
+    assert list(decoded.metrics) == [
+        Metric(m.name, m.alias, int(m.datatype), m.value, m.timestamp_ms) for m in metrics
+    ]
 
 
 def test_signed_ints_are_twos_complement_in_the_unsigned_fields_as_the_spec_says():

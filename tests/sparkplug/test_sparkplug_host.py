@@ -122,7 +122,9 @@ def test_state_is_retained_online_and_the_will_says_offline_with_the_same_timest
             assert src.mqtt is not None and src.mqtt._client is not None
             sock = src.mqtt._client.socket()
             assert sock is not None
-            sock.shutdown(socket.SHUT_RDWR)  # the gateway loses power: no DISCONNECT, the broker sends the will
+            sock.shutdown(
+                socket.SHUT_RDWR
+            )  # the gateway loses power: no DISCONNECT, the broker sends the will
             assert await _state(broker, host_id, unique_name, False) == (False, born, True)
             await until(lambda: src.mqtt is not None and src.mqtt.connected.is_set(), "the reconnect")
             assert await _state(broker, host_id, f"{unique_name}2", True) == (True, born, True)

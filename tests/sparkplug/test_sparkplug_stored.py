@@ -14,7 +14,9 @@ from tonle.io.spool import Spool
 from tonle.sources.registry import GatewayContext, build_source
 
 
-def test_sparkplug_metrics_are_spooled_stored_and_confirmed_like_any_device(broker, influxdb, unique_name, tmp_path):
+def test_sparkplug_metrics_are_spooled_stored_and_confirmed_like_any_device(
+    broker, influxdb, unique_name, tmp_path
+):
     cfg = config_for(broker, influxdb, unique_name, agent={"publish_interval_s": 0.1})
     a = cfg.agent
     context = GatewayContext(a.id, a.site, a.area, a.line)
@@ -26,7 +28,9 @@ def test_sparkplug_metrics_are_spooled_stored_and_confirmed_like_any_device(brok
         stop = asyncio.Event()
         async with running_collector(cfg), InfluxQLClient(influxdb.url, unique_name) as q, agent:
             task = asyncio.create_task(agent.run(stop))
-            await until(lambda: src.mqtt is not None and src.mqtt.subscribed.is_set(), "the host's subscription")
+            await until(
+                lambda: src.mqtt is not None and src.mqtt.subscribed.is_set(), "the host's subscription"
+            )
             async with SparkplugEdgeNode(broker.host, broker.port, unique_name, "EN1") as node:
                 node.birth()
                 for i in range(1, 6):

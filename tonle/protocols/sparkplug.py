@@ -191,7 +191,7 @@ def _value(m: Any) -> MetricValue:
     bits = _BITS.get(DataType(m.datatype)) if m.datatype in DataType._value2member_map_ else None
     if which in ("int_value", "long_value") and bits is not None:
         return _signed(raw & ((1 << bits) - 1), bits)
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 def decode_payload(data: bytes) -> SparkplugPayload:
@@ -222,9 +222,10 @@ def decode_payload(data: bytes) -> SparkplugPayload:
 
 def rebirth_request(timestamp_ms: int) -> bytes:
     """The NCMD a host sends to make an edge node publish its births again."""
-    return encode_payload([Metric(REBIRTH, None, DataType.Boolean, True)], seq=None, timestamp_ms=timestamp_ms)
+    return encode_payload(
+        [Metric(REBIRTH, None, DataType.Boolean, True)], seq=None, timestamp_ms=timestamp_ms
+    )
 
 
 def is_rebirth_request(payload: SparkplugPayload) -> bool:
     return any(m.name == REBIRTH and m.value is True for m in payload.metrics)
-

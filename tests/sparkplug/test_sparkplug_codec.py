@@ -1,10 +1,16 @@
-"""The Sparkplug B codec and the source's config checks (no broker needed)."""
+"""The Sparkplug B codec, the source's config checks and the docs' worked example (no broker needed)."""
 
 from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from edge_agent.sources.sparkplug_config import SparkplugSourceConfig
+from edge_agent.sources.sparkplug_host import SparkplugHost
+from firmware_sim.sparkplug_node import CUTTER_METRICS, SparkplugEdgeNode
 from tonle.config.check import check_value
 from tonle.protocols.sparkplug import (
     DataType,
@@ -20,6 +26,7 @@ from tonle.protocols.sparkplug import (
     rebirth_request,
 )
 from tonle.protocols.sparkplug_schema import Payload
+from tonle.sources.base import Count, Sample, StateChange
 
 
 def test_every_scalar_datatype_survives_a_round_trip_with_signs_and_nulls():
@@ -106,3 +113,33 @@ def test_config_mistakes_are_named_with_their_key_and_fix():
     assert "'devices[0].nodes[1].machine' is 'CUT1', the machine of nodes[0] too" in problems
     assert "maps EN1/Cutter1 again, like nodes[0]" in problems
     assert "'devices[0].nodes[1].fields' maps no metric of EN1 to this machine" in problems
+
+
+def test_the_worked_example_in_the_docs_reads_as_the_docs_say():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sparkplug.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    (section,) = tomllib.loads(block)["devices"]
+    cfg, problems = check_value(section, SparkplugSourceConfig, key="devices[0]")
+    assert problems == [] and isinstance(cfg, SparkplugSourceConfig)
+    host, now = SparkplugHost(cfg), 1_780_000_000_000_000_000
+    node = SparkplugEdgeNode("127.0.0.1", 1, "Plant1", "EN1")  # its metric table; never connected
+    born = [Metric(n, *node.aliases[("Cutter1", n)], node.values[("Cutter1", n)]) for n in CUTTER_METRICS]
+    messages = [
+        ("NBIRTH/EN1", [Metric("bdSeq", None, DataType.UInt64, 0)], 0),
+        ("DBIRTH/EN1/Cutter1", born, 1),
+        ("DDATA/EN1/Cutter1", [Metric("", 1, DataType.Float, 1200.0), Metric("", 3, DataType.Int32, 1)], 2),
+    ]
+    readings = []
+    for topic, metrics, seq in messages:
+        data = encode_payload(metrics, seq=seq, timestamp_ms=now // 1_000_000 + seq)
+        result = host.handle(f"spBv1.0/Plant1/{topic}", data, now)
+        assert result.refused == [] and result.rebirth is None
+        readings += result.readings
+    assert [r.fields for r in readings if isinstance(r, Sample)] == [
+        {"spindle_rpm": 0.0, "spindle_temp_c": 31.5}, {"spindle_rpm": 1200.0}]  # fmt: skip
+    assert [(r.state, r.reason) for r in readings if isinstance(r, StateChange)] == [
+        ("idle", "Status/Mode=0"), ("running", "Status/Mode=1")]  # fmt: skip
+    assert [(r.total, r.good) for r in readings if isinstance(r, Count)] == [(0, 0)]
+    death = encode_payload([Metric("bdSeq", None, DataType.UInt64, 0)], seq=None, timestamp_ms=1)
+    (offline,) = host.handle("spBv1.0/Plant1/NDEATH/EN1", death, now).readings
+    assert isinstance(offline, StateChange) and offline.state == "offline"

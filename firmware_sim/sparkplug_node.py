@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -34,7 +35,7 @@ from tonle.protocols.sparkplug import (
     is_rebirth_request,
 )
 
-__all__ = ["CUTTER_METRICS", "CUTTER_MODES", "SparkplugEdgeNode"]
+__all__ = ["CUTTER_METRICS", "CUTTER_MODES", "CutterModel", "SparkplugEdgeNode", "run_cutter"]
 
 CUTTER_MODES = {0: "idle", 1: "running", 2: "breakdown", 3: "setup"}
 CUTTER_METRICS: dict[str, tuple[DataType, MetricValue]] = {
@@ -172,3 +173,46 @@ class SparkplugEdgeNode:
             if is_rebirth_request(payload):
                 self.rebirths += 1
                 self.birth()
+
+
+@dataclass
+class CutterModel:
+    """An automatic cutting table, one step a second: cuts plies while running, now and then a set-up.
+
+    Seeded, so a demo run is repeatable; values are what its edge node publishes.
+    """
+
+    seed: int = 11
+    mode: int = 1
+    total: int = 0
+    good: int = 0
+    temperature: float = 31.5
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def step(self) -> dict[str, MetricValue]:
+        rng = self._rng
+        if self.mode == 1 and rng.random() < 0.02:
+            self.mode = 3  # a new marker to set up
+        elif self.mode == 3 and rng.random() < 0.2:
+            self.mode = 1
+        changes: dict[str, MetricValue] = {"Status/Mode": self.mode}
+        running = self.mode == 1
+        speed = rng.gauss(1200.0, 15.0) if running else 0.0
+        self.temperature += (0.02 if running else -0.05) + rng.gauss(0.0, 0.01)
+        changes.update({"Spindle/Speed": round(speed, 1), "Spindle/Temperature": round(self.temperature, 2)})
+        if running and rng.random() < 0.25:  # a ply every four seconds or so
+            self.total += 1
+            self.good += 1 if rng.random() > 0.03 else 0
+            changes.update({"Production/Total": self.total, "Production/Good": self.good})
+        return changes
+
+
+async def run_cutter(node: SparkplugEdgeNode, model: CutterModel, device: str = "Cutter1") -> None:
+    """Birth, then one DDATA a second on the node's clock, until cancelled."""
+    node.values.update({(device, k): v for k, v in model.step().items()})
+    node.birth()
+    while True:
+        await node.clock.sleep(1.0)
+        node.update(device, model.step())

@@ -26,7 +26,11 @@ from tonle.messages import N_, render
 from tonle.protocols.sparkplug import NAMESPACE, encode_state, rebirth_request, state_topic
 from tonle.sources.base import CommandRefused, Sink, SourceHealth
 
-__all__ = ["SparkplugHealth", "SparkplugSource"]
+__all__ = ["UNREADABLE", "SparkplugHealth", "SparkplugSource"]
+
+# Refusals that mean the message itself is bad (`corrupt_frames`); the others (`before_birth`,
+# `seq_gap`, `unknown_alias`) mean it came out of turn and are `read_errors`.
+UNREADABLE = frozenset({"not_protobuf", "bad_topic", "not_a_number", "unknown_state"})
 
 
 @dataclass
@@ -111,7 +115,10 @@ class SparkplugSource:
         h = self._health
         for reason in result.refused:
             h.refused[reason] += 1
-            h.corrupt_frames += 1
+            if reason in UNREADABLE:
+                h.corrupt_frames += 1
+            else:  # a message that arrived out of turn (lost one before it, no birth yet)
+                h.read_errors += 1
             h.last_error = render(N_("{source}: refused a Sparkplug message ({reason}) on {topic}"),
                                   {"source": self.name, "reason": reason, "topic": topic})  # fmt: skip
         if result.readings:

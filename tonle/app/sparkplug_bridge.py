@@ -28,7 +28,7 @@ from tonle.contract import Count, PayloadError, State, Telemetry, TopicError, de
 from tonle.io.clock import Clock, WallClock
 from tonle.io.connect import mqtt_connection
 from tonle.io.mqtt import MqttConnection, Will
-from tonle.messages import N_, _
+from tonle.messages import _
 from tonle.protocols.sparkplug import (
     DataType,
     MetricValue,
@@ -48,13 +48,9 @@ Values = dict[str, tuple[DataType, MetricValue]]
 def machine_metrics(kind: str, msg: object) -> tuple[Values, int] | None:
     """The Sparkplug metrics of one Tonle message and its time in ms (None: nothing to show)."""
     if isinstance(msg, Telemetry):
-        last = -1 if isinstance(msg.ts, list) else None
         ts = msg.ts[-1] if isinstance(msg.ts, list) else msg.ts
         values: Values = {
-            f"Telemetry/{k}": (
-                DataType.Double,
-                float(v[last] if last is not None and isinstance(v, list) else v),
-            )  # type: ignore[arg-type]
+            f"Telemetry/{k}": (DataType.Double, float(v[-1] if isinstance(v, list) else v))
             for k, v in msg.fields.items()
         }
         return (values, ts // 1_000_000) if values else None
@@ -158,7 +154,7 @@ async def _serve(mqtt: MqttConfig, args: argparse.Namespace) -> None:
         bridge = SparkplugBridge(
             tonle, args.scada_host, args.scada_port, group=args.group, node=args.node, site=args.site
         )
-        log.info(_(N_("publishing site {site} as Sparkplug edge node {group}/{node}")).format(**vars(args)))
+        log.info(_("publishing site {site} as Sparkplug edge node {group}/{node}").format(**vars(args)))
         await bridge.run()
 
 

@@ -157,3 +157,19 @@ def test_bad_payloads_are_refused_and_counted_and_nothing_good_is_lost(broker, u
         assert node.rebirths == 1  # the unknown alias asked for births
 
     run(main)
+
+
+def test_an_edge_node_that_loses_power_goes_offline_by_its_will(broker, unique_name):
+    async def main() -> None:
+        sink, src = Collector(), source(broker, unique_name)
+        async with listening(src, sink), _node(broker, unique_name) as node:
+            node.birth()
+            await until(lambda: sink.states("CUT1"), "the births")
+            assert node._mqtt is not None and node._mqtt._client is not None
+            sock = node._mqtt._client.socket()
+            assert sock is not None
+            sock.shutdown(socket.SHUT_RDWR)  # no DISCONNECT: the broker publishes the NDEATH will
+            await until(lambda: sink.states("CUT1")[-1].state == "offline", "the will")
+        assert sink.states("CUT1")[-1].reason == "NDEATH" and src.health.deaths == 1
+
+    run(main)

@@ -146,7 +146,9 @@ class SparkplugHost:
                 out.readings.extend(self._offline(mach, _ts(payload.timestamp_ms, now_ns), "DDEATH"))
         else:
             device = t.device if t.kind == "DDATA" else ""
-            unknown = [m for m in payload.metrics if not m.name and node.aliases.get(m.alias or -1) is None]
+            unknown = [
+                m for m in payload.metrics if not m.name and (m.alias is None or m.alias not in node.aliases)
+            ]
             if unknown:
                 out.refused.extend("unknown_alias" for _ in unknown)
                 self._ask_rebirth(t, node, out, now_ns)
@@ -233,7 +235,9 @@ class SparkplugHost:
         return [Count(mach.cfg.machine, mach.stamp("count", ts), total=mach.total, good=good)]
 
     def _offline(self, mach: _Machine, ts: int, why: str) -> list[Reading]:
-        if mach.state == "offline":
+        """Only a machine with a state metric goes offline: its next birth brings its state back
+        (a meter has no state, as with Modbus)."""
+        if not mach.cfg.state or mach.state == "offline":
             return []
         mach.state = "offline"
         return [StateChange(mach.cfg.machine, mach.stamp("state", ts), "offline", reason=why)]

@@ -143,3 +143,22 @@ def test_the_worked_example_in_the_docs_reads_as_the_docs_say():
     death = encode_payload([Metric("bdSeq", None, DataType.UInt64, 0)], seq=None, timestamp_ms=1)
     (offline,) = host.handle("spBv1.0/Plant1/NDEATH/EN1", death, now).readings
     assert isinstance(offline, StateChange) and offline.state == "offline"
+
+
+def test_a_machine_without_a_state_metric_is_not_marked_offline():
+    meter = {
+        "machine": "EM2",
+        "machine_type": "energy_meter",
+        "edge_node": "EN9",
+        "fields": {"Power": "power_kw"},
+    }
+    cfg, problems = check_value({**GOOD, "nodes": [meter]}, SparkplugSourceConfig)
+    assert problems == [] and isinstance(cfg, SparkplugSourceConfig)
+    host, now = SparkplugHost(cfg), 1_780_000_000_000_000_000
+    birth = encode_payload([Metric("Power", 1, DataType.Double, 2.5)], seq=0, timestamp_ms=1)
+    assert [r.fields for r in host.handle("spBv1.0/Plant1/NBIRTH/EN9", birth, now).readings] == [
+        {"power_kw": 2.5}
+    ]
+    death = encode_payload([], seq=None, timestamp_ms=2)
+    assert host.handle("spBv1.0/Plant1/NDEATH/EN9", death, now).readings == []
+    assert host.counts["deaths"] == 1

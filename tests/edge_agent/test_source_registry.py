@@ -26,9 +26,9 @@ from tonle.sources.registry import (
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "devices.md"
 
 
-def test_the_installed_types_are_the_gateways_serial_modbus_opcua_and_the_simulator():
+def test_the_installed_types_are_the_gateways_serial_modbus_opcua_sparkplug_and_the_simulator():
     types = source_types()
-    assert sorted(types) == ["modbus_rtu", "modbus_tcp", "opcua", "serial", "sim"]
+    assert sorted(types) == ["modbus_rtu", "modbus_tcp", "opcua", "serial", "sim", "sparkplug"]
     for name, st in types.items():
         assert st.config.__struct_config__.tag == name
         assert issubclass(st.config, DeviceConfig)
@@ -44,7 +44,8 @@ def test_an_unknown_type_names_the_known_ones():
     with pytest.raises(UnknownSourceType) as err:
         source_type("profinet")
     assert str(err.value) == (
-        "no device type is called 'profinet'; use one of: modbus_rtu, modbus_tcp, opcua, serial, sim"
+        "no device type is called 'profinet'; "
+        "use one of: modbus_rtu, modbus_tcp, opcua, serial, sim, sparkplug"
     )
 
 

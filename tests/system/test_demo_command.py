@@ -53,7 +53,9 @@ def test_the_demo_runs_the_whole_loop_and_loses_nothing(tmp_path: Path):
     assert summary["lost"] == 0
     assert summary["samples_published"] > 500
     assert summary["points_stored"] == summary["samples_published"]
-    assert summary["machines"] == 14  # 12 sewing stations on serial, the press and the energy meter on Modbus
+    # 12 sewing stations on serial, the press and the energy meter on Modbus, the cutter on Sparkplug B
+    assert summary["machines"] == 15
+    assert summary["protocols"]["sparkplug"]["stored"] > 0 and summary["protocols"]["sparkplug"]["lost"] == 0
     assert all(0 < v <= 1 for v in summary["oee"].values())
     wearing = summary["wearing_machine"]
     acked = [c for c in summary["commands"] if c["machine"] == wearing and c["status"] == "applied"]

@@ -55,6 +55,7 @@ from tonle.app.demo_plant import (
     write_collector_config,
     write_gateway_config,
 )
+from tonle.app.demo_protocols import protocol_counts, scada_plant
 from tonle.app.demo_security import demo_identities, secure_influxdb
 from tonle.app.demo_view import LiveView, print_summary
 from tonle.app.services import LocalBroker, LocalInfluxDB, free_port
@@ -238,6 +239,7 @@ async def _run_line(
     async with (
         SerialLineSim(line, folder / "tty", ring_size=NODE_RING) as nodes,
         demo_plant(clock) as plant,
+        scada_plant(folder, clock) as scada,
         influx_writer(cfg) as kpi_writer,
         influxql_client(cfg) as q,
         mqtt_client(svc.mqtt("analytics"), f"tonle-demo-analytics-{folder.name}") as mqtt,
@@ -253,6 +255,7 @@ async def _run_line(
             plant.tcp.port,
             str(plant.rtu.port),
             trusted_keys={signer.name: signer.public_text},
+            sparkplug_port=scada.port,
         )
         agent = AgentProcess(gateway, folder / "agent.log")
         analytics = AnalyticsRuns(lambda: AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
@@ -343,7 +346,7 @@ class _Run:
                 _("the agent exited with code {code}; see {log}").format(code=code, log=self.agent.log)
             )
         spooled = spooled_counts(folder / "gateway" / "spool.sqlite")
-        # Serial machines: what the nodes sent; Modbus machines: what the agent polled.
+        # Serial machines: what the nodes sent; Modbus and Sparkplug machines: what the agent read.
         published = {k: n for k, n in spooled.samples.items() if k[0] not in nodes.nodes}
         published.update(self.produced)
         await drain(q, self.spec, published, self.collector)
@@ -360,6 +363,7 @@ class _Run:
             (self.start_ns, end_ns),
             self.svc.cfg,
         )
+        summary["protocols"] = await protocol_counts(q, self.spec, self.agent.config, published)
         summary.update(
             agent_starts=self.agent.starts,
             collector_starts=self.collector.starts,

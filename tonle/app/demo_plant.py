@@ -113,9 +113,10 @@ def write_gateway_config(
     rtu_port: str,
     *,
     trusted_keys: dict[str, str],
+    sparkplug_port: int | None = None,
 ) -> Path:
-    """The example gateway config, pointed at this run's broker (its identity), ptys and Modbus
-    servers, trusting the commands of `trusted_keys` (name: public key) only.
+    """The example gateway config, pointed at this run's broker (its identity), ptys, Modbus
+    servers and Sparkplug broker, trusting the commands of `trusted_keys` (name: public key) only.
 
     The password, if any, stays in the environment, which the agent process inherits.
     """
@@ -137,6 +138,8 @@ def write_gateway_config(
             d.update(host="127.0.0.1", port=press_port)
         elif d["type"] == "modbus_rtu":
             d["port"] = rtu_port
+        elif d["type"] == "sparkplug" and sparkplug_port is not None:  # the plant's SCADA broker
+            d.update(host="127.0.0.1", port=sparkplug_port)
     data["devices"] = serial + others
     path = folder / "gateway.toml"
     path.write_text(tomli_w.dumps(data))

@@ -254,6 +254,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             },
         ),
     ]
+    for protocol, n in summary.get("protocols", {}).items():
+        text = N_("  {protocol}: {published} published, {stored} stored, {lost} lost")
+        lines.insert(-1, render(text, {"protocol": protocol, **n}))
     for line, oee in summary.get("oee", {}).items():
         lines.append(
             render(N_("line {line}: OEE {oee}"), {"line": line, "oee": "-" if oee is None else f"{oee:.0%}"})

@@ -1,0 +1,181 @@
+"""Sparkplug B host source configuration: which broker, which edge nodes, which metric means what.
+
+A Sparkplug edge node names its metrics itself ("Spindle/Speed", "Production/Total"), so
+the technician maps them: each `[[devices.nodes]]` entry ties one edge node (and
+optionally one of its devices) to one Tonle machine, and says which metric is a telemetry
+field, which one is the machine's state (with a table of its codes when it is a number),
+and which are the piece counters. Every mistake that can be seen before connecting is a
+`Problem` with its key path and a fix, in the plant's language.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import msgspec
+
+from tonle.config.fields import Name, Section
+from tonle.config.problems import Problem
+from tonle.contract import MACHINE_STATES
+from tonle.io.clock import Clock
+from tonle.messages import N_, render
+from tonle.sources.base import Source
+from tonle.sources.registry import DeviceConfig, GatewayContext, SourceType
+
+__all__ = ["SPARKPLUG_SOURCE", "SparkplugMachine", "SparkplugSourceConfig"]
+
+Id = Annotated[str, msgspec.Meta(min_length=1)]
+PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+_BAD_ID_CHARS = ("/", "+", "#")
+
+
+def _p(key: str, text: str, fix: str, **data: object) -> Problem:
+    return Problem(key, render(text, data), render(fix, data))
+
+
+class SparkplugMachine(Section, frozen=True, kw_only=True):
+    """One Tonle machine fed by one edge node (its node metrics) or one device of it."""
+
+    machine: Name
+    machine_type: Name
+    edge_node: Id
+    device: str = ""
+    fields: dict[str, Name] = msgspec.field(default_factory=dict)  # metric name -> Tonle field
+    state: str = ""  # the metric that holds the machine state
+    states: dict[str, str] = msgspec.field(default_factory=dict)  # its value (as text) -> Tonle state
+    count_total: str = ""
+    count_good: str = ""
+
+    def metrics(self) -> dict[str, str]:
+        """Every mapped metric name -> what it feeds ("field:x", "state", "count_total", ...)."""
+        out = {name: f"field:{f}" for name, f in self.fields.items()}
+        for role in ("state", "count_total", "count_good"):
+            if getattr(self, role):
+                out[getattr(self, role)] = role
+        return out
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if not (self.fields or self.state or self.count_total):
+            found.append(
+                _p(
+                    "fields",
+                    N_("maps no metric of {node} to this machine"),
+                    N_("name at least one metric under fields, state or count_total"),
+                    node=self.edge_node,
+                )
+            )
+        for code, state in self.states.items():
+            if state not in MACHINE_STATES:
+                found.append(
+                    _p(
+                        f"states.{code}",
+                        N_("is '{state}', which is not a Tonle machine state"),
+                        N_("use one of: {states}"),
+                        state=state,
+                        states=", ".join(MACHINE_STATES),
+                    )
+                )
+        if self.states and not self.state:
+            found.append(_p("states", N_("is set but no state metric is named"), N_("set state too")))
+        if self.count_good and not self.count_total:
+            found.append(_p("count_good", N_("is set without count_total"), N_("set count_total too")))
+        seen: dict[str, str] = {}
+        for name, role in [*((n, f"fields.{n}") for n in self.fields), *self._roles()]:
+            if name in seen:
+                found.append(
+                    _p(
+                        role,
+                        N_("uses metric '{metric}', already mapped by {other}"),
+                        N_("map every metric once"),
+                        metric=name,
+                        other=seen[name],
+                    )
+                )
+            seen.setdefault(name, role)
+        return found
+
+    def _roles(self) -> list[tuple[str, str]]:
+        return [(getattr(self, r), r) for r in ("state", "count_total", "count_good") if getattr(self, r)]
+
+
+class SparkplugSourceConfig(DeviceConfig, tag="sparkplug", frozen=True, kw_only=True):
+    """A Sparkplug B host application on one broker (the plant's, or one next to the gateway)."""
+
+    name: Name
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1883
+    username: str = ""
+    password_env: str = ""
+    group: Id  # the Sparkplug group_id this host reads
+    host_id: Id  # its STATE topic: spBv1.0/STATE/<host_id>
+    rebirth_wait_s: PosFloat = 5.0  # at most one rebirth request per edge node in this time
+    nodes: list[SparkplugMachine]  # each edge node (or device of one) that is a Tonle machine
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) if self.password_env else None
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        for key in ("group", "host_id"):
+            value = getattr(self, key)
+            if any(c in value for c in _BAD_ID_CHARS):
+                found.append(
+                    _p(
+                        key,
+                        N_("is '{value}', but a Sparkplug id cannot hold /, + or #"),
+                        N_("use letters, digits, - and _"),
+                        value=value,
+                    )
+                )
+        if not self.nodes:
+            found.append(_p("nodes", N_("is empty"), N_("map at least one edge node to a machine")))
+        names: dict[str, int] = {}
+        places: dict[tuple[str, str], int] = {}
+        for i, m in enumerate(self.nodes):
+            where = f"nodes[{i}]"
+            if m.machine in names:
+                found.append(
+                    _p(
+                        f"{where}.machine",
+                        N_("is '{machine}', the machine of nodes[{other}] too"),
+                        N_("give every machine its own name"),
+                        machine=m.machine,
+                        other=names[m.machine],
+                    )
+                )
+            place = (m.edge_node, m.device)
+            if place in places:
+                found.append(
+                    _p(
+                        f"{where}.device",
+                        N_("maps {node}/{device} again, like nodes[{other}]"),
+                        N_("map each edge node or device to one machine"),
+                        node=m.edge_node,
+                        device=m.device or "-",
+                        other=places[place],
+                    )
+                )
+            names.setdefault(m.machine, i)
+            places.setdefault(place, i)
+        return found
+
+    def machines(self) -> list[str]:
+        return [m.machine for m in self.nodes]
+
+
+def build_sparkplug_source(config: SparkplugSourceConfig, clock: Clock, context: GatewayContext) -> Source:
+    from edge_agent.sources.sparkplug import SparkplugSource
+
+    return SparkplugSource(config, clock)
+
+
+SPARKPLUG_SOURCE = SourceType(
+    name="sparkplug",
+    config=SparkplugSourceConfig,
+    factory=build_sparkplug_source,
+    summary="edge nodes and devices that publish Sparkplug B on an MQTT broker (docs/sparkplug.md)",
+    needs=("google.protobuf",),
+    extra="edge",
+)

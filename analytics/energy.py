@@ -12,6 +12,12 @@ machine at once; reading the array once is the whole cost, so the input is never
 copied or converted (float32 stays float32, sums accumulate in float64). Missing
 samples are NaN: they are left out of the sums and counted, so the coverage of each
 figure is known. Nothing is interpolated.
+
+Which state a sample belongs to (docs/kpi.md, "Energy by state"): a sample taken at
+the data's own rate belongs to the state at its own timestamp, so at most one sample
+per state change can land on the wrong side of it. A coarser bucket mean (`spread`) is
+split by the time each state holds of the bucket; it mixes the powers of both states,
+which moves at most step x |dP| / 4 of energy per state change.
 """
 
 from __future__ import annotations
@@ -39,11 +45,16 @@ class UniformSeries:
     start_ns:  timestamp of sample 0; sample k stands for [start + k*period, start + (k+1)*period).
     period_ns: the grid spacing (1 s for the edge agent's 1 Hz telemetry).
     values:    float [n_machines, n_samples], NaN where a sample is missing. Not copied.
+    spread:    False (default): each value is a sample taken at its slot's start, and it
+               belongs to the state its machine was in at that instant. True: each value
+               is the mean over its whole slot (a coarser server-side bucket), and it is
+               split between the states by the time each holds of the slot.
     """
 
     start_ns: int
     period_ns: int
     values: np.ndarray
+    spread: bool = False
 
     def __post_init__(self) -> None:
         for name, value in (("start_ns", self.start_ns), ("period_ns", self.period_ns)):
@@ -72,7 +83,11 @@ class UniformSeries:
 
 @dataclass(frozen=True, slots=True)
 class IntervalSums:
-    """Per interval: sum of the finite samples, their number, and the number expected."""
+    """Per interval: sum of the finite samples, their number, and the number expected.
+
+    For a `spread` series a slot cut by an interval's edge counts in each interval by the
+    fraction of its period that lies there, so `n` and `expected` can be fractional.
+    """
 
     total: np.ndarray
     n: np.ndarray
@@ -95,9 +110,8 @@ def interval_sums(
         )
     lo = series.index_at(start_ns)
     hi = series.index_at(end_ns)
-    expected = (hi - lo).astype(np.float64)
     total = _sums(series.values, machine, lo, hi)
-    n = expected.copy()
+    n = (hi - lo).astype(np.float64)
     bad = np.isnan(total)
     if bad.any():  # rare: only the rows with gaps take the slower NaN-aware path
         rows = np.unique(machine[bad])
@@ -107,7 +121,48 @@ def interval_sums(
         local = np.searchsorted(rows, machine[sel])
         total[sel] = _sums(np.where(missing, 0.0, sub), local, lo[sel], hi[sel])
         n[sel] -= _sums(missing.astype(np.float32), local, lo[sel], hi[sel])
+    if not series.spread:
+        return IntervalSums(total=total, n=n, expected=(hi - lo).astype(np.float64))
+    # The sums above give each whole slot to the interval its start falls in. A slot mean
+    # that straddles an interval's edge is split by time instead: the part after the
+    # start comes back from the previous interval, the part after the end goes to the next.
+    for edge, sign in ((start_ns, 1.0), (end_ns, -1.0)):
+        value, present, part = _straddling(series, machine, edge)
+        total += sign * part * value
+        n += sign * part * present
+    span = series.values.shape[1]
+    expected = _position(series, end_ns, span) - _position(series, start_ns, span)
     return IntervalSums(total=total, n=n, expected=expected)
+
+
+def _position(series: UniformSeries, ts_ns: np.ndarray, n_samples: int) -> np.ndarray:
+    """Where each time falls on the grid, in (fractional) samples, clipped to [0, n_samples]."""
+    offset = np.asarray(ts_ns, dtype=np.int64) - series.start_ns
+    k = offset // series.period_ns
+    frac = (offset - k * series.period_ns) / series.period_ns
+    return np.clip(k + frac, 0.0, float(n_samples))
+
+
+def _straddling(
+    series: UniformSeries, machine: np.ndarray, edge_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, 1 if present, fraction of it before the sample's end) of the sample each edge cuts.
+
+    A sample k covers [start + k*period, start + (k+1)*period); an edge strictly inside it
+    leaves `1 - (edge - sample start) / period` of it after the edge. Zero where the edge
+    lies on a sample boundary, outside the grid, or the sample is missing.
+    """
+    n_samples = series.values.shape[1]
+    offset = np.asarray(edge_ns, dtype=np.int64) - series.start_ns
+    k = offset // series.period_ns
+    rest = offset - k * series.period_ns
+    inside = (rest > 0) & (k >= 0) & (k < n_samples)
+    value = np.zeros(machine.size, dtype=np.float64)
+    if machine.size:
+        value[inside] = series.values[machine[inside], k[inside]]
+    present = np.isfinite(value) & inside
+    part = np.where(present, 1.0 - rest / series.period_ns, 0.0)
+    return np.where(present, value, 0.0), present.astype(np.float64), part
 
 
 def _sums(values: np.ndarray, machine: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

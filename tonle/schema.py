@@ -39,6 +39,7 @@ __all__ = [
     "EVENTS",
     "FLOAT",
     "INT",
+    "LINE_HOUR",
     "LINE_KPI",
     "LINE_TAGS",
     "MACHINE_TAGS",
@@ -278,6 +279,21 @@ DOWNTIME = Measurement(
     _typed(FLOAT, "seconds", "stops") | _typed(STR, "period", "category"),
 )
 """Downtime added since the previous update, per cause: `sum()` over a range is its downtime."""
+LINE_HOUR = Measurement(
+    "line_hour",
+    LINE_TAGS,
+    _typed(FLOAT, "target_pcs", "actual_pcs", "cum_target_pcs", "cum_actual_pcs", "gap_pcs", "cum_gap_pcs")
+    | _typed(FLOAT, "covered_s")
+    | _typed(INT, "partial")
+    | _typed(STR, "period", "worst_cause"),
+)
+"""The hour-by-hour board: one row per line and local clock hour, stamped with the hour's start.
+
+target/actual pieces of the hour, both summed since the shift (or off-shift stretch) began,
+the gaps (actual - target), `covered_s` (seconds of the hour whose output-station state is
+known), `partial` = 1 when the hour is not over or not fully covered, `period` = shift,
+overtime or off_shift, and `worst_cause` (the hour's largest downtime cause, "" if none).
+Rewritten while its shift is recent, so late data corrects it in place."""
 PDM = Measurement(
     "pdm",
     ADDRESS_TAGS,
@@ -302,6 +318,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
     LINE_KPI,
     SHIFT_KPI,
     DOWNTIME,
+    LINE_HOUR,
     PDM,
 )
 _BY_NAME = {m.name: m for m in MEASUREMENTS}

@@ -1,0 +1,84 @@
+"""The hour-by-hour board worked out by hand: targets, actuals, cumulative, gaps, reason, partial."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from analytics.energy import UniformSeries
+from analytics.hourly import hour_board, line_hour_rows
+from analytics.kpi import Counts
+from analytics.line import NO_POWER, LineInputs, LineKey, LineSetup
+from analytics.losses import state_codes
+from analytics.timeline import Events
+from tonle.kernels.shifts import ShiftCalendar
+
+S = 1_000_000_000
+PP = dt.timezone(dt.timedelta(hours=7))
+CAL = ShiftCalendar()  # A 06:00-14:00 (break 11:00-12:00), B 14:00-22:00; Mon-Sat
+KEY = LineKey("s", "a", "L1")
+
+
+def at(h: int, m: int = 0, day: int = 3) -> int:
+    return int(dt.datetime(2025, 3, day, h, m, tzinfo=PP).timestamp()) * S  # 2025-03-03 is a Monday
+
+
+def inputs(start: int, end: int, states: list[tuple[int, str]], minutes_making: list[int]) -> LineInputs:
+    """One station (SAM 1 min, target 50 pcs/h) making one piece at each listed minute after `start`."""
+    ts = [start + m * 60 * S for m in minutes_making]
+    return LineInputs(
+        key=KEY,
+        machines=("S1",),
+        start_ns=start,
+        end_ns=end,
+        states=Events.of([0] * len(states), [t for t, _ in states], state_codes([s for _, s in states])),
+        reasons=(),
+        counts=Counts.of(
+            [0] * (len(ts) + 1), [start - S, *ts], list(range(len(ts) + 1)), list(range(len(ts) + 1))
+        ),
+        power=UniformSeries(start, S, np.full((1, 0), np.nan)),
+        power_source=(NO_POWER,),
+        meters=(),
+        meter_power=UniformSeries(start, S, np.full((0, 0), np.nan)),
+        setup=LineSetup(target_pph=50.0, operators=1, sam_min=np.array([1.0]), output=0),
+    )
+
+
+def test_the_board_of_a_morning_with_a_breakdown_and_an_unfinished_hour() -> None:
+    # 06:00-08:30, running except a breakdown 07:10-07:40; a piece every minute while running.
+    making = [m for m in range(150) if not 70 <= m < 100]
+    states = [(at(6), "running"), (at(7, 10), "breakdown"), (at(7, 40), "running")]
+    b = hour_board(inputs(at(6), at(8, 30), states, making), CAL)
+    assert [dt.datetime.fromtimestamp(t / S, PP).hour for t in b.hour_ns] == [6, 7, 8]
+    np.testing.assert_allclose(b.target_pcs, [50, 50, 25])  # 08:00-08:30 is half an hour so far
+    np.testing.assert_allclose(b.actual_pcs, [60, 30, 30])
+    np.testing.assert_allclose(b.cum_actual_pcs, [60, 90, 120])
+    np.testing.assert_allclose(b.cum_gap_pcs, [10, -10, -5])
+    assert b.partial.tolist() == [False, False, True]  # the 08:00 hour is not over
+    assert b.period == ("shift", "shift", "shift")
+    assert b.worst_cause[0] == "" and "breakdown" in b.worst_cause[1]
+    np.testing.assert_allclose(b.covered_s, [3600, 3600, 1800])
+
+
+def test_an_hour_without_data_is_partial_and_off_shift_work_is_overtime() -> None:
+    # 21:00-23:30: the state is unknown until 21:30; work after the 22:00 shift end is overtime.
+    states = [(at(21, 30), "running"), (at(23), "idle")]
+    making = list(range(30, 120))
+    b = hour_board(inputs(at(21), at(23, 30), states, making), CAL)
+    assert b.period == ("shift", "overtime", "off_shift")
+    assert b.partial.tolist() == [True, False, True]  # 21:00 half unknown; 23:00 not over
+    np.testing.assert_allclose(b.covered_s, [1800, 3600, 1800])
+    np.testing.assert_allclose(b.target_pcs, [50, 0, 0])
+    # Cumulative figures restart with the off-shift stretch after shift B.
+    np.testing.assert_allclose(b.cum_actual_pcs, [30, 60, 60])
+    rows = line_hour_rows(KEY, b).decode().splitlines()
+    assert len(rows) == 3 and all(r.startswith("line_hour,") and "line=L1" in r for r in rows)
+    assert 'period="overtime"' in rows[1] and "partial=0i" in rows[1]
+
+
+def test_an_hour_begun_before_the_range_is_stamped_with_its_clock_start_and_partial() -> None:
+    b = hour_board(inputs(at(6, 20), at(7, 30), [(at(6), "running")], list(range(70))), CAL)
+    assert b.hour_ns[0] == at(6) and b.partial[0]
+    assert b.target_pcs[0] == pytest.approx(50 * 40 / 60)

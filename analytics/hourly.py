@@ -23,16 +23,14 @@ import numpy as np
 
 from analytics.line import LineInputs, LineKey
 from analytics.line_figures import line_figures
+from analytics.period_kind import OFF_SHIFT, OVERTIME, SHIFT
 from tonle.contract import encode_block
 from tonle.kernels.shifts import ShiftCalendar, by_hour
 from tonle.schema import LINE_HOUR
 
-__all__ = ["OFF_SHIFT", "OVERTIME", "PERIOD_KINDS", "SHIFT", "HourBoard", "hour_board", "line_hour_rows"]
+__all__ = ["HourBoard", "hour_board", "line_hour_rows"]
 
 NS = 1_000_000_000
-SHIFT, OVERTIME, OFF_SHIFT = "shift", "overtime", "off_shift"
-PERIOD_KINDS = (SHIFT, OVERTIME, OFF_SHIFT)
-"""What a stretch of time was: shift time (breaks included), work outside it, or neither."""
 
 
 @dataclass(frozen=True, slots=True)

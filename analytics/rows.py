@@ -16,6 +16,7 @@ from analytics.figures import Figures
 from analytics.inputs import LineFigures, LineKey
 from analytics.losses import PLANNED_STOP
 from analytics.pdm_state import DRIFT_FEATURES
+from analytics.period_kind import NOT_IN_SHIFT, SHIFT
 from analytics.prognostics import PdmSignals
 from analytics.rules import PdmView
 from tonle.contract import encode_block
@@ -87,8 +88,13 @@ def line_fields(lf: LineFigures) -> tuple[dict[str, np.ndarray], dict[str, np.nd
     return _finite({k: float(v) for k, v in floats.items()}), ints, strs
 
 
-def kpi_rows(key: LineKey, machines: Sequence[str], lf: LineFigures, end_ns: int) -> bytes:
-    """`oee` per machine and `line_kpi` per line for the rolling window ending at `end_ns`."""
+def kpi_rows(key: LineKey, machines: Sequence[str], lf: LineFigures, end_ns: int, kind: str = SHIFT) -> bytes:
+    """`oee` per machine and `line_kpi` per line for the rolling window ending at `end_ns`.
+
+    kind (`analytics.period_kind`): outside shifts the rows carry no availability or OEE.
+    """
+    drop = NOT_IN_SHIFT if kind != SHIFT else ()
+    kind_field = {"period_kind": [kind]}
     ts = np.array([end_ns], dtype=np.int64)
     cols = figure_fields(lf.machines)
     cols["pieces_per_hour"] = np.asarray(lf.machines.pieces_per_hour, dtype=np.float64)
@@ -97,13 +103,14 @@ def kpi_rows(key: LineKey, machines: Sequence[str], lf: LineFigures, end_ns: int
     chunks = []
     for i, m in enumerate(machines):
         tags = {"site": key.site, "area": key.area, "line": key.line, "machine": m}
-        floats = _finite({k: float(v[i]) for k, v in cols.items()})
+        floats = _finite({k: float(v[i]) for k, v in cols.items() if k not in drop})
         counts = {"total": float(lf.machines.total[i]), "good": float(lf.machines.good[i])}
         ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
-        chunks.append(encode_block(OEE.name, tags, ts, floats, ints))
+        chunks.append(encode_block(OEE.name, tags, ts, floats, ints, kind_field))
     floats, ints, strs = line_fields(lf)
+    floats = {k: v for k, v in floats.items() if k not in drop}
     line_tags = {"site": key.site, "area": key.area, "line": key.line}
-    chunks.append(encode_block(LINE_KPI.name, line_tags, ts, floats, ints, strs))
+    chunks.append(encode_block(LINE_KPI.name, line_tags, ts, floats, ints, strs | kind_field))
     return b"".join(chunks)
 
 
@@ -136,13 +143,26 @@ def pdm_rows(key: LineKey, machines: Sequence[str], sig: PdmSignals, view: PdmVi
 
 
 def shift_kpi_row(
-    tags: dict[str, str], lf: LineFigures, period_start_ns: int, final: bool, label: str, ts: int
+    tags: dict[str, str],
+    lf: LineFigures,
+    period_start_ns: int,
+    final: bool,
+    label: str,
+    ts: int,
+    kind: str = SHIFT,
 ) -> bytes:
-    """One `shift_kpi` row: the line's figures of one period so far (`final` at its end)."""
+    """One `shift_kpi` row: the line's figures of one period so far (`final` at its end).
+
+    kind: `analytics.period_kind` (shift, overtime, off_shift); outside shifts the row has
+    no availability or OEE, which are 100 % there by construction.
+    """
     floats, ints, strs = line_fields(lf)
+    if kind != SHIFT:
+        floats = {k: v for k, v in floats.items() if k not in NOT_IN_SHIFT}
     ints |= {"period_start": np.array([period_start_ns]), "final": np.array([int(final)])}
     stamp = np.array([ts], dtype=np.int64)
-    return encode_block(SHIFT_KPI.name, tags, stamp, floats, ints, strs | {"period": [label]})
+    strs |= {"period": [label], "period_kind": [kind]}
+    return encode_block(SHIFT_KPI.name, tags, stamp, floats, ints, strs)
 
 
 def downtime_rows(

@@ -262,17 +262,27 @@ OEE = Measurement(
     ADDRESS_TAGS,
     _FIGURES
     | _typed(FLOAT, "pieces_per_hour", "effective_cycle_s", "ideal_cycle_s")
-    | _typed(INT, "total", "good"),
+    | _typed(INT, "total", "good")
+    | {"period_kind": STR},
 )
 """Per machine, over the rolling window: OEE, its factors and the time, counts and energy behind them."""
-LINE_KPI = Measurement("line_kpi", LINE_TAGS, _LINE_FIGURES)
-"""Per line, over the rolling window: the pooled figures, output, balance and energy."""
+LINE_KPI = Measurement("line_kpi", LINE_TAGS, _LINE_FIGURES | {"period_kind": STR})
+"""Per line, over the rolling window: the pooled figures, output, balance and energy.
+
+`oee` and `line_kpi` carry `period_kind` (shift, overtime, off_shift: `analytics.period_kind`);
+outside shifts they have no availability or OEE. A row written before its data arrived is
+written again once it has (`analytics.rolling`, docs/kpi.md "Late data")."""
 SHIFT_KPI = Measurement(
     "shift_kpi",
     (*LINE_TAGS, "shift"),
-    _LINE_FIGURES | _typed(INT, "period_start", "final") | {"period": STR},
+    _LINE_FIGURES | _typed(INT, "period_start", "final") | _typed(STR, "period", "period_kind"),
 )
-"""Per line and shift, shift to date (`final` = 1 on the row written at the shift's end)."""
+"""Per line and shift, shift to date (`final` = 1 on the row written at the shift's end).
+
+`period` is the period's label ("2026-05-29 A"), `period_kind` what it was: `shift`,
+`overtime` (work outside shifts) or `off_shift`; overtime and off-shift rows carry no
+availability or OEE (100 % there by construction). Rows are rewritten while their data
+may still arrive (docs/kpi.md, "Late data")."""
 DOWNTIME = Measurement(
     "downtime",
     (*LINE_TAGS, "shift", "cause"),

@@ -15,9 +15,9 @@ figure is known. Nothing is interpolated.
 
 Which state a sample belongs to (docs/kpi.md, "Energy by state"): a sample taken at
 the data's own rate belongs to the state at its own timestamp, so at most one sample
-per state change can land on the wrong side of it. A coarser bucket mean (`spread`) is
-split by the time each state holds of the bucket; it mixes the powers of both states,
-which moves at most step x |dP| / 4 of energy per state change.
+per state change can land on the wrong side of it. A coarser bucket mean (`spread`)
+cut by a state change is split by time x each state's power level, estimated from
+the machine's own buckets (`analytics.energy_split`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics.energy_split import split_mixed
 from tonle.kernels import checks as v
 from tonle.schema import POWER_KW
 
@@ -47,8 +48,8 @@ class UniformSeries:
     values:    float [n_machines, n_samples], NaN where a sample is missing. Not copied.
     spread:    False (default): each value is a sample taken at its slot's start, and it
                belongs to the state its machine was in at that instant. True: each value
-               is the mean over its whole slot (a coarser server-side bucket), and it is
-               split between the states by the time each holds of the slot.
+               is the mean over its whole slot (a coarser server-side bucket); a slot cut
+               by a state change is split between the states by time x power level.
     """
 
     start_ns: int
@@ -95,12 +96,18 @@ class IntervalSums:
 
 
 def interval_sums(
-    series: UniformSeries, machine: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray
+    series: UniformSeries,
+    machine: np.ndarray,
+    start_ns: np.ndarray,
+    end_ns: np.ndarray,
+    level_key: np.ndarray | None = None,
 ) -> IntervalSums:
     """Sum the samples of each interval; intervals sorted by (machine, start), tiling each machine's window.
 
     The intervals of one machine must be contiguous (each starts where the previous
-    ended), which `analytics.timeline.build_segments` guarantees.
+    ended), which `analytics.timeline.build_segments` guarantees. level_key (1 for a
+    running interval, 0 otherwise) lets a `spread` series split a bucket cut by a state
+    change by each state's power level (`analytics.energy_split`), not by time alone.
     """
     n_rows = series.values.shape[0]
     if machine.size and int(machine.max()) >= n_rows:
@@ -123,13 +130,7 @@ def interval_sums(
         n[sel] -= _sums(missing.astype(np.float32), local, lo[sel], hi[sel])
     if not series.spread:
         return IntervalSums(total=total, n=n, expected=(hi - lo).astype(np.float64))
-    # The sums above give each whole slot to the interval its start falls in. A slot mean
-    # that straddles an interval's edge is split by time instead: the part after the
-    # start comes back from the previous interval, the part after the end goes to the next.
-    for edge, sign in ((start_ns, 1.0), (end_ns, -1.0)):
-        value, present, part = _straddling(series, machine, edge)
-        total += sign * part * value
-        n += sign * part * present
+    total, n = split_mixed(series, machine, start_ns, end_ns, total, n, level_key)
     span = series.values.shape[1]
     expected = _position(series, end_ns, span) - _position(series, start_ns, span)
     return IntervalSums(total=total, n=n, expected=expected)
@@ -141,28 +142,6 @@ def _position(series: UniformSeries, ts_ns: np.ndarray, n_samples: int) -> np.nd
     k = offset // series.period_ns
     frac = (offset - k * series.period_ns) / series.period_ns
     return np.clip(k + frac, 0.0, float(n_samples))
-
-
-def _straddling(
-    series: UniformSeries, machine: np.ndarray, edge_ns: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, 1 if present, fraction of it before the sample's end) of the sample each edge cuts.
-
-    A sample k covers [start + k*period, start + (k+1)*period); an edge strictly inside it
-    leaves `1 - (edge - sample start) / period` of it after the edge. Zero where the edge
-    lies on a sample boundary, outside the grid, or the sample is missing.
-    """
-    n_samples = series.values.shape[1]
-    offset = np.asarray(edge_ns, dtype=np.int64) - series.start_ns
-    k = offset // series.period_ns
-    rest = offset - k * series.period_ns
-    inside = (rest > 0) & (k >= 0) & (k < n_samples)
-    value = np.zeros(machine.size, dtype=np.float64)
-    if machine.size:
-        value[inside] = series.values[machine[inside], k[inside]]
-    present = np.isfinite(value) & inside
-    part = np.where(present, 1.0 - rest / series.period_ns, 0.0)
-    return np.where(present, value, 0.0), present.astype(np.float64), part
 
 
 def _sums(values: np.ndarray, machine: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

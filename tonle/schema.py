@@ -254,14 +254,17 @@ _LINE_FIGURES = {k: t for k, t in _FIGURES.items() if k not in ("kwh", "idle_kwh
     **_typed(FLOAT, "pieces_per_hour", "target_pph", "attainment", "efficiency", "balance_ratio"),
     **_typed(FLOAT, "bottleneck_cycle_s", "line_planned_s", "kwh", "kwh_metered", "kwh_estimated"),
     **_typed(FLOAT, "energy_coverage", "kwh_per_piece", "kwh_per_good_piece"),
-    **_typed(INT, "good", "total"),
-    "bottleneck": STR,
+    **_typed(INT, "good", "total", "energy_partial"),
+    **_typed(STR, "bottleneck", "energy_worst"),
 }
+"""`energy_coverage` of a line is its worst power source's share of expected samples (not a
+mean: one missing meter shows), `energy_worst` that source, `energy_partial` = 1 when it is
+below `analytics.line_figures.ENERGY_COMPLETE` (kWh per piece is then a lower bound)."""
 OEE = Measurement(
     "oee",
     ADDRESS_TAGS,
     _FIGURES
-    | _typed(FLOAT, "pieces_per_hour", "effective_cycle_s", "ideal_cycle_s")
+    | _typed(FLOAT, "pieces_per_hour", "effective_cycle_s", "ideal_cycle_s", "energy_coverage")
     | _typed(INT, "total", "good")
     | {"period_kind": STR},
 )
@@ -269,8 +272,8 @@ OEE = Measurement(
 LINE_KPI = Measurement("line_kpi", LINE_TAGS, _LINE_FIGURES | {"period_kind": STR})
 """Per line, over the rolling window: the pooled figures, output, balance and energy.
 
-`oee` and `line_kpi` carry `period_kind` (shift, overtime, off_shift: `analytics.period_kind`);
-outside shifts they have no availability or OEE. A row written before its data arrived is
+`oee` and `line_kpi` carry `period_kind` (shift, overtime, off_shift: `analytics.period_kind`)
+of the live window. A row written before its data arrived is
 written again once it has (`analytics.rolling`, docs/kpi.md "Late data")."""
 SHIFT_KPI = Measurement(
     "shift_kpi",

@@ -12,6 +12,8 @@ import functools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.energy import UniformSeries, interval_sums
 from analytics.kpi import Counts, compute_kpis
@@ -57,10 +59,11 @@ def test_short_stops_get_their_own_power_not_the_running_power_of_their_bucket()
     means = power.reshape(12, 10).mean(axis=1)
     old_rule = means[[3, 4, 9, 10]].sum() * 10
     assert old_rule == pytest.approx(9.0) and old_rule / 4.0 > 2
-    # On the 10 s grid the new split is bounded as docs/kpi.md says: at most
-    # step x |dP| / 4 per state change (4 changes x 10 s x 0.5 kW / 4 = 5 kW s).
+    # The 10 s means split by time x each state's power level (0.6 and 0.1 kW, found by
+    # least squares from the buckets themselves): bucket 20 holds 5 s of each, 0.35 kW
+    # mean, and gives the stop 3.5 x 0.5 / (0.5 x 0.6 + 0.5 x 0.1) x 0.1 = 0.5 kW s. Exact.
     on_10s = _idle_kwh(means, 10, states, 120) * 3600
-    assert abs(on_10s - 4.0) <= 4 * 10 * (RUN_KW - STOP_KW) / 4 + 1e-9
+    assert on_10s == pytest.approx(4.0, rel=1e-9)
 
 
 def test_a_sample_cut_by_a_state_change_is_split_by_time() -> None:
@@ -139,8 +142,8 @@ def test_idle_energy_of_the_simulated_line_matches_a_per_sample_computation() ->
     np.testing.assert_allclose(got, want, rtol=1e-9)  # the simulator samples on the second: exact
 
 
-def test_the_old_ten_second_read_overstated_the_simulated_idle_energy() -> None:
-    """What issue 14 measured: 10 s bucket means given to the state at each bucket's start."""
+def test_ten_second_means_split_by_power_level_match_the_per_sample_idle_energy() -> None:
+    """The service's 10 s read, split by levels, against the 1 Hz truth and the rule before issue 14."""
     out, n = _simulated_hour()
     tel = out.telemetry
     k = (tel.ts - T0) // S
@@ -166,6 +169,28 @@ def test_the_old_ten_second_read_overstated_the_simulated_idle_energy() -> None:
     exact = idle(UniformSeries(T0, S, grid))
     old = idle(UniformSeries(T0, 10 * S, means))
     spread = idle(UniformSeries(T0, 10 * S, means, spread=True))
-    print(f"idle kWh: per sample {exact:.4f}, old 10 s rule {old:.4f}, 10 s split by time {spread:.4f}")
-    assert old > 1.5 * exact
-    assert abs(spread - exact) < abs(old - exact)
+    print(f"idle kWh: per sample {exact:.4f}, old 10 s rule {old:.4f}, 10 s split by levels {spread:.4f}")
+    assert old > 1.5 * exact  # issue 14 measured 2.1-2.3x on a demo
+    assert spread == pytest.approx(exact, rel=0.05)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 59_999), min_size=0, max_size=8, unique=True),
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 9_999),
+    st.integers(50_001, 60_000),
+)
+def test_a_split_bucket_keeps_its_energy(cuts: list[int], seed: int, lo_ms: int, hi_ms: int) -> None:
+    """Whatever the levels, a split moves energy between intervals and never makes or loses any."""
+    rng = np.random.default_rng(seed)
+    values = rng.random((1, 6)) * np.array([[1, 6, 1, 6, 6, 1]])
+    series = UniformSeries(T0, 10 * S, values, spread=True)
+    edges = np.unique(np.clip(np.array([lo_ms, *cuts, hi_ms]), lo_ms, hi_ms)) * 1_000_000 + T0
+    key = rng.integers(0, 2, edges.size - 1)
+    got = interval_sums(series, np.zeros(edges.size - 1, np.int64), edges[:-1], edges[1:], key)
+    pos = (np.arange(7) * 10_000).clip(lo_ms, hi_ms)
+    inside = np.diff(pos) / 10_000  # fraction of each bucket inside the window
+    assert got.total.sum() == pytest.approx(float((values[0] * inside).sum()), rel=1e-9)
+    assert got.n.sum() == pytest.approx(float(inside.sum()), rel=1e-9)
+    assert np.all(got.total >= -1e-12)

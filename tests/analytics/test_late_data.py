@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from analytics.inputs import LineKey, line_figures, read_line
@@ -81,7 +80,7 @@ def test_a_window_computed_before_its_backlog_arrived_is_rewritten_right(influxd
             lf = line_figures(full, full.kpis(rolling.calendar))
             return early, late, lf, rolling.rewritten
 
-    (early_line, early_oee), (line, oee), lf, rewritten = asyncio.run(run())
+    (early_line, _early_oee), (line, oee), lf, rewritten = asyncio.run(run())
     assert rewritten == 1
     # Written while the backlog was out, the row was wrong (the stations' state after
     # T+360 s was unknown, and their pieces missing) ...

@@ -83,9 +83,7 @@ class AnalyticsConfig(Section, frozen=True):
     motor_supply_v: PosFloat = 230.0
     motor_power_factor: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.75
     # Power is read as the mean of each `power_step_s` bucket (a server-side GROUP BY).
-    # 1 s is the edge's own rate: each sample is given to the state at its own time. A
-    # coarser step reads less but mixes running and stopped power (docs/kpi.md).
-    power_step_s: Annotated[float, msgspec.Meta(ge=1, le=300)] = 1.0
+    power_step_s: Annotated[float, msgspec.Meta(ge=1, le=300)] = 10.0
     # When a line has sent nothing (no telemetry, state or count) for this long, its
     # machines' states are no longer known: the time after is counted as missing data.
     silence_s: PosFloat = 60.0

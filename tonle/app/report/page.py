@@ -14,8 +14,9 @@ import datetime as dt
 
 import numpy as np
 
-from analytics.inputs import ESTIMATED, METERED
-from tonle.app.report.charts import balance_chart, hourly_chart, pareto_chart, waterfall_chart
+from analytics.inputs import ESTIMATED, METERED, LineFigures
+from tonle.app.report.board import hour_by_hour, outside_shifts
+from tonle.app.report.charts import balance_chart, pareto_chart, waterfall_chart
 from tonle.app.report.data import ReportData
 from tonle.app.report.markup import Html
 from tonle.app.report.markup import dur as _dur
@@ -48,12 +49,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             _shifts(d),
             "</div>",
             '<div class="row b">',
-            _section(
-                "hourly",
-                _("Output by hour"),
-                hourly_chart(d.hours, f.target_pph, 92, 46),
-                _hourly_text(d),
-            ),
+            hour_by_hour(d),
             _balance(d),
             "</div>",
             '<div class="row c">',
@@ -68,6 +64,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             _alerts(d),
             "</div>",
             "</div>",
+            outside_shifts(d),
             _notes(d),
         ]
     )
@@ -196,25 +193,6 @@ def _shifts(d: ReportData) -> str:
     )
 
 
-def _hourly_text(d: ReportData) -> str:
-    f = d.figures
-    if f.target_pph <= 0:
-        none = _("No hourly target is set for this line (analytics.lines target_pph).")
-        return f"<p class='note'>{_e(none)}</p>"
-    met = sum(1 for h in d.hours if h.target > 0 and h.known >= 0.5 and h.good >= h.target)
-    due = sum(1 for h in d.hours if h.target > 0 and h.known >= 0.5)
-    text = _h(
-        _(
-            "Pieces leaving {station}, the last station. Target met in {met} of {due} hours with shift time "
-            "and data; the target counts only shift time, not breaks."
-        ),
-        station=d.inputs.machines[d.inputs.setup.output],
-        met=number(met),
-        due=number(due),
-    )
-    return f"<p class='note'>{text}</p>"
-
-
 def _pareto_text(d: ReportData) -> str:
     p = d.figures.pareto
     rest = len(p.label) - PARETO_BARS
@@ -267,7 +245,7 @@ def _balance(d: ReportData) -> str:
 
 def _energy(d: ReportData) -> str:
     f, inp = d.figures, d.inputs
-    if not f.energy_coverage > 0:
+    if not f.energy_pooled > 0:
         none = _("No power readings for this line in the range: no energy figures.")
         body = f"<p>{_e(none)}</p>"
     else:
@@ -304,11 +282,22 @@ def _energy(d: ReportData) -> str:
                 "means more energy than shown."
             ),
             how="; ".join(how),
-            coverage=percent(f.energy_coverage),
+            coverage=percent(f.energy_pooled),
         )
-        body = f"<p>{body}</p><p class='note'>{note}</p>"
+        body = f"<p>{body}</p>{_energy_partial(f)}<p class='note'>{note}</p>"
     heading = _("Energy")
     return f"<section id='energy'><h2>{_e(heading)}</h2>{body}</section>"
+
+
+def _energy_partial(f: LineFigures) -> str:
+    """A warning when one power source sent too few readings: the figures are then a lower bound."""
+    if not f.energy_partial:
+        return ""
+    text = _(
+        "Partial: {source} sent only {coverage} of its power readings, so the energy and kWh per "
+        "piece above are at least this much, not all of it."
+    ).format(source=f.energy_worst, coverage=percent(f.energy_coverage))
+    return f"<p class='warn'><b>{_e(text)}</b></p>"
 
 
 def _alerts(d: ReportData) -> str:

@@ -110,9 +110,15 @@ SCHEMA: dict[str, set[str]] = {
     "alerts": _LOC | {"severity", "code", "message", "health", "rul_h"},
     "oee": _LOC
     | _FIGURES
-    | {"idle_kwh", "pieces_per_hour", "total", "good", "effective_cycle_s", "ideal_cycle_s"},
-    "line_kpi": _LINE | _LINE_FIGURES,
-    "shift_kpi": _LINE | _LINE_FIGURES | {"shift", "period", "period_start", "final"},
+    | {"idle_kwh", "pieces_per_hour", "total", "good", "effective_cycle_s", "ideal_cycle_s"}
+    | {"period_kind", "energy_coverage"},
+    "line_kpi": _LINE | _LINE_FIGURES | {"period_kind", "energy_partial", "energy_worst"},
+    "shift_kpi": _LINE
+    | _LINE_FIGURES
+    | {"shift", "period", "period_start", "final", "period_kind", "energy_partial", "energy_worst"},
+    "line_hour": _LINE
+    | {"target_pcs", "actual_pcs", "cum_target_pcs", "cum_actual_pcs", "gap_pcs", "cum_gap_pcs"}
+    | {"covered_s", "partial", "period", "worst_cause"},
     "downtime": _LINE | {"shift", "cause", "seconds", "stops", "category", "period"},
     "pdm": _LOC
     | {
@@ -335,7 +341,7 @@ def test_panel_query_returns_rows(
 
 
 @pytest.mark.services
-@pytest.mark.parametrize("measurement", ["oee", "line_kpi", "shift_kpi", "downtime"])
+@pytest.mark.parametrize("measurement", ["oee", "line_kpi", "shift_kpi", "downtime", "line_hour"])
 def test_the_analytics_writes_only_the_schema(filled_influxdb, night_shift, measurement: str) -> None:
     """The schema above is what the service really writes, not a wish list: every key is in it."""
     url, db, _, _ = filled_influxdb

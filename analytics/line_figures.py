@@ -8,7 +8,7 @@ balance and energy are read from those sums, so each figure can show what it cam
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -109,12 +109,7 @@ def line_figures(inputs: LineInputs, result: KpiResult, periods: np.ndarray | No
     kwh_m = mf.kwh
     machine_kwh = float(kwh_m[powered].sum())
     metered = float(kwh_m[src == METERED].sum()) + meter_kwh
-    present_each = np.concatenate((mf.field_n[powered, 0, :].sum(axis=-1), meter_n))
-    expected_each = np.concatenate((mf.field_expected[powered, 0, :].sum(axis=-1), meter_exp))
-    n_present, n_expected = float(present_each.sum()), float(expected_each.sum())
-    sources = (*(m for m, p in zip(inputs.machines, powered, strict=True) if p), *inputs.meters)
-    each = ratio(present_each, expected_each)
-    worst = int(np.nanargmin(each)) if np.isfinite(each).any() else -1
+    cov = _coverage(inputs, mf, powered, meter_n, meter_exp)
     kwh = machine_kwh + meter_kwh
     return LineFigures(
         names=inputs.machines,
@@ -135,12 +130,40 @@ def line_figures(inputs: LineInputs, result: KpiResult, periods: np.ndarray | No
         kwh=kwh,
         kwh_metered=metered,
         kwh_estimated=kwh - metered,
-        energy_pooled=float(ratio(n_present, n_expected)),
-        energy_sources=sources,
-        energy_source_coverage=np.asarray(each, dtype=np.float64),
-        energy_coverage=float(each[worst]) if worst >= 0 else float("nan"),
-        energy_worst=sources[worst] if worst >= 0 else "",
-        kwh_per_piece=float(ratio(kwh, total)) if n_present else float("nan"),
-        kwh_per_good_piece=float(ratio(kwh, good)) if n_present else float("nan"),
+        energy_pooled=cov.pooled,
+        energy_sources=cov.sources,
+        energy_source_coverage=cov.each,
+        energy_coverage=cov.worst,
+        energy_worst=cov.worst_source,
+        kwh_per_piece=float(ratio(kwh, total)) if cov.present else float("nan"),
+        kwh_per_good_piece=float(ratio(kwh, good)) if cov.present else float("nan"),
         pareto=result.pareto(machines=stations, periods=sel),
+    )
+
+
+class _Coverage(NamedTuple):
+    present: float
+    pooled: float
+    sources: tuple[str, ...]
+    each: np.ndarray
+    worst: float
+    worst_source: str
+
+
+def _coverage(
+    inputs: LineInputs, mf: Figures, powered: np.ndarray, meter_n: np.ndarray, meter_exp: np.ndarray
+) -> _Coverage:
+    """Power samples present over expected: pooled, per source (machines with power, then meters), worst."""
+    present = np.concatenate((mf.field_n[powered, 0, :].sum(axis=-1), meter_n))
+    expected = np.concatenate((mf.field_expected[powered, 0, :].sum(axis=-1), meter_exp))
+    sources = (*(m for m, p in zip(inputs.machines, powered, strict=True) if p), *inputs.meters)
+    each = np.asarray(ratio(present, expected), dtype=np.float64)
+    worst = int(np.nanargmin(each)) if np.isfinite(each).any() else -1
+    return _Coverage(
+        present=float(present.sum()),
+        pooled=float(ratio(float(present.sum()), float(expected.sum()))),
+        sources=sources,
+        each=each,
+        worst=float(each[worst]) if worst >= 0 else float("nan"),
+        worst_source=sources[worst] if worst >= 0 else "",
     )

@@ -97,6 +97,7 @@ class ReportData:
     figures: LineFigures
     shifts: list[ShiftRow]
     hours: list[HourRow]
+    in_shift: LineFigures | None  # the figures of shift time only (None: the range has none)
     board: HourBoard  # the hour-by-hour board, as the service writes it to `line_hour`
     off_shift: list[OffShiftRow]
     alerts: list[Alert]
@@ -177,6 +178,9 @@ async def gather(
         figures=figures,
         shifts=[s for s in shifts if s.planned_h > 0 or s.good > 0],  # shift time only: see off_shift
         hours=_hours(inputs, result, tz),
+        in_shift=line_figures(inputs, result, periods=result.periods.shift >= 0)
+        if (result.periods.shift >= 0).any()
+        else None,
         board=hour_board(inputs, calendar),
         off_shift=_off_shift(inputs, result),
         alerts=alerts,

@@ -95,7 +95,8 @@ def _header(d: ReportData, generated: dt.datetime) -> str:
 
 
 def _tiles(d: ReportData) -> str:
-    f, line = d.figures, d.figures.line
+    f = d.figures
+    line = d.in_shift.line if d.in_shift is not None else None  # OEE is of shift time only
     rate = number(f.pieces_per_hour)
     output = (
         _("good pieces, {rate} per hour (target {target})").format(rate=rate, target=number(f.target_pph))
@@ -108,11 +109,20 @@ def _tiles(d: ReportData) -> str:
         _("speed against the standard time (SAM)"),
         _("pieces good the first time"),
     )
+    if line is None:  # all outside shifts: no planned time, so no OEE (not 100 %)
+        off = _("outside shift time: see below")
+        ratios = [("main", _("OEE"), "–", off, None), ("", _("Availability"), "–", off, None)]
+        ratios += [("", _("Performance"), percent(f.line.performance), about[2], f.line.performance)]
+        ratios += [("", _("Quality"), percent(f.line.quality), about[3], f.line.quality)]
+    else:
+        ratios = [
+            ("main", _("OEE"), percent(line.oee), about[0], line.oee),
+            ("", _("Availability"), percent(line.availability), about[1], line.availability),
+            ("", _("Performance"), percent(line.performance), about[2], line.performance),
+            ("", _("Quality"), percent(line.quality), about[3], line.quality),
+        ]
     tiles = [
-        ("main", _("OEE"), percent(line.oee), about[0], line.oee),
-        ("", _("Availability"), percent(line.availability), about[1], line.availability),
-        ("", _("Performance"), percent(line.performance), about[2], line.performance),
-        ("", _("Quality"), percent(line.quality), about[3], line.quality),
+        *ratios,
         ("", _("Output"), number(f.output_good), output, None),
         (
             "",
@@ -121,7 +131,13 @@ def _tiles(d: ReportData) -> str:
             _("standard minutes made / operator minutes"),
             f.efficiency,
         ),
-        ("", _("Energy"), number(f.kwh_per_piece, 3), _("kWh per piece"), None),
+        (
+            "",
+            _("Energy"),
+            number(f.kwh_per_piece, 3),
+            _("kWh per piece (partial: a meter is missing)") if f.energy_partial else _("kWh per piece"),
+            None,
+        ),
     ]
     cells = []
     for cls, name, value, text, level in tiles:

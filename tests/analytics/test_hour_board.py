@@ -11,7 +11,10 @@ from analytics.energy import UniformSeries
 from analytics.hourly import hour_board, line_hour_rows
 from analytics.kpi import Counts
 from analytics.line import NO_POWER, LineInputs, LineKey, LineSetup
+from analytics.line_figures import line_figures
 from analytics.losses import state_codes
+from analytics.period_kind import period_kind, state_seconds_in
+from analytics.rows import shift_kpi_row
 from analytics.timeline import Events
 from tonle.kernels.shifts import ShiftCalendar
 
@@ -82,3 +85,24 @@ def test_an_hour_begun_before_the_range_is_stamped_with_its_clock_start_and_part
     b = hour_board(inputs(at(6, 20), at(7, 30), [(at(6), "running")], list(range(70))), CAL)
     assert b.hour_ns[0] == at(6) and b.partial[0]
     assert b.target_pcs[0] == pytest.approx(50 * 40 / 60)
+
+
+def test_overtime_is_marked_and_says_what_happened_without_an_availability() -> None:
+    # After shift B (ends 22:00): running 22:00-22:30, a breakdown 22:30-22:50, maintenance
+    # 22:50-23:00, then idle. The calendar makes all of it planned stop or overtime run time.
+    states = [(at(21), "running"), (at(22, 30), "breakdown"), (at(22, 50), "maintenance"), (at(23), "idle")]
+    inp = inputs(at(21), at(23, 30), states, list(range(0, 90)))
+    result = inp.kpis(CAL)
+    off = result.periods.shift < 0
+    assert off.tolist() == [False, True]
+    lf = line_figures(inp, result, periods=off)
+    assert period_kind(-1, lf) == "overtime" and period_kind(0, lf) == "shift"
+    assert float(lf.line.availability) == 1.0  # what the calendar makes of it: meaningless
+    seen = state_seconds_in(result, np.array([True]), off)
+    assert seen["breakdown"] == (1200.0, 1) and seen["maintenance"] == (600.0, 1)
+    assert seen["running"] == (1800.0, 1)  # carried over from shift B: counted once
+    row = shift_kpi_row(
+        {"line": "L1"}, lf, int(result.periods.start_ns[1]), False, "x", at(23, 30), "overtime"
+    )
+    assert b"availability=" not in row and b" oee=" not in row and b",oee=" not in row
+    assert b'period_kind="overtime"' in row and b"performance=" in row

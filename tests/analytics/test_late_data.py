@@ -81,6 +81,7 @@ def test_a_window_computed_before_its_backlog_arrived_is_rewritten_right(influxd
             return early, late, lf, rolling.rewritten
 
     (early_line, _early_oee), (line, oee), lf, rewritten = asyncio.run(run())
+    print(f"T+1200 s row before the backlog: {early_line}; after: {line}, station S01 {oee}")
     assert rewritten == 1
     # Written while the backlog was out, the row was wrong (the stations' state after
     # T+360 s was unknown, and their pieces missing) ...

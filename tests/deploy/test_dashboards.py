@@ -228,6 +228,8 @@ def render(query: str, variables: dict[str, list[str]], start_ns: int, end_ns: i
     builtins = {
         "timeFilter": f"time >= {start_ms}ms and time <= {end_ms}ms",
         "__interval": INTERVAL,
+        "__from": str(start_ms),  # Grafana's global range variables, in ms
+        "__to": str(end_ms),
     }
 
     def sub(m: re.Match[str]) -> str:
@@ -401,8 +403,11 @@ def test_queries_use_grafana_time_macros(name: str) -> None:
     for panel in DASHBOARD_JSON[name]["panels"]:
         for t in panel["targets"]:
             q, where = t["query"], f"{name}: panel {panel['title']!r}"
-            # Every SELECT (also inside a subquery) is bounded by the dashboard's range.
-            assert q.count("SELECT") == q.count("$timeFilter"), f"{where}: {q}"
+            # Every SELECT (also inside a subquery) is bounded by the dashboard's range: by
+            # $timeFilter, or (the hour-by-hour board, whose rows are stamped with the hour's
+            # start) by ${__from} and ${__to}.
+            bounded = q.count("$timeFilter") + min(q.count("${__from}ms"), q.count("${__to}ms"))
+            assert q.count("SELECT") == bounded, f"{where}: {q}"
             assert "now()" not in q, f"{where} hard-codes now(): {q}"
             for interval in re.findall(r"GROUP BY time\(([^)]*)\)", q):
                 assert interval == "$__interval", f"{where} hard-codes time({interval})"

@@ -16,7 +16,7 @@ from analytics.losses import state_codes
 from analytics.period_kind import period_kind, state_seconds_in
 from analytics.rows import shift_kpi_row
 from analytics.timeline import Events
-from tonle.kernels.shifts import ShiftCalendar
+from tonle.kernels.shifts import Shift, ShiftCalendar, by_hour
 
 S = 1_000_000_000
 PP = dt.timezone(dt.timedelta(hours=7))
@@ -106,3 +106,19 @@ def test_overtime_is_marked_and_says_what_happened_without_an_availability() -> 
     )
     assert b"availability=" not in row and b" oee=" not in row and b",oee=" not in row
     assert b'period_kind="overtime"' in row and b"performance=" in row
+
+
+def test_clock_hours_follow_the_plants_zone_and_keep_the_calendars_slices() -> None:
+    # Kolkata is UTC+5:30: its clock hours start at :30 UTC. One shift 06:00-14:00, break 10:00-10:30.
+    cal = ShiftCalendar(
+        shifts=(Shift("A", "06:00", "14:00", breaks=(("10:00", "10:30"),)),), tz="Asia/Kolkata"
+    )
+    ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    t0 = int(dt.datetime(2025, 3, 3, 5, 15, tzinfo=ist).timestamp()) * S
+    periods = cal.periods(t0, t0 + 6 * 3600 * S)
+    hourly, parent = by_hour(periods, cal.tz)
+    assert hourly.label == ("05:00", "06:00", "07:00", "08:00", "09:00", "10:00", "11:00")
+    assert hourly.shift.tolist() == [-1, 0, 0, 0, 0, 0, 0]
+    np.testing.assert_allclose(hourly.scheduled_s(), [0, 3600, 3600, 3600, 3600, 1800, 900])
+    assert parent.tolist() == [0, 1, 1, 1, 1, 1, 1]
+    assert hourly.edges[0] == t0 and hourly.edges[-1] == t0 + 6 * 3600 * S

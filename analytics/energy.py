@@ -12,6 +12,12 @@ machine at once; reading the array once is the whole cost, so the input is never
 copied or converted (float32 stays float32, sums accumulate in float64). Missing
 samples are NaN: they are left out of the sums and counted, so the coverage of each
 figure is known. Nothing is interpolated.
+
+Which state a sample belongs to (docs/kpi.md, "Energy by state"): a sample taken at
+the data's own rate belongs to the state at its own timestamp, so at most one sample
+per state change can land on the wrong side of it. A coarser bucket mean (`spread`)
+cut by a state change is split by time x each state's power level, estimated from
+the machine's own buckets (`analytics.energy_split`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics.energy_split import split_mixed
 from tonle.kernels import checks as v
 from tonle.schema import POWER_KW
 
@@ -39,11 +46,16 @@ class UniformSeries:
     start_ns:  timestamp of sample 0; sample k stands for [start + k*period, start + (k+1)*period).
     period_ns: the grid spacing (1 s for the edge agent's 1 Hz telemetry).
     values:    float [n_machines, n_samples], NaN where a sample is missing. Not copied.
+    spread:    False (default): each value is a sample taken at its slot's start, and it
+               belongs to the state its machine was in at that instant. True: each value
+               is the mean over its whole slot (a coarser server-side bucket); a slot cut
+               by a state change is split between the states by time x power level.
     """
 
     start_ns: int
     period_ns: int
     values: np.ndarray
+    spread: bool = False
 
     def __post_init__(self) -> None:
         for name, value in (("start_ns", self.start_ns), ("period_ns", self.period_ns)):
@@ -72,7 +84,11 @@ class UniformSeries:
 
 @dataclass(frozen=True, slots=True)
 class IntervalSums:
-    """Per interval: sum of the finite samples, their number, and the number expected."""
+    """Per interval: sum of the finite samples, their number, and the number expected.
+
+    For a `spread` series a slot cut by an interval's edge counts in each interval by the
+    fraction of its period that lies there, so `n` and `expected` can be fractional.
+    """
 
     total: np.ndarray
     n: np.ndarray
@@ -80,12 +96,18 @@ class IntervalSums:
 
 
 def interval_sums(
-    series: UniformSeries, machine: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray
+    series: UniformSeries,
+    machine: np.ndarray,
+    start_ns: np.ndarray,
+    end_ns: np.ndarray,
+    level_key: np.ndarray | None = None,
 ) -> IntervalSums:
     """Sum the samples of each interval; intervals sorted by (machine, start), tiling each machine's window.
 
     The intervals of one machine must be contiguous (each starts where the previous
-    ended), which `analytics.timeline.build_segments` guarantees.
+    ended), which `analytics.timeline.build_segments` guarantees. level_key (1 for a
+    running interval, 0 otherwise) lets a `spread` series split a bucket cut by a state
+    change by each state's power level (`analytics.energy_split`), not by time alone.
     """
     n_rows = series.values.shape[0]
     if machine.size and int(machine.max()) >= n_rows:
@@ -95,9 +117,8 @@ def interval_sums(
         )
     lo = series.index_at(start_ns)
     hi = series.index_at(end_ns)
-    expected = (hi - lo).astype(np.float64)
     total = _sums(series.values, machine, lo, hi)
-    n = expected.copy()
+    n = (hi - lo).astype(np.float64)
     bad = np.isnan(total)
     if bad.any():  # rare: only the rows with gaps take the slower NaN-aware path
         rows = np.unique(machine[bad])
@@ -107,7 +128,20 @@ def interval_sums(
         local = np.searchsorted(rows, machine[sel])
         total[sel] = _sums(np.where(missing, 0.0, sub), local, lo[sel], hi[sel])
         n[sel] -= _sums(missing.astype(np.float32), local, lo[sel], hi[sel])
+    if not series.spread:
+        return IntervalSums(total=total, n=n, expected=(hi - lo).astype(np.float64))
+    total, n = split_mixed(series, machine, start_ns, end_ns, total, n, level_key)
+    span = series.values.shape[1]
+    expected = _position(series, end_ns, span) - _position(series, start_ns, span)
     return IntervalSums(total=total, n=n, expected=expected)
+
+
+def _position(series: UniformSeries, ts_ns: np.ndarray, n_samples: int) -> np.ndarray:
+    """Where each time falls on the grid, in (fractional) samples, clipped to [0, n_samples]."""
+    offset = np.asarray(ts_ns, dtype=np.int64) - series.start_ns
+    k = offset // series.period_ns
+    frac = (offset - k * series.period_ns) / series.period_ns
+    return np.clip(k + frac, 0.0, float(n_samples))
 
 
 def _sums(values: np.ndarray, machine: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

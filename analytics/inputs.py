@@ -12,8 +12,10 @@ For the line's machines and the range [start, end) it reads:
 - power (`telemetry`): `power_kw` where a machine or an energy meter reports it, else an
   estimate from the motor current `current_a` (volts x amps x power factor, from
   `[analytics]`). The server averages each `power_step_s` bucket (pulling aggregates is
-  ten times faster than raw points); a bucket without a sample is NaN, counted as
-  missing in the coverage figures, never filled in;
+  ten times faster than raw points); a bucket cut by a state change is split between
+  the states by time x each state's power level (`analytics.energy_split`, docs/kpi.md
+  "Energy by state"); a bucket without a sample is NaN, counted as missing in the
+  coverage figures, never filled in;
 - the line's engineering data from `[analytics.lines.<line>]`: target pieces per hour,
   operators, and the standard allowed minutes (SAM) of each station in flow order.
 
@@ -201,8 +203,12 @@ def _line_power(
     )
     meters = tuple(sorted({s.tags["machine"] for s in kw_rows} - set(idx)))
     meter_kw = bucket_grid(kw_rows, {m: i for i, m in enumerate(meters)}, g0, step_ns, n, len(meters))
+    spread = step_ns > NS  # coarser than the 1 Hz edge data: bucket means, split by level
     return _Power(
-        UniformSeries(int(g0), step_ns, kw), source, meters, UniformSeries(int(g0), step_ns, meter_kw)
+        UniformSeries(int(g0), step_ns, kw, spread),
+        source,
+        meters,
+        UniformSeries(int(g0), step_ns, meter_kw, spread),
     )
 
 

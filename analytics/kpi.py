@@ -47,7 +47,7 @@ from analytics.counts import Counts, increments, output_per_bucket
 from analytics.energy import UniformSeries, interval_sums
 from analytics.figures import Figures
 from analytics.kpi_result import KpiResult, Pareto
-from analytics.losses import CATEGORIES, LossTaxonomy
+from analytics.losses import CATEGORIES, RUN, LossTaxonomy
 from analytics.timeline import Events, Segments, build_segments, latest_at_or_before
 from tonle.kernels import checks as v
 from tonle.kernels.shifts import Periods, ShiftCalendar, whole_window
@@ -231,7 +231,8 @@ def _fields(
         expected=np.zeros((*shape, len(names), len(CATEGORIES))),
     )
     for i, name in enumerate(names):
-        sums = interval_sums(telemetry[name], seg.machine, seg.start_ns, seg.end_ns)
+        run = (seg.category == RUN).astype(np.int64)  # power levels: running, and not
+        sums = interval_sums(telemetry[name], seg.machine, seg.start_ns, seg.end_ns, run)
         for cell_sums, w in ((out.total, sums.total), (out.n, sums.n), (out.expected, sums.expected)):
             cell_sums[..., i, :] = _by_cell(ccell, w, shape)
     return out

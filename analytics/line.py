@@ -111,20 +111,23 @@ class LineInputs:
             reasons=self.reasons,
         )
 
-    def meter_energy(self, spans: Sequence[tuple[int, int]]) -> tuple[float, float, float]:
-        """(kWh, samples present, samples expected) of the line's meters over some time spans."""
+    def meter_energy(self, spans: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(kWh, samples present, samples expected) of each of the line's meters over some time spans."""
         return _grid_energy(self.meter_power, spans)
 
 
-def _grid_energy(series: UniformSeries, spans: Sequence[tuple[int, int]]) -> tuple[float, float, float]:
+def _grid_energy(
+    series: UniformSeries, spans: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = series.values
+    rows = values.shape[0]
+    kwh, present, expected = np.zeros(rows), np.zeros(rows), np.zeros(rows)
     if values.size == 0:
-        return 0.0, 0.0, 0.0
-    kwh = present = expected = 0.0
+        return kwh, present, expected
     for a, b in spans:  # a handful of reporting periods
         lo, hi = series.index_at(np.array([a, b], dtype=np.int64))
         part = values[:, lo:hi]
-        kwh += float(np.nansum(part)) * series.period_s / 3600.0
-        present += float(np.isfinite(part).sum())
-        expected += float(part.size)
+        kwh += np.nansum(part, axis=1) * series.period_s / 3600.0
+        present += np.isfinite(part).sum(axis=1)
+        expected += part.shape[1]
     return kwh, present, expected

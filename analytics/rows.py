@@ -16,6 +16,7 @@ from analytics.figures import Figures
 from analytics.inputs import LineFigures, LineKey
 from analytics.losses import PLANNED_STOP
 from analytics.pdm_state import DRIFT_FEATURES
+from analytics.period_kind import NOT_IN_SHIFT, SHIFT
 from analytics.prognostics import PdmSignals
 from analytics.rules import PdmView
 from tonle.contract import encode_block
@@ -74,36 +75,47 @@ def line_fields(lf: LineFigures) -> tuple[dict[str, np.ndarray], dict[str, np.nd
         "balance_ratio": lf.balance_ratio,
         "bottleneck_cycle_s": lf.effective_cycle_s[lf.bottleneck] if lf.bottleneck >= 0 else np.nan,
         "line_planned_s": lf.planned_s,
-        "kwh": lf.kwh if lf.energy_coverage > 0 else np.nan,
-        "kwh_metered": lf.kwh_metered if lf.energy_coverage > 0 else np.nan,
-        "kwh_estimated": lf.kwh_estimated if lf.energy_coverage > 0 else np.nan,
+        "kwh": lf.kwh if lf.energy_pooled > 0 else np.nan,
+        "kwh_metered": lf.kwh_metered if lf.energy_pooled > 0 else np.nan,
+        "kwh_estimated": lf.kwh_estimated if lf.energy_pooled > 0 else np.nan,
         "energy_coverage": lf.energy_coverage,
         "kwh_per_piece": lf.kwh_per_piece,
         "kwh_per_good_piece": lf.kwh_per_good_piece,
     }
     counts = {"good": lf.output_good, "total": lf.output_total}
     ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
-    strs = {"bottleneck": [lf.names[lf.bottleneck] if lf.bottleneck >= 0 else ""]}
+    if lf.energy_pooled > 0:
+        ints["energy_partial"] = np.array([int(lf.energy_partial)])
+    strs = {
+        "bottleneck": [lf.names[lf.bottleneck] if lf.bottleneck >= 0 else ""],
+        "energy_worst": [lf.energy_worst],
+    }
     return _finite({k: float(v) for k, v in floats.items()}), ints, strs
 
 
-def kpi_rows(key: LineKey, machines: Sequence[str], lf: LineFigures, end_ns: int) -> bytes:
-    """`oee` per machine and `line_kpi` per line for the rolling window ending at `end_ns`."""
+def kpi_rows(key: LineKey, machines: Sequence[str], lf: LineFigures, end_ns: int, kind: str = SHIFT) -> bytes:
+    """`oee` per machine and `line_kpi` per line for the rolling window ending at `end_ns`.
+
+    kind (`analytics.period_kind`) is written with them: a live window outside shifts keeps
+    its availability and OEE (the wall shows what the line does now), read with the kind.
+    """
+    kind_field = {"period_kind": [kind]}
     ts = np.array([end_ns], dtype=np.int64)
     cols = figure_fields(lf.machines)
     cols["pieces_per_hour"] = np.asarray(lf.machines.pieces_per_hour, dtype=np.float64)
     cols["effective_cycle_s"] = lf.effective_cycle_s
     cols["ideal_cycle_s"] = lf.standard_cycle_s
+    cols["energy_coverage"] = np.asarray(lf.machines.field_coverage(), dtype=np.float64)
     chunks = []
     for i, m in enumerate(machines):
         tags = {"site": key.site, "area": key.area, "line": key.line, "machine": m}
         floats = _finite({k: float(v[i]) for k, v in cols.items()})
         counts = {"total": float(lf.machines.total[i]), "good": float(lf.machines.good[i])}
         ints = {k: np.array([int(v)]) for k, v in counts.items() if np.isfinite(v)}
-        chunks.append(encode_block(OEE.name, tags, ts, floats, ints))
+        chunks.append(encode_block(OEE.name, tags, ts, floats, ints, kind_field))
     floats, ints, strs = line_fields(lf)
     line_tags = {"site": key.site, "area": key.area, "line": key.line}
-    chunks.append(encode_block(LINE_KPI.name, line_tags, ts, floats, ints, strs))
+    chunks.append(encode_block(LINE_KPI.name, line_tags, ts, floats, ints, strs | kind_field))
     return b"".join(chunks)
 
 
@@ -136,13 +148,26 @@ def pdm_rows(key: LineKey, machines: Sequence[str], sig: PdmSignals, view: PdmVi
 
 
 def shift_kpi_row(
-    tags: dict[str, str], lf: LineFigures, period_start_ns: int, final: bool, label: str, ts: int
+    tags: dict[str, str],
+    lf: LineFigures,
+    period_start_ns: int,
+    final: bool,
+    label: str,
+    ts: int,
+    kind: str = SHIFT,
 ) -> bytes:
-    """One `shift_kpi` row: the line's figures of one period so far (`final` at its end)."""
+    """One `shift_kpi` row: the line's figures of one period so far (`final` at its end).
+
+    kind: `analytics.period_kind` (shift, overtime, off_shift); outside shifts the row has
+    no availability or OEE, which are 100 % there by construction.
+    """
     floats, ints, strs = line_fields(lf)
+    if kind != SHIFT:
+        floats = {k: v for k, v in floats.items() if k not in NOT_IN_SHIFT}
     ints |= {"period_start": np.array([period_start_ns]), "final": np.array([int(final)])}
     stamp = np.array([ts], dtype=np.int64)
-    return encode_block(SHIFT_KPI.name, tags, stamp, floats, ints, strs | {"period": [label]})
+    strs |= {"period": [label], "period_kind": [kind]}
+    return encode_block(SHIFT_KPI.name, tags, stamp, floats, ints, strs)
 
 
 def downtime_rows(

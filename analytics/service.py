@@ -9,7 +9,8 @@ the lines that report machine states and, per line:
 2. reads the recent vibration bursts (`analytics.reads`) and runs predictive maintenance
    (`analytics.prognostics`: baselines, health, drift charts, RUL band, fault hint) on
    the state it keeps per machine (`analytics.pdm_state`);
-3. writes `oee`, `line_kpi` and `pdm` (`analytics.rows`);
+3. writes `oee`, `line_kpi` and `pdm` (`analytics.rows`), and writes again the
+   recent windows whose data arrived late (`analytics.rolling`);
 4. turns health and state into actions through the hysteresis rules (`analytics.rules`)
    and publishes their alerts and commands (`analytics.actions`).
 
@@ -46,7 +47,8 @@ from analytics.pdm_state import MachineKey, PdmState
 from analytics.prognostics import PdmSignals, Prognostics
 from analytics.reads import first_bursts, recent_bursts
 from analytics.recovery import restore_line, restore_outbox
-from analytics.rows import kpi_rows, pdm_rows
+from analytics.rolling import RollingRows
+from analytics.rows import pdm_rows
 from analytics.rules import Action, PdmView, RuleEngine
 from analytics.shift_kpi import ShiftKpiWriter
 from tonle.config import TonleConfig
@@ -133,9 +135,11 @@ class AnalyticsService:
     alerts_sent: int = 0
     actions: list[Action] = field(default_factory=list)
     outbox: Outbox = field(init=False)
+    rolling: RollingRows = field(init=False)
 
     def __post_init__(self) -> None:
         self.shifts = ShiftKpiWriter(self.cfg, self.query, self.writer)
+        self.rolling = RollingRows(self.cfg.analytics, self.shifts.calendar, self.query, self.writer)
         self.prognostics = Prognostics(self.cfg.analytics, self.pdm)
         a = self.cfg.analytics
         signer = load_signer(Path(a.signing_key), a.signer)
@@ -187,7 +191,8 @@ class AnalyticsService:
 
     async def _line(self, key: LineKey, machines: list[str], start_ns: int, end_ns: int) -> LineResult:
         inputs = await read_line(self.query, key, start_ns, end_ns, self.cfg.analytics, machines)
-        lf = line_figures(inputs, inputs.kpis(self.shifts.calendar))
+        result = inputs.kpis(self.shifts.calendar)
+        lf = line_figures(inputs, result)
         machines = list(inputs.machines)
         current = inputs.current_state()
         rules = await self._rules_of(key, machines, end_ns)
@@ -195,8 +200,10 @@ class AnalyticsService:
         view = self.prognostics.prognosis(key, machines, sig, end_ns)
         res = LineResult.of(key, machines, current, lf, sig)
         await self.writer.write(
-            kpi_rows(key, machines, lf, end_ns) + pdm_rows(key, machines, sig, view, end_ns)
+            self.rolling.rows(key, machines, inputs, result, lf, end_ns)
+            + pdm_rows(key, machines, sig, view, end_ns)
         )
+        await self.rolling.revisit(key, machines, inputs.last_data_ns, end_ns)
         self._act(key, rules, res, current, view)
         return res
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from analytics.hourly import hour_board, line_hour_rows
 from analytics.inputs import LineFigures, LineKey, line_figures, read_line
+from analytics.late import settled
+from analytics.period_kind import period_kind
 from analytics.reads import stored_downtime
 from analytics.rows import downtime_rows, shift_kpi_row
 from tonle.config import TonleConfig
@@ -25,8 +28,11 @@ class ShiftKpiWriter:
     """Figures of the shift so far (`shift_kpi`) and downtime by cause (`downtime`), per line.
 
     `shift_kpi` gets one row per update with the shift-to-date figures (tag `shift`, field
-    `period` such as "2026-05-29 A", `final` = 1 on the row written at the shift's end),
-    so `last()` per shift is the latest figure. `downtime` rows hold the downtime added
+    `period` such as "2026-05-29 A", `period_kind`, `final` = 1 on the row written at the
+    shift's end), so `last()` per shift is the latest figure. The previous period's final
+    row and its `line_hour` rows are rewritten (same series and timestamp) at every update
+    until its data has caught up (`analytics.late.settled`), so a gateway's backlog that
+    arrives after the shift's end still lands in them. `downtime` rows hold the downtime added
     since the previous update, per cause, so `sum()` over any time range is the downtime in
     that range; a stop re-judged as it grows (a minor stop that became a breakdown) moves
     between causes with a negative and a positive row. What was already written is read
@@ -58,7 +64,7 @@ class ShiftKpiWriter:
         start = int(cal.start_ns[first])
         inputs = await read_line(self.query, key, start, now_ns, self.cfg, machines)
         result = inputs.kpis(self.calendar)
-        chunks = []
+        chunks = [line_hour_rows(key, hour_board(inputs, self.calendar, now_ns))]
         for p in range(result.periods.n):
             final = p < result.periods.n - 1
             ts = int(result.periods.end_ns[p]) if final else now_ns
@@ -70,11 +76,14 @@ class ShiftKpiWriter:
             label = result.periods.label[p].replace("no shift", OFF_SHIFT)
             tags = {"site": key.site, "area": key.area, "line": key.line, "shift": shift}
             period_start = int(result.periods.start_ns[p])
-            chunks.append(shift_kpi_row(tags, lf, period_start, final, label, ts))
+            kind = period_kind(shift_id, lf)
+            chunks.append(shift_kpi_row(tags, lf, period_start, final, label, ts, kind))
             chunks.append(await self._downtime(key, tags, lf, period_start, ts, label))
         await self.writer.write(b"".join(chunks))
         if result.periods.n > 1:
-            self.closed[key] = int(result.periods.end_ns[result.periods.n - 2])
+            prev_end = int(result.periods.end_ns[result.periods.n - 2])
+            if settled(inputs.last_data_ns, prev_end, now_ns, self.cfg.window_s):
+                self.closed[key] = prev_end
 
     async def _downtime(
         self, key: LineKey, tags: dict[str, str], lf: LineFigures, period_start: int, ts: int, label: str

@@ -39,6 +39,7 @@ __all__ = [
     "EVENTS",
     "FLOAT",
     "INT",
+    "LINE_HOUR",
     "LINE_KPI",
     "LINE_TAGS",
     "MACHINE_TAGS",
@@ -253,31 +254,59 @@ _LINE_FIGURES = {k: t for k, t in _FIGURES.items() if k not in ("kwh", "idle_kwh
     **_typed(FLOAT, "pieces_per_hour", "target_pph", "attainment", "efficiency", "balance_ratio"),
     **_typed(FLOAT, "bottleneck_cycle_s", "line_planned_s", "kwh", "kwh_metered", "kwh_estimated"),
     **_typed(FLOAT, "energy_coverage", "kwh_per_piece", "kwh_per_good_piece"),
-    **_typed(INT, "good", "total"),
-    "bottleneck": STR,
+    **_typed(INT, "good", "total", "energy_partial"),
+    **_typed(STR, "bottleneck", "energy_worst"),
 }
+"""`energy_coverage` of a line is its worst power source's share of expected samples (not a
+mean: one missing meter shows), `energy_worst` that source, `energy_partial` = 1 when it is
+below `analytics.line_figures.ENERGY_COMPLETE` (kWh per piece is then a lower bound)."""
 OEE = Measurement(
     "oee",
     ADDRESS_TAGS,
     _FIGURES
-    | _typed(FLOAT, "pieces_per_hour", "effective_cycle_s", "ideal_cycle_s")
-    | _typed(INT, "total", "good"),
+    | _typed(FLOAT, "pieces_per_hour", "effective_cycle_s", "ideal_cycle_s", "energy_coverage")
+    | _typed(INT, "total", "good")
+    | {"period_kind": STR},
 )
 """Per machine, over the rolling window: OEE, its factors and the time, counts and energy behind them."""
-LINE_KPI = Measurement("line_kpi", LINE_TAGS, _LINE_FIGURES)
-"""Per line, over the rolling window: the pooled figures, output, balance and energy."""
+LINE_KPI = Measurement("line_kpi", LINE_TAGS, _LINE_FIGURES | {"period_kind": STR})
+"""Per line, over the rolling window: the pooled figures, output, balance and energy.
+
+`oee` and `line_kpi` carry `period_kind` (shift, overtime, off_shift: `analytics.period_kind`)
+of the live window. A row written before its data arrived is
+written again once it has (`analytics.rolling`, docs/kpi.md "Late data")."""
 SHIFT_KPI = Measurement(
     "shift_kpi",
     (*LINE_TAGS, "shift"),
-    _LINE_FIGURES | _typed(INT, "period_start", "final") | {"period": STR},
+    _LINE_FIGURES | _typed(INT, "period_start", "final") | _typed(STR, "period", "period_kind"),
 )
-"""Per line and shift, shift to date (`final` = 1 on the row written at the shift's end)."""
+"""Per line and shift, shift to date (`final` = 1 on the row written at the shift's end).
+
+`period` is the period's label ("2026-05-29 A"), `period_kind` what it was: `shift`,
+`overtime` (work outside shifts) or `off_shift`; overtime and off-shift rows carry no
+availability or OEE (100 % there by construction). Rows are rewritten while their data
+may still arrive (docs/kpi.md, "Late data")."""
 DOWNTIME = Measurement(
     "downtime",
     (*LINE_TAGS, "shift", "cause"),
     _typed(FLOAT, "seconds", "stops") | _typed(STR, "period", "category"),
 )
 """Downtime added since the previous update, per cause: `sum()` over a range is its downtime."""
+LINE_HOUR = Measurement(
+    "line_hour",
+    LINE_TAGS,
+    _typed(FLOAT, "target_pcs", "actual_pcs", "cum_target_pcs", "cum_actual_pcs", "gap_pcs", "cum_gap_pcs")
+    | _typed(FLOAT, "covered_s")
+    | _typed(INT, "partial")
+    | _typed(STR, "period", "worst_cause"),
+)
+"""The hour-by-hour board: one row per line and local clock hour, stamped with the hour's start.
+
+target/actual pieces of the hour, both summed since the shift (or off-shift stretch) began,
+the gaps (actual - target), `covered_s` (seconds of the hour whose output-station state is
+known), `partial` = 1 when the hour is not over or not fully covered, `period` = shift,
+overtime or off_shift, and `worst_cause` (the hour's largest downtime cause, "" if none).
+Rewritten while its shift is recent, so late data corrects it in place."""
 PDM = Measurement(
     "pdm",
     ADDRESS_TAGS,
@@ -302,6 +331,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
     LINE_KPI,
     SHIFT_KPI,
     DOWNTIME,
+    LINE_HOUR,
     PDM,
 )
 _BY_NAME = {m.name: m for m in MEASUREMENTS}

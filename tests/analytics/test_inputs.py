@@ -143,14 +143,30 @@ def test_power_is_metered_where_reported_estimated_from_current_elsewhere_and_ga
 def test_a_meter_without_states_is_the_lines_not_a_machines(influxdb, db):
     inp = _read(influxdb, db)
     assert inp.meters == ("EM1",) and "EM1" not in inp.machines
-    kwh, present, expected = inp.meter_energy([(START, END)])
-    assert kwh == approx(1.0 * 600 / 3600) and present == expected == 60
+    kwh, present, expected = inp.meter_energy([(START, END)])  # one entry per meter
+    assert kwh[0] == approx(1.0 * 600 / 3600) and present[0] == expected[0] == 60
     lf = line_figures(inp, inp.kpis())
     assert lf.kwh == approx(0.5 * 500 / 3600 + 0.345 * 600 / 3600 + 1.0 * 600 / 3600)
     assert lf.kwh_metered == approx(0.5 * 500 / 3600 + 1.0 * 600 / 3600)
     assert lf.kwh_estimated == approx(0.345 * 600 / 3600)
     # Readings present over expected, counting only what measures power: S01 50/60, S02 60/60, EM1 60/60.
-    assert lf.energy_coverage == approx(170 / 180)
+    assert lf.energy_pooled == approx(170 / 180)
+    # The coverage that flags is the worst source's, not the pooled share (issue 14).
+    assert lf.energy_sources == ("S01", "S02", "EM1")
+    np.testing.assert_allclose(lf.energy_source_coverage, [50 / 60, 1.0, 1.0])
+    assert lf.energy_coverage == approx(50 / 60) and lf.energy_worst == "S01" and lf.energy_partial
+
+
+def test_a_mostly_missing_feeder_meter_cannot_hide_behind_complete_stations(influxdb, db):
+    """Issue 14: a pooled 0.92 hid a feeder meter that sent a sixth of its readings."""
+    extra = [f"telemetry,{TAGS},machine=EM2 power_kw=2.0,seq={k}i {T + k * S}" for k in range(600, 700, 10)]
+    with httpx.Client(base_url=influxdb.url, timeout=30) as http:
+        http.post("/write", params={"db": db}, content="\n".join(extra).encode()).raise_for_status()
+    inp = _read(influxdb, db)
+    lf = line_figures(inp, inp.kpis())
+    # S01 50/60, S02 60/60, EM1 60/60, EM2 10/60: pooled 180/240 = 0.75, worst 1/6.
+    assert lf.energy_pooled == approx(180 / 240)
+    assert lf.energy_worst == "EM2" and lf.energy_coverage == approx(10 / 60) and lf.energy_partial
 
 
 def test_after_the_line_falls_silent_the_time_is_missing_data_not_the_last_state(influxdb, db):

@@ -111,9 +111,15 @@ SCHEMA: dict[str, set[str]] = {
     "alerts": _LOC | {"severity", "code", "message", "health", "rul_h"},
     "oee": _LOC
     | _FIGURES
-    | {"idle_kwh", "pieces_per_hour", "total", "good", "effective_cycle_s", "ideal_cycle_s"},
-    "line_kpi": _LINE | _LINE_FIGURES,
-    "shift_kpi": _LINE | _LINE_FIGURES | {"shift", "period", "period_start", "final"},
+    | {"idle_kwh", "pieces_per_hour", "total", "good", "effective_cycle_s", "ideal_cycle_s"}
+    | {"period_kind", "energy_coverage"},
+    "line_kpi": _LINE | _LINE_FIGURES | {"period_kind", "energy_partial", "energy_worst"},
+    "shift_kpi": _LINE
+    | _LINE_FIGURES
+    | {"shift", "period", "period_start", "final", "period_kind", "energy_partial", "energy_worst"},
+    "line_hour": _LINE
+    | {"target_pcs", "actual_pcs", "cum_target_pcs", "cum_actual_pcs", "gap_pcs", "cum_gap_pcs"}
+    | {"covered_s", "partial", "period", "worst_cause"},
     "downtime": _LINE | {"shift", "cause", "seconds", "stops", "category", "period"},
     "pdm": _LOC
     | {
@@ -223,6 +229,8 @@ def render(query: str, variables: dict[str, list[str]], start_ns: int, end_ns: i
     builtins = {
         "timeFilter": f"time >= {start_ms}ms and time <= {end_ms}ms",
         "__interval": INTERVAL,
+        "__from": str(start_ms),  # Grafana's global range variables, in ms
+        "__to": str(end_ms),
     }
 
     def sub(m: re.Match[str]) -> str:
@@ -336,7 +344,7 @@ def test_panel_query_returns_rows(
 
 
 @pytest.mark.services
-@pytest.mark.parametrize("measurement", ["oee", "line_kpi", "shift_kpi", "downtime"])
+@pytest.mark.parametrize("measurement", ["oee", "line_kpi", "shift_kpi", "downtime", "line_hour"])
 def test_the_analytics_writes_only_the_schema(filled_influxdb, night_shift, measurement: str) -> None:
     """The schema above is what the service really writes, not a wish list: every key is in it."""
     url, db, _, _ = filled_influxdb
@@ -396,8 +404,11 @@ def test_queries_use_grafana_time_macros(name: str) -> None:
     for panel in DASHBOARD_JSON[name]["panels"]:
         for t in panel["targets"]:
             q, where = t["query"], f"{name}: panel {panel['title']!r}"
-            # Every SELECT (also inside a subquery) is bounded by the dashboard's range.
-            assert q.count("SELECT") == q.count("$timeFilter"), f"{where}: {q}"
+            # Every SELECT (also inside a subquery) is bounded by the dashboard's range: by
+            # $timeFilter, or (the hour-by-hour board, whose rows are stamped with the hour's
+            # start) by ${__from} and ${__to}.
+            bounded = q.count("$timeFilter") + min(q.count("${__from}ms"), q.count("${__to}ms"))
+            assert q.count("SELECT") == bounded, f"{where}: {q}"
             assert "now()" not in q, f"{where} hard-codes now(): {q}"
             for interval in re.findall(r"GROUP BY time\(([^)]*)\)", q):
                 assert interval == "$__interval", f"{where} hard-codes time({interval})"

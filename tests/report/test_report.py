@@ -27,7 +27,7 @@ pytestmark = pytest.mark.services
 
 TZ = "Asia/Phnom_Penh"
 FROM, TO = "2026-05-29T03:30", "2026-05-29T05:25"  # the run: 03:26:40 to 05:26:40 local
-CHARTS = {"waterfall", "hourly", "balance", "pareto"}
+CHARTS = {"waterfall", "balance", "pareto"}  # the hours are a table: the floor's whiteboard
 NS = 1_000_000_000
 
 
@@ -89,6 +89,21 @@ def test_the_report_has_every_section_and_chart(report):
     assert re.search(r"\bnan\b", text, re.IGNORECASE) is None
     # Every hour of the range has a bar: 03:30-04:00, 04:00-05:00, 05:00-05:25.
     assert [h.start.strftime("%H:%M") for h in report.data.hours] == ["03:30", "04:00", "05:00"]
+
+
+def test_the_hour_by_hour_board_shows_every_hour_and_marks_the_partial_ones(report):
+    b = report.data.board
+    zone = ZoneInfo(TZ)
+    hours = [dt.datetime.fromtimestamp(int(t) / NS, zone).strftime("%H:%M") for t in b.hour_ns]
+    assert hours == ["03:00", "04:00", "05:00"]  # stamped with the clock hour's start, as in line_hour
+    # 03:00 began before the range, 05:00 ends after it: shown and marked partial, not hidden.
+    assert b.partial.tolist() == [True, False, True]
+    assert b.period == ("shift", "shift", "shift")  # the plant's night shift C
+    np.testing.assert_allclose(b.actual_pcs, [h.good for h in report.data.hours])
+    np.testing.assert_allclose(b.cum_actual_pcs, np.cumsum(b.actual_pcs))
+    assert b.actual_pcs.sum() > 0
+    text = " ".join(" ".join(_parse(report.html.read_text()).text).split())
+    assert "Hour by hour" in text and "partial" in text and "no data" not in text
 
 
 def test_the_report_shows_the_runs_maintenance_alerts(report, report_db: ReportDB):

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.services
 HEADINGS = (
     "Shift report · line {line}",
     "OEE: where the planned time went",
-    "Output by hour",
+    "Hour by hour",
     "Station balance and the bottleneck",
     "Downtime: what stopped the machines",
     "Maintenance alerts",

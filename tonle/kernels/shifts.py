@@ -23,7 +23,16 @@ import numpy as np
 
 from tonle.kernels.checks import check_window
 
-__all__ = ["BREAK", "SCHEDULED", "UNSCHEDULED", "Periods", "Shift", "ShiftCalendar", "whole_window"]
+__all__ = [
+    "BREAK",
+    "SCHEDULED",
+    "UNSCHEDULED",
+    "Periods",
+    "Shift",
+    "ShiftCalendar",
+    "by_hour",
+    "whole_window",
+]
 
 SCHEDULED, BREAK, UNSCHEDULED = 0, 1, 2
 SLICE_KINDS = ("scheduled", "break", "unscheduled")
@@ -192,6 +201,53 @@ def whole_window(start_ns: int, end_ns: int, name: str = "window") -> Periods:
         slice_period=np.array([0]),
         slice_kind=np.array([SCHEDULED]),
     )
+
+
+def by_hour(periods: Periods, tz: str) -> tuple[Periods, np.ndarray]:
+    """The same window cut at every local clock hour: (one period per hour, its parent period).
+
+    Each hour keeps the calendar's slices (shift time, break, no shift) inside it, so
+    planned time, targets and losses per hour follow the shift calendar; an hour's
+    `shift` is the shift holding most of it (-1 if none), its label "HH:00". The parent
+    (the shift instance or off-shift stretch holding most of the hour) is where an
+    hour-by-hour board's cumulative figures restart.
+    """
+    zone = ZoneInfo(tz)
+    lo, hi = int(periods.edges[0]), int(periods.edges[-1])
+    first = dt.datetime.fromtimestamp(lo / _NS, zone).replace(minute=0, second=0, microsecond=0)
+    hours = [lo]
+    t = first + dt.timedelta(hours=1)
+    while _epoch_ns(t) < hi:  # a handful of hours
+        hours.append(_epoch_ns(t))
+        t += dt.timedelta(hours=1)
+    hours.append(hi)
+    h_edges = np.array(hours, dtype=np.int64)
+    edges = np.union1d(periods.edges, h_edges)
+    cell = np.searchsorted(periods.edges, edges[:-1], side="right") - 1  # the old slice of each new one
+    hour = np.searchsorted(h_edges, edges[:-1], side="right") - 1
+    length = np.diff(edges).astype(np.float64)
+    n = h_edges.size - 1
+    parent_of = periods.slice_period[cell]
+    votes = np.zeros((n, periods.n))
+    np.add.at(votes, (hour, parent_of), length)
+    parent = votes.argmax(axis=1)
+    in_shift = np.where(periods.shift[parent_of] >= 0, length, 0.0)
+    shift = np.where(np.bincount(hour, weights=in_shift, minlength=n) > 0, periods.shift[parent], -1)
+    label = tuple(
+        dt.datetime.fromtimestamp(int(a) / _NS, zone).strftime("%H:00") for a in h_edges[:-1].tolist()
+    )
+    hourly = Periods(
+        start_ns=h_edges[:-1].copy(),
+        end_ns=h_edges[1:].copy(),
+        shift=shift.astype(np.int64),
+        day=periods.day[parent],
+        label=label,
+        shift_names=periods.shift_names,
+        edges=edges.astype(np.int64),
+        slice_period=hour.astype(np.int64),
+        slice_kind=periods.slice_kind[cell],
+    )
+    return hourly, parent.astype(np.int64)
 
 
 def _build(

@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from analytics.hourly import HourBoard, hour_board
 from analytics.inputs import LineFigures, LineInputs, LineKey, find_lines, line_figures, read_line
 from analytics.kpi import KpiResult, output_per_bucket
 from analytics.losses import NO_DATA
+from analytics.period_kind import OFF_SHIFT, period_kind, state_seconds_in
 from tonle.config import TonleConfig
 from tonle.errors import ReportError
 from tonle.formats import day as short_day
@@ -26,7 +28,16 @@ from tonle.kernels.shifts import SCHEDULED, Periods
 from tonle.messages import N_, _
 from tonle.schema import ALERTS, STATE
 
-__all__ = ["Alert", "HourRow", "ReportData", "ReportError", "ShiftRow", "gather", "parse_local_time"]
+__all__ = [
+    "Alert",
+    "HourRow",
+    "OffShiftRow",
+    "ReportData",
+    "ReportError",
+    "ShiftRow",
+    "gather",
+    "parse_local_time",
+]
 
 NS = 1_000_000_000
 
@@ -57,6 +68,18 @@ class HourRow:
 
 
 @dataclass(frozen=True, slots=True)
+class OffShiftRow:
+    """A stretch outside shift time in the range, and what happened in it (never planned time at 100 %)."""
+
+    label: str
+    kind: str  # analytics.period_kind: OVERTIME (the line worked) or OFF_SHIFT
+    hours: float
+    run_h: float  # station running time, summed over the line's stations
+    good: float
+    states: dict[str, tuple[float, int]]  # stopped states: (seconds, times entered), e.g. breakdown
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     time: dt.datetime
     machine: str
@@ -74,6 +97,9 @@ class ReportData:
     figures: LineFigures
     shifts: list[ShiftRow]
     hours: list[HourRow]
+    in_shift: LineFigures | None  # the figures of shift time only (None: the range has none)
+    board: HourBoard  # the hour-by-hour board, as the service writes it to `line_hour`
+    off_shift: list[OffShiftRow]
     alerts: list[Alert]
     alerts_total: int
     first_data: dt.datetime | None
@@ -138,9 +164,10 @@ async def gather(
             first=_fmt(first) if first else "",
             last=_fmt(last) if last else "",
         )
-    result = inputs.kpis(a.shifts.calendar())
+    calendar = a.shifts.calendar()
+    result = inputs.kpis(calendar)
     figures = line_figures(inputs, result)
-    shifts = [_shift_row(inputs, result, p) for p in range(result.periods.n)]
+    shifts = [_shift_row(inputs, result, p) for p in range(result.periods.n) if result.periods.shift[p] >= 0]
     alerts, n_alerts = await _alerts(q, key, start_ns, end_ns, tz)
     return ReportData(
         key=key,
@@ -149,8 +176,13 @@ async def gather(
         end=_local(end_ns, tz),
         inputs=inputs,
         figures=figures,
-        shifts=[s for s in shifts if s.planned_h > 0 or s.good > 0],
+        shifts=[s for s in shifts if s.planned_h > 0 or s.good > 0],  # shift time only: see off_shift
         hours=_hours(inputs, result, tz),
+        in_shift=line_figures(inputs, result, periods=result.periods.shift >= 0)
+        if (result.periods.shift >= 0).any()
+        else None,
+        board=hour_board(inputs, calendar),
+        off_shift=_off_shift(inputs, result),
         alerts=alerts,
         alerts_total=n_alerts,
         first_data=first,
@@ -213,6 +245,35 @@ def _shift_row(inputs: LineInputs, result: KpiResult, p: int) -> ShiftRow:
         pieces_per_hour=lf.pieces_per_hour,
         planned_h=float(f.planned_s) / 3600.0,
     )
+
+
+def _off_shift(inputs: LineInputs, result: KpiResult) -> list[OffShiftRow]:
+    """Each stretch outside shifts in which a station ran, made pieces or stopped for a reason."""
+    periods, out = result.periods, []
+    stations = inputs.setup.stations
+    for p in np.flatnonzero(periods.shift < 0).tolist():
+        sel = np.arange(periods.n) == p
+        lf = line_figures(inputs, result, periods=sel)
+        states = {
+            k: v
+            for k, v in state_seconds_in(result, stations, sel).items()
+            if k not in ("running", "offline")
+        }
+        kind = period_kind(-1, lf)
+        stopped = {k: v for k, v in states.items() if k not in ("idle", "planned_stop")}
+        if kind == OFF_SHIFT and not stopped:
+            continue  # nothing worked, nothing broke: no need to say more
+        out.append(
+            OffShiftRow(
+                label=_shift_label(periods, p),
+                kind=kind,
+                hours=float(periods.end_ns[p] - periods.start_ns[p]) / NS / 3600.0,
+                run_h=float(lf.line.run_s) / 3600.0,
+                good=lf.output_good,
+                states=stopped,
+            )
+        )
+    return out
 
 
 def _shift_label(periods: Periods, p: int) -> str:

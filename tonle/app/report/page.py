@@ -14,8 +14,9 @@ import datetime as dt
 
 import numpy as np
 
-from analytics.inputs import ESTIMATED, METERED
-from tonle.app.report.charts import balance_chart, hourly_chart, pareto_chart, waterfall_chart
+from analytics.inputs import ESTIMATED, METERED, LineFigures
+from tonle.app.report.board import hour_by_hour, outside_shifts
+from tonle.app.report.charts import balance_chart, pareto_chart, waterfall_chart
 from tonle.app.report.data import ReportData
 from tonle.app.report.markup import Html
 from tonle.app.report.markup import dur as _dur
@@ -48,12 +49,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             _shifts(d),
             "</div>",
             '<div class="row b">',
-            _section(
-                "hourly",
-                _("Output by hour"),
-                hourly_chart(d.hours, f.target_pph, 92, 46),
-                _hourly_text(d),
-            ),
+            hour_by_hour(d),
             _balance(d),
             "</div>",
             '<div class="row c">',
@@ -68,6 +64,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             _alerts(d),
             "</div>",
             "</div>",
+            outside_shifts(d),
             _notes(d),
         ]
     )
@@ -98,7 +95,8 @@ def _header(d: ReportData, generated: dt.datetime) -> str:
 
 
 def _tiles(d: ReportData) -> str:
-    f, line = d.figures, d.figures.line
+    f = d.figures
+    line = d.in_shift.line if d.in_shift is not None else None  # OEE is of shift time only
     rate = number(f.pieces_per_hour)
     output = (
         _("good pieces, {rate} per hour (target {target})").format(rate=rate, target=number(f.target_pph))
@@ -111,11 +109,28 @@ def _tiles(d: ReportData) -> str:
         _("speed against the standard time (SAM)"),
         _("pieces good the first time"),
     )
+    if line is None:  # all outside shifts: no planned time, so no OEE (not 100 %)
+        off = _("outside shift time: see below")
+        ratios = [("main", _("OEE"), "–", off, None), ("", _("Availability"), "–", off, None)]
+        ratios += [
+            ("", _("Performance"), percent(f.line.performance), about[2], ("performance", f.line.performance))
+        ]
+        ratios += [("", _("Quality"), percent(f.line.quality), about[3], ("quality", f.line.quality))]
+    else:
+        ratios = [
+            ("main", _("OEE"), percent(line.oee), about[0], ("oee", line.oee)),
+            (
+                "",
+                _("Availability"),
+                percent(line.availability),
+                about[1],
+                ("availability", line.availability),
+            ),
+            ("", _("Performance"), percent(line.performance), about[2], ("performance", line.performance)),
+            ("", _("Quality"), percent(line.quality), about[3], ("quality", line.quality)),
+        ]
     tiles = [
-        ("main", _("OEE"), percent(line.oee), about[0], ("oee", line.oee)),
-        ("", _("Availability"), percent(line.availability), about[1], ("availability", line.availability)),
-        ("", _("Performance"), percent(line.performance), about[2], ("performance", line.performance)),
-        ("", _("Quality"), percent(line.quality), about[3], ("quality", line.quality)),
+        *ratios,
         ("", _("Output"), number(f.output_good), output, None),
         (
             "",
@@ -124,7 +139,13 @@ def _tiles(d: ReportData) -> str:
             _("standard minutes made / operator minutes"),
             ("efficiency", f.efficiency),
         ),
-        ("", _("Energy"), number(f.kwh_per_piece, 3), _("kWh per piece"), None),
+        (
+            "",
+            _("Energy"),
+            number(f.kwh_per_piece, 3),
+            _("kWh per piece (partial: a meter is missing)") if f.energy_partial else _("kWh per piece"),
+            None,
+        ),
     ]
     cells = []
     for cls, name, value, text, level in tiles:
@@ -196,25 +217,6 @@ def _shifts(d: ReportData) -> str:
     )
 
 
-def _hourly_text(d: ReportData) -> str:
-    f = d.figures
-    if f.target_pph <= 0:
-        none = _("No hourly target is set for this line (analytics.lines target_pph).")
-        return f"<p class='note'>{_e(none)}</p>"
-    met = sum(1 for h in d.hours if h.target > 0 and h.known >= 0.5 and h.good >= h.target)
-    due = sum(1 for h in d.hours if h.target > 0 and h.known >= 0.5)
-    text = _h(
-        _(
-            "Pieces leaving {station}, the last station. Target met in {met} of {due} hours with shift time "
-            "and data; the target counts only shift time, not breaks."
-        ),
-        station=d.inputs.machines[d.inputs.setup.output],
-        met=number(met),
-        due=number(due),
-    )
-    return f"<p class='note'>{text}</p>"
-
-
 def _pareto_text(d: ReportData) -> str:
     p = d.figures.pareto
     rest = len(p.label) - PARETO_BARS
@@ -267,7 +269,7 @@ def _balance(d: ReportData) -> str:
 
 def _energy(d: ReportData) -> str:
     f, inp = d.figures, d.inputs
-    if not f.energy_coverage > 0:
+    if not f.energy_pooled > 0:
         none = _("No power readings for this line in the range: no energy figures.")
         body = f"<p>{_e(none)}</p>"
     else:
@@ -304,11 +306,22 @@ def _energy(d: ReportData) -> str:
                 "means more energy than shown."
             ),
             how="; ".join(how),
-            coverage=percent(f.energy_coverage),
+            coverage=percent(f.energy_pooled),
         )
-        body = f"<p>{body}</p><p class='note'>{note}</p>"
+        body = f"<p>{body}</p>{_energy_partial(f)}<p class='note'>{note}</p>"
     heading = _("Energy")
     return f"<section id='energy'><h2>{_e(heading)}</h2>{body}</section>"
+
+
+def _energy_partial(f: LineFigures) -> str:
+    """A warning when one power source sent too few readings: the figures are then a lower bound."""
+    if not f.energy_partial:
+        return ""
+    text = _(
+        "Partial: {source} sent only {coverage} of its power readings, so the energy and kWh per "
+        "piece above are at least this much, not all of it."
+    ).format(source=f.energy_worst, coverage=percent(f.energy_coverage))
+    return f"<p class='warn'><b>{_e(text)}</b></p>"
 
 
 def _alerts(d: ReportData) -> str:

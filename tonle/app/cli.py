@@ -126,6 +126,17 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("run"),
         help=_("where the demo keeps its broker and database files (default ./run)"),
     )
+    d.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help=_("at the end, write the shift report of the run (.pdf or .html)"),
+    )
+    d.add_argument(
+        "--keep",
+        action="store_true",
+        help=_("keep the database up after the line stops, until Ctrl-C, and print the report command"),
+    )
 
     ag = sub.add_parser("agent", help=_("run the edge agent for the devices in a gateway config file"))
     ag.add_argument("--config", type=Path, required=False, help=_("path to gateway.toml"))
@@ -182,6 +193,9 @@ def _parser() -> argparse.ArgumentParser:
         help=_("report.html, or report.pdf (needs chromium)"),
     )
     r.add_argument(
+        "--html", type=Path, help=_("with a .pdf --out: also keep the page it was printed from here")
+    )
+    r.add_argument(
         "--config", type=Path, help=_("path to tonle.toml (the database, shifts and line targets)")
     )
     r.add_argument("--site", help=_("the site, when the same line name exists at more than one"))
@@ -227,13 +241,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         run_dir=args.run_dir,
         own_services=args.config is None,
         drill=args.drill,
+        report=args.report,
+        keep=args.keep,
     )
     try:
         summary = asyncio.run(run_demo(cfg, opts))
     except KeyboardInterrupt:
         print(_("demo stopped; its broker and database were shut down"), file=sys.stderr)
         return 130
-    print_summary(summary)
+    if not opts.keep:  # --keep printed it before holding the database
+        print_summary(summary)
     return 0 if summary["lost"] == 0 else 1
 
 
@@ -298,7 +315,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from tonle.app.report import make_report
 
     cfg = _load(args, args.config)
-    rep = make_report(cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area)
+    rep = make_report(
+        cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area, html=args.html
+    )
     f = rep.data.figures
     oee = f"{float(f.line.oee):.0%}" if f.line.oee == f.line.oee else "-"
     wrote = _("wrote {path} (line {line}: OEE {oee}, {good:.0f} good pieces) in {seconds:.1f} s")

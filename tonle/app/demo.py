@@ -55,6 +55,7 @@ from tonle.app.demo_plant import (
     write_collector_config,
     write_gateway_config,
 )
+from tonle.app.demo_report import after_run
 from tonle.app.demo_security import demo_identities, secure_influxdb
 from tonle.app.demo_view import LiveView, print_summary
 from tonle.app.services import LocalBroker, LocalInfluxDB, free_port
@@ -84,6 +85,8 @@ class DemoOptions:
     run_dir: Path = Path("run")
     own_services: bool = True
     drill: str | None = None  # one of DRILLS
+    report: Path | None = None  # the shift report of the run, made before the database stops
+    keep: bool = False  # hold the database up after the line stops, until Ctrl-C (demo_report)
 
 
 DEMO_START_WEAR = 0.3
@@ -219,7 +222,10 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     async with services(cfg, opts, folder, spec) as svc:
         if not opts.own_services:
             await preflight(svc.cfg)
-        return await _run_line(svc, spec, accel, opts, folder)
+        start_ns = time.time_ns() - WARMUP_S * NS
+        summary = await _run_line(svc, spec, accel, opts, folder)
+        await after_run(svc.cfg, spec, (start_ns, time.time_ns()), opts, folder, summary)
+        return summary
 
 
 async def _run_line(

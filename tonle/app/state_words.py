@@ -1,8 +1,8 @@
-"""Machine states and alert levels in words: one set of catalogue entries for the live view and the report."""
+"""Machine states, alert levels and command answers in words: one set of catalogue entries for every view."""
 
 from tonle.messages import N_
 
-__all__ = ["SEVERITY", "STATES"]
+__all__ = ["ACK_STATUS", "SEVERITY", "STATES"]
 
 STATES = {
     "running": N_("running"),
@@ -18,3 +18,11 @@ STATES = {
     "offline": N_("offline"),
 }
 SEVERITY = {"info": N_("info"), "warning": N_("warning"), "alarm": N_("alarm"), "critical": N_("critical")}
+ACK_STATUS = {
+    "applied": N_("applied"),
+    "rejected": N_("rejected"),
+    "expired": N_("expired"),
+    "duplicate": N_("duplicate"),
+    "refused": N_("refused"),
+}
+"""A gateway's answer to a command (`tonle.contract.Ack.status`) in words."""

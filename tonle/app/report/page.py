@@ -375,7 +375,6 @@ def _machines(names: list[str], n: int) -> str:
     return _("every machine") if len(names) == n else ", ".join(names)
 
 
-def _message(machine: str, text: str, n: int = 120) -> str:
-    """The alert's words without the machine name it starts with (the table shows it)."""
-    text = text.removeprefix(f"{machine}: ")
-    return text if len(text) <= n else text[: n - 1] + "…"
+def _message(machine: str, text: str) -> str:
+    """The alert's words without the machine name it starts with (the table shows it), never cut."""
+    return text.removeprefix(f"{machine}: ").removeprefix(f"{machine}\u17d6 ")

@@ -1,0 +1,92 @@
+"""`tonle demo --report FILE.pdf`: the shift report of the demo's own data, read back with pdftotext.
+
+The demo runs as a user runs it (a subprocess with its own mosquitto and influxd); the
+report is made at its end, before its database stops. Every alert the analytics raised
+(its log lines on stderr, the same words it stored) must be in the PDF whole: the
+"What to do" column wraps and is never cut. The same run is piped (not a terminal), so
+it also shows what a piped demo prints: no table, status lines on stderr, the JSON last.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TONLE = [sys.executable, "-m", "tonle.app.cli"]
+ALERT_LOG = re.compile(r"WARNING tonle\.analytics: (?P<machine>S\d+): (?P<advice>.*)$")
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], str]:
+    folder = tmp_path_factory.mktemp("demo-report")
+    out = folder / "r.pdf"
+    r = subprocess.run(
+        [
+            *TONLE,
+            "demo",
+            "--headless",
+            "--duration",
+            "90",
+            "--report",
+            str(out),
+            "--run-dir",
+            str(folder / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert out.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    return r, _words(text)
+
+
+def test_the_demo_report_has_every_alert_in_full(demo):
+    r, text = demo
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["report"].endswith("r.pdf") and summary["lost"] == 0
+    alerts = [m for line in r.stderr.splitlines() if (m := ALERT_LOG.search(line))]
+    assert alerts, r.stderr[-3000:]  # the demo's wearing bearing always raises some
+    assert "Maintenance alerts" in text and "…" not in text
+    for m in alerts[-5:]:  # the table shows the five latest; the others are counted under it
+        assert _words(m["advice"]) in text, (m["advice"], text)
+
+
+def test_the_demo_report_says_how_long_is_left_as_a_person_reads_it(demo):
+    _r, text = demo
+    assert re.search(r"(?<![\d.])0\.0 (h|min)", text) is None and "0.0 to 0.0" not in text
+    assert "before the early end" not in text and "no end of life in sight" not in text
+
+
+@pytest.mark.xfail(
+    reason="the filled hourly board and off-shift labels come with branch i14-figures", strict=False
+)
+def test_the_demo_report_has_a_filled_hourly_board_and_names_off_shift_time(demo):
+    """After merging i14-figures: the hourly board has rows, and off-shift time is named as such."""
+    _r, text = demo
+    assert "Target met in 0 of 0 hours" not in text
+    assert re.search(r"off-shift", text, re.IGNORECASE), text
+
+
+def test_a_piped_demo_says_there_is_no_table_and_prints_status_lines_then_the_json(tmp_path: Path):
+    r = subprocess.run(
+        [*TONLE, "demo", "--duration", "20", "--run-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "not a terminal: no live table" in r.stderr
+    assert "gateway: " in r.stderr and "collector: " in r.stderr  # the status lines
+    assert "┃" not in r.stderr + r.stdout  # and no table
+    assert json.loads(r.stdout.strip().splitlines()[-1])["lost"] == 0  # stdout: the JSON summary last

@@ -10,7 +10,10 @@ it also shows what a piped demo prints: no table, status lines on stderr, the JS
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +93,36 @@ def test_a_piped_demo_says_there_is_no_table_and_prints_status_lines_then_the_js
     assert "gateway: " in r.stderr and "collector: " in r.stderr  # the status lines
     assert "┃" not in r.stderr + r.stdout  # and no table
     assert json.loads(r.stdout.strip().splitlines()[-1])["lost"] == 0  # stdout: the JSON summary last
+
+
+def test_a_kept_demo_database_makes_the_report_with_the_printed_command(tmp_path: Path):
+    demo = subprocess.Popen(
+        [*TONLE, "demo", "--headless", "--duration", "20", "--keep", "--run-dir", str(tmp_path / "run")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stderr is not None
+        seen = []
+        for line in demo.stderr:  # blocks until the demo prints the command (or ends)
+            seen.append(line)
+            if line.startswith("  ") and " tonle report " in line:
+                break
+        else:
+            raise AssertionError("".join(seen[-40:]))
+        env_word, _tonle, *args = shlex.split(line)
+        name, _eq, value = env_word.partition("=")
+        out = tmp_path / "later.pdf"
+        args[args.index("--out") + 1] = str(out)
+        r = subprocess.run(
+            [*TONLE, *args], capture_output=True, text=True, timeout=300, env={**os.environ, name: value}
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith(f"wrote {out} (line L1: OEE ")
+        assert out.read_bytes().startswith(b"%PDF")
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=120)
+    assert code == 0, "".join(seen[-40:])
+    assert json.loads(demo.stdout.read().strip().splitlines()[-1])["lost"] == 0  # type: ignore[union-attr]

@@ -69,7 +69,7 @@ async def demo_report(cfg: TonleConfig, spec: LineSpec, span_ns: tuple[int, int]
 
 
 def report_config(cfg: TonleConfig, folder: Path) -> Path:
-    """A tonle.toml for `tonle report` on the demo's database: its address, user and the line's targets.
+    """A tonle.toml for `tonle report` on the demo's database: its address and user, the analytics as run.
 
     The password is not in it: `influxdb.password_env` names the variable that holds it.
     """
@@ -80,10 +80,7 @@ def report_config(cfg: TonleConfig, folder: Path) -> Path:
             for k, v in msgspec.to_builtins(cfg.influxdb).items()
             if k in ("url", "database", "username", "password_env", "api") and v not in (None, "")
         },
-        "analytics": {
-            "lines": _plain(msgspec.to_builtins(a.lines)),
-            "shifts": _plain(msgspec.to_builtins(a.shifts)),
-        },
+        "analytics": _plain(msgspec.to_builtins(a)),
     }
     path = folder / REPORT_CONFIG
     path.write_text(tomli_w.dumps(doc), encoding="utf-8")

@@ -21,6 +21,7 @@ import tomli_w
 from tests.report.conftest import ReportDB
 from tonle.app.report import SECTIONS, ReportError, make_report, parse_local_time
 from tonle.app.report.browser import A4_PX, find_chromium, print_pdf, screenshot
+from tonle.app.report.page import MAX_ALERTS, shown_alerts
 from tonle.io.influxql import InfluxQLClient
 
 pytestmark = pytest.mark.services
@@ -196,7 +197,7 @@ def test_the_alerts_what_to_do_is_never_cut_in_the_pdf(report_db: ReportDB, tmp_
         ).stdout.split()
     )
     assert "…" not in text
-    shown = rep.data.alerts[:5]
+    shown = [a for a, _earlier in shown_alerts(rep.data.alerts)]
     assert shown
     for a in shown:  # each advice, whole, wrapped over as many lines as it needs
         advice = " ".join(a.message.removeprefix(f"{a.machine}: ").split())
@@ -206,6 +207,19 @@ def test_the_alerts_what_to_do_is_never_cut_in_the_pdf(report_db: ReportDB, tmp_
 def test_printing_an_html_file_makes_a_pdf(report, tmp_path: Path):
     pdf = print_pdf(report.html, tmp_path / "again.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_an_alert_raised_again_is_one_row_with_the_times_of_its_repeats(report):
+    alerts = report.data.alerts
+    shown = shown_alerts(alerts)
+    keys = [(a.machine, a.code) for a, _earlier in shown]
+    assert len(keys) == len(set(keys)) and all(a.code for a, _e in shown)  # one row per machine and alert
+    assert len(shown) == min(MAX_ALERTS, len({(a.machine, a.code) for a in alerts}))
+    for a, earlier in shown:  # the row shows the latest; its repeats are the same alert, earlier
+        assert all(b.time <= a.time and (b.machine, b.code) == (a.machine, a.code) for b in earlier)
+    html = report.html.read_text()
+    if any(earlier for _a, earlier in shown):
+        assert "the same alert " in html
 
 
 def test_no_data_in_the_range_is_an_error_naming_the_data_span(report_db: ReportDB, tmp_path: Path):

@@ -62,6 +62,7 @@ class Alert:
     machine: str
     severity: str
     message: str
+    code: str = ""  # the alert's English key (alerts.code): the report groups repeats by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,11 +295,15 @@ async def _alerts(
 ) -> tuple[list[Alert], int]:
     where = f"{key.where()} AND time >= {start_ns} AND time < {end_ns}"
     rows = await q.query(
-        'SELECT "machine"::tag AS machine, "severity"::tag AS severity, message '
+        'SELECT "machine"::tag AS machine, "severity"::tag AS severity, message, code '
         f"FROM {ALERTS.name} WHERE {where} "
         "ORDER BY time DESC"
     )
-    found = [Alert(_local(int(r[0]), tz), r[1] or "", r[2] or "", r[3] or "") for s in rows for r in s.values]
+    found = [
+        Alert(_local(int(r[0]), tz), r[1] or "", r[2] or "", r[3] or "", r[4] or "")
+        for s in rows
+        for r in s.values
+    ]
     return found, len(found)
 
 

@@ -133,3 +133,15 @@ def test_a_kept_demo_database_makes_the_report_with_the_printed_command(tmp_path
         code = demo.wait(timeout=120)
     assert code == 0, "".join(seen[-40:])
     assert json.loads(demo.stdout.read().strip().splitlines()[-1])["lost"] == 0  # type: ignore[union-attr]
+
+
+def test_a_report_name_the_demo_cannot_write_is_refused_before_the_run(tmp_path: Path):
+    r = subprocess.run(
+        [*TONLE, "demo", "--report", str(tmp_path / "r.txt"), "--run-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"tonle demo: --report {tmp_path / 'r.txt'} must end in .html or .pdf; change")
+    assert not any(tmp_path.iterdir())  # nothing was started

@@ -233,8 +233,11 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tonle.app.demo import DemoOptions, print_summary, run_demo
+    from tonle.app.demo_report import check_report_path
 
     cfg = _load(args, args.config)
+    if args.report is not None:
+        check_report_path(args.report)
     opts = DemoOptions(
         duration_s=args.duration,
         headless=args.headless,

@@ -23,14 +23,23 @@ import msgspec
 import tomli_w
 
 from firmware_sim.line import LineSpec
-from tonle.app.report import Report, make_report
+from tonle.app.report import Report, ReportError, make_report
+from tonle.app.report.browser import find_chromium
 from tonle.config import TonleConfig
 from tonle.messages import N_, render
 
 if TYPE_CHECKING:
     from tonle.app.demo import DemoOptions
 
-__all__ = ["REPORT_CONFIG", "after_run", "demo_report", "keep_database", "local_iso", "report_config"]
+__all__ = [
+    "REPORT_CONFIG",
+    "after_run",
+    "check_report_path",
+    "demo_report",
+    "keep_database",
+    "local_iso",
+    "report_config",
+]
 
 NS = 1_000_000_000
 REPORT_CONFIG = "report.toml"
@@ -52,6 +61,14 @@ async def after_run(
 
         print_summary(summary)
         await keep_database(cfg, spec, span_ns, folder)
+
+
+def check_report_path(out: Path) -> None:
+    """Before the run, not after it: a name the report cannot be written as, or a PDF without Chromium."""
+    if out.suffix.lower() not in (".html", ".htm", ".pdf"):
+        raise ReportError(N_("--report {out} must end in .html or .pdf"), fix=N_("change its name"), out=out)
+    if out.suffix.lower() == ".pdf":
+        find_chromium()
 
 
 def local_iso(ns: int, tz: str) -> str:

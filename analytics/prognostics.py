@@ -184,7 +184,7 @@ class Prognostics:
                 min_points=RUL_MIN_POINTS,
             )
             band[:, seen] = np.stack([est.rul, est.lower, est.upper]) / HOUR_S
-        return PdmView(band[0], band[1], band[2], _hints(sig.env))
+        return PdmView(band[0], band[1], band[2], _hints(sig.env), p.rul_coverage)
 
 
 def _share_peer_baseline(bases: list[HealthyBaseline]) -> None:

@@ -29,9 +29,10 @@ from typing import Literal
 
 import numpy as np
 
+from analytics import alert_words as words
 from tonle.config import RulesConfig
 from tonle.contract import MACHINE_STATES
-from tonle.messages import N_, _, render
+from tonle.messages import N_, _
 
 __all__ = ["COMMAND_OF", "Action", "Condition", "PdmView", "RuleEngine"]
 
@@ -64,6 +65,7 @@ class PdmView:
     lower_h: np.ndarray
     upper_h: np.ndarray
     hint: list[str]
+    coverage: float = 0.8  # the chance the band holds (analytics.pdm.rul_coverage)
 
     @classmethod
     def unknown(cls, n: int) -> PdmView:
@@ -71,20 +73,11 @@ class PdmView:
         return cls(inf, inf, inf, ["none"] * n)
 
     def describe(self, i: int) -> str:
-        """RUL band and fault hint in words a technician can act on."""
-        if not np.isfinite(self.rul_h[i]):
-            life = _("no end of life in sight yet")
-        else:
-            upper = f"{self.upper_h[i]:.1f}" if np.isfinite(self.upper_h[i]) else "?"
-            life = render(
-                N_("about {hours} h of running left ({lower} to {upper} h)"),
-                {"hours": f"{self.rul_h[i]:.1f}", "lower": f"{self.lower_h[i]:.1f}", "upper": upper},
-            )
+        """How long is left, how sure, and where the vibration points (`analytics.alert_words`)."""
+        life = words.life(float(self.rul_h[i]), float(self.lower_h[i]), float(self.upper_h[i]), self.coverage)
         hint = self.hint[i]
-        if hint == "none":
-            return life
-        where = _(_WHERE[hint]) if hint in _WHERE else hint
-        return render(N_("{life}; the vibration points to {where}"), {"life": life, "where": where})
+        where = None if hint == "none" else _(_WHERE[hint]) if hint in _WHERE else hint
+        return words.story(life, where)
 
 
 _WHERE = {
@@ -164,6 +157,7 @@ class RuleEngine:
             round(rul, 2) if np.isfinite(rul) else None,
             view.describe(i),
             "" if view.hint[i] == "none" else f"_{view.hint[i]}",
+            float(view.lower_h[i]) if np.isfinite(view.lower_h[i]) and np.isfinite(view.upper_h[i]) else None,
         )
         # Only a significant trend (the band closes: finite late end) may move a machine;
         # a noise wiggle on a healthy machine gives an early end but no late one.
@@ -185,7 +179,7 @@ class RuleEngine:
                     1.0,
                     "critical",
                     "breakdown",
-                    render(N_("{machine} has broken down; andon lit, call the mechanic"), {"machine": m}),
+                    words.andon(m),
                     facts.health,
                     facts.rul_h,
                 )
@@ -194,57 +188,25 @@ class RuleEngine:
 
     def _maintenance(self, f: _Facts) -> Action:
         r = self.cfg
+        text = words.maintenance(f.machine, f.h, r.maintenance_below, f.story)
         return Action(
-            f.machine,
-            "maintenance",
-            "maintenance",
-            None,
-            "critical",
-            f"maintenance_needed{f.fault}",
-            render(
-                N_(
-                    "{machine}: vibration health has fallen to {health} (limit {limit}), {story}; "
-                    "stop the machine and replace the bearing before it seizes"
-                ),
-                {
-                    "machine": f.machine,
-                    "health": f"{f.h:.3f}",
-                    "limit": f"{r.maintenance_below:.2f}",
-                    "story": f.story,
-                },
-            ),
-            f.health,
-            f.rul_h,
-        )
+            f.machine, "maintenance", "maintenance", None, "critical", f"maintenance_needed{f.fault}", text,
+            f.health, f.rul_h,
+        )  # fmt: skip
 
     def _derate(self, f: _Facts, short: bool) -> Action:
         r = self.cfg
-        why = (
-            render(N_("the bearing may fail within {hours} h"), {"hours": f"{self.rul_horizon_h:g}"})
-            if short
-            else render(
-                N_("vibration health has fallen to {health} (limit {limit})"),
-                {"health": f"{f.h:.3f}", "limit": f"{r.derate_below:.2f}"},
-            )
-        )
-        words = {"machine": f.machine, "why": why, "health": f"{f.h:.3f}", "story": f.story}
-        return Action(
+        text = words.derate(
             f.machine,
-            "derate",
-            "set_speed",
-            r.derate_to,
-            "warning",
-            f"rul_short{f.fault}" if short else f"health_low{f.fault}",
-            render(
-                N_(
-                    "{machine}: {why}, health {health}, {story}; speed reduced to {speed} "
-                    "to slow the wear: order the bearing and plan the repair before the early end"
-                ),
-                {**words, "speed": f"{r.derate_to:.0%}"},
-            ),
-            f.health,
-            f.rul_h,
+            health=f.h,
+            limit=r.derate_below,
+            speed=r.derate_to,
+            story_text=f.story,
+            early_h=f.early_h,
+            horizon_h=self.rul_horizon_h if short else None,
         )
+        code = f"rul_short{f.fault}" if short else f"health_low{f.fault}"
+        return Action(f.machine, "derate", "set_speed", r.derate_to, "warning", code, text, f.health, f.rul_h)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,3 +219,4 @@ class _Facts:
     rul_h: float | None
     story: str
     fault: str
+    early_h: float | None  # the RUL band's early end, None without a band

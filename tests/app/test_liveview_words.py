@@ -26,7 +26,9 @@ from tonle.messages import LOCALE_DIR, using_language
 ROOT = Path(__file__).resolve().parents[2]
 FILES = (
     "tonle/app/demo_view.py",
+    "tonle/app/live_commands.py",
     "analytics/rules.py",
+    "analytics/alert_words.py",
     "edge_agent/commands.py",
     "edge_agent/sources/serial.py",
     "edge_agent/sources/modbus.py",
@@ -48,7 +50,7 @@ def test_every_sentence_here_has_a_khmer_entry_with_the_same_fields(path: str) -
     found = [
         msg for _n, msg, _c, _x in extract_from_file("python", ROOT / path, keywords={"_": None, "N_": None})
     ]
-    assert len(found) > 5
+    assert len(found) >= 2  # the extraction found the file's sentences
     for msgid in found:
         assert km.get(msgid), f"{path}: no Khmer for {msgid!r}"
         assert _fields(km[msgid]) == _fields(msgid), msgid
@@ -62,15 +64,15 @@ def _derate(language: str) -> str:
     return act.message
 
 
-def test_a_derate_alert_reads_in_english_as_before_and_in_khmer_for_a_khmer_plant() -> None:
+def test_a_derate_alert_reads_in_english_and_in_khmer_for_a_khmer_plant() -> None:
     speed = f"{RulesConfig().derate_to:.0%}"
     assert _derate("en") == (
-        "S07: the bearing may fail within 8 h, health 0.900, about 3.0 h of running left (2.0 to 5.0 h); "
-        f"the vibration points to the bearing's outer race; speed reduced to {speed} "
-        "to slow the wear: order the bearing and plan the repair before the early end"
+        "S07: the bearing may fail within 2 h (planning horizon 8 h); health 0.900, 2 to 5 h of running left "
+        "(80% sure; most likely 3 h); the vibration points to the bearing's outer race; speed reduced to "
+        f"{speed} to slow the wear: order the bearing and replace it within 2 h"
     )
     km = _derate("km")
-    assert km.startswith("S07៖ រ៉ូឡឺម៉ង់អាចខូចក្នុងរយៈពេល 8 ម៉ោង")  # the machine's name as written
+    assert km.startswith("S07៖ រ៉ូឡឺម៉ង់អាចខូច ក្នុងរយៈពេល 2 ម៉ោង (រយៈពេលគ្រោងទុក 8 ម៉ោង)")  # the name as written
     assert "រង្វង់ខាងក្រៅនៃរ៉ូឡឺម៉ង់" in km and f"បានបន្ថយល្បឿនមក {speed}" in km  # Arabic digits
     assert not any("a" <= ch <= "z" for ch in km)  # no English word left (S07 is upper case)
 

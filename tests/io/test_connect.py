@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tonle.app.demo import preflight
+from tonle.app.demo_checks import preflight
 from tonle.app.services import LocalBroker, LocalInfluxDB, free_port
 from tonle.config import ConfigError, TonleConfig, parse_config
 from tonle.errors import InfluxQLError, MqttError, WriteError

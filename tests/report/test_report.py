@@ -21,6 +21,7 @@ import tomli_w
 from tests.report.conftest import ReportDB
 from tonle.app.report import SECTIONS, ReportError, make_report, parse_local_time
 from tonle.app.report.browser import A4_PX, find_chromium, print_pdf, screenshot
+from tonle.app.report.page import MAX_ALERTS, shown_alerts
 from tonle.io.influxql import InfluxQLClient
 
 pytestmark = pytest.mark.services
@@ -181,7 +182,7 @@ def test_the_report_fits_one_a4_page_in_chromium(report):
 
 
 def test_the_pdf_is_one_a4_page(report_db: ReportDB, tmp_path: Path):
-    rep = make_report(report_db.cfg, "L1", FROM, TO, tmp_path / "report.pdf")
+    rep = make_report(report_db.cfg, "L1", FROM, TO, tmp_path / "report.pdf", html=tmp_path / "page.html")
     pdf = rep.path.read_bytes()
     assert pdf.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
@@ -189,12 +190,51 @@ def test_the_pdf_is_one_a4_page(report_db: ReportDB, tmp_path: Path):
         tuple(float(x) for x in m) for m in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
     }
     assert box == pytest.approx((595.3, 841.9), abs=2)  # A4 in points
-    assert rep.html.exists()  # the HTML it was printed from stays beside it
+    assert rep.html is not None and rep.html.exists()  # the HTML it was printed from, where asked
+
+
+def test_a_pdf_leaves_an_html_file_beside_it_untouched(report_db: ReportDB, tmp_path: Path):
+    mine = tmp_path / "shift.html"
+    mine.write_text("my own notes", encoding="utf-8")
+    rep = make_report(report_db.cfg, "L1", FROM, TO, tmp_path / "shift.pdf")
+    assert rep.path.read_bytes().startswith(b"%PDF") and rep.html is None
+    assert mine.read_text(encoding="utf-8") == "my own notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shift.html", "shift.pdf"]
+    with pytest.raises(ReportError, match=r"--html .* must end in .html.*--html NAME.html"):
+        make_report(report_db.cfg, "L1", FROM, TO, tmp_path / "x.pdf", html=tmp_path / "x.txt")
+
+
+def test_the_alerts_what_to_do_is_never_cut_in_the_pdf(report_db: ReportDB, tmp_path: Path):
+    rep = make_report(report_db.cfg, "L1", FROM, TO, tmp_path / "report.pdf")
+    text = " ".join(
+        subprocess.run(
+            ["pdftotext", str(rep.path), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "…" not in text
+    shown = [a for a, _earlier in shown_alerts(rep.data.alerts)]
+    assert shown
+    for a in shown:  # each advice, whole, wrapped over as many lines as it needs
+        advice = " ".join(a.message.removeprefix(f"{a.machine}: ").split())
+        assert advice in text, advice
 
 
 def test_printing_an_html_file_makes_a_pdf(report, tmp_path: Path):
     pdf = print_pdf(report.html, tmp_path / "again.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_an_alert_raised_again_is_one_row_with_the_times_of_its_repeats(report):
+    alerts = report.data.alerts
+    shown = shown_alerts(alerts)
+    keys = [(a.machine, a.code) for a, _earlier in shown]
+    assert len(keys) == len(set(keys)) and all(a.code for a, _e in shown)  # one row per machine and alert
+    assert len(shown) == min(MAX_ALERTS, len({(a.machine, a.code) for a in alerts}))
+    for a, earlier in shown:  # the row shows the latest; its repeats are the same alert, earlier
+        assert all(b.time <= a.time and (b.machine, b.code) == (a.machine, a.code) for b in earlier)
+    html = report.html.read_text()
+    if any(earlier for _a, earlier in shown):
+        assert "the same alert " in html
 
 
 def test_no_data_in_the_range_is_an_error_naming_the_data_span(report_db: ReportDB, tmp_path: Path):
@@ -208,8 +248,16 @@ def test_no_data_in_the_range_is_an_error_naming_the_data_span(report_db: Report
 
 
 def test_an_unknown_line_is_an_error_naming_the_lines_there(report_db: ReportDB, tmp_path: Path):
-    with pytest.raises(ReportError, match=r"lines there \(site/area/line\): report_sim/sewing/L1.*--line"):
+    with pytest.raises(ReportError, match=r"lines there \(site/area/line.*\): report_sim/sewing/L1.*--line"):
         make_report(report_db.cfg, "L9", FROM, TO, tmp_path / "r.html")
+
+
+def test_a_range_before_any_data_names_the_lines_there_and_their_dates(report_db: ReportDB, tmp_path: Path):
+    with pytest.raises(ReportError) as err:
+        make_report(report_db.cfg, "L1", "2026-05-01", "2026-05-02", tmp_path / "r.html")
+    text = str(err.value)
+    assert "lines there: none" not in text and "none" not in text.split("lines there")[1]
+    assert "report_sim/sewing/L1 (2026-05-29 03:26 to 2026-05-29 05:26)" in text
 
 
 def test_local_times_are_read_in_the_plants_time_zone():

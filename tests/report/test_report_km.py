@@ -47,7 +47,7 @@ NOT_WORDS = {"OEE", "SAM", "kWh", "Tonle", "InfluxDB", "Asia/Phnom_Penh", "repor
 @pytest.fixture(scope="module")
 def km_report(report_db: ReportDB, tmp_path_factory: pytest.TempPathFactory) -> Report:
     out = tmp_path_factory.mktemp("report-km") / "report-km.pdf"
-    return make_report(report_db.cfg, "L1", FROM, TO, out, language="km")
+    return make_report(report_db.cfg, "L1", FROM, TO, out, language="km", html=out.with_suffix(".html"))
 
 
 def _khmer(*messages: str, **data: str) -> list[str]:

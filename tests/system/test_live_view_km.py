@@ -1,4 +1,4 @@
-"""The demo's live view in Khmer, read off a real terminal: tmux runs it, capture-pane reads it.
+"""The demo's live view in Khmer and English, read off a real terminal: tmux runs it, capture-pane reads it.
 
 A terminal places each character by its width as the C library's wcwidth counts it (tmux
 does), so the screen is measured that way here, not with len() and not with rich's
@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import locale
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tonle.app.demo_view import LEGEND
 from tonle.messages import _, render, using_language
 
 SEPARATORS = frozenset("│┃┏┳┓┡╇┩└┴┘")
@@ -91,7 +93,8 @@ def test_the_live_view_in_khmer_is_on_screen_with_its_columns_lined_up(terminal:
     text = "\n".join(screen)
     with using_language("km"):
         title = render(TITLE, {"line": "L1", "n": 12})
-        khmer = [title, _("station"), _("state"), _("health"), _("running")]
+        khmer = [title, _("station"), _("state"), _("health"), _("running"), _("speed"), _("andon")]
+        khmer.append(_(LEGEND).partition(" ")[0])  # the legend, in Khmer
         khmer.append(_("gateway: DOWN").partition(" ")[0])  # "gateway:" in Khmer, the status line
     for words in khmer:
         assert words in text, f"{words!r} is not on the screen:\n{text}"
@@ -102,6 +105,34 @@ def test_the_live_view_in_khmer_is_on_screen_with_its_columns_lined_up(terminal:
     rows = separator_columns(screen)
     assert len(rows) == 12 + 4, "\n".join(screen)  # 12 stations, the header and 3 rules
     assert all(cols == rows[0] for cols in rows), "\n".join([*map(str, rows), *screen])
+
+
+def test_the_live_view_in_english_shows_speed_andon_and_a_legend(terminal: Terminal, tmp_path: Path):
+    argv = [sys.executable, "-m", "tonle.app.cli", "demo", "--lang", "en", "--duration", "25"]
+    screen = terminal.run([*argv, "--run-dir", str(tmp_path / "run")], timeout_s=240)
+    text = "\n".join(screen)
+    header = next(line for line in screen if line.lstrip().startswith("┃"))
+    cells = [c.strip() for c in header.strip().strip("┃").split("┃")]
+    assert cells == [
+        "station",
+        "operation",
+        "state",
+        "speed",
+        "station pcs/h",
+        "OEE",
+        "health",
+        "drift",
+        "andon",
+    ]
+    rows = [line for line in screen if line.lstrip().startswith("│")]
+    speeds = [line.strip().strip("│").split("│")[3].strip() for line in rows]
+    assert len(rows) == 12 and all(re.fullmatch(r"\d+%", s) for s in speeds), rows  # applied speed, every row
+    legend = " ".join(" ".join(screen).split())
+    assert "Legend: speed = the speed the gateway applied" in legend
+    assert "drift ALARM = the vibration has moved away from this machine's own normal level" in legend
+    assert "line output" in text and "leaving the last station" in legend
+    cols = separator_columns(screen)
+    assert all(c == cols[0] for c in cols), "\n".join(screen)
 
 
 CODE_POINT_TABLE = """

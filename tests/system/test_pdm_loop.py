@@ -113,7 +113,7 @@ def test_a_failing_bearing_is_flagged_by_its_rul_band_at_least_a_horizon_before_
     refused, _ = runs
     assert refused.first is not None and refused.first.condition == "derate"
     assert refused.first.code == "rul_short_outer_race"  # the fault the simulator was given
-    assert refused.first.rul_h is not None and "h of running left" in refused.first.message
+    assert refused.first.rul_h is not None and "of running left" in refused.first.message
     assert refused.seized_s is not None and refused.flag_s is not None, "the counterfactual never broke down"
     lead_h = (refused.seized_s - refused.flag_s) / 3600
     print(f"lead time {lead_h:.2f} h, horizon {HORIZON_H} h")

@@ -27,9 +27,8 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tonle.app import provision
+from tonle.app import demo_cli, provision
 from tonle.app.argparse_words import speaking_tonle
-from tonle.app.drill_names import DRILLS
 from tonle.config import ConfigError, TonleConfig, load_config
 from tonle.errors import TonleError, file_error
 from tonle.messages import LANGUAGES, _, ngettext, set_language
@@ -87,47 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help=_("run a simulated sewing line through the whole loop"))
-    d.add_argument(
-        "--duration",
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help=_("how long to run the line (default 120)"),
-    )
-    d.add_argument(
-        "--headless",
-        action="store_true",
-        help=_("no live table; print progress lines and a JSON summary at the end"),
-    )
-    d.add_argument(
-        "--config",
-        type=Path,
-        help=_("a tonle.toml; without one the demo starts its own mosquitto and influxd"),
-    )
-    d.add_argument(
-        "--drill",
-        choices=DRILLS,
-        help=_(
-            "a fault drill for a class, its bad ordering forced; each ends with the summary still showing "
-            "lost 0 and the re-sends that made it so. broker-outage: the broker stops and comes back while "
-            "the collector is held, so the gateway reconnects first and is told nobody is subscribed; "
-            "broker-crash: the broker is killed holding messages queued for a collector that is down; "
-            "broker-disk-lost: the same broker comes back with an empty disk; power-cut: broker, database, "
-            "collector, analytics and gateway die at once and come back in the worst order; agent-crash: "
-            "the broker stops and the gateway loses power during the outage; db-outage: the database stops "
-            "and the collector holds the data; collector-crash: the collector is killed in the middle of its "
-            "work and restarted; intruder: a rogue client tries to connect, to speak for the line with a "
-            "stolen gateway certificate and to move a machine with forged, altered and replayed commands "
-            "(the summary's intruder object shows who refused each, and applied 0)"
-        ),
-    )
-    d.add_argument(
-        "--run-dir",
-        type=Path,
-        default=Path("run"),
-        help=_("where the demo keeps its broker and database files (default ./run)"),
-    )
+    demo_cli.add_parser(sub)
 
     ag = sub.add_parser("agent", help=_("run the edge agent for the devices in a gateway config file"))
     ag.add_argument("--config", type=Path, required=False, help=_("path to gateway.toml"))
@@ -184,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
         help=_("report.html, or report.pdf (needs chromium)"),
     )
     r.add_argument(
+        "--html", type=Path, help=_("with a .pdf --out: also keep the page it was printed from here")
+    )
+    r.add_argument(
         "--config", type=Path, help=_("path to tonle.toml (the database, shifts and line targets)")
     )
     r.add_argument("--site", help=_("the site, when the same line name exists at more than one"))
@@ -220,26 +182,6 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         await main(stop)
 
     asyncio.run(runner())
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from tonle.app.demo import DemoOptions, print_summary, run_demo
-
-    cfg = _load(args, args.config)
-    opts = DemoOptions(
-        duration_s=args.duration,
-        headless=args.headless,
-        run_dir=args.run_dir,
-        own_services=args.config is None,
-        drill=args.drill,
-    )
-    try:
-        summary = asyncio.run(run_demo(cfg, opts))
-    except KeyboardInterrupt:
-        print(_("demo stopped; its broker and database were shut down"), file=sys.stderr)
-        return 130
-    print_summary(summary)
-    return 0 if summary["lost"] == 0 else 1
 
 
 def _check_config(load: Callable[[Path], object], path: Path) -> int:
@@ -303,7 +245,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from tonle.app.report import make_report
 
     cfg = _load(args, args.config)
-    rep = make_report(cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area)
+    rep = make_report(
+        cfg, args.line, args.start, args.end, args.out, site=args.site, area=args.area, html=args.html
+    )
     f = rep.data.figures
     oee = f"{float(f.line.oee):.0%}" if f.line.oee == f.line.oee else "-"
     wrote = _("wrote {path} (line {line}: OEE {oee}, {good:.0f} good pieces) in {seconds:.1f} s")
@@ -350,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "demo":
-            return _cmd_demo(args)
+            return demo_cli.run(args, _load(args, args.config))
         if args.command == "agent":
             return _cmd_agent(args)
         if args.command == "sim":

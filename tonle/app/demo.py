@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections import Counter
@@ -41,6 +40,7 @@ from tonle.app.demo_accounting import (
     wait_for_collector,
 )
 from tonle.app.demo_analytics import AnalyticsRuns
+from tonle.app.demo_checks import check_options, preflight
 from tonle.app.demo_drills import DRILLS, Drill
 from tonle.app.demo_plant import (
     NODE_RING,
@@ -56,22 +56,21 @@ from tonle.app.demo_plant import (
     write_gateway_config,
 )
 from tonle.app.demo_protocols import protocol_counts, scada_plant
+from tonle.app.demo_report import after_run
 from tonle.app.demo_security import demo_identities, secure_influxdb
 from tonle.app.demo_view import LiveView, print_summary
 from tonle.app.services import LocalBroker, LocalInfluxDB, free_port
 from tonle.config import LineConfig, TonleConfig
-from tonle.errors import ServiceError, TonleError
+from tonle.errors import TonleError
 from tonle.io.clock import WallClock
 from tonle.io.connect import influx_writer, influxql_client
 from tonle.io.influxql import InfluxQLClient
-from tonle.messages import N_, _
+from tonle.messages import _
 from tonle.security.commands import load_signer
 
 __all__ = ["DRILLS", "CollectorHealth", "DemoOptions", "print_summary", "run_demo"]
 
 log = logging.getLogger("tonle.app.demo")
-# A configured broker must accept the demo within this long (a reachable one answers in milliseconds).
-PREFLIGHT_TIMEOUT_S = 10.0
 # The line has been running for this long when the class starts watching: its
 # buffers, counters and KPI windows are in steady state, and the backlog is
 # published at start like a gateway catching up.
@@ -85,6 +84,8 @@ class DemoOptions:
     run_dir: Path = Path("run")
     own_services: bool = True
     drill: str | None = None  # one of DRILLS
+    report: Path | None = None  # the shift report of the run, made before the database stops
+    keep: bool = False  # hold the database up after the line stops, until Ctrl-C (demo_report)
 
 
 DEMO_START_WEAR = 0.3
@@ -177,40 +178,6 @@ async def services(
         db.stop()
 
 
-def check_options(opts: DemoOptions) -> None:
-    """Refuse a drill that does not exist, or one that would stop services the demo does not own."""
-    if opts.drill and opts.drill not in DRILLS:
-        raise ServiceError(
-            N_("there is no drill called {drill!r}"),
-            fix=N_("choose one of {drills}"),
-            drill=opts.drill,
-            drills=", ".join(DRILLS),
-        )
-    if opts.drill and not opts.own_services:
-        raise ServiceError(
-            N_(
-                "fault drills stop and start the broker and the database, so they need the "
-                "demo's own services"
-            ),
-            fix=N_("run the drill without --config"),
-        )
-
-
-async def preflight(cfg: TonleConfig, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> None:
-    """Configured services must answer before anything starts: MqttError or InfluxQLError with the fix.
-
-    The demo is a one-shot command: a broker or database that is not there is a
-    sentence for the trainer at once, not a minute of waiting for a collector that
-    cannot start. The same factories as the services are used, so the credentials
-    are checked too.
-    """
-    async with influxql_client(cfg) as q:
-        await q.ping()
-        await q.execute("SHOW DATABASES")  # a query: proves the credentials as well as the address
-    async with mqtt_client(cfg.mqtt, f"tonle-demo-check-{os.getpid()}") as mqtt:
-        await mqtt.check_reachable(timeout_s)
-
-
 async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     check_options(opts)
     spec, accel = demo_line(cfg, opts.duration_s)
@@ -220,7 +187,10 @@ async def run_demo(cfg: TonleConfig, opts: DemoOptions) -> dict[str, Any]:
     async with services(cfg, opts, folder, spec) as svc:
         if not opts.own_services:
             await preflight(svc.cfg)
-        return await _run_line(svc, spec, accel, opts, folder)
+        start_ns = time.time_ns() - WARMUP_S * NS
+        summary = await _run_line(svc, spec, accel, opts, folder)
+        await after_run(svc.cfg, spec, (start_ns, time.time_ns()), opts, folder, summary)
+        return summary
 
 
 async def _run_line(

@@ -1,4 +1,11 @@
-"""The demo's live terminal view (rich) and the printed summary."""
+"""The demo's live terminal view (rich) and the printed summary.
+
+On a terminal the view is a table of the stations, redrawn twice a second, with the
+line's figures, the last alerts, the gateway's latest answers to commands and a legend
+under it. When standard output is not a terminal (piped to a file or a pager, or
+`--headless`), there is no table: a status line goes to the log (stderr) every 10 s,
+and the JSON summary is printed on stdout at the end (README, "Running the demo").
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from firmware_sim.line import LineSpec
 from tonle.app.demo_analytics import AnalyticsRuns
 from tonle.app.demo_plant import AgentProcess, CollectorProcess
-from tonle.app.state_words import SEVERITY, STATES
+from tonle.app.live_commands import CommandBoard
+from tonle.app.state_words import ACK_STATUS, SEVERITY, STATES
 from tonle.app.terminal_text import Cell, fold, grid
+from tonle.config import RulesConfig
 from tonle.io.influxql import InfluxQLClient
 from tonle.messages import N_, _, render
 
@@ -27,8 +36,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("tonle.app.demo")
 HEALTH_REFRESH_S = 2.0
 # The table's headings, looked up when the table is drawn (the live view's language).
-COLUMNS = (N_("station"), N_("operation"), N_("state"), N_("pcs/h"), N_("OEE"), N_("health"), N_("drift"))
-# Alert levels in words (machine states: tonle.app.state_words, shared with the shift report).
+COLUMNS = (
+    N_("station"),
+    N_("operation"),
+    N_("state"),
+    N_("speed"),
+    N_("station pcs/h"),
+    N_("OEE"),
+    N_("health"),
+    N_("drift"),
+    N_("andon"),
+)
+LEGEND = N_(
+    "Legend: speed = the speed the gateway applied (a derate lowers it); station pcs/h = pieces "
+    "this station made per hour (the line's output is what leaves the last station); health = "
+    "vibration health, 1.00 like new, derate below {derate}, stop and repair below {stop} "
+    "(* = its last value while the station is not running); drift ALARM = the vibration has moved "
+    "away from this machine's own normal level: check it before health falls; andon = light on "
+    "since, lit by analytics on a breakdown; starved = waiting for work, blocked = waiting for space."
+)
+NOT_A_TERMINAL = N_(
+    "not a terminal: no live table; a status line every 10 s here, the summary at the end "
+    "(run it in a terminal to see the table)"
+)
 
 
 class LiveView:
@@ -51,13 +81,21 @@ class LiveView:
         self.collector = collector
         self.q = q
         self.opts = opts
+        self.board = CommandBoard(spec.site, time.time_ns() - 60 * 1_000_000_000)
+        self.last_health: dict[str, float] = {}  # kept while a station is stopped (no vibration then)
+
+    async def refresh(self) -> None:
+        await self.health.refresh(self.q)
+        await self.board.refresh(self.q)
 
     async def run(self, duration_s: float) -> None:
         t_end = time.monotonic() + duration_s
         if self.opts.headless or not os.isatty(1):
+            if not self.opts.headless:
+                log.info("%s", _(NOT_A_TERMINAL))
             while (left := t_end - time.monotonic()) > 0:
                 await asyncio.sleep(min(10.0, left))
-                await self.health.refresh(self.q)
+                await self.refresh()
                 log.info("%s", self.text_status())
             return
         from rich import get_console
@@ -72,7 +110,7 @@ class LiveView:
             while time.monotonic() < t_end:
                 await asyncio.sleep(0.5)
                 if time.monotonic() >= next_read:
-                    await self.health.refresh(self.q)
+                    await self.refresh()
                     next_read = time.monotonic() + HEALTH_REFRESH_S
                 live.update(self.render(live.console.width))
 
@@ -156,6 +194,10 @@ class LiveView:
         sentences.append((self.text_status(), ""))
         for act in analytics.actions[-5:]:
             sentences.append((f"{_(SEVERITY.get(act.severity, act.severity)).upper()} {act.message}", "bold"))
+        if self.board.latest:
+            answers = "; ".join(a.sentence(_(ACK_STATUS.get(a.status, a.status))) for a in self.board.latest)
+            sentences.append((render(N_("Commands answered: {answers}"), {"answers": answers}), ""))
+        sentences.append((self.legend(), "dim"))
         for sentence, first_word_style in sentences:
             for k, part in enumerate(fold(sentence, max(20, width - 1))):
                 text = Text(part, no_wrap=True, overflow="ignore")
@@ -164,10 +206,15 @@ class LiveView:
                 lines.append(text)
         return Group(*lines)
 
+    def legend(self) -> str:
+        rules = getattr(getattr(self.analytics.current, "cfg", None), "analytics", None)
+        r = rules.rules if rules is not None else RulesConfig()
+        return render(LEGEND, {"derate": f"{r.derate_below:.2f}", "stop": f"{r.maintenance_below:.2f}"})
+
     def _line_figures(self, res: Any) -> str:
         return render(
             N_(
-                "Line OEE {oee}   output {pph} pcs/h (target {target})   "
+                "Line OEE {oee}   line output {pph} pcs/h leaving the last station (target {target})   "
                 "efficiency {efficiency}   bottleneck {bottleneck}"
             ),
             {
@@ -180,32 +227,43 @@ class LiveView:
         )
 
     def _table(self, res: Any) -> list[Any]:
-        """One row per station: its state (in words), pieces per hour, OEE, health and drift alarm."""
+        """One row per station: state in words, applied speed, pieces per hour, OEE, health, drift, andon."""
         title = render(
             N_("Tonle demo - line {line} ({n} stations)"),
             {"line": self.spec.line, "n": len(self.spec.stations)},
         )
-        alarm = _("ALARM")
         rows: list[list[Cell]] = []
         for st in self.spec.stations:
             if res and st.name in res.machines:
-                j = res.machines.index(st.name)
-                state = res.state[j]
-                colour = {"running": "green", "breakdown": "red", "maintenance": "blue"}.get(state, "yellow")
-                rows.append(
-                    [
-                        (st.name, ""),
-                        (st.operation, ""),
-                        (state_word(state), colour),
-                        (_fmt(res.pieces_per_hour[j], "{:.0f}"), ""),
-                        (_fmt(res.oee[j], "{:.0%}"), ""),
-                        (_fmt(res.health[j], "{:.2f}"), ""),
-                        (alarm if res.drift[j] else "", "red"),
-                    ]
-                )
+                rows.append(self._row(st.name, st.operation, res, res.machines.index(st.name)))
             else:
-                rows.append([(st.name, ""), (st.operation, ""), (_("waiting for data"), "")] + [("", "")] * 4)
+                rows.append([(st.name, ""), (st.operation, ""), (_("waiting for data"), "")] + [("", "")] * 6)
         return grid(title, [_(col) for col in COLUMNS], rows)
+
+    def _row(self, name: str, operation: str, res: Any, j: int) -> list[Cell]:
+        state = res.state[j]
+        colour = {"running": "green", "breakdown": "red", "maintenance": "blue"}.get(state, "yellow")
+        speed = self.board.speed.get(name, 1.0)
+        health = float(res.health[j])
+        if health == health:
+            self.last_health[name] = health
+            shown = f"{health:.2f}"
+        else:
+            kept = self.last_health.get(name)
+            shown = "-" if kept is None else f"{kept:.2f}*"
+        lit = self.board.andon_ns.get(name)
+        andon = "" if lit is None else time.strftime("%H:%M", time.localtime(lit / 1_000_000_000))
+        return [
+            (name, ""),
+            (operation, ""),
+            (state_word(state), colour),
+            (f"{speed:.0%}", "" if speed >= 1 else "bold yellow"),
+            (_fmt(res.pieces_per_hour[j], "{:.0f}"), ""),
+            (_fmt(res.oee[j], "{:.0%}"), ""),
+            (shown, ""),
+            (_("ALARM") if res.drift[j] else "", "red"),
+            (andon, "bold red"),
+        ]
 
 
 @contextlib.contextmanager

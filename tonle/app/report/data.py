@@ -85,6 +85,7 @@ class Alert:
     machine: str
     severity: str
     message: str
+    code: str = ""  # the alert's English key (alerts.code): the report groups repeats by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,7 @@ async def gather(
     tz = a.shifts.tz
     if not start_ns < end_ns:
         raise ReportError(N_("--from must be before --to"), fix=N_("swap them"))
-    key, machines = await _the_line(q, line, site, area, end_ns)
+    key, machines = await _the_line(q, line, site, area, end_ns, tz)
     inputs = await read_line(q, key, start_ns, end_ns, a, machines)
     first, last = await _data_span(q, key, tz)
     if inputs.last_data_ns is None:  # not one reading from the line inside the range
@@ -191,26 +192,26 @@ async def gather(
 
 
 async def _the_line(
-    q: InfluxQLClient, line: str, site: str | None, area: str | None, end_ns: int
+    q: InfluxQLClient, line: str, site: str | None, area: str | None, end_ns: int, tz: str
 ) -> tuple[LineKey, list[str]]:
     try:
         found = await find_lines(q, before_ns=end_ns, site=site, area=area, line=line)
     except InfluxQLError as exc:
         raise ReportError(N_("cannot read the database: {error}"), error=exc) from exc
     if not found:
-        everything = await find_lines(q, before_ns=end_ns)
-        seen = ", ".join(str(k) for k in everything) or "none"
+        seen = await _lines_there(q, tz)
         where = "".join(f" --{k} {v}" for k, v in (("site", site), ("area", area)) if v)
         raise ReportError(
             N_(
                 "no machine of line {line!r}{where} reported before the end of the range in database "
-                "{database!r}; lines there (site/area/line): {seen}"
+                "{database!r}; lines there (site/area/line, first and last data, {tz} time): {seen}"
             ),
             fix=N_("check --line, --site/--area, the dates, and influxdb.database in --config"),
             line=line,
             where=where,
             database=q.database,
             seen=seen,
+            tz=tz,
         )
     if len(found) > 1:
         options = ", ".join(str(k) for k in found)
@@ -221,6 +222,21 @@ async def _the_line(
             options=options,
         )
     return next(iter(found.items()))
+
+
+async def _lines_there(q: InfluxQLClient, tz: str) -> str:
+    """Every line in the database with the local times of its first and last machine state."""
+    spans: dict[str, list[str]] = {}
+    for fn in ("first", "last"):
+        for s in await q.query(f"SELECT {fn}(code) FROM {STATE.name} GROUP BY site, area, line"):
+            if s.values:
+                key = str(LineKey(s.tags["site"], s.tags["area"], s.tags["line"]))
+                spans.setdefault(key, []).append(_fmt(_local(int(s.values[0][0]), tz)))
+    if not spans:
+        return _("none")
+    return ", ".join(
+        f"{k} ({_('{first} to {last}').format(first=v[0], last=v[-1])})" for k, v in sorted(spans.items())
+    )
 
 
 async def _data_span(q: InfluxQLClient, key: LineKey, tz: str) -> tuple[dt.datetime | None, ...]:
@@ -340,11 +356,15 @@ async def _alerts(
 ) -> tuple[list[Alert], int]:
     where = f"{key.where()} AND time >= {start_ns} AND time < {end_ns}"
     rows = await q.query(
-        'SELECT "machine"::tag AS machine, "severity"::tag AS severity, message '
+        'SELECT "machine"::tag AS machine, "severity"::tag AS severity, message, code '
         f"FROM {ALERTS.name} WHERE {where} "
         "ORDER BY time DESC"
     )
-    found = [Alert(_local(int(r[0]), tz), r[1] or "", r[2] or "", r[3] or "") for s in rows for r in s.values]
+    found = [
+        Alert(_local(int(r[0]), tz), r[1] or "", r[2] or "", r[3] or "", r[4] or "")
+        for s in rows
+        for r in s.values
+    ]
     return found, len(found)
 
 

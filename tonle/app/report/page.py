@@ -15,6 +15,7 @@ import datetime as dt
 import numpy as np
 
 from analytics.inputs import ESTIMATED, METERED, LineFigures
+from tonle.app.report.alerts import MAX_ALERTS, alerts_section, shown_alerts
 from tonle.app.report.board import hour_by_hour, outside_shifts
 from tonle.app.report.charts import balance_chart, pareto_chart, waterfall_chart
 from tonle.app.report.data import ReportData
@@ -24,14 +25,13 @@ from tonle.app.report.markup import e as _e
 from tonle.app.report.markup import h as _h
 from tonle.app.report.markup import level as _level
 from tonle.app.report.style import CSS
-from tonle.app.report.words import loss_name, severity
+from tonle.app.report.words import loss_name
 from tonle.formats import clock, day, long_date, number, percent, stamp
 from tonle.messages import _, current_language, ngettext
 
-__all__ = ["SECTIONS", "render_page"]
+__all__ = ["MAX_ALERTS", "SECTIONS", "render_page", "shown_alerts"]
 
 SECTIONS = ("summary", "waterfall", "shifts", "hourly", "balance", "pareto", "energy", "alerts", "notes")
-MAX_ALERTS = 5
 MAX_SHIFT_ROWS = 6
 PARETO_BARS = 8
 
@@ -61,7 +61,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             ),
             "<div>",
             _energy(d),
-            _alerts(d),
+            alerts_section(d),
             "</div>",
             "</div>",
             outside_shifts(d),
@@ -324,26 +324,6 @@ def _energy_partial(f: LineFigures) -> str:
     return f"<p class='warn'><b>{_e(text)}</b></p>"
 
 
-def _alerts(d: ReportData) -> str:
-    heading, none = _("Maintenance alerts"), _("No alerts in this range.")
-    head = f"<section id='alerts'><h2>{_e(heading)}</h2>"
-    if not d.alerts:
-        return f"{head}<p>{_e(none)}</p></section>"
-    rows = "".join(
-        f"<tr><td>{clock(a.time)}</td><td>{_e(a.machine)}</td>"
-        f"<td class='sev-{_e(a.severity)}'>{_e(severity(a.severity))}</td>"
-        f"<td>{_e(_message(a.machine, a.message))}</td></tr>"
-        for a in d.alerts[:MAX_ALERTS]
-    )
-    more = d.alerts_total - min(MAX_ALERTS, len(d.alerts))
-    extra = ngettext(
-        "and {n} earlier alert (see the dashboard).", "and {n} earlier alerts (see the dashboard).", more
-    )
-    extra = f"<p class='note'>{_e(extra.format(n=number(more)))}</p>" if more > 0 else ""
-    heads = "".join(f"<th>{_e(h)}</th>" for h in (_("Time"), _("Machine"), _("Level"), _("What to do")))
-    return f"{head}<table class='alerts'><tr>{heads}</tr>{rows}</table>{extra}</section>"
-
-
 def _notes(d: ReportData) -> str:
     f = d.figures
     silent = [d.inputs.machines[i] for i in np.flatnonzero(f.machines.coverage < 0.99)]
@@ -386,9 +366,3 @@ def _section(sid: str, title: str, chart: str, text: str) -> str:
 
 def _machines(names: list[str], n: int) -> str:
     return _("every machine") if len(names) == n else ", ".join(names)
-
-
-def _message(machine: str, text: str, n: int = 120) -> str:
-    """The alert's words without the machine name it starts with (the table shows it)."""
-    text = text.removeprefix(f"{machine}: ")
-    return text if len(text) <= n else text[: n - 1] + "…"

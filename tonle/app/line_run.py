@@ -21,11 +21,13 @@ from analytics.service import AnalyticsService, LineResult
 from collector.service import Collector, make_writer
 from edge_agent.agent import Agent
 from firmware_sim.line import LineSpec, SewingLine, default_line
+from firmware_sim.qc_station import QC_STATION, QcStation
 from firmware_sim.source import SimSource
 from tonle.app.demo import analytics_lines
 from tonle.app.rig import config_for, running_collector, wait_for
 from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig
+from tonle.contract import MachineAddress, encode
 from tonle.io.clock import VirtualClock
 from tonle.io.influxql import InfluxQLClient
 from tonle.io.mqtt import MqttConnection
@@ -48,6 +50,21 @@ class LineRun:
     results: list[list[LineResult]]
     retired_commands: int = 0  # commands sent by services this run has restarted
     collector_stack: contextlib.AsyncExitStack | None = None  # the running collector, until stopped
+    qc: QcStation | None = None  # the line's QC table: defects and andon acknowledgements
+    qc_mqtt: MqttConnection | None = None
+
+    async def floor_input(self, acted_from: int) -> None:
+        """What the QC table sends: defects found, and an ack of each andon lit since `acted_from`."""
+        if self.qc is None or self.qc_mqtt is None:
+            return
+        now, s = self.clock.now_ns(), self.spec
+        for defect in self.qc.check(now):
+            addr = MachineAddress(s.site, s.area, s.line, QC_STATION)
+            await self.qc_mqtt.publish(addr.topic("defect"), encode(defect), qos=1)
+        for action in self.analytics.actions[acted_from:]:
+            if action.condition == "andon":
+                addr = MachineAddress(s.site, s.area, s.line, action.machine)
+                await self.qc_mqtt.publish(addr.topic("andon/ack"), encode(self.qc.acknowledge(now)), qos=1)
 
     @property
     def start_ns(self) -> int:
@@ -136,7 +153,9 @@ class LineRun:
                 next_analytics += every
                 await self.settle()
                 if analytics:
+                    acted = len(self.analytics.actions)
                     self.results.append(await self.analytics.run_once(self.clock.now_ns()))
+                    await self.floor_input(acted)
                 await self.collector.write_health()
                 self.agent.publish_health()
                 await self.settle_commands()
@@ -178,12 +197,14 @@ async def line_run(
         make_writer(cfg) as writer,
         InfluxQLClient(influxdb.url, name) as q,
         MqttConnection(broker.host, broker.port, f"analytics-{name}") as amqtt,
+        MqttConnection(broker.host, broker.port, f"qc-{name}") as qc_mqtt,
     ):
-        await asyncio.gather(ag.mqtt.wait_subscribed(), amqtt.wait_connected())
+        await asyncio.gather(ag.mqtt.wait_subscribed(), amqtt.wait_connected(), qc_mqtt.wait_connected())
         service = AnalyticsService(cfg, clock, q, writer, amqtt)
         commands = asyncio.create_task(ag.command_loop(), name="test-agent-commands")
         publisher = asyncio.create_task(ag.publisher.run(), name="test-agent-publisher")
         run = LineRun(cfg, spec, clock, line, ag, first, service, q, [], collector_stack=stack)
+        run.qc, run.qc_mqtt = QcStation(line, seed=seed), qc_mqtt
         try:
             yield run
         finally:

@@ -143,6 +143,9 @@ async def publish_floor(cfg: TonleConfig, addr: MachineAddress, msg: FloorPayloa
     if code != 0:
         raise FloorInputError(
             N_("the broker refused it (reason code {code}): this identity may not send it"),
-            fix=N_("use a qc identity for this line: `tonle provision service NAME --role qc --line LINE`"),
+            fix=N_(
+                "use a qc identity for this line: "
+                "`tonle provision service NAME --role qc --site SITE --area AREA --line LINE`"
+            ),
             code=code,
         )

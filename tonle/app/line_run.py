@@ -52,6 +52,12 @@ class LineRun:
     collector_stack: contextlib.AsyncExitStack | None = None  # the running collector, until stopped
     qc: QcStation | None = None  # the line's QC table: defects and andon acknowledgements
     qc_mqtt: MqttConnection | None = None
+    breakdown: tuple[int, float] | None = None  # (station index, seconds after the start): it breaks down
+
+    def _break_down_when_due(self) -> None:
+        if self.breakdown is not None and (self.clock.now_ns() - T0) / NS >= self.breakdown[1]:
+            self.line.break_down(self.breakdown[0])
+            self.breakdown = None
 
     async def floor_input(self, acted_from: int) -> None:
         """What the QC table sends: defects found, and an ack of each andon lit since `acted_from`."""
@@ -147,6 +153,7 @@ class LineRun:
         while elapsed < seconds - 1e-9:
             await self.clock.advance(step)
             elapsed += step
+            self._break_down_when_due()
             self.agent.poll_sims()
             await self.agent.flush()
             if connected and (self.clock.now_ns() - T0) / NS >= next_analytics - 1e-9:
@@ -178,8 +185,13 @@ async def line_run(
     agent: dict[str, Any] | None = None,
     collector: dict[str, Any] | None = None,
     spool_dir: Path | None = None,
+    breakdown: tuple[int, float] | None = None,
 ) -> AsyncIterator[LineRun]:
-    """The whole loop on a virtual clock; `analytics`, `agent` and `collector` override config keys."""
+    """The whole loop on a virtual clock; `analytics`, `agent` and `collector` override config keys.
+
+    `breakdown` (station index, seconds): that station breaks down then (a motor failure), so
+    the run shows an andon lit by the rules and acknowledged at the QC table.
+    """
     spec = _spec(name, stations, wearing_station, start_wear, seed)
     cfg = _config(broker, influxdb, name, spec, analytics or {}, agent or {}, collector or {})
     clock = VirtualClock(T0)
@@ -204,7 +216,7 @@ async def line_run(
         commands = asyncio.create_task(ag.command_loop(), name="test-agent-commands")
         publisher = asyncio.create_task(ag.publisher.run(), name="test-agent-publisher")
         run = LineRun(cfg, spec, clock, line, ag, first, service, q, [], collector_stack=stack)
-        run.qc, run.qc_mqtt = QcStation(line, seed=seed), qc_mqtt
+        run.qc, run.qc_mqtt, run.breakdown = QcStation(line, seed=seed), qc_mqtt, breakdown
         try:
             yield run
         finally:

@@ -22,6 +22,7 @@ from tonle.app.report.markup import dur as _dur
 from tonle.app.report.markup import e as _e
 from tonle.app.report.markup import h as _h
 from tonle.app.report.markup import level as _level
+from tonle.app.report.quality import quality_section
 from tonle.app.report.style import CSS
 from tonle.app.report.words import loss_name, severity
 from tonle.formats import clock, day, long_date, number, percent, stamp
@@ -30,6 +31,7 @@ from tonle.messages import _, current_language, ngettext
 __all__ = ["SECTIONS", "render_page"]
 
 SECTIONS = ("summary", "waterfall", "shifts", "hourly", "balance", "pareto", "energy", "alerts", "notes")
+SECTIONS += ("quality",)  # tonle.app.report.quality
 MAX_ALERTS = 5
 MAX_SHIFT_ROWS = 6
 PARETO_BARS = 8
@@ -65,6 +67,7 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             ),
             "<div>",
             _energy(d),
+            quality_section(d.quality),
             _alerts(d),
             "</div>",
             "</div>",

@@ -32,7 +32,7 @@ __all__ = ["SECTIONS", "render_page"]
 
 SECTIONS = ("summary", "waterfall", "shifts", "hourly", "balance", "pareto", "energy", "alerts", "notes")
 SECTIONS += ("quality",)  # tonle.app.report.quality
-MAX_ALERTS = 5
+MAX_ALERTS = 4  # 5 before the quality section (issue 14) took its room
 MAX_SHIFT_ROWS = 6
 PARETO_BARS = 8
 
@@ -59,15 +59,17 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             _balance(d),
             "</div>",
             '<div class="row c">',
+            "<div>",
             _section(
                 "pareto",
                 _("Downtime: what stopped the machines"),
                 pareto_chart(f.pareto.label, f.pareto.seconds, f.pareto.stops, 92, 64, PARETO_BARS),
                 _pareto_text(d),
             ),
+            quality_section(d.quality),
+            "</div>",
             "<div>",
             _energy(d),
-            quality_section(d.quality),
             _alerts(d),
             "</div>",
             "</div>",

@@ -57,8 +57,8 @@ def quality_section(quality: Quality | None) -> str:
     shown = number(value, 1) if math.isfinite(value) else "–"
     head = h(
         ngettext(
-            "DHU {dhu}: {defects} defect in {checked} pieces made.",
-            "DHU {dhu}: {defects} defects in {checked} pieces made.",
+            "DHU {dhu} (defects per 100 pieces): {defects} defect in {checked} pieces made.",
+            "DHU {dhu} (defects per 100 pieces): {defects} defects in {checked} pieces made.",
             quality.defects,
         ),
         dhu=shown,
@@ -69,8 +69,4 @@ def quality_section(quality: Quality | None) -> str:
         _("{type} {count}").format(type=t, count=number(c)) for t, c in top_types(quality.by_type, TOP_TYPES)
     )
     most = h(_("Found most: {types}."), types=top)
-    rule = _("DHU: defects per hundred pieces; one piece can carry several defects.")
-    return (
-        f"<section id='quality'><h2>{e(title)}</h2>"
-        f"<p><b data-figure='dhu'>{head}</b> {most}</p><p class='note'>{e(rule)}</p></section>"
-    )
+    return f"<section id='quality'><h2>{e(title)}</h2><p><b data-figure='dhu'>{head}</b> {most}</p></section>"

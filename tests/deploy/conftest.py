@@ -41,7 +41,7 @@ class FilledInflux(NamedTuple):
 def filled_influxdb(broker: LocalBroker, influxdb: LocalInfluxDB) -> Iterator[FilledInflux]:
     async def fill() -> tuple[int, int]:
         async with line_run(
-            broker, influxdb, DATABASE, start_wear=0.3, wear_acceleration=40.0, breakdown=BREAKDOWN
+            broker, influxdb, DATABASE, start_wear=0.3, wear_acceleration=40.0, breakdown=BREAKDOWN, qc=True
         ) as run:
             await run.advance(RUN_S)
             await run.collector.write_health()

@@ -186,11 +186,13 @@ async def line_run(
     collector: dict[str, Any] | None = None,
     spool_dir: Path | None = None,
     breakdown: tuple[int, float] | None = None,
+    qc: bool = False,
 ) -> AsyncIterator[LineRun]:
     """The whole loop on a virtual clock; `analytics`, `agent` and `collector` override config keys.
 
     `breakdown` (station index, seconds): that station breaks down then (a motor failure), so
-    the run shows an andon lit by the rules and acknowledged at the QC table.
+    the run shows an andon lit by the rules; `qc`: the line's QC table records defects and
+    acknowledges each andon (a client of its own, as a tablet is).
     """
     spec = _spec(name, stations, wearing_station, start_wear, seed)
     cfg = _config(broker, influxdb, name, spec, analytics or {}, agent or {}, collector or {})
@@ -209,14 +211,20 @@ async def line_run(
         make_writer(cfg) as writer,
         InfluxQLClient(influxdb.url, name) as q,
         MqttConnection(broker.host, broker.port, f"analytics-{name}") as amqtt,
-        MqttConnection(broker.host, broker.port, f"qc-{name}") as qc_mqtt,
+        contextlib.AsyncExitStack() as qc_stack,  # the QC table's own client, when `qc`
     ):
-        await asyncio.gather(ag.mqtt.wait_subscribed(), amqtt.wait_connected(), qc_mqtt.wait_connected())
+        await asyncio.gather(ag.mqtt.wait_subscribed(), amqtt.wait_connected())
         service = AnalyticsService(cfg, clock, q, writer, amqtt)
         commands = asyncio.create_task(ag.command_loop(), name="test-agent-commands")
         publisher = asyncio.create_task(ag.publisher.run(), name="test-agent-publisher")
         run = LineRun(cfg, spec, clock, line, ag, first, service, q, [], collector_stack=stack)
-        run.qc, run.qc_mqtt, run.breakdown = QcStation(line, seed=seed), qc_mqtt, breakdown
+        if qc:
+            qc_mqtt = await qc_stack.enter_async_context(
+                MqttConnection(broker.host, broker.port, f"qc-{name}")
+            )
+            await qc_mqtt.wait_connected()
+            run.qc, run.qc_mqtt = QcStation(line, seed=seed), qc_mqtt
+        run.breakdown = breakdown
         try:
             yield run
         finally:

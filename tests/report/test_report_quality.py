@@ -47,7 +47,7 @@ def test_the_pdf_shows_dhu_and_the_defects_found_most(report_db: ReportDB, tmp_p
     stored = _stored_defects(report_db, start_ns, end_ns)
     assert stored and q.by_type == stored, "the section counts every defect stored in the range"
     assert q.checked == rep.data.figures.output_total > 0
-    assert "Quality: defects found at the end-of-line check" in flat
+    assert "Quality at the end-of-line check:" in flat
     dhu = 100 * sum(stored.values()) / q.checked
     found = re.search(
         r"DHU (\d+(?:\.\d)?) \(defects per 100 pieces\): (\d+) defects? in (\d+) pieces made", flat

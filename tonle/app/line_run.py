@@ -59,6 +59,13 @@ class LineRun:
             self.line.break_down(self.breakdown[0])
             self.breakdown = None
 
+    async def open_qc_table(self, stack: contextlib.AsyncExitStack, broker: LocalBroker, seed: int) -> None:
+        """The line's QC table, on an MQTT client of its own as a tablet is."""
+        client = MqttConnection(broker.host, broker.port, f"qc-{self.cfg.influxdb.database}")
+        mqtt = await stack.enter_async_context(client)
+        await mqtt.wait_connected()
+        self.qc, self.qc_mqtt = QcStation(self.line, seed=seed), mqtt
+
     async def floor_input(self, acted_from: int) -> None:
         """What the QC table sends: defects found, and an ack of each andon lit since `acted_from`."""
         if self.qc is None or self.qc_mqtt is None:
@@ -190,10 +197,8 @@ async def line_run(
 ) -> AsyncIterator[LineRun]:
     """The whole loop on a virtual clock; `analytics`, `agent` and `collector` override config keys.
 
-    `breakdown` (station index, seconds): that station breaks down then (a motor failure), so
-    the run shows an andon lit by the rules; `qc`: the line's QC table records defects and
-    acknowledges each andon (a client of its own, as a tablet is).
-    """
+    `breakdown` (station, s): it breaks down then, so the rules light its andon; `qc`: the QC
+    table records defects and acknowledges each andon (`LineRun.open_qc_table`)."""
     spec = _spec(name, stations, wearing_station, start_wear, seed)
     cfg = _config(broker, influxdb, name, spec, analytics or {}, agent or {}, collector or {})
     clock = VirtualClock(T0)
@@ -218,13 +223,9 @@ async def line_run(
         commands = asyncio.create_task(ag.command_loop(), name="test-agent-commands")
         publisher = asyncio.create_task(ag.publisher.run(), name="test-agent-publisher")
         run = LineRun(cfg, spec, clock, line, ag, first, service, q, [], collector_stack=stack)
-        if qc:
-            qc_mqtt = await qc_stack.enter_async_context(
-                MqttConnection(broker.host, broker.port, f"qc-{name}")
-            )
-            await qc_mqtt.wait_connected()
-            run.qc, run.qc_mqtt = QcStation(line, seed=seed), qc_mqtt
         run.breakdown = breakdown
+        if qc:
+            await run.open_qc_table(qc_stack, broker, seed)
         try:
             yield run
         finally:

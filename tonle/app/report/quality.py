@@ -48,11 +48,11 @@ async def read_quality(
 
 def quality_section(quality: Quality | None) -> str:
     """The section's HTML: DHU with what it is made of, then the top defect types."""
-    title = _("Quality: defects found at the end-of-line check")
+    title = _("Quality at the end-of-line check:")
     if quality is None or not quality.by_type:
         text = _("No defect was recorded in this time. QC records them on a tablet, a button box or "
                  "with `tonle defect add`.")  # fmt: skip
-        return f"<section id='quality'><h2>{e(title)}</h2><p class='note'>{e(text)}</p></section>"
+        return f"<section id='quality'><p><b>{e(title)}</b> <span class='note'>{e(text)}</span></p></section>"
     value = quality.dhu
     shown = number(value, 1) if math.isfinite(value) else "–"
     head = h(
@@ -69,4 +69,6 @@ def quality_section(quality: Quality | None) -> str:
         _("{type} {count}").format(type=t, count=number(c)) for t, c in top_types(quality.by_type, TOP_TYPES)
     )
     most = h(_("Found most: {types}."), types=top)
-    return f"<section id='quality'><h2>{e(title)}</h2><p><b data-figure='dhu'>{head}</b> {most}</p></section>"
+    # One paragraph, no heading: the page is one A4 sheet and this is its newest section.
+    body = f"<b>{e(title)}</b> <span data-figure='dhu'>{head}</span> {most}"
+    return f"<section id='quality'><p>{body}</p></section>"

@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from analytics.actions import publish_actions
+from analytics.andon import AndonWriter
+from analytics.dhu import QualityWriter
 from analytics.inputs import LineFigures, LineKey, find_lines, line_figures, read_line
 from analytics.outbox import Outbox
 from analytics.pdm_state import MachineKey, PdmState
@@ -129,6 +131,8 @@ class AnalyticsService:
     rules: dict[LineKey, RuleEngine] = field(default_factory=dict)  # the latches of each line seen
     pdm: PdmState = field(default_factory=PdmState)
     shifts: ShiftKpiWriter = field(init=False)
+    quality: QualityWriter = field(init=False)
+    andon: AndonWriter = field(init=False)
     prognostics: Prognostics = field(init=False)
     results: dict[LineKey, LineResult] = field(default_factory=dict)
     commands_sent: int = 0
@@ -140,6 +144,8 @@ class AnalyticsService:
     def __post_init__(self) -> None:
         self.shifts = ShiftKpiWriter(self.cfg, self.query, self.writer)
         self.rolling = RollingRows(self.cfg.analytics, self.shifts.calendar, self.query, self.writer)
+        self.quality = QualityWriter(self.query, self.writer)
+        self.andon = AndonWriter(self.query, self.writer)
         self.prognostics = Prognostics(self.cfg.analytics, self.pdm)
         a = self.cfg.analytics
         signer = load_signer(Path(a.signing_key), a.signer)
@@ -184,7 +190,11 @@ class AnalyticsService:
             res = await self._line(key, machines, start_ns, end_ns)
             self.results[key] = res
             out.append(res)
+        await self.andon.update(lines, end_ns)
+        shift_update = self.shifts.next_ns
         await self.shifts.maybe_update(lines, end_ns)
+        if self.shifts.next_ns != shift_update:  # DHU divides by the shift figures just written
+            await self.quality.update(lines, end_ns)
         await self.writer.write(self.outbox.rows(end_ns))
         self.outbox.written()
         return out

@@ -28,9 +28,11 @@ from collector.telemetry import decode_block, telemetry_text
 from tonle.contract import (
     MACHINE_STATES,
     Alert,
+    AndonAck,
     Command,
     CommandAck,
     Count,
+    Defect,
     Event,
     Health,
     MachineAddress,
@@ -48,7 +50,9 @@ from tonle.contract.lineproto import (
 )
 from tonle.schema import (
     ALERTS,
+    ANDON_ACKS,
     COMMANDS,
+    DEFECTS,
     EVENTS,
     FLOAT,
     INT,
@@ -249,6 +253,8 @@ ROWS: Mapping[str, Layout] = MappingProxyType(
         ),
         "cmd/ack": Row(CommandAck, COMMANDS, _ACK_FIELDS, fixed_tags={"direction": "ack"}, derived=_CLAIMED),
         "alert": Row(Alert, ALERTS, ("health", "rul_h", "code", "message"), tags=("severity",)),
+        "defect": Row(Defect, DEFECTS, ("count", "by"), tags=("defect_type",)),
+        "andon/ack": Row(AndonAck, ANDON_ACKS, ("by", "note")),
     }
 )
 """Payload kind -> how it is stored; every kind of `tonle.contract.KINDS` has an entry."""

@@ -200,6 +200,11 @@ class LineFloor:
         scatter = self._rng.lognormal(-0.5 * CYCLE_SIGMA**2, CYCLE_SIGMA, idx.size)
         self._target[idx] = self._cycle[idx] * scatter
 
+    def break_down(self, station: int, reason: str = "motor failure") -> None:
+        """A breakdown that is not wear (a motor burns out, a belt snaps): down until maintained."""
+        self._fault[station], self._fault_left[station] = BREAKDOWN, np.inf
+        self._fault_reason[station] = reason
+
     def _break_down(self, idx: np.ndarray) -> None:
         """Start the faults due at these running stations: seizure beats needle beats thread."""
         for i in idx:

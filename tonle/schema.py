@@ -30,10 +30,13 @@ __all__ = [
     "AGENT_HEALTH_FIELDS",
     "ALERTS",
     "ANDON",
+    "ANDON_ACKS",
+    "ANDON_STATUS",
     "COLLECTOR_HEALTH_FIELDS",
     "COMMANDS",
     "COMPLETENESS",
     "CURRENT_A",
+    "DEFECTS",
     "DOWNTIME",
     "ENVELOPE_FIELDS",
     "EVENTS",
@@ -49,6 +52,7 @@ __all__ = [
     "PIPELINE",
     "POWER_KW",
     "PRODUCTION",
+    "QUALITY",
     "SHIFT_KPI",
     "SOURCE_HEALTH_FIELDS",
     "SPEED_SPM",
@@ -159,6 +163,11 @@ verified (empty when none did) and `code` why it was refused (`tonle.contract.RE
 ALERTS = Measurement(
     "alerts", (*ADDRESS_TAGS, "severity"), {"health": FLOAT, "rul_h": FLOAT, "code": STR, "message": STR}
 )
+DEFECTS = Measurement("defects", (*ADDRESS_TAGS, "defect_type"), {"count": INT, "by": STR})
+"""Defects found at a quality check (`machine` is the check station), by type (`tonle.contract.Defect`)."""
+ANDON_ACKS = Measurement("andon_acks", ADDRESS_TAGS, {"by": STR, "note": STR})
+"""A person acknowledging a station's andon (`tonle.contract.AndonAck`); the light itself is a
+command (`commands`, action andon / clear_andon)."""
 
 # -- what the components say about themselves ---------------------------------------------
 
@@ -316,6 +325,21 @@ PDM = Measurement(
     | {"fault_hint": STR},
 )
 """Per machine: health, drift statistics, remaining useful life and the fault evidence."""
+QUALITY = Measurement(
+    "quality",
+    (*LINE_TAGS, "shift"),
+    _typed(INT, "defects", "checked", "period_start") | {"dhu": FLOAT, "period": STR, "top_type": STR},
+)
+"""Per line and shift, shift to date: defects per hundred units checked (DHU) and the top type."""
+ANDON_STATUS = Measurement(
+    "andon_status",
+    ADDRESS_TAGS,
+    _typed(INT, "state", "lit", "since_ms")
+    | {"minutes_lit": FLOAT}
+    | _typed(STR, "reason", "ack_by", "ack_note"),
+)
+"""Per station, each round: its andon now (`state` 0 off, 1 lit and acknowledged, 2 lit and
+waiting), since when (`since_ms`, epoch ms), why and who acknowledged it (`analytics.andon`)."""
 
 MEASUREMENTS: tuple[Measurement, ...] = (
     TELEMETRY,
@@ -333,6 +357,10 @@ MEASUREMENTS: tuple[Measurement, ...] = (
     DOWNTIME,
     LINE_HOUR,
     PDM,
+    DEFECTS,
+    ANDON_ACKS,
+    QUALITY,
+    ANDON_STATUS,
 )
 _BY_NAME = {m.name: m for m in MEASUREMENTS}
 
@@ -347,6 +375,8 @@ STORED_AS: Mapping[Kind, Measurement] = MappingProxyType(
         "cmd": COMMANDS,
         "cmd/ack": COMMANDS,
         "alert": ALERTS,
+        "defect": DEFECTS,
+        "andon/ack": ANDON_ACKS,
     }
 )
 """Where the collector stores each payload kind of the wire contract (every kind in `KINDS`)."""

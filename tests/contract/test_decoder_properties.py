@@ -33,6 +33,8 @@ MEASUREMENT = {
     "cmd": "commands",
     "cmd/ack": "commands",
     "alert": "alerts",
+    "defect": "defects",
+    "andon/ack": "andon_acks",
 }
 ADDRESS = ("Plant 1", "sewing,a=b", "L=1", "S01 left,machine=S02")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -121,6 +123,18 @@ DOCS = {
         optional={"health": number, "rul_h": number},
     ),
 }
+# What a person types on a QC tablet: spaces, commas, `=`, quotes and any script are fine.
+person = st.sampled_from(["Sokha", "Dara (supervisor)", "ស្រីមុំ", 'QC "2",a=b'])
+DOCS["defect"] = st.fixed_dictionaries(
+    {
+        "v": st.just(1),
+        "ts": ts,
+        "defect_type": st.sampled_from(["broken stitch", "open seam,a=b", "ដេរដាច់", "x=1 y"]),
+        "by": person,
+    },
+    optional={"count": st.integers(1, 1000)},
+)
+DOCS["andon/ack"] = st.fixed_dictionaries({"v": st.just(1), "ts": ts, "by": person}, optional={"note": text})
 kinds = st.sampled_from(KINDS)
 
 
@@ -256,7 +270,8 @@ def assert_own_series(kind: str, points: list[Point], address: tuple[str, ...] =
             assert {k: p.tags[k] for k in ("site", "area", "line", "machine")} == dict(
                 zip(("site", "area", "line", "machine"), address, strict=True)
             )
-            assert set(p.tags) <= {"site", "area", "line", "machine", "machine_type", "direction", "severity"}
+            extra = {"machine_type", "direction", "severity", "defect_type"}
+            assert set(p.tags) <= {"site", "area", "line", "machine", *extra}
         assert TS_MIN <= p.ts <= TS_MAX
         for value in p.fields.values():
             assert not isinstance(value, float) or (math.isfinite(value) and abs(value) <= 1e15)

@@ -2,7 +2,8 @@
 
 The simulator, the edge agent, mosquitto, the collector and the analytics run
 for 25 virtual minutes (see tonle/app/line_run.py), with one bearing wearing fast
-enough that alerts, a derate and a maintenance command happen. Every dashboard
+enough that alerts, a derate and a maintenance command happen, and one station breaks down
+(its andon lit by the analytics and acknowledged at the QC table, which also records defects). Every dashboard
 panel query must return rows on what the product really writes, not on data
 shaped to fit the dashboards.
 
@@ -26,6 +27,7 @@ from tonle.app.services import LocalBroker, LocalInfluxDB
 
 DATABASE = "dashboards_sim"
 RUN_S = 25 * 60
+BREAKDOWN = (2, 15 * 60)  # S03's motor fails 15 minutes in: its andon is lit and acknowledged
 
 
 class FilledInflux(NamedTuple):
@@ -38,12 +40,14 @@ class FilledInflux(NamedTuple):
 @pytest.fixture(scope="session")
 def filled_influxdb(broker: LocalBroker, influxdb: LocalInfluxDB) -> Iterator[FilledInflux]:
     async def fill() -> tuple[int, int]:
-        async with line_run(broker, influxdb, DATABASE, start_wear=0.3, wear_acceleration=40.0) as run:
+        async with line_run(
+            broker, influxdb, DATABASE, start_wear=0.3, wear_acceleration=40.0, breakdown=BREAKDOWN, qc=True
+        ) as run:
             await run.advance(RUN_S)
             await run.collector.write_health()
             await run.collector.reckon_completeness(lag_s=0)
             kinds = {a.condition for a in run.analytics.actions}
-            assert {"derate", "maintenance"} <= kinds, f"the run produced only {kinds}"
+            assert {"derate", "maintenance", "andon"} <= kinds, f"the run produced only {kinds}"
             return run.start_ns, run.clock.now_ns()
 
     start_ns, end_ns = asyncio.run(fill())

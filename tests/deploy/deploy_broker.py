@@ -59,6 +59,7 @@ def make_security(folder: Path) -> Path:
     provision(folder, "gateway", "gw-b", *where, "--machines", "OL-03")
     provision(folder, "gateway", "gw-gone", *where, "--machines", "OL-04")
     provision(folder, "service", "op-1", "--role", "operator")
+    provision(folder, "service", "qc-l3", "--role", "qc", *where)  # a QC tablet of line L3
     return folder
 
 

@@ -161,6 +161,11 @@ SCHEMA: dict[str, set[str]] = {
         "messages_resent",
     },
     "completeness": _LOC | {"kind", "expected", "received", "missing", "ratio"},
+    # What people on the floor send (tonle.contract.floor) and what the analytics makes of it.
+    "defects": _LOC | {"defect_type", "count", "by"},
+    "andon_acks": _LOC | {"by", "note"},
+    "quality": _LINE | {"shift", "defects", "checked", "dhu", "period", "period_start", "top_type"},
+    "andon_status": _LOC | {"state", "lit", "since_ms", "minutes_lit", "reason", "ack_by", "ack_note"},
 }
 
 # Columns the schema allows to be absent (commands.value, alerts.rul_h and alerts.health are
@@ -344,7 +349,10 @@ def test_panel_query_returns_rows(
 
 
 @pytest.mark.services
-@pytest.mark.parametrize("measurement", ["oee", "line_kpi", "shift_kpi", "downtime", "line_hour"])
+@pytest.mark.parametrize(
+    "measurement",
+    ["oee", "line_kpi", "shift_kpi", "downtime", "line_hour", "quality", "andon_status", "defects"],
+)
 def test_the_analytics_writes_only_the_schema(filled_influxdb, night_shift, measurement: str) -> None:
     """The schema above is what the service really writes, not a wish list: every key is in it."""
     url, db, _, _ = filled_influxdb

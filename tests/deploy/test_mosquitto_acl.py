@@ -148,6 +148,28 @@ def test_only_analytics_and_operators_may_send_commands(connect: Connect) -> Non
     assert gw.next_message() == (f"{LINE}/OL-01/cmd", b"after")
 
 
+def test_a_qc_tablet_sends_only_defects_and_andon_acks_for_its_own_line(connect: Connect) -> None:
+    collector = connect("collector-1")
+    assert collector.subscribe("$share/collectors/tonle/#") < 0x80
+    qc = connect("qc-l3")
+    for topic in (f"{LINE}/QC/defect", f"{LINE}/OL-01/defect", f"{LINE}/OL-03/andon/ack"):
+        assert qc.publish(topic, b"floor") < 0x80, topic
+        assert collector.next_message() == (topic, b"floor")
+    for topic in (
+        f"{LINE}/OL-01/telemetry",  # a machine's data: only its gateway
+        f"{LINE}/OL-01/state",
+        f"{LINE}/OL-01/cmd",  # a command: only analytics and operators
+        f"{LINE}/OL-01/cmd/ack",
+        f"{LINE}/OL-01/alert",
+        "tonle/kandal/sewing/L4/QC/defect",  # another line
+        "tonle/other-site/sewing/L3/QC/andon/ack",
+        "tonle/_gateway/gw-a/confirm",
+    ):
+        assert qc.publish(topic, b"forged") == NOT_AUTHORIZED, topic
+    assert qc.subscribe("tonle/#") == NOT_AUTHORIZED, "a QC tablet read the plant's data"
+    assert qc.subscribe(f"{LINE}/OL-01/cmd") == NOT_AUTHORIZED
+
+
 def test_a_gateway_reads_neither_another_gateways_commands_nor_any_data(connect: Connect) -> None:
     gw_a = connect("gw-a")
     codes = {t: gw_a.subscribe(t) for t in (f"{LINE}/OL-03/cmd", "tonle/#", SHARED_TELEMETRY)}

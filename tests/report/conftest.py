@@ -48,7 +48,13 @@ class ReportDB:
 def report_db(broker: LocalBroker, influxdb: LocalInfluxDB) -> Iterator[ReportDB]:
     async def fill() -> tuple[int, int, dict[str, Any], int]:
         async with line_run(
-            broker, influxdb, DATABASE, start_wear=0.3, wear_acceleration=40.0, analytics={"shifts": SHIFTS}
+            broker,
+            influxdb,
+            DATABASE,
+            start_wear=0.3,
+            wear_acceleration=40.0,
+            analytics={"shifts": SHIFTS},
+            qc=True,  # the QC table records defects: the report's quality section
         ) as run:
             await run.advance(RUN_S)
             analytics = {

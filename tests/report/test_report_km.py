@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_sim.qc_station import DEFECT_MIX
 from tests.report.conftest import ReportDB
 from tests.report.ocr import ocr_pdf, unread
 from tests.report.test_report import FROM, TO
@@ -41,7 +42,9 @@ KPI_LABELS = ("Availability", "Performance", "Quality", "Output", "Efficiency")
 # Chart labels, drawn as SVG text: pre-base vowels (េ, ោ, the េ of ៀ), a subscript (្ដ).
 CHART_LABELS = ("Fully productive", "machine-hours", "Setup / style change", "Slow running")
 # English words a Khmer page may still show: units, names of things, the plant's data.
-NOT_WORDS = {"OEE", "SAM", "kWh", "Tonle", "InfluxDB", "Asia/Phnom_Penh", "report_sim", "sewing"}
+NOT_WORDS = {"OEE", "SAM", "DHU", "kWh", "Tonle", "InfluxDB", "Asia/Phnom_Penh", "report_sim", "sewing"}
+# Defect types are the plant's own names ([plant] defect_types), data like machine names.
+NOT_WORDS |= {word for name in DEFECT_MIX for word in name.split()}
 
 
 @pytest.fixture(scope="module")

@@ -157,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     from tonle.app import grafana_push
 
     grafana_push.add_parser(sub)
+    from tonle.app import floor_input
+
+    floor_input.add_parsers(sub)
     c = sub.add_parser("check-config", help=_("check a config file and print every problem with its fix"))
     c.add_argument("config", type=Path)
     return _with_lang(p)
@@ -311,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
             from tonle.app import grafana_push
 
             return grafana_push.run(args)
+        if args.command in ("defect", "andon"):
+            from tonle.app import floor_input
+
+            return floor_input.run_defect(args) if args.command == "defect" else floor_input.run_andon(args)
         if args.command == "check-config":
             return _check_config(lambda path: _load(args, path), args.config)
         cfg = _load(args, args.config)

@@ -21,11 +21,13 @@ from analytics.service import AnalyticsService, LineResult
 from collector.service import Collector, make_writer
 from edge_agent.agent import Agent
 from firmware_sim.line import LineSpec, SewingLine, default_line
+from firmware_sim.qc_station import QC_STATION, QcStation
 from firmware_sim.source import SimSource
 from tonle.app.demo import analytics_lines
 from tonle.app.rig import config_for, running_collector, wait_for
 from tonle.app.services import LocalBroker, LocalInfluxDB
 from tonle.config import TonleConfig
+from tonle.contract import MachineAddress, encode
 from tonle.io.clock import VirtualClock
 from tonle.io.influxql import InfluxQLClient
 from tonle.io.mqtt import MqttConnection
@@ -48,6 +50,34 @@ class LineRun:
     results: list[list[LineResult]]
     retired_commands: int = 0  # commands sent by services this run has restarted
     collector_stack: contextlib.AsyncExitStack | None = None  # the running collector, until stopped
+    qc: QcStation | None = None  # the line's QC table: defects and andon acknowledgements
+    qc_mqtt: MqttConnection | None = None
+    breakdown: tuple[int, float] | None = None  # (station index, seconds after the start): it breaks down
+
+    def _break_down_when_due(self) -> None:
+        if self.breakdown is not None and (self.clock.now_ns() - T0) / NS >= self.breakdown[1]:
+            self.line.break_down(self.breakdown[0])
+            self.breakdown = None
+
+    async def open_qc_table(self, stack: contextlib.AsyncExitStack, broker: LocalBroker, seed: int) -> None:
+        """The line's QC table, on an MQTT client of its own as a tablet is."""
+        client = MqttConnection(broker.host, broker.port, f"qc-{self.cfg.influxdb.database}")
+        mqtt = await stack.enter_async_context(client)
+        await mqtt.wait_connected()
+        self.qc, self.qc_mqtt = QcStation(self.line, seed=seed), mqtt
+
+    async def floor_input(self, acted_from: int) -> None:
+        """What the QC table sends: defects found, and an ack of each andon lit since `acted_from`."""
+        if self.qc is None or self.qc_mqtt is None:
+            return
+        now, s = self.clock.now_ns(), self.spec
+        for defect in self.qc.check(now):
+            addr = MachineAddress(s.site, s.area, s.line, QC_STATION)
+            await self.qc_mqtt.publish(addr.topic("defect"), encode(defect), qos=1)
+        for action in self.analytics.actions[acted_from:]:
+            if action.condition == "andon":
+                addr = MachineAddress(s.site, s.area, s.line, action.machine)
+                await self.qc_mqtt.publish(addr.topic("andon/ack"), encode(self.qc.acknowledge(now)), qos=1)
 
     @property
     def start_ns(self) -> int:
@@ -130,13 +160,16 @@ class LineRun:
         while elapsed < seconds - 1e-9:
             await self.clock.advance(step)
             elapsed += step
+            self._break_down_when_due()
             self.agent.poll_sims()
             await self.agent.flush()
             if connected and (self.clock.now_ns() - T0) / NS >= next_analytics - 1e-9:
                 next_analytics += every
                 await self.settle()
                 if analytics:
+                    acted = len(self.analytics.actions)
                     self.results.append(await self.analytics.run_once(self.clock.now_ns()))
+                    await self.floor_input(acted)
                 await self.collector.write_health()
                 self.agent.publish_health()
                 await self.settle_commands()
@@ -159,8 +192,13 @@ async def line_run(
     agent: dict[str, Any] | None = None,
     collector: dict[str, Any] | None = None,
     spool_dir: Path | None = None,
+    breakdown: tuple[int, float] | None = None,
+    qc: bool = False,
 ) -> AsyncIterator[LineRun]:
-    """The whole loop on a virtual clock; `analytics`, `agent` and `collector` override config keys."""
+    """The whole loop on a virtual clock; `analytics`, `agent` and `collector` override config keys.
+
+    `breakdown` (station, s): it breaks down then, so the rules light its andon; `qc`: the QC
+    table records defects and acknowledges each andon (`LineRun.open_qc_table`)."""
     spec = _spec(name, stations, wearing_station, start_wear, seed)
     cfg = _config(broker, influxdb, name, spec, analytics or {}, agent or {}, collector or {})
     clock = VirtualClock(T0)
@@ -178,12 +216,16 @@ async def line_run(
         make_writer(cfg) as writer,
         InfluxQLClient(influxdb.url, name) as q,
         MqttConnection(broker.host, broker.port, f"analytics-{name}") as amqtt,
+        contextlib.AsyncExitStack() as qc_stack,  # the QC table's own client, when `qc`
     ):
         await asyncio.gather(ag.mqtt.wait_subscribed(), amqtt.wait_connected())
         service = AnalyticsService(cfg, clock, q, writer, amqtt)
         commands = asyncio.create_task(ag.command_loop(), name="test-agent-commands")
         publisher = asyncio.create_task(ag.publisher.run(), name="test-agent-publisher")
         run = LineRun(cfg, spec, clock, line, ag, first, service, q, [], collector_stack=stack)
+        run.breakdown = breakdown
+        if qc:
+            await run.open_qc_table(qc_stack, broker, seed)
         try:
             yield run
         finally:

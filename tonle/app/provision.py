@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # loaded by `tonle provision` only: `tonle agent` on a gatewa
     from tonle.security.plant import PlantSecurity
     from tonle.security.registry import Member
 
-ROLES = ("gateway", "collector", "analytics", "operator", "observer", "healthcheck")  # registry.ROLES
+ROLES = ("gateway", "collector", "analytics", "operator", "observer", "healthcheck", "qc")  # registry.ROLES
 
 __all__ = ["ProvisionError", "add_parser", "run"]
 
@@ -90,10 +90,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     gw.add_argument("--broker-host", default="", help=_("how the gateway reaches the broker"))
     gw.add_argument("--broker-port", type=int, default=8883)
-    svc = ps.add_parser("service", help=_("a collector, analytics, operator, observer or healthcheck"))
+    svc = ps.add_parser(
+        "service", help=_("a collector, analytics, operator, observer, healthcheck or qc (a QC tablet)")
+    )
     svc.add_argument("name")
     svc.add_argument("--role", required=True, choices=[r for r in ROLES if r != "gateway"])
-    svc.add_argument("--site", default="", help=_("limit analytics, operator or observer to one site"))
+    svc.add_argument("--site", default="", help=_("limit analytics, operator, observer or qc to one site"))
+    svc.add_argument("--area", default="", help=_("limit a qc identity to one area (with --site)"))
+    svc.add_argument("--line", default="", help=_("limit a qc identity to one line (with --site, --area)"))
     for p_ in (gw, svc):
         p_.add_argument("--keep-existing", action="store_true", help=_(KEEP_HELP))
         p_.add_argument("--owner", type=_owner, default=None, metavar="UID[:GID]", help=_(OWNER_HELP))
@@ -201,7 +205,7 @@ def _service(plant: PlantSecurity, args: argparse.Namespace) -> bool:
 
     if _kept(plant, args):
         return False
-    ident = plant.add(Member(args.name, args.role, site=args.site))
+    ident = plant.add(Member(args.name, args.role, site=args.site, area=args.area, line=args.line))
     _give_identity(plant, args.name, args.owner)
     print(_("{name} ({role}): {cert} and its key; trust {ca}").format(
         name=args.name, role=args.role, cert=ident.cert, ca=plant.authority.ca_file))  # fmt: skip

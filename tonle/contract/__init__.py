@@ -1,5 +1,6 @@
 """The wire contract every Tonle component imports: topics, payloads, line protocol."""
 
+from tonle.contract.floor import AndonAck, Defect
 from tonle.contract.lineproto import (
     encode_block,
     escape_field_key,
@@ -31,9 +32,11 @@ __all__ = [
     "MACHINE_STATES",
     "REFUSAL_CODES",
     "Alert",
+    "AndonAck",
     "Command",
     "CommandAck",
     "Count",
+    "Defect",
     "Event",
     "Health",
     "HealthRow",

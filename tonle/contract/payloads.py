@@ -19,6 +19,7 @@ import numpy as np
 
 from tonle.contract import explain
 from tonle.contract.duplicates import duplicate_key
+from tonle.contract.floor import AndonAck, Defect, FloorPayload, check_floor
 from tonle.contract.limits import (
     ABS_MAX,
     HEALTH_RESERVED_FIELDS,
@@ -168,7 +169,6 @@ class Health(_Base):
 
 CommandAction = Literal["set_speed", "maintenance", "andon", "clear_andon"]
 
-
 KeyName = Annotated[str, msgspec.Meta(max_length=64)]
 Code = Annotated[str, msgspec.Meta(max_length=32)]
 
@@ -218,7 +218,7 @@ class Alert(_Base):
     rul_h: float | None = None
 
 
-Payload = Telemetry | State | Count | Event | Status | Health | Command | CommandAck | Alert
+Payload = Telemetry | State | Count | Event | Status | Health | Command | CommandAck | Alert | FloorPayload
 
 _STRUCTS: dict[str, type[msgspec.Struct]] = {
     "telemetry": Telemetry,
@@ -230,6 +230,8 @@ _STRUCTS: dict[str, type[msgspec.Struct]] = {
     "cmd": Command,
     "cmd/ack": CommandAck,
     "alert": Alert,
+    "defect": Defect,
+    "andon/ack": AndonAck,
 }
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(cls) for kind, cls in _STRUCTS.items()
@@ -292,6 +294,8 @@ def _check_values(msg: Payload) -> None:
     """The rules of the non-telemetry kinds that are not types."""
     if isinstance(msg, Count) and msg.good > msg.total:
         raise PayloadError(explain.bad_count(msg.good, msg.total))
+    if (floor := check_floor(msg)) is not None:
+        raise PayloadError(floor)
     if isinstance(msg, Command) and msg.value is not None:
         _check_number("value", msg.value)
     elif isinstance(msg, Alert):
@@ -300,9 +304,8 @@ def _check_values(msg: Payload) -> None:
             if value is not None:
                 _check_number(name, value)
     elif isinstance(msg, Health):
-        # Two rows may share a scope (a serial source named like its machine):
-        # InfluxDB merges them into one point, which loses nothing that matters,
-        # so they are not refused.
+        # Two rows may share a scope (a serial source named like its machine): InfluxDB merges
+        # them into one point, which loses nothing that matters, so they are not refused.
         for i, row in enumerate(msg.rows):
             try:
                 check_name("health scope", row.scope)

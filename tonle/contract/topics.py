@@ -24,7 +24,19 @@ __all__ = [
 ]
 
 ROOT = "tonle"
-Kind = Literal["telemetry", "state", "count", "event", "status", "health", "cmd", "cmd/ack", "alert"]
+Kind = Literal[
+    "telemetry",
+    "state",
+    "count",
+    "event",
+    "status",
+    "health",
+    "cmd",
+    "cmd/ack",
+    "alert",
+    "defect",  # tonle.contract.floor: what people on the floor send
+    "andon/ack",
+]
 KINDS: tuple[str, ...] = get_args(Kind)
 MAX_NAME_LEN = 64
 LEVELS = ("site", "area", "line", "machine")

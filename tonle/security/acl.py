@@ -17,7 +17,10 @@ Why these rules (topics: tonle/{site}/{area}/{line}/{machine}/{kind}, tonle.cont
 - the analytics and operators write commands (which the gateway still checks for a
   signature: tonle.security.signing) and read the answers;
 - an observer (the demo's own watch) reads telemetry and status; the healthcheck reads the
-  broker's uptime.
+  broker's uptime;
+- a `qc` identity (a QC tablet, a button box, `tonle defect add` / `tonle andon ack`) writes
+  only defects and andon acknowledgements, for any station of its line (or site), and reads
+  nothing: it cannot send a command nor speak for a machine's data.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from typing import Any
 from tonle.contract.confirm import confirm_topic
 from tonle.security.registry import Member
 
-__all__ = ["DATA_KINDS", "dynsec_config", "rules_of"]
+__all__ = ["DATA_KINDS", "FLOOR_KINDS", "dynsec_config", "rules_of"]
 
 DATA_KINDS = ("telemetry", "state", "count", "event", "status", "health", "cmd/ack")
+FLOOR_KINDS = ("defect", "andon/ack")
+"""What people on the floor send (tonle.contract.floor): the only topics a `qc` identity writes."""
 
 
 def _base(m: Member, machine: str = "+") -> str:
@@ -69,6 +74,8 @@ def _rules(m: Member) -> list[str]:
         return [f"topic read {base}/cmd/ack", f"topic write {base}/cmd", f"topic write {base}/alert"]
     if m.role == "operator":
         return [f"topic read {_base(m)}/cmd/ack", f"topic write {_base(m)}/cmd"]
+    if m.role == "qc":
+        return [f"topic write {_base(m)}/{kind}" for kind in FLOOR_KINDS]
     if m.role == "observer":
         return [f"topic read {_base(m)}/{kind}" for kind in ("telemetry", "status", "health")]
     return ["topic read $SYS/broker/uptime"]  # healthcheck

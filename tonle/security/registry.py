@@ -25,7 +25,7 @@ from tonle.security.names import confusable_with
 
 __all__ = ["ROLES", "Member", "Registry", "RegistryError", "Role"]
 
-Role = Literal["gateway", "collector", "analytics", "operator", "observer", "healthcheck"]
+Role = Literal["gateway", "collector", "analytics", "operator", "observer", "healthcheck", "qc"]
 ROLES: tuple[str, ...] = get_args(Role)
 FILE = "identities.json"
 

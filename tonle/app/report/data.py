@@ -19,6 +19,7 @@ from analytics.inputs import LineFigures, LineInputs, LineKey, find_lines, line_
 from analytics.kpi import KpiResult, output_per_bucket
 from analytics.losses import NO_DATA
 from analytics.period_kind import OFF_SHIFT, period_kind, state_seconds_in
+from tonle.app.report.quality import Quality, read_quality
 from tonle.config import TonleConfig
 from tonle.errors import ReportError
 from tonle.formats import day as short_day
@@ -105,6 +106,7 @@ class ReportData:
     alerts_total: int
     first_data: dt.datetime | None
     last_data: dt.datetime | None
+    quality: Quality | None = None  # defects found at the end-of-line check (tonle.app.report.quality)
 
 
 def parse_local_time(text: str, tz: str, *, end: bool = False) -> int:
@@ -188,6 +190,7 @@ async def gather(
         alerts_total=n_alerts,
         first_data=first,
         last_data=last,
+        quality=await read_quality(q, key, start_ns, end_ns, figures.output_total),
     )
 
 

@@ -24,6 +24,7 @@ from tonle.app.report.markup import dur as _dur
 from tonle.app.report.markup import e as _e
 from tonle.app.report.markup import h as _h
 from tonle.app.report.markup import level as _level
+from tonle.app.report.quality import quality_section
 from tonle.app.report.style import CSS
 from tonle.app.report.words import loss_name
 from tonle.formats import clock, day, long_date, number, percent, stamp
@@ -32,6 +33,7 @@ from tonle.messages import _, current_language, ngettext
 __all__ = ["MAX_ALERTS", "SECTIONS", "render_page", "shown_alerts"]
 
 SECTIONS = ("summary", "waterfall", "shifts", "hourly", "balance", "pareto", "energy", "alerts", "notes")
+SECTIONS += ("quality",)  # tonle.app.report.quality
 MAX_SHIFT_ROWS = 6
 PARETO_BARS = 8
 
@@ -53,14 +55,17 @@ def render_page(d: ReportData, generated: dt.datetime | None = None) -> str:
             _balance(d),
             "</div>",
             '<div class="row c">',
+            "<div>",
             _section(
                 "pareto",
                 _("Downtime: what stopped the machines"),
                 pareto_chart(f.pareto.label, f.pareto.seconds, f.pareto.stops, 92, 64, PARETO_BARS),
                 _pareto_text(d),
             ),
+            "</div>",
             "<div>",
             _energy(d),
+            quality_section(d.quality),
             alerts_section(d),
             "</div>",
             "</div>",

@@ -16,8 +16,6 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ from firmware_sim.line import LineSpec
 from tonle.app.demo_intruder import Intruder
 from tonle.app.demo_plant import AgentProcess, CollectorProcess, Services, mqtt_client
 from tonle.app.drill_names import DRILLS
-from tonle.app.services import LocalBroker, LocalInfluxDB
+from tonle.app.services import LocalBroker, LocalInfluxDB, kill_at_once
 from tonle.contract import MachineAddress, subscription
 from tonle.errors import ServiceError
 from tonle.io.mqtt import MqttError
@@ -391,13 +389,3 @@ class Drill:
             log=proc.log,
             tail=proc.tail(),
         )
-
-
-def kill_at_once(procs: list[subprocess.Popen[bytes] | None]) -> None:
-    """SIGKILL every process group first, then reap them: one power cut, not one after the other."""
-    live = [p for p in procs if p is not None and p.poll() is None]
-    for p in live:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(p.pid, signal.SIGKILL)
-    for p in live:
-        p.wait(10)

@@ -11,6 +11,7 @@ language; machine, line and site names are shown as the config and the floor wro
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 
@@ -99,21 +100,8 @@ def _header(d: ReportData, generated: dt.datetime) -> str:
     )
 
 
-def _tiles(d: ReportData) -> str:
-    f = d.figures
-    line = d.in_shift.line if d.in_shift is not None else None  # OEE is of shift time only
-    rate = number(f.pieces_per_hour)
-    output = (
-        _("good pieces, {rate} per hour (target {target})").format(rate=rate, target=number(f.target_pph))
-        if f.target_pph > 0
-        else _("good pieces, {rate} per hour").format(rate=rate)
-    )
-    about = (
-        _("of planned machine time made good pieces at standard speed"),
-        _("machines running, of planned time"),
-        _("speed against the standard time (SAM)"),
-        _("pieces good the first time"),
-    )
+def _ratio_tiles(f: Any, line: Any, about: tuple[str, ...]) -> list[tuple[str, str, str, str, Any]]:
+    """OEE, A, P, Q tiles; with no shift time in the range, OEE and A are "–" (never 100 %)."""
     if line is None:  # all outside shifts: no planned time, so no OEE (not 100 %)
         off = _("outside shift time: see below")
         ratios = [("main", _("OEE"), "–", off, None), ("", _("Availability"), "–", off, None)]
@@ -134,6 +122,25 @@ def _tiles(d: ReportData) -> str:
             ("", _("Performance"), percent(line.performance), about[2], ("performance", line.performance)),
             ("", _("Quality"), percent(line.quality), about[3], ("quality", line.quality)),
         ]
+    return ratios
+
+
+def _tiles(d: ReportData) -> str:
+    f = d.figures
+    line = d.in_shift.line if d.in_shift is not None else None  # OEE is of shift time only
+    rate = number(f.pieces_per_hour)
+    output = (
+        _("good pieces, {rate} per hour (target {target})").format(rate=rate, target=number(f.target_pph))
+        if f.target_pph > 0
+        else _("good pieces, {rate} per hour").format(rate=rate)
+    )
+    about = (
+        _("of planned machine time made good pieces at standard speed"),
+        _("machines running, of planned time"),
+        _("speed against the standard time (SAM)"),
+        _("pieces good the first time"),
+    )
+    ratios = _ratio_tiles(f, line, about)
     tiles = [
         *ratios,
         ("", _("Output"), number(f.output_good), output, None),

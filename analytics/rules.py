@@ -64,6 +64,8 @@ class PdmView:
     lower_h: np.ndarray
     upper_h: np.ndarray
     hint: list[str]
+    confidence: np.ndarray | None = None  # of the hint, in [0, 1]; NaN or None: not known
+    bearing: list[str] | None = None  # designation of each machine's bearing ("" unknown)
 
     @classmethod
     def unknown(cls, n: int) -> PdmView:
@@ -84,13 +86,25 @@ class PdmView:
         if hint == "none":
             return life
         where = _(_WHERE[hint]) if hint in _WHERE else hint
+        conf = np.nan if self.confidence is None else float(self.confidence[i])
+        part = "" if self.bearing is None else self.bearing[i]
+        if hint in _BEARING_PARTS and part and conf == conf:
+            return render(
+                N_(
+                    "{life}; the vibration points to {where} (confidence {confidence} %); "
+                    "order bearing {bearing}"
+                ),
+                {"life": life, "where": where, "confidence": f"{100 * conf:.0f}", "bearing": part},
+            )
         return render(N_("{life}; the vibration points to {where}"), {"life": life, "where": where})
 
 
+_BEARING_PARTS = ("outer_race", "inner_race", "ball", "cage")
 _WHERE = {
     "outer_race": N_("the bearing's outer race"),
     "inner_race": N_("the bearing's inner race"),
     "ball": N_("a damaged bearing ball"),
+    "cage": N_("the bearing's cage"),
     "imbalance": N_("imbalance (check the hand wheel and pulley)"),
     "looseness": N_("looseness (check the motor and head mounting bolts)"),
 }

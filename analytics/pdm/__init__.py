@@ -4,7 +4,8 @@
 
 - `diagnose(windows, fs, shaft_hz, bearing, reference=None)`: per vibration window,
   abnormal or not, which bearing part (outer_race, inner_race, ball, cage, unknown, none)
-  and how sure (`analytics.pdm.diagnosis`).
+  and how sure (`analytics.pdm.diagnosis`); `name_faults(evidence)` names the part from
+  evidence the edge computed.
 - `HealthMonitor()`: one `update(t_s, features)` per snapshot -> health, alarm, why
   (`analytics.pdm.health_monitor`).
 - `RulModel()`: `fit(units)` on runs to failure, `predict(history)` -> (estimate, low,
@@ -17,7 +18,7 @@ use exactly these names; a test checks their signatures against docs/pdm.md.
 """
 
 from analytics.pdm.catalogue import CATALOGUE, BearingGeometry, bearing_geometry, defect_orders
-from analytics.pdm.diagnosis import FAULTS, Diagnosis, diagnose
+from analytics.pdm.diagnosis import FAULTS, Diagnosis, diagnose, name_faults
 from analytics.pdm.health_monitor import HealthMonitor, HealthUpdate
 from analytics.pdm.rul_model import RulModel
 
@@ -32,4 +33,5 @@ __all__ = [
     "bearing_geometry",
     "defect_orders",
     "diagnose",
+    "name_faults",
 ]

@@ -29,7 +29,7 @@ from tonle.kernels import checks as v
 from tonle.kernels.bearing import defect_frequencies
 from tonle.kernels.fault_lines import FAULT_FAMILIES, MIN_BITS, call_fault, fault_lines
 
-__all__ = ["FAULTS", "KURTOSIS_LIMIT", "Z_LIMIT", "Diagnosis", "diagnose"]
+__all__ = ["FAULTS", "KURTOSIS_LIMIT", "Z_LIMIT", "Diagnosis", "diagnose", "name_faults"]
 
 FAULTS = (*FAULT_FAMILIES, "unknown", "none")
 """Every value `Diagnosis.fault` takes."""
@@ -93,6 +93,18 @@ def diagnose(
         evidence=ev.score,
         band_hz=ev.band,
     )
+
+
+def name_faults(evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fault, confidence) per window from `Diagnosis.evidence` ``[k, 4]`` computed elsewhere.
+
+    The edge gateway sends the evidence of each burst (`tonle.kernels.fault_lines`), not
+    the waveform; this names the part exactly as `diagnose` would. Without the windows
+    there is no abnormality test, so a window with no part named is ``none``.
+    """
+    part, confidence = call_fault(v.as_float("evidence", evidence))
+    names = np.array(FAULTS, dtype=object)
+    return np.where(part >= 0, names[np.clip(part, 0, None)], "none").astype(str), confidence
 
 
 def _abnormal(x: np.ndarray, reference: np.ndarray | None) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.pdm import defect_orders, diagnose
+from analytics.pdm import bearing_geometry, defect_orders, diagnose
 
 FS = 12_000.0
 
@@ -94,3 +94,12 @@ def test_a_reference_of_healthy_windows_decides_what_is_abnormal() -> None:
     d = diagnose(np.vstack([healthy[:3], louder]), FS, 30.0, "6205", reference=healthy[3:])
     assert d.abnormal.tolist() == [False, False, False, True, True, True]
     assert d.fault.tolist() == ["none"] * 3 + ["unknown"] * 3
+
+
+def test_each_window_is_read_at_its_own_speed_and_a_geometry_can_be_passed() -> None:
+    slow = simulate("inner_race", bearing="6205", shaft_hz=20.0, severity=6.0, windows=3, seed=11)
+    fast = simulate("inner_race", bearing="6205", shaft_hz=30.0, severity=6.0, windows=3, seed=12)
+    n = min(slow.shape[1], fast.shape[1])
+    geometry = bearing_geometry("6205")
+    d = diagnose(np.vstack([slow[:, :n], fast[:, :n]]), FS, np.array([20.0] * 3 + [30.0] * 3), geometry)
+    assert (d.fault == "inner_race").sum() >= 5

@@ -274,7 +274,8 @@ def cmapss_section(data: Path, *, folds: int = 5, seed: int = 0) -> list[str]:
     cover_near = float(np.mean((c["low"][near] <= tr[near]) & (tr[near] <= c["high"][near])))
     const = np.full_like(tr, 125.0)
     return [
-        f"### C-MAPSS FD001: RulModel() on {folds}-fold unit-wise cross-validation, test-like cuts (seed {seed})",
+        f"### C-MAPSS FD001: RulModel() on {folds}-fold unit-wise cross-validation, "
+        f"test-like cuts (seed {seed})",
         "",
         "| method | RMSE (cycles) | PHM08 score per 100 trajectories | band coverage (nominal 80 %) "
         "| band with both ends | median band width |",
@@ -283,8 +284,10 @@ def cmapss_section(data: Path, *, folds: int = 5, seed: int = 0) -> list[str]:
         f"{cover_near:.1%}) | {both:.0%} | {width:.0f} cycles |",
         f"| baseline: linear regression on the last row, target capped at 125 | {rmse(c['linear']):.1f} | "
         f"{phm(c['linear']):.0f} | - | - | - |",
-        f"| baseline: mean training life - age | {rmse(c['naive']):.1f} | {phm(c['naive']):.0f} | - | - | - |",
-        f"| baseline: constant 125 cycles (the usual cap) | {rmse(const):.1f} | {phm(const):.0f} | - | - | - |",
+        f"| baseline: mean training life - age | {rmse(c['naive']):.1f} | {phm(c['naive']):.0f} "
+        "| - | - | - |",
+        f"| baseline: constant 125 cycles (the usual cap) | {rmse(const):.1f} | {phm(const):.0f} "
+        "| - | - | - |",
         "",
         f"{len(tr)} cuts: 5 per unit, true remaining life drawn in 5..min(145, life - 31), uncapped truth. "
         "Every fit (normalisation, the smoothing chosen by inner CV, the band's calibration) sees only "

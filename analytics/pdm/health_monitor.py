@@ -102,7 +102,9 @@ class HealthMonitor:
         x = v.as_float("features", features, allow_nan=True).reshape(-1)
         if x.size == 0:
             raise ValueError("features must hold at least one value")
-        known = self._loc.size if self._loc is not None else (self._sample[0].size if self._sample else x.size)
+        known = (
+            self._loc.size if self._loc is not None else (self._sample[0].size if self._sample else x.size)
+        )
         if known != x.size:
             raise ValueError(f"features changed length: {x.size}, learnt with {known}")
         if (running is False) or not np.isfinite(x).all() or (running is None and self._low(x)):

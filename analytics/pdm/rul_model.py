@@ -105,7 +105,9 @@ class RulModel:
         self.inner_folds = v.check_count("inner_folds", inner_folds, minimum=2)
         self.bands = v.check_count("bands", bands, minimum=1)
         if not max_rul > 0 or not 0 < coverage < 1 or not horizon > 0:
-            raise ValueError(f"need max_rul > 0, horizon > 0, 0 < coverage < 1: {max_rul}, {horizon}, {coverage}")
+            raise ValueError(
+                f"need max_rul > 0, horizon > 0, 0 < coverage < 1: {max_rul}, {horizon}, {coverage}"
+            )
         self.max_rul, self.coverage, self.horizon = float(max_rul), float(coverage), float(horizon)
         self.seed = int(seed)
         self.smoothing: tuple[int, int, int] = SMOOTHING[0]

@@ -20,8 +20,11 @@ def test_cwru_tables_hold_every_protocol_and_every_record_present() -> None:
 
 
 def test_ims_shows_the_stop_and_restart_case() -> None:
-    rows = [r for r in ims_section(DATA) if r.startswith("| 1 ")]
-    assert rows and rows[0].split("|")[2].strip() == "0 of 500"
+    rows = [r.split("|")[1:-1] for r in ims_section(DATA) if r[:4] in ("| 1 ", "| 2 ", "| 3 ", "| 4 ")]
+    assert len(rows) == 4 and rows[0][1].strip() == "0 of 500"
+    for bearing, _plain, up, down, rise, rise_after in rows:
+        assert up.strip().startswith("0 of ") and down.strip().startswith("0 of "), bearing  # restarts
+        assert int(rise) > 0 and int(rise_after) > 0, bearing  # wear alarms, before and after a stop
 
 
 def test_a_missing_folder_is_one_sentence_and_exit_status_2(

@@ -96,10 +96,18 @@ def life(rul_h: float, lower_h: float, upper_h: float, coverage: float) -> str:
     return render(N_("{band} of running left ({chance} sure; most likely {rul})"), words)
 
 
-def story(life_text: str, where: str | None) -> str:
-    """The life and, when the vibration points somewhere, where."""
+def story(life_text: str, where: str | None, confidence: float = float("nan"), bearing: str = "") -> str:
+    """The life and, when the vibration points somewhere, where; with how sure the diagnosis is
+    and the bearing to order when both are known (the mechanic's shopping list)."""
     if where is None:
         return life_text
+    if bearing and confidence == confidence:  # not NaN
+        return render(
+            N_(
+                "{life}; the vibration points to {where} (confidence {confidence} %); order bearing {bearing}"
+            ),
+            {"life": life_text, "where": where, "confidence": f"{100 * confidence:.0f}", "bearing": bearing},
+        )
     return render(N_("{life}; the vibration points to {where}"), {"life": life_text, "where": where})
 
 

@@ -8,8 +8,9 @@ RMS over the recent window, a CUSUM on the robust z-scores of (RMS, kurtosis) co
 burst by burst, the health index, remaining useful life with an uncertainty band fitted
 on the health history (`analytics.rul`), and a fault hint voted by the recent bursts'
 envelope evidence, which the edge computes at the machine type's bearing defect
-frequencies. The rules derate when the early end of the RUL band is closer than
-`analytics.pdm.rul_horizon_h`.
+frequencies (the part named by `analytics.pdm.name_faults`, with its confidence, and the
+bearing designation of the machine type, the part to order). The rules derate when the
+early end of the RUL band is closer than `analytics.pdm.rul_horizon_h`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from analytics.baseline import robust_baseline, robust_z
 from analytics.drift import DriftState, ewma_drift, feature_drift
 from analytics.health import health_index
 from analytics.inputs import LineKey
+from analytics.pdm import name_faults
 from analytics.pdm_state import HealthyBaseline, MachineKey, MachinePdm, PdmState
 from analytics.reads import Bursts, FirstBursts
 from analytics.rul import rul_from_health
 from analytics.rules import HOUR_S, PdmView
 from tonle.config.sections import AnalyticsConfig
 from tonle.kernels.diagnosis import FAULT_HINTS, BearingEvidence, fault_hint
-from tonle.schema import ENVELOPE_FIELDS
+from tonle.schema import ENVELOPE_FIELDS, FAULT_EVIDENCE_FIELDS
 
 __all__ = ["PdmSignals", "Prognostics"]
 
@@ -184,7 +186,16 @@ class Prognostics:
                 min_points=RUL_MIN_POINTS,
             )
             band[:, seen] = np.stack([est.rul, est.lower, est.upper]) / HOUR_S
-        return PdmView(band[0], band[1], band[2], _hints(sig.env), p.rul_coverage)
+        hints, confidence = _hints(sig.env)
+        bearings = [self._bearing(m.baseline.machine_type) for m in self.state.line(key, machines)]
+        return PdmView(band[0], band[1], band[2], hints, p.rul_coverage, confidence, bearings)
+
+    def _bearing(self, machine_type: str) -> str:
+        """The bearing designation to order for a machine of this type ("" when not known)."""
+        mt = self.cfg.pdm.machine_types.get(machine_type)
+        if mt is None:
+            return ""
+        return mt.bearing if isinstance(mt.bearing, str) else (mt.bearing.model or "")
 
 
 def _share_peer_baseline(bases: list[HealthyBaseline]) -> None:
@@ -206,8 +217,32 @@ def _share_peer_baseline(bases: list[HealthyBaseline]) -> None:
                 b.peer_adjusted = True
 
 
-def _hints(env: np.ndarray) -> list[str]:
-    """The fault most of each machine's recent bursts name (`HINT_SHARE`), else "none"."""
+def _hints(env: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The part most of each machine's recent bursts name (`HINT_SHARE`), else "none"; and
+    how sure: the share of bursts naming it times their mean confidence (NaN: older edge).
+
+    Bursts that carry fault-line evidence (`FAULT_EVIDENCE_FIELDS`, a current edge) are named
+    by the public `analytics.pdm.name_faults`; a machine whose bursts carry only the older
+    envelope ratios is named by `fault_hint` as before.
+    """
+    k = len(ENVELOPE_FIELDS)
+    lines = env[..., k : k + len(FAULT_EVIDENCE_FIELDS)]
+    has = np.isfinite(lines).all(axis=-1)
+    old, _ = _old_hints(env[..., :k])
+    hints, conf = list(old), np.full(env.shape[0], np.nan)
+    for i in np.flatnonzero(has.any(axis=1)):
+        fault, c = name_faults(lines[i][has[i]])
+        named = [f for f in fault.tolist() if f != "none"]
+        best = max(set(named), key=named.count) if named else "none"
+        share = named.count(best) / len(fault) if named else 0.0
+        ok = share >= HINT_SHARE
+        hints[i] = best if ok else "none"
+        conf[i] = float(share * c[fault == best].mean()) if ok else float(np.mean(c))
+    return hints, conf
+
+
+def _old_hints(env: np.ndarray) -> tuple[list[str], None]:
+    """`fault_hint` on the envelope ratios of bursts from an edge without fault-line evidence."""
     k = len(ENVELOPE_FIELDS) // 2
     present = np.isfinite(env).all(axis=-1)
     ev = BearingEvidence(
@@ -222,7 +257,7 @@ def _hints(env: np.ndarray) -> list[str]:
     enough = votes[np.arange(len(best)), best] >= np.maximum(HINT_SHARE * present.sum(axis=1), 1)
     return [
         FAULT_HINTS[b + 1] if ok else "none" for b, ok in zip(best.tolist(), enough.tolist(), strict=True)
-    ]
+    ], None
 
 
 def _row_median(x: np.ndarray) -> np.ndarray:

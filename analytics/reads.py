@@ -18,7 +18,7 @@ from analytics.inputs import LineKey
 from analytics.pdm_state import DRIFT_FEATURES, MachineKey
 from tonle.contract import Command
 from tonle.io.influxql import InfluxQLClient, quote_str
-from tonle.schema import COMMANDS, DOWNTIME, ENVELOPE_FIELDS, PDM, STATE, TELEMETRY
+from tonle.schema import COMMANDS, DOWNTIME, ENVELOPE_FIELDS, FAULT_EVIDENCE_FIELDS, PDM, STATE, TELEMETRY
 
 __all__ = [
     "Bursts",
@@ -52,7 +52,8 @@ class FirstBursts:
 class Bursts:
     """A line's recent bursts ``[machines, bursts]``, NaN-padded at the end (times 0 there).
 
-    env: envelope evidence ``[machines, bursts, ENVELOPE_FIELDS]``, NaN where not sent.
+    env: envelope evidence ``[machines, bursts, ENVELOPE_FIELDS + FAULT_EVIDENCE_FIELDS]``,
+         NaN where not sent.
     """
 
     rms: np.ndarray
@@ -92,7 +93,7 @@ async def recent_bursts(
 ) -> Bursts:
     """RMS, kurtosis, time and envelope evidence of each machine's bursts in [start_ns, end_ns)."""
     rows = await q.query(
-        f"SELECT vib_rms, vib_kurtosis, {', '.join(ENVELOPE_FIELDS)} "
+        f"SELECT vib_rms, vib_kurtosis, {', '.join(ENVELOPE_FIELDS + FAULT_EVIDENCE_FIELDS)} "
         f"FROM {TELEMETRY.name} WHERE {key.where()} "
         f"AND vib_rms > 0 AND time >= {start_ns} AND time < {end_ns} GROUP BY machine"
     )
@@ -101,13 +102,13 @@ async def recent_bursts(
     rms = np.full((n, width), np.nan)
     kurt = np.full((n, width), np.nan)
     times = np.zeros((n, width), dtype=np.int64)
-    env = np.full((n, width, len(ENVELOPE_FIELDS)), np.nan)
+    env = np.full((n, width, len(ENVELOPE_FIELDS + FAULT_EVIDENCE_FIELDS)), np.nan)
     for s in rows:
         i, k = machines.index(s.tags["machine"]), len(s.values)
         rms[i, :k] = s.column("vib_rms")
         kurt[i, :k] = s.column("vib_kurtosis")
         times[i, :k] = s.column("time")
-        for j, name in enumerate(ENVELOPE_FIELDS):
+        for j, name in enumerate(ENVELOPE_FIELDS + FAULT_EVIDENCE_FIELDS):
             if name in s.columns:
                 env[i, :k, j] = np.array(s.column(name), dtype=float)
     return Bursts(rms, kurt, times, env)

@@ -137,6 +137,7 @@ def pdm_rows(key: LineKey, machines: Sequence[str], sig: PdmSignals, view: PdmVi
                 "rul_lower_h": view.lower_h[i],
                 "rul_upper_h": view.upper_h[i],
                 **{name: env_now[i, j] for j, name in enumerate(ENVELOPE_FIELDS[:3])},
+                "fault_confidence": np.nan if view.confidence is None else view.confidence[i],
             }
         )
         ints = {

@@ -66,6 +66,8 @@ class PdmView:
     upper_h: np.ndarray
     hint: list[str]
     coverage: float = 0.8  # the chance the band holds (analytics.pdm.rul_coverage)
+    confidence: np.ndarray | None = None  # of the hint, in [0, 1]; NaN or None: not known
+    bearing: list[str] | None = None  # designation of each machine's bearing ("" unknown)
 
     @classmethod
     def unknown(cls, n: int) -> PdmView:
@@ -77,13 +79,17 @@ class PdmView:
         life = words.life(float(self.rul_h[i]), float(self.lower_h[i]), float(self.upper_h[i]), self.coverage)
         hint = self.hint[i]
         where = None if hint == "none" else _(_WHERE[hint]) if hint in _WHERE else hint
-        return words.story(life, where)
+        conf = np.nan if self.confidence is None else float(self.confidence[i])
+        part = "" if self.bearing is None or hint not in _BEARING_PARTS else self.bearing[i]
+        return words.story(life, where, conf, part)
 
 
+_BEARING_PARTS = ("outer_race", "inner_race", "ball", "cage")
 _WHERE = {
     "outer_race": N_("the bearing's outer race"),
     "inner_race": N_("the bearing's inner race"),
     "ball": N_("a damaged bearing ball"),
+    "cage": N_("the bearing's cage"),
     "imbalance": N_("imbalance (check the hand wheel and pulley)"),
     "looseness": N_("looseness (check the motor and head mounting bolts)"),
 }

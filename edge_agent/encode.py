@@ -10,7 +10,9 @@ Each burst of a machine whose type has bearing geometry (the gateway's `[machine
 merged over the catalogue's sewing-machine types) also carries its envelope
 evidence: how far the outer-race, inner-race and ball lines stand above the noise
 (`env_outer`, `env_inner`, `env_ball`) and the best supporting harmonic or sideband of
-each (`env_*_sup`). That is all `tonle.kernels.diagnosis.fault_hint` needs, so the
+each (`env_*_sup`), and the fault-line evidence per part (`fault_outer`, `fault_inner`,
+`fault_ball`, `fault_cage`: `tonle.kernels.fault_lines`, the code `analytics.pdm.diagnose`
+runs). That is all `analytics.pdm.name_faults` and `fault_hint` need, so the
 service can name the fault without the waveform ever leaving the gateway. The shaft
 speed is read from the machine's own `speed_spm` (one arm-shaft turn per stitch), so a
 derated machine is read at its derated defect frequencies. numpy only: no scipy here.
@@ -28,8 +30,9 @@ from tonle.config.pdm import DEFAULT_MACHINE_TYPES, MachineTypePdm
 from tonle.contract import Count as CountMsg
 from tonle.contract import MachineAddress, State, Telemetry, encode
 from tonle.kernels.diagnosis import bearing_evidence
+from tonle.kernels.fault_lines import fault_lines
 from tonle.kernels.features import vibration_features
-from tonle.schema import ENVELOPE_FIELDS, PRODUCTION, STATE, TELEMETRY
+from tonle.schema import ENVELOPE_FIELDS, FAULT_EVIDENCE_FIELDS, PRODUCTION, STATE, TELEMETRY
 from tonle.sources.base import Burst, Count, Reading, Sample, StateChange
 
 __all__ = ["ENVELOPE_FIELDS", "Outgoing", "SeqCounters", "encode_readings", "envelope_fields"]
@@ -203,7 +206,13 @@ def envelope_fields(
     shaft_hz = np.where(np.isfinite(speed_spm) & (speed_spm > 0), speed_spm, mt.shaft_rpm) / 60.0
     ev = bearing_evidence(waves, fs_hz, shaft_hz, mt.defect_orders(), band=mt.band_hz)
     cols = np.concatenate([ev.key, ev.support], axis=-1)
-    return {name: np.round(cols[:, i], 3).tolist() for i, name in enumerate(ENVELOPE_FIELDS)}
+    out = {name: np.round(cols[:, i], 3).tolist() for i, name in enumerate(ENVELOPE_FIELDS)}
+    # The evidence `analytics.pdm.name_faults` names the part from (bits per family).
+    lines = fault_lines(waves, fs_hz, shaft_hz, mt.defect_orders(), band=mt.band_hz)
+    out.update(
+        {name: np.round(lines.score[:, i], 2).tolist() for i, name in enumerate(FAULT_EVIDENCE_FIELDS)}
+    )
+    return out
 
 
 def _speed_at(

@@ -40,6 +40,7 @@ __all__ = [
     "DOWNTIME",
     "ENVELOPE_FIELDS",
     "EVENTS",
+    "FAULT_EVIDENCE_FIELDS",
     "FLOAT",
     "INT",
     "LINE_HOUR",
@@ -125,6 +126,8 @@ ENVELOPE_FIELDS = tuple(f"env_{_SHORT[f]}" for f in FAMILIES) + tuple(
     f"env_{_SHORT[f]}_sup" for f in FAMILIES
 )
 """Telemetry fields of the envelope evidence: key-line ratios, then support ratios, per family."""
+FAULT_EVIDENCE_FIELDS = ("fault_outer", "fault_inner", "fault_ball", "fault_cage")
+"""Telemetry fields of the fault-line evidence per burst, bits (`tonle.kernels.fault_lines`)."""
 SPEED_SPM, CURRENT_A, TEMP_C, ANDON, POWER_KW = "speed_spm", "current_a", "temp_c", "andon", "power_kw"
 
 TELEMETRY = Measurement(
@@ -133,7 +136,7 @@ TELEMETRY = Measurement(
     {
         "seq": INT,
         **_typed(FLOAT, SPEED_SPM, CURRENT_A, TEMP_C, ANDON, POWER_KW),
-        **_typed(FLOAT, *VIBRATION_FIELDS, *ENVELOPE_FIELDS),
+        **_typed(FLOAT, *VIBRATION_FIELDS, *ENVELOPE_FIELDS, *FAULT_EVIDENCE_FIELDS),
     },
     more_fields=FLOAT,
 )
@@ -321,6 +324,7 @@ PDM = Measurement(
     ADDRESS_TAGS,
     _typed(FLOAT, "health", "vib_rms", "vib_kurtosis", "drift_stat", "cusum_rms", "cusum_kurtosis")
     | _typed(FLOAT, "rul_h", "rul_lower_h", "rul_upper_h", *ENVELOPE_FIELDS[: len(FAMILIES)])
+    | _typed(FLOAT, "fault_confidence")
     | _typed(INT, "drift_alarm", "fault_code")
     | {"fault_hint": STR},
 )

@@ -89,12 +89,35 @@ def defect_hz(orders: np.ndarray, shaft_hz: float | np.ndarray) -> np.ndarray:
     return o * f[..., None]
 
 
-# Geometries used by the simulator and in the validation data.
+# Geometries used by the simulator, in the validation data and on the machines Tonle watches.
+# Ball count and diameter, pitch diameter (same unit), contact angle. Sources:
+# - "6205": CWRU Bearing Data Center, "Apparatus & Procedures" (SKF 6205-2RS JEM, inches);
+#   "6203" the CWRU fan-end SKF 6203-2RS JEM from the same page (0.2656 in / 1.122 in = mm below);
+#   "ZA-2115": IMS rig, Qiu et al. 2006 (Rexnord ZA-2115, inches).
+# - the other deep-groove sizes: bore d and outside diameter D from ISO 15 (boundary
+#   dimensions, identical in every maker's catalogue); pitch diameter taken as (d + D) / 2,
+#   the usual approximation when the maker does not publish it; ball count and diameter of
+#   the common standard internal design (inch-series balls). Makers differ by a ball now
+#   and then: where the maker's defect-frequency table for the exact part is at hand, pass
+#   that geometry instead (the diagnosis searches +-2 % around each line, which covers the
+#   pitch approximation but not a different ball count).
 BEARINGS: dict[str, BearingGeometry] = {
-    # SKF 6205-2RS JEM, the drive-end bearing of the CWRU test rig (inches).
     "6205": BearingGeometry(n_balls=9, ball_d=0.3126, pitch_d=1.537),
-    # 6203, a common arm-shaft bearing size on industrial lockstitch machines (mm).
     "6203": BearingGeometry(n_balls=8, ball_d=6.747, pitch_d=28.5),
-    # Rexnord ZA-2115 double-row bearing of the IMS run-to-failure rig (inches).
     "ZA-2115": BearingGeometry(n_balls=16, ball_d=0.331, pitch_d=2.815, contact_deg=15.17),
+    # 62xx light series (d x D mm): motors, arm and hook shafts of industrial sewing machines.
+    "6200": BearingGeometry(n_balls=8, ball_d=4.762, pitch_d=20.0),  # 10 x 30
+    "6201": BearingGeometry(n_balls=7, ball_d=5.953, pitch_d=22.0),  # 12 x 32
+    "6202": BearingGeometry(n_balls=8, ball_d=5.953, pitch_d=25.0),  # 15 x 35
+    "6204": BearingGeometry(n_balls=8, ball_d=7.938, pitch_d=33.5),  # 20 x 47
+    "6206": BearingGeometry(n_balls=9, ball_d=9.525, pitch_d=46.0),  # 30 x 62
+    # 63xx medium series: clutch and servo motors.
+    "6300": BearingGeometry(n_balls=7, ball_d=6.350, pitch_d=22.5),  # 10 x 35
+    "6301": BearingGeometry(n_balls=7, ball_d=6.747, pitch_d=24.5),  # 12 x 37
+    "6302": BearingGeometry(n_balls=7, ball_d=7.938, pitch_d=28.5),  # 15 x 42
+    "6303": BearingGeometry(n_balls=7, ball_d=8.731, pitch_d=32.0),  # 17 x 47
+    "6304": BearingGeometry(n_balls=7, ball_d=9.525, pitch_d=36.0),  # 20 x 52
+    "6305": BearingGeometry(n_balls=7, ball_d=11.509, pitch_d=43.5),  # 25 x 62
+    # 608 miniature (8 x 22): small motors, fans, bobbin winders.
+    "608": BearingGeometry(n_balls=7, ball_d=3.969, pitch_d=15.0),
 }

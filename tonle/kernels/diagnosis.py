@@ -50,8 +50,9 @@ __all__ = [
     "order_lines",
 ]
 
-FAULT_HINTS = ("none", "outer_race", "inner_race", "ball", "imbalance", "looseness")
-"""Codes returned by `fault_hint`: index into this tuple."""
+FAULT_HINTS = ("none", "outer_race", "inner_race", "ball", "imbalance", "looseness", "cage")
+"""Codes returned by `fault_hint` (index into this tuple); `cage` is named only from
+`tonle.kernels.fault_lines` evidence (appended last, so older codes keep their values)."""
 
 ORDERS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 """Running-speed orders read by `order_lines`: 1x, its harmonics and half-orders."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tonle.io.mqtt import MqttConnection
 
@@ -29,7 +30,7 @@ def _load(t_s: float, base_w: float, swing_w: float, period_s: float = 60.0) -> 
     return round(base_w + swing_w * (0.5 + 0.5 * math.sin(2 * math.pi * t_s / period_s)), 1)
 
 
-def _json(doc: dict[str, object]) -> bytes:
+def _json(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -90,14 +91,20 @@ class ShellyPro3EMSim:
         for ph, p, v in zip("abc", powers, self.voltage, strict=True):
             em |= {f"{ph}_current": round(p / v, 3), f"{ph}_voltage": v, f"{ph}_act_power": p}
             em |= {f"{ph}_aprt_power": round(p * 1.05, 1), f"{ph}_pf": 0.95, f"{ph}_freq": 50.0}
-        em |= {"n_current": None, "total_current": round(sum(p / v for p, v in zip(powers, self.voltage, strict=True)), 3)}
+        em |= {
+            "n_current": None,
+            "total_current": round(sum(p / v for p, v in zip(powers, self.voltage, strict=True)), 3),
+        }
         em |= {"total_act_power": round(sum(powers), 1), "total_aprt_power": round(sum(powers) * 1.05, 1)}
         if self.last_t is not None:
             self.total_wh += sum(powers) * (t_s - self.last_t) / 3600
         self.last_t = t_s
         emdata = {"id": 0, "total_act": round(self.total_wh, 2), "total_act_ret": 0.0}
         for ph in "abc":
-            emdata |= {f"{ph}_total_act_energy": round(self.total_wh / 3, 2), f"{ph}_total_act_ret_energy": 0.0}
+            emdata |= {
+                f"{ph}_total_act_energy": round(self.total_wh / 3, 2),
+                f"{ph}_total_act_ret_energy": 0.0,
+            }
         return [
             (f"{self.device_id}/status/em:0", _json(em)),
             (f"{self.device_id}/status/emdata:0", _json(emdata)),

@@ -87,7 +87,7 @@ class MqttJsonSource:
                 await conn.subscribe(topic, 1)
             while True:
                 msg = await conn.messages.get()
-                self.handle(msg.topic, msg.payload, sink, msg)
+                self.handle(msg.topic, bytes(msg.payload), sink, msg)
 
     def handle(self, topic: str, payload: bytes, sink: Sink, msg: paho.MQTTMessage | None = None) -> None:
         """Map one message and push its reading; acknowledge now, or in `commit()` once it is spooled."""
@@ -155,5 +155,7 @@ class MqttJsonSource:
         for msg in done:
             self._ack(msg)
 
-    async def apply(self, machine: str, action: str, value: float | None, *, cmd_id: str | None = None) -> str:
+    async def apply(
+        self, machine: str, action: str, value: float | None, *, cmd_id: str | None = None
+    ) -> str:
         raise CommandRefused(_("a plain MQTT device takes no commands from Tonle"))

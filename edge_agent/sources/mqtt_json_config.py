@@ -102,13 +102,19 @@ class MessageMap(Section, frozen=True, kw_only=True):
         for i, f in enumerate(self.fields):
             if f.scale == 0:
                 found.append(
-                    Problem(f"fields[{i}].scale", _("is 0, which would make every reading 0"), _("use 1 for no scaling"))
+                    Problem(
+                        f"fields[{i}].scale",
+                        _("is 0, which would make every reading 0"),
+                        _("use 1 for no scaling"),
+                    )
                 )
             if f.field in names:
                 found.append(
                     Problem(
                         f"fields[{i}].field",
-                        _("is '{name}', the field of fields[{other}] too").format(name=f.field, other=names[f.field]),
+                        _("is '{name}', the field of fields[{other}] too").format(
+                            name=f.field, other=names[f.field]
+                        ),
                         _("give every value its own field name"),
                     )
                 )
@@ -172,7 +178,7 @@ class MqttJsonDeviceConfig(DeviceConfig, tag="mqtt_json", frozen=True, kw_only=T
                 Problem(
                     "devices",
                     _("is empty"),
-                    _("name each device by the id in its topics, with its machine's name (docs/mqtt-devices.md)"),
+                    _("name each device by the id in its topics, with its machine (docs/mqtt-devices.md)"),
                 )
             )
         machines: dict[str, str] = {}

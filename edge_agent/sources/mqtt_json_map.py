@@ -31,7 +31,8 @@ NOT_NUMBER = N_("'{path}' is {value}, not a number")
 NO_TIME = N_("'{path}' is missing, so the reading has no time")
 BAD_TIME = N_("'{path}' is {value}, which is not a {format} time")
 SKEWED = N_(
-    "the device's clock says {device_time}, more than a day from the gateway's {gateway_time}; set its time (NTP)"
+    "the device's clock says {device_time}, more than a day from the gateway's {gateway_time}; "
+    "set its time (NTP)"
 )
 BAD_SEQ = N_("'{path}' is {value}, not a whole number")
 
@@ -39,7 +40,7 @@ BAD_SEQ = N_("'{path}' is {value}, not a whole number")
 class Refused(TonleError):
     """A message that cannot be mapped; `reason` is a short key for counting (bad_json, not_number, ...)."""
 
-    def __init__(self, message: str, reason: str, **data: object) -> None:
+    def __init__(self, message: str, reason: str, **data: Any) -> None:
         super().__init__(message, reason=reason, **data)
         self.reason = reason
 

@@ -51,7 +51,11 @@ _EM = [
     *(
         {"field": f"phase_{ph}_{name}", "path": f"{ph}_{key}", "unit": unit}
         for ph in "abc"
-        for name, key, unit in (("power_w", "act_power", "W"), ("voltage_v", "voltage", "V"), ("current_a", "current", "A"))
+        for name, key, unit in (
+            ("power_w", "act_power", "W"),
+            ("voltage_v", "voltage", "V"),
+            ("current_a", "current", "A"),
+        )
     ),
     {"field": "power_w", "path": "total_act_power", "unit": "W"},
 ]
@@ -90,7 +94,13 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "tasmota_energy": [
-        {"topic": "tele/+/SENSOR", "device_level": 1, "fields": _TASMOTA_ENERGY, "ts_path": "Time", "ts_format": "iso"},
+        {
+            "topic": "tele/+/SENSOR",
+            "device_level": 1,
+            "fields": _TASMOTA_ENERGY,
+            "ts_path": "Time",
+            "ts_format": "iso",
+        },
         {
             "topic": "tele/+/STATE",
             "device_level": 1,

@@ -36,7 +36,7 @@ def test_every_preset_is_a_valid_mapping() -> None:
 
 def test_scale_turns_tasmota_kwh_into_wh_and_a_zoneless_time_uses_the_device_offset() -> None:
     sim = TasmotaPlugSim("plug_c", tz_offset_min=420)
-    (topic, payload), _state = sim.step(T)
+    (_topic, payload), _state = sim.step(T)
     m = msgspec.structs.replace(preset_messages("tasmota_energy")[0], tz_offset_min=420)
     got = map_message(m, payload, ARRIVAL)
     assert got is not None
@@ -72,8 +72,12 @@ def test_a_device_clock_far_from_the_gateways_is_refused_in_plain_words() -> Non
 
 
 def test_epoch_ms_and_iso_with_a_zone_are_read_as_given() -> None:
-    ms = map_message(_map(ts_path="t", ts_format="epoch_ms"), b'{"p": 1, "t": %d}' % (T * 1000 + 250), ARRIVAL)
-    iso = map_message(_map(ts_path="t", ts_format="iso"), b'{"p": 1, "t": "2026-09-21T21:13:20+07:00"}', ARRIVAL)
+    ms = map_message(
+        _map(ts_path="t", ts_format="epoch_ms"), b'{"p": 1, "t": %d}' % (T * 1000 + 250), ARRIVAL
+    )
+    iso = map_message(
+        _map(ts_path="t", ts_format="iso"), b'{"p": 1, "t": "2026-09-21T21:13:20+07:00"}', ARRIVAL
+    )
     assert ms is not None and ms.ts_ns == ARRIVAL + 250_000_000
     assert iso is not None and iso.ts_ns == ARRIVAL
 
@@ -116,4 +120,6 @@ def test_check_config_names_each_mistake_with_its_fix() -> None:
 
 def test_a_section_with_neither_preset_nor_messages_is_refused() -> None:
     problems = _check({"type": "mqtt_json", "name": "p", "machine_type": "plug", "devices": {}})
-    assert any("name a preset" in p for p in problems) and any("'devices[0].devices' is empty" in p for p in problems)
+    assert any("name a preset" in p for p in problems) and any(
+        "'devices[0].devices' is empty" in p for p in problems
+    )

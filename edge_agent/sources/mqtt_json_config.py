@@ -211,4 +211,5 @@ MQTT_JSON_SOURCE = SourceType(
     config=MqttJsonDeviceConfig,
     factory=build_mqtt_json_source,
     summary="Wi-Fi plugs and boards that publish their own JSON on the local broker (docs/mqtt-devices.md)",
+    extra="edge",
 )

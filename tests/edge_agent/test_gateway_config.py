@@ -90,7 +90,7 @@ def test_every_problem_is_reported_and_devices_are_named_by_their_name(tmp_path:
         "device 'node_S01': 'baud' is not a known key; did you mean 'baudrate'? allowed here: "
         "allowed_commands, baudrate, command_timeout_s, machine, machine_type, name, port, read_timeout_s, "
         "reconnect_max_s, reconnect_min_s, resync_interval_s, speed_max, speed_min, type",
-        "device 'press-1': 'type' is 'modbuss'; use one of: modbus_rtu, modbus_tcp, serial, sim",
+        "device 'press-1': 'type' is 'modbuss'; use one of: modbus_rtu, modbus_tcp, mqtt_json, serial, sim",
         "device 'press_plc': 'port' is 70000; use a whole number from 1 to 65535",
         "device 'press_plc': 'registers[0].type' is 'float'; "
         "use one of: int16, uint16, int32, uint32, float32",
@@ -106,7 +106,7 @@ def test_every_problem_is_reported_and_devices_are_named_by_their_name(tmp_path:
 
 def test_a_device_without_a_type_is_told_the_known_types(tmp_path: Path):
     assert _lines(tmp_path, '[[devices]]\nname = "x"\n') == [
-        "device 'x': 'type' is missing; use one of: modbus_rtu, modbus_tcp, serial, sim"
+        "device 'x': 'type' is missing; use one of: modbus_rtu, modbus_tcp, mqtt_json, serial, sim"
     ]
 
 
@@ -157,7 +157,7 @@ def test_check_config_names_every_problem_on_its_own_line(tmp_path: Path, capsys
     out = capsys.readouterr().out.splitlines()
     assert (
         out[2]
-        == f"{path}: device 'press-1': 'type' is 'modbuss'; use one of: modbus_rtu, modbus_tcp, serial, sim"
+        == f"{path}: device 'press-1': 'type' is 'modbuss'; use one of: modbus_rtu, modbus_tcp, mqtt_json, serial, sim"
     )
     assert out[-1] == f"{path}: 9 problems; fix them and check again"
     path.write_text(SERIAL)

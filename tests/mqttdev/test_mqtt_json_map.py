@@ -123,3 +123,16 @@ def test_a_section_with_neither_preset_nor_messages_is_refused() -> None:
     assert any("name a preset" in p for p in problems) and any(
         "'devices[0].devices' is empty" in p for p in problems
     )
+
+
+def test_the_worked_examples_of_docs_mqtt_devices_pass_check_config() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "mqtt-devices.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    sections = [d for block in blocks for d in tomllib.loads(block)["devices"]]
+    assert len(sections) == 4
+    for i, section in enumerate(sections):
+        assert _check(section) == [], f"docs/mqtt-devices.md example {i}"

@@ -197,3 +197,59 @@ def test_a_device_counter_shows_messages_lost_before_the_gateway_and_the_gateway
     kept = [s for s in seqs["sewing_a"] if s != 3]
     _expected, missing = missing_in_range([len(kept)], [min(kept)], [max(kept)])
     assert missing.tolist() == [1]
+
+
+def test_the_local_broker_keeps_what_the_gateway_had_not_spooled_across_a_gateway_restart(
+    broker, influxdb, unique_name, tmp_path
+):
+    device = f"shellyplusplugs-{unique_name}"
+    sim = ShellyPlugSim(device)
+    now = WallClock().now_ns() / 1e9
+    before, during = [*sim.step(now), *sim.step(now + 1)], sim.step(now + 2)
+    dev = msgspec.structs.replace(
+        _device_cfg("plugs", "shelly_plus_plug_s", {device: "press_1"}),
+        port=broker.port,
+        session_expiry_s=600,
+    )
+    cfg = config_for(broker, influxdb, unique_name)
+    spool = Spool(tmp_path / "spool.sqlite", 2**26)
+
+    async def run_until(
+        source: MqttJsonSource, agent: Agent, reads: int, publish_first: list[Message]
+    ) -> None:
+        task = asyncio.create_task(source.run(agent.sink))
+        try:
+            await wait_for(lambda: _ready(source), bool, "the source's subscriptions")
+            if publish_first:
+                async with MqttConnection("127.0.0.1", broker.port, f"sim-{unique_name}") as pub:
+                    await pub.wait_connected()
+                    await publish(pub, publish_first)
+            await wait_for(_value(lambda: source.health.reads), lambda n: n >= reads, f"{reads} readings")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def body() -> None:
+        first = MqttJsonSource(dev, WallClock(), client_id=f"dev-{unique_name}")
+        # The gateway reads two messages and stops before its flush: nothing was spooled or acknowledged.
+        await run_until(
+            first,
+            Agent(cfg.mqtt, cfg.agent, [first], WallClock(), Spool(tmp_path / "lost.sqlite", 2**26)),
+            2,
+            before,
+        )
+        async with MqttConnection("127.0.0.1", broker.port, f"sim2-{unique_name}") as pub:
+            await pub.wait_connected()
+            await publish(pub, during)  # the plug goes on reporting while the gateway is down
+        second = MqttJsonSource(dev, WallClock(), client_id=f"dev-{unique_name}")
+        agent = Agent(cfg.mqtt, cfg.agent, [second], WallClock(), spool)
+        await run_until(second, agent, 3, [])
+        assert await agent.flush() == 3
+        # End the persistent session, so the shared broker stops keeping messages for it.
+        async with MqttConnection("127.0.0.1", broker.port, f"dev-{unique_name}", clean_start=True) as gone:
+            await gone.wait_connected()
+
+    asyncio.run(body())
+    ((_topic, msg),) = _spooled(spool)
+    sent = [msgspec.json.decode(p)["apower"] for _t, p in [*before, *during]]
+    assert sorted(msg["fields"]["power_w"]) == sorted(sent)

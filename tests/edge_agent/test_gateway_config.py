@@ -156,8 +156,8 @@ def test_check_config_names_every_problem_on_its_own_line(tmp_path: Path, capsys
     assert main(["agent", "check-config", str(path)]) == 2
     out = capsys.readouterr().out.splitlines()
     assert (
-        out[2]
-        == f"{path}: device 'press-1': 'type' is 'modbuss'; use one of: modbus_rtu, modbus_tcp, mqtt_json, serial, sim"
+        out[2] == f"{path}: device 'press-1': 'type' is 'modbuss'; "
+        "use one of: modbus_rtu, modbus_tcp, mqtt_json, serial, sim"
     )
     assert out[-1] == f"{path}: 9 problems; fix them and check again"
     path.write_text(SERIAL)

@@ -136,3 +136,28 @@ def test_the_worked_examples_of_docs_mqtt_devices_pass_check_config() -> None:
     assert len(sections) == 4
     for i, section in enumerate(sections):
         assert _check(section) == [], f"docs/mqtt-devices.md example {i}"
+
+
+BAD_GATEWAY = """
+[[devices]]
+type = "mqtt_json"
+name = "plugs"
+preset = "shelly_plug"
+machine_type = "heat_press"
+devices = { "shellyplusplugs-a1" = "press_1" }
+"""
+
+
+def test_tonle_agent_check_config_words_a_mapping_problem_in_english_and_khmer(tmp_path, capsys) -> None:
+    from tonle.app.cli import main
+
+    path = tmp_path / "gateway.toml"
+    path.write_text(BAD_GATEWAY)
+    assert main(["agent", "check-config", str(path)]) == 2
+    english = capsys.readouterr().out
+    assert "device 'plugs': 'preset' is 'shelly_plug', which is not a shipped mapping; use one of:" in english
+    assert main(["--lang", "km", "agent", "check-config", str(path)]) == 2
+    khmer = capsys.readouterr().out
+    assert "ដែលមិនមែនជាការផ្គូផ្គងដែលភ្ជាប់មកជាមួយទេ" in khmer and "shelly_plus_plug_s" in khmer
+    path.write_text(BAD_GATEWAY.replace('"shelly_plug"', '"shelly_plus_plug_s"'))
+    assert main(["--lang", "en", "agent", "check-config", str(path)]) == 0

@@ -6,7 +6,9 @@ it in its spool: a good message is acknowledged only in `commit()`, after the ag
 it durable. A message that cannot be mapped is counted under its reason, logged with the
 reason in plain words, and acknowledged at once (waiting will not make it better); a
 message holding none of the mapped values (a device's other notifications) is
-acknowledged and counted as skipped. Reconnects back off inside `MqttConnection`.
+acknowledged and counted as skipped. Reconnects back off inside `MqttConnection`. The
+broker sends at most `receive_maximum` (1000) messages unacknowledged, so a gateway whose
+spool is full holds the devices back at the broker instead of filling its memory.
 
 When a device sends its own message counter (`seq_path`), holes in it are messages lost
 between the device and the gateway: counted per machine as read errors, so the machine's
@@ -80,6 +82,8 @@ class MqttJsonSource:
             manual_ack=True,
             clean_start=self.cfg.session_expiry_s == 0,
             session_expiry_s=self.cfg.session_expiry_s,
+            username=self.cfg.username or None,
+            password=self.cfg.password(),
         )
         async with conn:
             self._conn = conn
@@ -150,7 +154,12 @@ class MqttJsonSource:
             self._conn.ack(msg)
 
     async def commit(self) -> None:
-        """Everything pushed so far is in the spool: let the local broker forget it."""
+        """Everything pushed so far is in the spool: let the local broker forget it.
+
+        The agent calls this right after its spool took what it swapped out of its pending
+        list, with no await of this source in between, so nothing pushed after that swap
+        is acknowledged here.
+        """
         done, self._unacked = self._unacked, []
         for msg in done:
             self._ack(msg)

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import msgspec
 from paho.mqtt.client import topic_matches_sub
 
-from tonle.config.fields import Name, Section
+from tonle.config.fields import Name, Section, secret
 from tonle.config.problems import Problem
 from tonle.io.clock import Clock
 from tonle.messages import _
@@ -135,6 +135,8 @@ class MqttJsonDeviceConfig(DeviceConfig, tag="mqtt_json", frozen=True, kw_only=T
     name: Name
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1883
+    username: str = ""  # the local broker's login, when it asks for one
+    password_env: str = ""  # the environment variable holding its password (never the file)
     preset: str = ""
     machine_type: Name
     devices: dict[str, Name]  # the device's id, as its topic names it -> the machine's name
@@ -198,6 +200,9 @@ class MqttJsonDeviceConfig(DeviceConfig, tag="mqtt_json", frozen=True, kw_only=T
 
     def machines(self) -> list[str]:
         return list(self.devices.values())
+
+    def password(self) -> str | None:
+        return secret(self.password_env, f"devices '{self.name}'.password_env")
 
 
 def build_mqtt_json_source(config: MqttJsonDeviceConfig, clock: Clock, context: GatewayContext) -> Source:

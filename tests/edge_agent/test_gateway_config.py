@@ -9,6 +9,7 @@ import pytest
 
 from edge_agent.config import GatewayConfig, load_gateway_config, make_sources
 from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig
+from edge_agent.sources.mqtt_json_config import MqttJsonDeviceConfig
 from edge_agent.sources.serial_config import SerialDeviceConfig
 from firmware_sim.source_config import SimDeviceConfig
 from tonle.app.cli import main
@@ -147,7 +148,12 @@ def test_device_sections_become_their_registered_structs(tmp_path: Path):
 def test_the_shipped_example_configs_hold_every_device_type_but_sim(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MQTT_PASSWORD", "x")
     cfg = load_gateway_config(EXAMPLES / "gateway-small-plant.toml")
-    assert {type(d) for d in cfg.devices} == {SerialDeviceConfig, ModbusTcpDeviceConfig, ModbusRtuBusConfig}
+    assert {type(d) for d in cfg.devices} == {
+        SerialDeviceConfig,
+        ModbusTcpDeviceConfig,
+        ModbusRtuBusConfig,
+        MqttJsonDeviceConfig,
+    }
 
 
 def test_check_config_names_every_problem_on_its_own_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -59,7 +59,7 @@ def test_building_an_agent_from_a_gateway_config_loads_no_server_stack(tmp_path:
         check=True,
     )
     got = json.loads(done.stdout)
-    assert sorted(set(got["sources"])) == ["ModbusSource", "SerialNodeSource"]
+    assert sorted(set(got["sources"])) == ["ModbusSource", "MqttJsonSource", "SerialNodeSource"]
     loaded = {m.split(".")[0] for m in got["modules"]}
     assert loaded.isdisjoint(SERVER_ONLY), sorted(loaded & set(SERVER_ONLY))
     assert {m for m in got["modules"] if m.startswith("firmware_sim")} <= SIMULATOR_REGISTRATION

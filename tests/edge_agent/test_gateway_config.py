@@ -9,6 +9,7 @@ import pytest
 
 from edge_agent.config import GatewayConfig, load_gateway_config, make_sources
 from edge_agent.sources.modbus_config import ModbusRtuBusConfig, ModbusTcpDeviceConfig
+from edge_agent.sources.mqtt_json_config import MqttJsonDeviceConfig
 from edge_agent.sources.serial_config import SerialDeviceConfig
 from firmware_sim.source_config import SimDeviceConfig
 from tonle.app.cli import main
@@ -91,7 +92,7 @@ def test_every_problem_is_reported_and_devices_are_named_by_their_name(tmp_path:
         "allowed_commands, baudrate, command_timeout_s, machine, machine_type, name, port, read_timeout_s, "
         "reconnect_max_s, reconnect_min_s, resync_interval_s, speed_max, speed_min, type",
         "device 'press-1': 'type' is 'modbuss'; "
-        "use one of: modbus_rtu, modbus_tcp, opcua, serial, sim, sparkplug",
+        "use one of: modbus_rtu, modbus_tcp, mqtt_json, opcua, serial, sim, sparkplug",
         "device 'press_plc': 'port' is 70000; use a whole number from 1 to 65535",
         "device 'press_plc': 'registers[0].type' is 'float'; "
         "use one of: int16, uint16, int32, uint32, float32",
@@ -107,7 +108,8 @@ def test_every_problem_is_reported_and_devices_are_named_by_their_name(tmp_path:
 
 def test_a_device_without_a_type_is_told_the_known_types(tmp_path: Path):
     assert _lines(tmp_path, '[[devices]]\nname = "x"\n') == [
-        "device 'x': 'type' is missing; use one of: modbus_rtu, modbus_tcp, opcua, serial, sim, sparkplug"
+        "device 'x': 'type' is missing; "
+        "use one of: modbus_rtu, modbus_tcp, mqtt_json, opcua, serial, sim, sparkplug"
     ]
 
 
@@ -148,7 +150,12 @@ def test_device_sections_become_their_registered_structs(tmp_path: Path):
 def test_the_shipped_example_configs_hold_every_device_type_but_sim(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MQTT_PASSWORD", "x")
     cfg = load_gateway_config(EXAMPLES / "gateway-small-plant.toml")
-    assert {type(d) for d in cfg.devices} == {SerialDeviceConfig, ModbusTcpDeviceConfig, ModbusRtuBusConfig}
+    assert {type(d) for d in cfg.devices} == {
+        SerialDeviceConfig,
+        ModbusTcpDeviceConfig,
+        ModbusRtuBusConfig,
+        MqttJsonDeviceConfig,
+    }
 
 
 def test_check_config_names_every_problem_on_its_own_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -158,7 +165,7 @@ def test_check_config_names_every_problem_on_its_own_line(tmp_path: Path, capsys
     out = capsys.readouterr().out.splitlines()
     assert (
         out[2] == f"{path}: device 'press-1': 'type' is 'modbuss'; use one of: "
-        "modbus_rtu, modbus_tcp, opcua, serial, sim, sparkplug"
+        "modbus_rtu, modbus_tcp, mqtt_json, opcua, serial, sim, sparkplug"
     )
     assert out[-1] == f"{path}: 9 problems; fix them and check again"
     path.write_text(SERIAL)

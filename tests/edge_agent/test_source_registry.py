@@ -28,7 +28,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "devices.md"
 
 def test_the_installed_types_are_the_gateways_serial_modbus_opcua_sparkplug_and_the_simulator():
     types = source_types()
-    assert sorted(types) == ["modbus_rtu", "modbus_tcp", "opcua", "serial", "sim", "sparkplug"]
+    assert sorted(types) == ["modbus_rtu", "modbus_tcp", "mqtt_json", "opcua", "serial", "sim", "sparkplug"]
     for name, st in types.items():
         assert st.config.__struct_config__.tag == name
         assert issubclass(st.config, DeviceConfig)
@@ -45,7 +45,7 @@ def test_an_unknown_type_names_the_known_ones():
         source_type("profinet")
     assert str(err.value) == (
         "no device type is called 'profinet'; "
-        "use one of: modbus_rtu, modbus_tcp, opcua, serial, sim, sparkplug"
+        "use one of: modbus_rtu, modbus_tcp, mqtt_json, opcua, serial, sim, sparkplug"
     )
 
 
@@ -112,7 +112,9 @@ def test_a_registered_type_is_read_checked_and_built_with_no_other_change(tmp_pa
         "device 'e1': 'volume' is 0; use 1 or more",
     ]
     path.write_text('[[devices]]\ntype = "ech"\nname = "e1"\n')
-    with pytest.raises(ConfigError, match="use one of: echo, modbus_rtu, modbus_tcp, opcua, serial, sim"):
+    with pytest.raises(
+        ConfigError, match="use one of: echo, modbus_rtu, modbus_tcp, mqtt_json, opcua, serial, sim"
+    ):
         load_gateway_config(path)
 
 

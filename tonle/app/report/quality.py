@@ -71,4 +71,4 @@ def quality_section(quality: Quality | None) -> str:
     most = h(_("Found most: {types}."), types=top)
     # One paragraph, no heading: the page is one A4 sheet and this is its newest section.
     body = f"<b>{e(title)}</b> <span data-figure='dhu'>{head}</span> {most}"
-    return f"<section id='quality'><p>{body}</p></section>"
+    return f"<section id='quality'><p class='note'>{body}</p></section>"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 
 import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -81,3 +83,11 @@ def test_a_message_without_properties_reads_as_paho_empty_properties() -> None:
     assert isinstance(msg.properties, InboundProperties) and msg.properties.isEmpty()
     assert str(msg.properties) == str(Properties(PacketTypes.PUBLISH)) == "[]"
     assert not hasattr(msg.properties, "UserProperty")
+
+
+def test_a_user_property_that_is_not_utf8_is_a_malformed_packet() -> None:
+    topic = b"a/b"
+    prop = bytes([38]) + (1).to_bytes(2, "big") + b"\xff" + (1).to_bytes(2, "big") + b"v"
+    packet = len(topic).to_bytes(2, "big") + topic + (9).to_bytes(2, "big") + bytes([len(prop)]) + prop
+    with pytest.raises(MalformedPacket):
+        decode_publish(0x32, packet)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -40,11 +41,11 @@ class InboundProperties(Properties):
     names = _TABLES.names
     properties = _TABLES.properties
 
-    def __init__(self) -> None:  # noqa: D107 - the tables are class attributes
+    def __init__(self) -> None:
         object.__setattr__(self, "packetType", PacketTypes.PUBLISH)
 
 
-def _vbi(buf: bytes, pos: int) -> tuple[int, int]:
+def _vbi(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
     """An MQTT variable byte integer at `pos`: (value, position after it)."""
     value = shift = 0
     while True:
@@ -55,10 +56,10 @@ def _vbi(buf: bytes, pos: int) -> tuple[int, int]:
             return value, pos
         shift += 7
         if shift > 21:
-            raise paho.MQTTException("malformed variable byte integer")
+            raise MalformedPacket("malformed variable byte integer")
 
 
-def _user_pairs(buf: bytes, pos: int, end: int) -> list[tuple[str, str]] | None:
+def _user_pairs(buf: bytes | bytearray, pos: int, end: int) -> list[tuple[str, str]] | None:
     """The user properties in buf[pos:end]; None if another property is there too."""
     pairs = []
     while pos < end:
@@ -66,18 +67,21 @@ def _user_pairs(buf: bytes, pos: int, end: int) -> list[tuple[str, str]] | None:
             return None
         pos += 1
         klen = int.from_bytes(buf[pos : pos + 2], "big")
-        key = buf[pos + 2 : pos + 2 + klen].decode("utf-8")
+        key = buf[pos + 2 : pos + 2 + klen]
         pos += 2 + klen
         vlen = int.from_bytes(buf[pos : pos + 2], "big")
-        value = buf[pos + 2 : pos + 2 + vlen].decode("utf-8")
+        value = buf[pos + 2 : pos + 2 + vlen]
         pos += 2 + vlen
-        pairs.append((key, value))
+        try:
+            pairs.append((key.decode("utf-8"), value.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise MalformedPacket("user property is not UTF-8") from exc
     if pos != end:
-        raise paho.MQTTException("malformed user property")
+        raise MalformedPacket("malformed user property")
     return pairs
 
 
-def _properties(buf: bytes) -> Properties:
+def _properties(buf: bytes | bytearray) -> Properties:
     """The properties that start `buf` (its length first), as paho would give them."""
     plen, start = _vbi(buf, 0)
     props = InboundProperties()
@@ -90,7 +94,7 @@ def _properties(buf: bytes) -> Properties:
     return props
 
 
-def decode_publish(header: int, packet: bytes) -> paho.MQTTMessage:
+def decode_publish(header: int, packet: bytes | bytearray) -> paho.MQTTMessage:
     """An MQTT v5 PUBLISH packet (after its fixed header) as paho's `MQTTMessage`."""
     qos = (header & 0x06) >> 1
     tlen = int.from_bytes(packet[0:2], "big")
@@ -102,7 +106,7 @@ def decode_publish(header: int, packet: bytes) -> paho.MQTTMessage:
         msg.mid = int.from_bytes(packet[pos : pos + 2], "big")
         pos += 2
     plen, body = _vbi(packet, pos)
-    msg.properties = _properties(packet[pos:body + plen]) if plen else InboundProperties()
+    msg.properties = _properties(packet[pos : body + plen]) if plen else InboundProperties()
     msg.payload = bytes(packet[body + plen :])
     msg.qos = qos
     msg.dup = bool(header & 0x08)
@@ -118,14 +122,12 @@ class FastPublishClient(paho.Client):
     def _handle_publish(self) -> MQTTErrorCode:
         header = self._in_packet["command"]
         qos = (header & 0x06) >> 1
-        if (
-            qos == 2
-            or self._protocol != paho.MQTTv5
-            or self._logger is not None
-            or self.on_log is not None
-        ):
+        if qos == 2 or self._protocol != paho.MQTTv5 or self._logger is not None or self.on_log is not None:
             return super()._handle_publish()
-        msg = decode_publish(header, self._in_packet["packet"])
+        try:
+            msg = decode_publish(header, self._in_packet["packet"])
+        except IndexError as exc:  # lengths that run past the packet's end
+            raise MalformedPacket("PUBLISH packet shorter than its lengths say") from exc
         self._handle_on_message(msg)
         if qos == 1 and not self._manual_ack:
             return self._send_puback(msg.mid)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-import paho.mqtt.client as paho
-
 from tonle.io.mqtt_inbound import FastPublishClient
 from tonle.messages import N_
 

@@ -16,6 +16,7 @@ builds them, runs them as named tasks, and stops them cleanly.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -54,6 +55,21 @@ log = logging.getLogger("tonle.collector")
 
 STOP_DRAIN_S = 10.0  # on a clean stop, how long in-flight batches may take to be stored and acked
 NAMES_RELOAD_S = 300.0  # how often the stored names are read again (names other collectors stored)
+GC_GEN0 = 20_000  # allocations between young collections (Python's default: 700); see `settle_gc`
+
+
+def settle_gc() -> None:
+    """Keep the garbage collector off the hot path once the collector has started.
+
+    Each message makes short-lived objects (paho's message, the decoded sample, its line
+    protocol); with Python's default threshold a young collection ran every few messages and
+    scanned the objects of every message still waiting for its ack (issue 15, bench/RESULTS.md).
+    What start-up made (modules, config, connections) lives as long as the process:
+    `gc.freeze` moves it out of every later collection. Cycles are still collected, later.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0, *gc.get_threshold()[1:])
 
 
 class Collector:
@@ -119,6 +135,7 @@ class Collector:
                 # Before the first message, so a restart forgets no name (stopping: nothing to read).
                 names_loaded = stop.is_set() or await self.load_names()
                 await self._subscribe()
+                settle_gc()
                 self.ready.set()
                 log.info(
                     _("collector {name} storing into {url}").format(

@@ -10,8 +10,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-import paho.mqtt.client as paho
-
+from tonle.io.mqtt_inbound import FastPublishClient
 from tonle.messages import N_
 
 __all__ = ["CLOSED", "CLOSED_FIX", "TlsClient", "TlsFiles", "connect_failure"]
@@ -46,7 +45,7 @@ def connect_failure(exc: BaseException) -> tuple[str, str, str]:
     return UNREACHABLE, UNREACHABLE_FIX, str(exc) or exc.__class__.__name__
 
 
-class TlsClient(paho.Client):
+class TlsClient(FastPublishClient):
     """paho's client, closing the TLS socket of a failed handshake (paho 2.1 leaves it open).
 
     A gateway with a revoked certificate or the wrong CA retries for days: without this,

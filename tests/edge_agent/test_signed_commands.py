@@ -83,8 +83,8 @@ class Plant:
         names = [st.name for st in self.line.spec.stations]
         return float(self.line.speed_fraction[names.index(addr.machine)])
 
-    async def stored(self, cmd_id: str) -> list[dict]:
-        """The acks the collector stored for `cmd_id`, oldest first."""
+    async def stored(self, cmd_id: str, count: int = 1) -> list[dict]:
+        """The acks the collector stored for `cmd_id`, oldest first, once `count` whole ones are there."""
         where = f"direction = 'ack' AND id = {quote_str(cmd_id)}"
 
         async def rows() -> list[dict]:
@@ -94,7 +94,9 @@ class Plant:
             return [dict(zip(s.columns, v, strict=True)) for s in found for v in s.values]
 
         # Wait for a whole ack (status written), not the first point of its series to appear.
-        return await wait_for(rows, lambda r: bool(r) and all(x["status"] for x in r), f"the ack of {cmd_id}")
+        return await wait_for(
+            rows, lambda r: len(r) >= count and all(x["status"] for x in r), f"{count} ack(s) of {cmd_id}"
+        )
 
 
 @contextlib.asynccontextmanager
@@ -146,7 +148,7 @@ async def assert_refused(
     assert p.agent.health_rows()[0].fields[f"refused_{code}"] >= 1
     assert p.agent.stats.commands["applied"] == 0 or code == "replayed"
     assert p.speed(addr) == before
-    rows = await p.stored(ack.id)
+    rows = await p.stored(ack.id, count=2 if code == "replayed" else 1)  # a replay: the first ack, then this
     assert rows[-1]["status"] == "refused" and rows[-1]["code"] == code, rows
     for field, value in stored.items():
         assert rows[-1][field] == value, (field, rows)
@@ -274,7 +276,7 @@ def test_a_replayed_command_never_moves_the_machine_again(broker, influxdb, uniq
             "applied",
             "refused",
         ]  # the first ack again, then the audit
-        rows = await p.stored(signed.id)
+        rows = await p.stored(signed.id, count=2)
         assert [(r["status"], r["code"]) for r in rows] == [("applied", ""), ("refused", "replayed")]
 
     run(broker, influxdb, unique_name, tmp_path, body)

@@ -12,6 +12,9 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := mosquitto influxdb victoria-metrics docker-compose chromium fonts-khmeros \
 	tesseract-ocr tesseract-ocr-khm poppler-utils tmux
 STAMP := $(VENV)/.installed
+# Two workers (pytest-xdist): most tests wait on real mosquitto, influxd and Chromium, so two
+# share the 2 cores well and keep `make test` well inside 20 minutes.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test lint dashboards system-deps venv clean
 

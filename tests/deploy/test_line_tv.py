@@ -59,10 +59,11 @@ def test_the_hourly_board_and_the_andon_are_on_screen_and_overlap_nothing(
 ) -> None:
     x, y, w, h = area
     assert bottom_px(y, h) <= SCREEN_H - KIOSK_CHROME_PX, name
-    (placed,) = [p for p in _tv("en")["panels"] if p["title"] == name]
+    panels = _tv("en")["panels"]
+    (placed,) = [p for p in panels if p["title"] == name]
     assert placed["gridPos"] == {"x": x, "y": y, "w": w, "h": h}
     free = _cells(x, y, w, h)
-    for panel in _tv("en")["panels"]:
+    for panel in panels:
         if panel is placed:
             continue
         g = panel["gridPos"]

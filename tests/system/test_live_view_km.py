@@ -38,7 +38,10 @@ class Terminal:
         conf = folder / "tmux.conf"
         conf.write_text("set -g remain-on-exit on\nset -g history-limit 5000\n")
         self.base = [tmux, "-L", f"tonle-test-{os.getpid()}-{folder.name}", "-f", str(conf)]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")} | {"LANG": "C.UTF-8"}
+        # COLUMNS/LINES would override the window's size for rich (pytest-xdist's workers set 80x24).
+        drop = ("COLUMNS", "LINES")
+        keep = {k: v for k, v in os.environ.items() if not k.startswith("LC_") and k not in drop}
+        self.env = keep | {"LANG": "C.UTF-8"}
 
     def run(self, argv: list[str], timeout_s: float) -> list[str]:
         """Run `argv` in the window until it ends; the screen and its scrollback, line by line."""

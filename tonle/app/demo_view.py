@@ -189,7 +189,7 @@ class LiveView:
 
         analytics = self.analytics.current
         res = next(iter(analytics.results.values()), None)
-        lines: list[Any] = self._table(res)
+        lines: list[Any] = self._table(res, width - 1)
         sentences = [(self._line_figures(res), "")] if res else []
         sentences.append((self.text_status(), ""))
         for act in analytics.actions[-5:]:
@@ -226,7 +226,7 @@ class LiveView:
             },
         )
 
-    def _table(self, res: Any) -> list[Any]:
+    def _table(self, res: Any, max_width: int) -> list[Any]:
         """One row per station: state in words, applied speed, pieces per hour, OEE, health, drift, andon."""
         title = render(
             N_("Tonle demo - line {line} ({n} stations)"),
@@ -238,7 +238,7 @@ class LiveView:
                 rows.append(self._row(st.name, st.operation, res, res.machines.index(st.name)))
             else:
                 rows.append([(st.name, ""), (st.operation, ""), (_("waiting for data"), "")] + [("", "")] * 6)
-        return grid(title, [_(col) for col in COLUMNS], rows)
+        return grid(title, [_(col) for col in COLUMNS], rows, max_width)
 
     def _row(self, name: str, operation: str, res: Any, j: int) -> list[Cell]:
         state = res.state[j]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-__all__ = ["Cell", "display_width", "fold", "grid", "pad"]
+__all__ = ["Cell", "clip", "display_width", "fit", "fold", "grid", "pad"]
 
 Cell = tuple[str, str]
 """A table cell: its text and its rich style ("" for none)."""
@@ -55,11 +55,45 @@ def fold(text: str, width: int) -> list[str]:
     return lines
 
 
-def grid(title: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> list[Text]:
-    """A table drawn as rich draws one (heavy head, light body), its columns measured by the terminal."""
+def clip(text: str, width: int) -> str:
+    """`text` cut to `width` terminal columns, with "…" when something was cut."""
+    if display_width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if display_width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"
+
+
+def fit(widths: list[int], max_width: int, floor: int = 4) -> list[int]:
+    """Column widths narrowed, widest first, until the table is at most `max_width` columns wide.
+
+    A terminal narrower than the table would cut every row at its right edge (the andon and
+    drift columns first); narrowing the widest text (operation names, states) keeps every
+    column on screen. No column goes below `floor`, so a very narrow terminal still cuts.
+    """
+    widths = list(widths)
+    while sum(w + 3 for w in widths) + 1 > max_width:
+        i = max(range(len(widths)), key=lambda k: widths[k])
+        if widths[i] <= floor:
+            break
+        widths[i] -= 1
+    return widths
+
+
+def grid(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]], max_width: int = 10_000
+) -> list[Text]:
+    """A table drawn as rich draws one (heavy head, light body), its columns measured by the terminal
+    and narrowed to `max_width` (the terminal's width) by clipping the widest texts."""
     widths = [display_width(h) for h in headers]
     for row in rows:
         widths = [max(w, display_width(text)) for w, (text, _style) in zip(widths, row, strict=True)]
+    widths = fit(widths, max_width)
+    headers = [clip(h, w) for h, w in zip(headers, widths, strict=True)]
+    rows = [[(clip(t, w), st) for (t, st), w in zip(row, widths, strict=True)] for row in rows]
 
     def rule(left: str, mid: str, right: str, fill: str) -> Text:
         return Text(left + mid.join(fill * (w + 2) for w in widths) + right)

@@ -9,8 +9,13 @@ Three pieces per machine, each its own type, kept in `PdmState` under a `Machine
   newest burst charted, so each burst is charted once, across rounds.
 - `HealthHistory`: health per round over `analytics.pdm.history_s`, for the RUL trend.
 
-After maintenance (the maintenance request clears) the machine has a new bearing: its
-history and its charts start afresh (`MachinePdm.after_repair`); its baseline stays.
+- `Restart`: running/stopped bookkeeping (`analytics.pdm.stops.RunGate`, the logic the public
+  `HealthMonitor` runs) and the baseline sample being relearnt after a long stop or a
+  maintenance.
+
+After maintenance (the maintenance request clears, or the machine reports the `maintenance`
+state) the machine has a new bearing: its history and its charts start afresh and its
+baseline is learnt again from its next bursts (`MachinePdm.after_repair`).
 How each piece is rebuilt when the service restarts is written in `analytics.recovery`.
 """
 
@@ -22,6 +27,7 @@ from typing import NamedTuple
 
 from analytics.drift import DriftState
 from analytics.inputs import LineKey
+from analytics.pdm.stops import RunGate
 from tonle.io.influxql import quote_str
 
 __all__ = [
@@ -32,6 +38,7 @@ __all__ = [
     "MachineKey",
     "MachinePdm",
     "PdmState",
+    "Restart",
 ]
 
 DRIFT_FEATURES = ("rms", "kurtosis")
@@ -109,17 +116,42 @@ class HealthHistory:
 
 
 @dataclass
+class Restart:
+    """Stops and relearning of one machine (`analytics.prognostics` walks its bursts through it).
+
+    learning: the baseline is being relearnt from `sample` (RMS, kurtosis per burst); the
+              machine is not judged meanwhile. After a long stop the old baseline stays in
+              force for the hold-or-move rule; after maintenance there is none.
+    gated_ns: the newest burst walked through the gate (each burst is walked once).
+    quiet_ns: the newest burst not judged (settling or learning): it and older bursts in the
+              recent window are left out of health and the charts.
+    """
+
+    gate: RunGate = field(default_factory=RunGate)
+    learning: bool = False
+    sample: list[tuple[float, float]] = field(default_factory=list)
+    gated_ns: int = 0
+    quiet_ns: int = 0
+
+    def relearn(self) -> None:
+        self.learning, self.sample = True, []
+
+
+@dataclass
 class MachinePdm:
     """Everything the service keeps about one machine's health."""
 
     baseline: HealthyBaseline = field(default_factory=HealthyBaseline)
     chart: DriftChart = field(default_factory=DriftChart)
     history: HealthHistory = field(default_factory=HealthHistory)
+    restart: Restart = field(default_factory=Restart)
 
     def after_repair(self) -> None:
-        """Health is back after maintenance: a new bearing, whose trend and charts start afresh."""
+        """A new bearing: its trend and charts start afresh and its baseline is learnt again."""
         self.history = HealthHistory()
         self.chart.restart()
+        self.baseline = HealthyBaseline(machine_type=self.baseline.machine_type)
+        self.restart.relearn()
 
 
 @dataclass

@@ -11,6 +11,17 @@ envelope evidence, which the edge computes at the machine type's bearing defect
 frequencies (the part named by `analytics.pdm.name_faults`, with its confidence, and the
 bearing designation of the machine type, the part to order). The rules derate when the
 early end of the RUL band is closer than `analytics.pdm.rul_horizon_h`.
+
+Stops and maintenance (`_walk`): each new burst goes once through the machine's
+`analytics.pdm.stops.RunGate`, the stop logic of the public `HealthMonitor`. A gap longer than
+its `long_stop_s` (4 h) between bursts is a long stop: the first `settle` (3) bursts after it
+are not judged, the CUSUM restarts, and the next `baseline_samples` bursts relearn the
+baseline, each feature held or moved by `hold_or_move` as `HealthMonitor` does; until then the
+machine has no health and no drift alarm, so a restart at a shifted level raises nothing. A
+maintenance (the request clearing, or the machine in the `maintenance` state) forgets the
+baseline, which its next bursts learn afresh. Short pauses (between pieces, a thread break)
+are not stops here: a sewing machine pauses every minute, and settling after each pause would
+leave it unjudged most of the time.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from analytics.drift import DriftState, ewma_drift, feature_drift
 from analytics.health import health_index
 from analytics.inputs import LineKey
 from analytics.pdm import name_faults
+from analytics.pdm.stops import hold_or_move
 from analytics.pdm_state import HealthyBaseline, MachineKey, MachinePdm, PdmState
 from analytics.reads import Bursts, FirstBursts
 from analytics.rul import rul_from_health
@@ -51,6 +63,7 @@ HEALTH_NOISE_FLOOR = 0.01
 # a noise wiggle is kept out by the gate and by the rules acting only on a significant trend.
 RUL_SMOOTH = 5
 RUL_MIN_POINTS = 6
+HOLD_Z = 3.0  # a relearnt feature at most this many old sigmas lower keeps its old baseline
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,25 +101,37 @@ class Prognostics:
 
     def unlearned(self, key: LineKey, machines: Sequence[str]) -> bool:
         """Some machine has no baseline yet: its first bursts must be read (`learn`)."""
-        return any(not p.baseline.learned for p in self.state.line(key, machines))
+        return any(not p.baseline.learned and not p.restart.learning for p in self.state.line(key, machines))
 
     def learn(self, key: LineKey, first: list[FirstBursts]) -> None:
         """Learn the baseline of every machine with enough first bursts that has none yet."""
         n = self.cfg.baseline_samples
         for fb in first:
-            b = self.state.get(MachineKey.on(key, fb.machine)).baseline
+            m = self.state.get(MachineKey.on(key, fb.machine))
+            b = m.baseline
             b.machine_type = fb.machine_type
-            if b.learned or len(fb.rms) < n:
+            if b.learned or len(fb.rms) < n or m.restart.learning:
                 continue
             loc, scale = robust_baseline(fb.rms[None, :], min_samples=n, rel_floor=BASELINE_REL_FLOOR)
             kloc, kscale = robust_baseline(fb.kurt[None, :], min_samples=n, rel_floor=BASELINE_REL_FLOOR)
             b.rms, b.scale, b.kurt = float(loc[0]), float(scale[0]), float(kloc[0])
             b.kscale = float(kscale[0])
 
-    def signals(self, key: LineKey, machines: Sequence[str], bursts: Bursts) -> PdmSignals:
-        """Health, drift charts and health noise of the line's machines from their recent bursts."""
+    def signals(
+        self, key: LineKey, machines: Sequence[str], bursts: Bursts, maintenance: np.ndarray | None = None
+    ) -> PdmSignals:
+        """Health, drift charts and health noise of the line's machines from their recent bursts.
+
+        `maintenance`: bool per machine, in the `maintenance` state now (its baseline is relearnt).
+        """
         a = self.cfg
         pdms = self.state.line(key, machines)
+        if maintenance is not None:
+            for m in np.flatnonzero(maintenance).tolist():
+                pdms[m].after_repair()
+        judged = self._walk(pdms, bursts)
+        rms, kurt = (np.where(judged, x, np.nan) for x in (bursts.rms, bursts.kurt))
+        bursts = Bursts(rms, kurt, bursts.times, bursts.env)
         _share_peer_baseline([p.baseline for p in pdms])
         bases = [p.baseline for p in pdms]
         base_rms = np.array([b.rms for b in bases])
@@ -128,6 +153,44 @@ class Prognostics:
         # values are correlated and averaging them does not shrink the noise as 1/sqrt(n).
         noise = np.maximum((base_scale / base_rms) / np.log(a.fail_rms_ratio), HEALTH_NOISE_FLOOR)
         return PdmSignals(health, alarm, rms_now, kurt_now, drift.statistic[:, -1], cusum, bursts.env, noise)
+
+    def _walk(self, pdms: list[MachinePdm], bursts: Bursts) -> np.ndarray:
+        """Walk each machine's new bursts through its `RunGate` (stops, settling, relearning).
+
+        Returns bool ``[machines, bursts]``: the bursts to judge, those newer than the newest
+        burst that was settling or relearning.
+        """
+        for i, m in enumerate(pdms):
+            r = m.restart
+            for j in np.argsort(bursts.times[i], kind="stable").tolist():
+                t, x = int(bursts.times[i, j]), (float(bursts.rms[i, j]), float(bursts.kurt[i, j]))
+                if t <= r.gated_ns or not np.isfinite(x).all():
+                    continue
+                r.gated_ns = t
+                step = r.gate.running(t / NS)
+                if step.long_stop and m.baseline.learned:
+                    r.relearn()
+                    m.chart.restart()
+                if step.settling or r.learning:
+                    r.quiet_ns = t
+                if r.learning and not step.settling:
+                    r.sample.append(x)
+                    if len(r.sample) >= self.cfg.baseline_samples:
+                        self._relearnt(m)
+        return bursts.times > np.array([m.restart.quiet_ns for m in pdms], dtype=np.int64)[:, None]
+
+    def _relearnt(self, m: MachinePdm) -> None:
+        """The relearnt sample is complete: the new baseline, held or moved feature by feature."""
+        r, b = m.restart, m.baseline
+        loc, scale = robust_baseline(
+            np.array(r.sample).T, min_samples=len(r.sample), rel_floor=BASELINE_REL_FLOOR
+        )
+        if b.learned:
+            old_loc, old_scale = np.array([b.rms, b.kurt]), np.array([b.scale, b.kscale])
+            loc, scale = hold_or_move(old_loc, old_scale, loc, scale, HOLD_Z)
+        b.rms, b.kurt, b.scale, b.kscale = (float(v) for v in (loc[0], loc[1], scale[0], scale[1]))
+        r.learning, r.sample = False, []
+        m.chart.restart()
 
     def _chart(self, pdms: list[MachinePdm], bursts: Bursts) -> np.ndarray:
         """Continue each machine's CUSUM on the robust z of (RMS, kurtosis) with the bursts not yet charted.

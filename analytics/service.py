@@ -66,6 +66,7 @@ __all__ = ["AnalyticsService", "LineResult", "ShiftKpiWriter"]
 
 log = logging.getLogger("tonle.analytics")
 NS = 1_000_000_000
+MAINTENANCE = MACHINE_STATES.index("maintenance")
 SKIP_LOG_EVERY_S = 60.0  # while InfluxDB is unreachable, one warning per this many seconds
 
 
@@ -206,7 +207,7 @@ class AnalyticsService:
         machines = list(inputs.machines)
         current = inputs.current_state()
         rules = await self._rules_of(key, machines, end_ns)
-        sig = await self._signals(key, machines, end_ns)
+        sig = await self._signals(key, machines, end_ns, current == MAINTENANCE)
         view = self.prognostics.prognosis(key, machines, sig, end_ns)
         res = LineResult.of(key, machines, current, lf, sig)
         await self.writer.write(
@@ -230,13 +231,15 @@ class AnalyticsService:
             self.rules[key] = rules  # only once restored: a failed read is tried again next round
         return rules
 
-    async def _signals(self, key: LineKey, machines: list[str], end_ns: int) -> PdmSignals:
+    async def _signals(
+        self, key: LineKey, machines: list[str], end_ns: int, maintenance: np.ndarray
+    ) -> PdmSignals:
         a = self.cfg.analytics
         if self.prognostics.unlearned(key, machines):
             self.prognostics.learn(key, await first_bursts(self.query, key, end_ns, a.baseline_samples))
         start_ns = end_ns - int(a.health_window_s * NS)
         bursts = await recent_bursts(self.query, key, machines, start_ns, end_ns)
-        return self.prognostics.signals(key, machines, bursts)
+        return self.prognostics.signals(key, machines, bursts, maintenance)
 
     def _act(
         self, key: LineKey, rules: RuleEngine, res: LineResult, current: np.ndarray, view: PdmView

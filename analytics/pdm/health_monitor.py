@@ -12,9 +12,10 @@ spindle-on signal or the machine state); otherwise a snapshot with a non-finite 
 or whose first feature (put a level such as RMS first) is below `stopped_below` x its
 running level, is *stopped*. A stopped snapshot is not judged and does not move the charts.
 
-Restarts never alarm by themselves:
-- after any stop, the first `settle` running snapshots are not judged (a cold machine, a
-  spindle run-up, grease redistributing);
+Restarts never alarm by themselves (the stop logic is `analytics.pdm.stops`, which the
+service's judgement in `analytics.prognostics` runs too):
+- after any stop (a gap longer than `long_stop_s` counts as one), the first `settle` running
+  snapshots are not judged (a cold machine, a spindle run-up, grease redistributing);
 - after a stop longer than `long_stop_s`, levels may have moved (re-seated parts, fresh
   grease, a different job): the CUSUMs restart from zero and a new `learn`-snapshot sample is
   taken, during which no alarm is raised. Then, feature by feature, the old baseline is *held*
@@ -39,6 +40,7 @@ import numpy as np
 
 from analytics.baseline import robust_baseline, robust_z
 from analytics.drift import DriftState, feature_drift
+from analytics.pdm.stops import RunGate, hold_or_move
 from tonle.kernels import checks as v
 
 __all__ = ["WHY", "HealthMonitor", "HealthUpdate"]
@@ -81,9 +83,7 @@ class HealthMonitor:
         self._scale: np.ndarray | None = None
         self._sample: list[np.ndarray] = []  # running snapshots being learnt
         self._drift: DriftState | None = None
-        self._last_run_s = float("nan")
-        self._to_settle = 0
-        self._was_stopped = False
+        self._gate = RunGate(self.long_stop_s, self.settle)  # shared with the service
 
     def maintenance(self) -> None:
         """A part was replaced or the machine serviced: learn it afresh from the next snapshots."""
@@ -108,16 +108,12 @@ class HealthMonitor:
         if known != x.size:
             raise ValueError(f"features changed length: {x.size}, learnt with {known}")
         if (running is False) or not np.isfinite(x).all() or (running is None and self._low(x)):
-            self._was_stopped = True
+            self._gate.stopped()
             return HealthUpdate(float("nan"), False, "stopped")
-        long_stop = self._last_run_s == self._last_run_s and t_s - self._last_run_s > self.long_stop_s
-        self._last_run_s = float(t_s)
-        if long_stop and (self._loc is not None or self._sample):
+        step = self._gate.running(float(t_s))
+        if step.long_stop and (self._loc is not None or self._sample):
             self._sample, self._drift = [], None  # relearn; _finish_learning holds or moves each feature
-        if self._was_stopped:
-            self._was_stopped, self._to_settle = False, self.settle
-        if self._to_settle > 0:
-            self._to_settle -= 1
+        if step.settling:
             return HealthUpdate(float("nan"), False, "settling")
         if self._drift is None:
             self._sample.append(x)
@@ -133,10 +129,7 @@ class HealthMonitor:
         base = robust_baseline(sample, axis=0, rel_floor=REL_FLOOR, abs_floor=1e-9, min_samples=self.learn)
         loc, scale = np.asarray(base.location), np.asarray(base.scale)
         if self._loc is not None and self._scale is not None:
-            drop = self._loc - loc
-            hold = (drop >= 0) & (drop <= self.hold_z * self._scale)
-            loc = np.where(hold, self._loc, loc)
-            scale = np.where(hold, self._scale, np.maximum(scale, self._scale))
+            loc, scale = hold_or_move(self._loc, self._scale, loc, scale, self.hold_z)
         self._loc, self._scale = loc, scale
         self._sample = []
         self._drift = DriftState.zeros(1, loc.size)

@@ -31,6 +31,7 @@ from analytics.pdm.stops import RunGate
 from tonle.io.influxql import quote_str
 
 __all__ = [
+    "BASELINE_FIELDS",
     "DRIFT_FEATURES",
     "DriftChart",
     "HealthHistory",
@@ -43,6 +44,8 @@ __all__ = [
 
 DRIFT_FEATURES = ("rms", "kurtosis")
 """Charted by CUSUM on robust z-scores (`cusum_<feature>` in `pdm`)."""
+BASELINE_FIELDS = ("base_rms", "base_kurtosis", "base_rms_scale", "base_kurtosis_scale")
+"""The baseline in force, in `pdm` (`HealthyBaseline` rms, kurt, scale, kscale)."""
 
 
 class MachineKey(NamedTuple):
@@ -76,10 +79,15 @@ class HealthyBaseline:
     kscale: float = float("nan")
     machine_type: str = ""
     peer_adjusted: bool = False
+    typed: bool = False  # machine_type was read (a baseline restored from `pdm` has none yet)
 
     @property
     def learned(self) -> bool:
         return self.rms == self.rms
+
+    def set(self, values: Sequence[float]) -> None:
+        """rms, kurt, scale, kscale (the order of `BASELINE_FIELDS`)."""
+        self.rms, self.kurt, self.scale, self.kscale = (float(v) for v in values)
 
 
 def _zero_state() -> DriftState:
@@ -150,7 +158,7 @@ class MachinePdm:
         """A new bearing: its trend and charts start afresh and its baseline is learnt again."""
         self.history = HealthHistory()
         self.chart.restart()
-        self.baseline = HealthyBaseline(machine_type=self.baseline.machine_type)
+        self.baseline = HealthyBaseline(machine_type=self.baseline.machine_type, typed=self.baseline.typed)
         self.restart.relearn()
 
 

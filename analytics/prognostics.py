@@ -75,6 +75,8 @@ class PdmSignals:
     cusum:      ``[machines, DRIFT_FEATURES]`` after the newest burst, NaN without a baseline.
     env:        envelope evidence ``[machines, bursts, ENVELOPE_FIELDS]``.
     noise:      health noise, on health's scale, for the RUL band.
+    baseline:   ``[machines, 4]`` the baseline in force: RMS, kurtosis and their scales.
+    relearning: the baseline is being relearnt (after a long stop or maintenance).
     """
 
     health: np.ndarray
@@ -85,6 +87,8 @@ class PdmSignals:
     cusum: np.ndarray
     env: np.ndarray
     noise: np.ndarray
+    baseline: np.ndarray
+    relearning: np.ndarray
 
     @property
     def env_now(self) -> np.ndarray:
@@ -101,7 +105,10 @@ class Prognostics:
 
     def unlearned(self, key: LineKey, machines: Sequence[str]) -> bool:
         """Some machine has no baseline yet: its first bursts must be read (`learn`)."""
-        return any(not p.baseline.learned and not p.restart.learning for p in self.state.line(key, machines))
+        return any(
+            (not p.baseline.learned and not p.restart.learning) or not p.baseline.typed
+            for p in self.state.line(key, machines)
+        )
 
     def learn(self, key: LineKey, first: list[FirstBursts]) -> None:
         """Learn the baseline of every machine with enough first bursts that has none yet."""
@@ -109,7 +116,7 @@ class Prognostics:
         for fb in first:
             m = self.state.get(MachineKey.on(key, fb.machine))
             b = m.baseline
-            b.machine_type = fb.machine_type
+            b.machine_type, b.typed = fb.machine_type, True
             if b.learned or len(fb.rms) < n or m.restart.learning:
                 continue
             loc, scale = robust_baseline(fb.rms[None, :], min_samples=n, rel_floor=BASELINE_REL_FLOOR)
@@ -152,7 +159,20 @@ class Prognostics:
         # divided by the bursts per window: consecutive windows overlap, so successive health
         # values are correlated and averaging them does not shrink the noise as 1/sqrt(n).
         noise = np.maximum((base_scale / base_rms) / np.log(a.fail_rms_ratio), HEALTH_NOISE_FLOOR)
-        return PdmSignals(health, alarm, rms_now, kurt_now, drift.statistic[:, -1], cusum, bursts.env, noise)
+        kept = np.array([[b.rms, b.kurt, b.scale, b.kscale] for b in bases]).reshape(-1, 4)
+        relearning = np.array([p.restart.learning for p in pdms], dtype=bool)
+        return PdmSignals(
+            health,
+            alarm,
+            rms_now,
+            kurt_now,
+            drift.statistic[:, -1],
+            cusum,
+            bursts.env,
+            noise,
+            kept,
+            relearning,
+        )
 
     def _walk(self, pdms: list[MachinePdm], bursts: Bursts) -> np.ndarray:
         """Walk each machine's new bursts through its `RunGate` (stops, settling, relearning).

@@ -15,7 +15,7 @@ import numpy as np
 
 from analytics.actions import ISSUED_BY
 from analytics.inputs import LineKey
-from analytics.pdm_state import DRIFT_FEATURES, MachineKey
+from analytics.pdm_state import BASELINE_FIELDS, DRIFT_FEATURES, MachineKey
 from tonle.contract import Command
 from tonle.io.influxql import InfluxQLClient, quote_str
 from tonle.schema import COMMANDS, DOWNTIME, ENVELOPE_FIELDS, FAULT_EVIDENCE_FIELDS, PDM, STATE, TELEMETRY
@@ -27,6 +27,7 @@ __all__ = [
     "first_bursts",
     "first_health_above",
     "first_state_other_than",
+    "last_baselines",
     "last_charts",
     "last_commands",
     "pdm_rows",
@@ -224,4 +225,22 @@ async def last_charts(q: InfluxQLClient, key: LineKey, before_ns: int) -> dict[s
             row = dict(zip(s.columns, s.values[0], strict=True))
             cusum = np.array([np.nan if row[c] is None else row[c] for c in _CUSUM], dtype=float)
             out[s.tags["machine"]] = (int(row["time"]), cusum)
+    return out
+
+
+async def last_baselines(
+    q: InfluxQLClient, key: LineKey, before_ns: int
+) -> dict[str, tuple[int, np.ndarray, bool]]:
+    """Each machine's last `pdm` row before `before_ns`: (its time, the baseline in force as
+    `BASELINE_FIELDS`, NaN where none or not stored, whether it was being relearnt)."""
+    rows = await q.query(
+        f"SELECT {', '.join(BASELINE_FIELDS)}, relearning, drift_alarm FROM {PDM.name} WHERE {key.where()} "
+        f"AND time < {before_ns} GROUP BY machine ORDER BY time DESC LIMIT 1"
+    )
+    out = {}
+    for s in rows:
+        if s.values:
+            row = dict(zip(s.columns, s.values[0], strict=True))
+            base = np.array([np.nan if row.get(c) is None else row[c] for c in BASELINE_FIELDS], dtype=float)
+            out[s.tags["machine"]] = (int(row["time"]), base, bool(row.get("relearning")))
     return out

@@ -34,8 +34,15 @@ they were. What is the truth for each piece:
   `analytics.drift.feature_drift` carries alongside is neither stored nor acted on and
   starts again at zero. Bursts that arrived while the service was down and are older
   than its first window are not charted, as after any skipped round.
-- Healthy baselines: `telemetry` itself, as in every round: each machine's first
-  `baseline_samples` bursts are read again and give the same baseline.
+- Healthy baselines: the `base_*` fields of the machine's last `pdm` row (the baseline in
+  force, which a long stop may have moved since the first bursts), and whether it was being
+  relearnt (`relearning`: the sample starts again with the bursts after that row); a last
+  row at or before a cleared maintenance request means relearning from scratch (the running
+  service forgot the baseline right after writing it). Without stored fields (rows of an
+  older service), `telemetry` itself: each machine's first `baseline_samples` bursts are
+  read again and give the same baseline; the machine type always comes from `telemetry`.
+  The stop bookkeeping (`RunGate`) is not stored: a long stop that spans the restart is
+  not seen as one.
 
 - Commands not yet acknowledged: the service writes every command it sends to the
   `commands` measurement itself (`analytics.outbox`), so a command is seen even when the
@@ -52,13 +59,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
+import numpy as np
+
 from analytics.drift import DriftState
 from analytics.inputs import LineKey
 from analytics.outbox import Outbox
-from analytics.pdm_state import MachineKey, PdmState
+from analytics.pdm_state import HealthyBaseline, MachineKey, PdmState
 from analytics.reads import (
     first_health_above,
     first_state_other_than,
+    last_baselines,
     last_charts,
     last_commands,
     pdm_rows,
@@ -87,6 +97,7 @@ async def restore_line(
     repaired = await _restore_latches(q, cfg, key, now_ns, rules)
     await _restore_history(q, cfg, key, machines, now_ns, pdm, repaired)
     await _restore_charts(q, key, machines, now_ns, pdm, repaired)
+    await _restore_baselines(q, key, machines, now_ns, pdm, repaired)
 
 
 async def restore_outbox(
@@ -168,3 +179,28 @@ async def _restore_charts(
         chart.restart()
         if t_ns > repaired.get(m, -1):
             chart.state = DriftState(cusum[None, :], chart.state.ewma)
+
+
+async def _restore_baselines(
+    q: InfluxQLClient,
+    key: LineKey,
+    machines: Sequence[str],
+    now_ns: int,
+    pdm: PdmState,
+    repaired: dict[str, int],
+) -> None:
+    last = await last_baselines(q, key, now_ns)
+    for m in machines:
+        if m not in last:
+            continue
+        t_ns, base, relearning = last[m]
+        mp = pdm.get(MachineKey.on(key, m))
+        mp.restart.gated_ns = t_ns - 1
+        if t_ns <= repaired.get(m, -1):
+            mp.baseline = HealthyBaseline()
+            mp.restart.relearn()
+            continue
+        if np.isfinite(base).all():
+            mp.baseline.set(base.tolist())
+        if relearning:
+            mp.restart.relearn()

@@ -15,7 +15,7 @@ import numpy as np
 from analytics.figures import Figures
 from analytics.inputs import LineFigures, LineKey
 from analytics.losses import PLANNED_STOP
-from analytics.pdm_state import DRIFT_FEATURES
+from analytics.pdm_state import BASELINE_FIELDS, DRIFT_FEATURES
 from analytics.period_kind import NOT_IN_SHIFT, SHIFT
 from analytics.prognostics import PdmSignals
 from analytics.rules import PdmView
@@ -138,11 +138,13 @@ def pdm_rows(key: LineKey, machines: Sequence[str], sig: PdmSignals, view: PdmVi
                 "rul_upper_h": view.upper_h[i],
                 **{name: env_now[i, j] for j, name in enumerate(ENVELOPE_FIELDS[:3])},
                 "fault_confidence": np.nan if view.confidence is None else view.confidence[i],
+                **{name: sig.baseline[i, j] for j, name in enumerate(BASELINE_FIELDS)},
             }
         )
         ints = {
             "drift_alarm": np.array([int(sig.drift[i])]),
             "fault_code": np.array([FAULT_HINTS.index(view.hint[i])]),
+            "relearning": np.array([int(sig.relearning[i])]),
         }
         chunks.append(encode_block(PDM.name, tags, ts, pdm, ints, {"fault_hint": [view.hint[i]]}))
     return b"".join(chunks)

@@ -325,10 +325,12 @@ PDM = Measurement(
     _typed(FLOAT, "health", "vib_rms", "vib_kurtosis", "drift_stat", "cusum_rms", "cusum_kurtosis")
     | _typed(FLOAT, "rul_h", "rul_lower_h", "rul_upper_h", *ENVELOPE_FIELDS[: len(FAMILIES)])
     | _typed(FLOAT, "fault_confidence")
-    | _typed(INT, "drift_alarm", "fault_code")
+    | _typed(FLOAT, "base_rms", "base_kurtosis", "base_rms_scale", "base_kurtosis_scale")
+    | _typed(INT, "drift_alarm", "fault_code", "relearning")
     | {"fault_hint": STR},
 )
-"""Per machine: health, drift statistics, remaining useful life and the fault evidence."""
+"""Per machine: health, drift statistics, remaining useful life and the fault evidence; the
+baseline in force (`base_*`) and whether it is being relearnt, for a restarted service."""
 QUALITY = Measurement(
     "quality",
     (*LINE_TAGS, "shift"),

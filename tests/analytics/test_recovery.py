@@ -16,7 +16,10 @@ defaults (derate below 0.6, clear above 0.75; maintenance below 0.35, clear abov
     S05  andon at 300, in breakdown since 290: still lit.
     S06  andon at 300, running again at 400: cleared.
     S07  maintenance at 200; health 0.90 at 260 (repaired), the last round before the
-         stop: its charts restart from zero and its history is empty.
+         stop: its charts restart from zero and its history is empty; its baseline is
+         relearnt from scratch.
+    S08  re-baselined after a long stop (RMS 1.4, kurtosis 3.1) at 300, relearning again at
+         330: that baseline is in force and is being relearnt.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ T = 1_772_409_600 * S  # 2026-03-02 00:00 UTC
 NOW = T + 1000 * S
 KEY = LineKey("s", "a", "L1")
 TAGS = "site=s,area=a,line=L1"
-MACHINES = [f"S0{i}" for i in range(1, 8)]
+MACHINES = [f"S0{i}" for i in range(1, 9)]
 RUNNING = MACHINE_STATES.index("running")
 
 
@@ -91,6 +94,10 @@ LINES = [
     _state("S06", 400, "running"),
     _cmd("S07", 200, "maintenance"),
     _pdm("S07", 260, 0.90, (10.0, 3.0)),
+    f"pdm,{TAGS},machine=S08 health=0.99,base_rms=1.4,base_kurtosis=3.1,base_rms_scale=0.07,"
+    f"base_kurtosis_scale=0.2,relearning=0i,drift_alarm=0i {T + 300 * S}",
+    f"pdm,{TAGS},machine=S08 base_rms=1.4,base_kurtosis=3.1,base_rms_scale=0.07,"
+    f"base_kurtosis_scale=0.2,relearning=1i,drift_alarm=0i {T + 330 * S}",
 ]
 
 
@@ -129,8 +136,8 @@ def test_the_latches_still_on_are_the_conditions_not_yet_cleared(restored) -> No
 
 def test_after_the_restart_only_new_conditions_are_acted_on(restored) -> None:
     rules, _ = restored
-    health = np.array([0.50, 0.55, 0.30, 0.90, 0.9, 0.9, 0.9])
-    state = np.array([RUNNING, RUNNING, RUNNING, RUNNING, BREAKDOWN, BREAKDOWN, RUNNING])
+    health = np.array([0.50, 0.55, 0.30, 0.90, 0.9, 0.9, 0.9, 0.9])
+    state = np.array([RUNNING, RUNNING, RUNNING, RUNNING, BREAKDOWN, BREAKDOWN, RUNNING, RUNNING])
     acts = rules.evaluate(MACHINES, health, state, now_s=NOW / S)
     # S02's derate cleared and is back 900 s after it was sent; S06 broke down again.
     assert [(a.machine, a.condition) for a in acts] == [("S02", "derate"), ("S06", "andon")]
@@ -155,3 +162,15 @@ def test_health_history_and_charts_go_on_from_the_stored_rows(restored) -> None:
     s02 = pdm.get(MachineKey.on(KEY, "S02"))
     assert s02.chart.charted_ns == 0 and not s02.chart.state.cusum.any()
     assert s02.history.h == [0.80, 0.55]
+
+
+def test_the_baseline_in_force_and_its_relearning_go_on_from_the_stored_rows(restored) -> None:
+    _, pdm = restored
+    s08 = pdm.get(MachineKey.on(KEY, "S08"))
+    b = s08.baseline
+    assert (b.rms, b.kurt, b.scale, b.kscale) == (1.4, 3.1, 0.07, 0.2)
+    assert s08.restart.learning and s08.restart.gated_ns == T + 330 * S - 1
+    s07 = pdm.get(MachineKey.on(KEY, "S07"))  # repaired in its last round: learnt afresh
+    assert not s07.baseline.learned and s07.restart.learning
+    s01 = pdm.get(MachineKey.on(KEY, "S01"))  # rows of an older service: from its first bursts
+    assert not s01.baseline.learned and not s01.restart.learning

@@ -69,8 +69,7 @@ class Intruder:
     async def run(self) -> dict[str, Any]:
         await self.anonymous()
         await self.stolen_gateway()
-        (applied_before, before_ts), acks_until = await self.commands()
-        applied_after, after_ts = await self._applied_since(acks_until)
+        (applied_before, before_ts), (applied_after, after_ts) = await self.commands()
         others = self._others_applied(before_ts, after_ts)
         by_broker = sum(a["refused_by"] == "broker" for a in self.attempts)
         by_agent = sum(a["refused_by"] == "gateway" for a in self.attempts)
@@ -104,8 +103,8 @@ class Intruder:
             self._note_rc(f"send set_speed to {t.machine} with gateway {INTRUDER_GATEWAY}'s certificate", rc)
 
     # -- at the gateway ----------------------------------------------------------------
-    async def commands(self) -> tuple[tuple[float, int], int]:
-        """Send the forged commands as an operator; (applied count before, when acks were all in)."""
+    async def commands(self) -> tuple[tuple[float, int], tuple[float, int]]:
+        """Send the forged commands as an operator; the gateway's applied counter before and after."""
         t = self.target
         own = load_signer(self.analytics_key, self.analytics_name)
         rogue = Signer(self.analytics_name, Ed25519PrivateKey.generate())  # the right name, another key
@@ -140,7 +139,9 @@ class Intruder:
                         self._note(what, None, "no refusal from the gateway")
                     else:
                         self._note(what, "gateway", f"{ack.code}: {ack.detail}")
-                return applied_before, time.time_ns()
+                after = await self._applied_since(time.time_ns())
+                await self._explained(applied_before, after)
+                return applied_before, after
             finally:
                 listener.cancel()
 
@@ -199,6 +200,21 @@ class Intruder:
                 return applied, int(status["ts"])
             await asyncio.sleep(0.2)
         raise TimeoutError("the gateway wrote no status.json for 20 s; see agent.log")
+
+    async def _explained(self, before: tuple[float, int], after: tuple[float, int]) -> None:
+        """Wait until the acks of every command the counter says was applied have come in.
+
+        The gateway applies the analytics' own commands (an andon, a derate) during the drill
+        too; their acks may reach this listener just after the counter is read. Waiting for
+        them (still listening) keeps the count of the intruder's applied commands from racing
+        them; if one of the intruder's own commands moved the machine, the wait runs out and the
+        summary shows it.
+        """
+        deadline = time.monotonic() + ACK_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if after[0] - before[0] - self._others_applied(before[1], after[1]) <= 0:
+                return
+            await asyncio.sleep(0.05)
 
     def _others_applied(self, after_ns: int, until_ns: int) -> int:
         """Commands of others (the analytics) the gateway applied between its two counter readings.

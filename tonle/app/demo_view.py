@@ -226,7 +226,7 @@ class LiveView:
             },
         )
 
-    def _table(self, res: Any, max_width: int) -> list[Any]:
+    def _table(self, res: Any, max_width: int = 10_000) -> list[Any]:
         """One row per station: state in words, applied speed, pieces per hour, OEE, health, drift, andon."""
         title = render(
             N_("Tonle demo - line {line} ({n} stations)"),

@@ -93,9 +93,11 @@ class Plant:
             )
             return [dict(zip(s.columns, v, strict=True)) for s in found for v in s.values]
 
-        # Wait for a whole ack (status written), not the first point of its series to appear.
+        # Wait for whole acks (status and code written), not the first point of their series.
         return await wait_for(
-            rows, lambda r: len(r) >= count and all(x["status"] for x in r), f"{count} ack(s) of {cmd_id}"
+            rows,
+            lambda r: len(r) >= count and all(x["status"] and x["code"] is not None for x in r),
+            f"{count} ack(s) of {cmd_id}",
         )
 
 

@@ -304,7 +304,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             },
         ),
         render(
-            N_("{alerts} alerts, {sent} commands sent, {acked} applied by the gateway"),
+            N_("maintenance alerts: {alerts}; commands sent: {sent}, applied by the gateway: {acked}"),
             {
                 "alerts": summary["alerts"],
                 "sent": summary["commands_sent"],

@@ -19,6 +19,7 @@ from edge_agent.sources.modbus_config import (
     RegisterConfig,
     RtuDeviceConfig,
 )
+from edge_agent.sources.repeats import half_count, repeated
 from tonle.config.problems import Problem, join_key
 from tonle.contract import MACHINE_STATES
 from tonle.messages import N_, _
@@ -67,55 +68,32 @@ def bus_problems(bus: ModbusRtuBusConfig) -> list[Problem]:
 def device_problems(dev: RtuDeviceConfig | ModbusTcpDeviceConfig) -> list[Problem]:
     if not dev.registers:
         return [Problem("registers", _("is empty"), _("a device needs at least one register to poll"))]
-    found: list[Problem] = []
-    seen: dict[str, int] = {}
-    roles: dict[str, int] = {}
-    for i, reg in enumerate(dev.registers):
-        where = f"registers[{i}]"
-        if reg.field in seen:
-            found.append(
-                Problem(
-                    f"{where}.field",
-                    _("is '{field}', the field of {other} too").format(
-                        field=reg.field, other=f"registers[{seen[reg.field]}]"
-                    ),
-                    _("give every register its own field name"),
-                )
-            )
-        seen.setdefault(reg.field, i)
-        if reg.role != "field":
-            if reg.role in roles:
-                found.append(
-                    Problem(
-                        f"{where}.role",
-                        _("is {role!r} a second time").format(role=reg.role),
-                        _("only one register may be {role!r}").format(role=reg.role),
-                    )
-                )
-            roles.setdefault(reg.role, i)
-    if ("count_total" in roles) != ("count_good" in roles):
-        found.append(
-            Problem(
-                "registers",
-                _("has only one of the 'count_total' and 'count_good' registers"),
-                _("a count needs both (the published count carries both)"),
-            )
-        )
-    found.extend(_overlaps(dev.registers))
-    actions: dict[str, int] = {}
-    for i, cmd in enumerate(dev.commands):
-        where = f"commands[{i}]"
-        if cmd.action in actions:
-            found.append(
-                Problem(
-                    f"{where}.action",
-                    _("is '{action}', the action of {other} too").format(
-                        action=cmd.action, other=f"commands[{actions[cmd.action]}]"
-                    ),
-                    _("configure each action once"),
-                )
-            )
-        actions.setdefault(cmd.action, i)
+    regs, cmds = dev.registers, dev.commands
+    found = repeated(
+        [r.field for r in regs],
+        lambda i: f"registers[{i}].field",
+        N_("is '{name}', the field of registers[{other}] too"),
+        N_("give every register its own field name"),
+    )
+    found += repeated(
+        [r.role for r in regs],
+        lambda i: f"registers[{i}].role",
+        N_("is {name!r} a second time"),
+        N_("only one register may be {name!r}"),
+        skip=("field",),
+    )
+    found += half_count(
+        (r.role for r in regs),
+        "registers",
+        N_("has only one of the 'count_total' and 'count_good' registers"),
+    )
+    found.extend(_overlaps(regs))
+    found += repeated(
+        [c.action for c in cmds],
+        lambda i: f"commands[{i}].action",
+        N_("is '{name}', the action of commands[{other}] too"),
+        N_("configure each action once"),
+    )
     return found
 
 

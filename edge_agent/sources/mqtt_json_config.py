@@ -18,10 +18,11 @@ from typing import Annotated, Literal
 import msgspec
 from paho.mqtt.client import topic_matches_sub
 
+from edge_agent.sources.repeats import repeated
 from tonle.config.fields import Name, Section, secret
 from tonle.config.problems import Problem
 from tonle.io.clock import Clock
-from tonle.messages import _
+from tonle.messages import N_, _
 from tonle.sources.base import Source
 from tonle.sources.registry import DeviceConfig, GatewayContext, SourceType
 
@@ -98,7 +99,6 @@ class MessageMap(Section, frozen=True, kw_only=True):
             found.append(
                 Problem("ts_path", _("is missing"), _("say where the timestamp is, or leave ts_format out"))
             )
-        names: dict[str, int] = {}
         for i, f in enumerate(self.fields):
             if f.scale == 0:
                 found.append(
@@ -108,17 +108,12 @@ class MessageMap(Section, frozen=True, kw_only=True):
                         _("use 1 for no scaling"),
                     )
                 )
-            if f.field in names:
-                found.append(
-                    Problem(
-                        f"fields[{i}].field",
-                        _("is '{name}', the field of fields[{other}] too").format(
-                            name=f.field, other=names[f.field]
-                        ),
-                        _("give every value its own field name"),
-                    )
-                )
-            names.setdefault(f.field, i)
+        found += repeated(
+            [f.field for f in self.fields],
+            lambda i: f"fields[{i}].field",
+            N_("is '{name}', the field of fields[{other}] too"),
+            N_("give every value its own field name"),
+        )
         return found
 
     def device_of(self, topic: str) -> str | None:

@@ -12,9 +12,10 @@ import re
 from urllib.parse import urlsplit
 
 from edge_agent.sources.opcua_config import OpcUaCommandConfig, OpcUaDeviceConfig, OpcUaNodeConfig
+from edge_agent.sources.repeats import half_count, repeated
 from tonle.config.problems import Problem
 from tonle.contract import MACHINE_STATES
-from tonle.messages import _
+from tonle.messages import N_, _
 
 __all__ = [
     "command_problems",
@@ -187,50 +188,26 @@ def _security_problems(d: OpcUaDeviceConfig) -> list[Problem]:
 
 
 def _mapping_problems(d: OpcUaDeviceConfig) -> list[Problem]:
-    found: list[Problem] = []
-    seen: dict[str, int] = {}
-    roles: dict[str, int] = {}
-    for i, n in enumerate(d.nodes):
-        if n.field in seen:
-            found.append(
-                Problem(
-                    f"nodes[{i}].field",
-                    _("is {name!r}, the field of nodes[{other}] too").format(
-                        name=n.field, other=seen[n.field]
-                    ),
-                    _("give every node its own field name"),
-                )
-            )
-        seen.setdefault(n.field, i)
-        if n.role != "field":
-            if n.role in roles:
-                found.append(
-                    Problem(
-                        f"nodes[{i}].role",
-                        _("is {role!r} a second time").format(role=n.role),
-                        _("only one node may be {role!r}").format(role=n.role),
-                    )
-                )
-            roles.setdefault(n.role, i)
-    if ("count_total" in roles) != ("count_good" in roles):
-        found.append(
-            Problem(
-                "nodes",
-                _("has only one of the 'count_total' and 'count_good' nodes"),
-                _("a count needs both (the published count carries both)"),
-            )
-        )
-    actions: dict[str, int] = {}
-    for i, c in enumerate(d.commands):
-        if c.action in actions:
-            found.append(
-                Problem(
-                    f"commands[{i}].action",
-                    _("is {name!r}, the action of commands[{other}] too").format(
-                        name=c.action, other=actions[c.action]
-                    ),
-                    _("configure each action once"),
-                )
-            )
-        actions.setdefault(c.action, i)
+    found = repeated(
+        [n.field for n in d.nodes],
+        lambda i: f"nodes[{i}].field",
+        N_("is {name!r}, the field of nodes[{other}] too"),
+        N_("give every node its own field name"),
+    )
+    found += repeated(
+        [n.role for n in d.nodes],
+        lambda i: f"nodes[{i}].role",
+        N_("is {name!r} a second time"),
+        N_("only one node may be {name!r}"),
+        skip=("field",),
+    )
+    found += half_count(
+        (n.role for n in d.nodes), "nodes", N_("has only one of the 'count_total' and 'count_good' nodes")
+    )
+    found += repeated(
+        [c.action for c in d.commands],
+        lambda i: f"commands[{i}].action",
+        N_("is {name!r}, the action of commands[{other}] too"),
+        N_("configure each action once"),
+    )
     return found

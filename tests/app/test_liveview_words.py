@@ -96,7 +96,7 @@ def test_the_summary_for_a_person_is_in_khmer_and_the_json_keys_stay_english() -
         lines = summary_lines(summary)
     assert lines == [
         "បានផ្ញើទិន្នន័យ 10, បានរក្សាទុក 10, បាត់បង់ 0",
-        "ការជូនដំណឹងថែទាំ 1, ពាក្យបញ្ជាបានផ្ញើ 1, ច្រកចេញចូលបានអនុវត្ត 1",
+        "ការជូនដំណឹងថែទាំ៖ 1; ពាក្យបញ្ជាបានផ្ញើ៖ 1, ច្រកចេញចូលបានអនុវត្ត៖ 1",
         "ខ្សែ L1៖ OEE 74%",
     ]
 

@@ -32,6 +32,7 @@ from edge_agent.commands import Bounds, CommandGate, Decision, DeviceLimits, IdS
 from edge_agent.encode import SeqCounters, encode_readings
 from edge_agent.health import source_rows
 from edge_agent.publisher import SpoolPublisher
+from edge_agent.replays import ReplayGuard
 from tonle.config import AgentConfig, MqttConfig
 from tonle.config.pdm import MachineTypePdm
 from tonle.contract import (
@@ -134,7 +135,11 @@ class Agent:
                 self.owner[machine] = src
                 limits[machine] = src_limits.get(machine, DeviceLimits(frozenset(), {}))
         self.gate = CommandGate(limits, command_log, Bounds(a.command_max_expiry_s, a.command_max_skew_s))
-        self.seq = SeqCounters(spool.load_state())
+        saved = spool.load_state()
+        self.seq = SeqCounters({k: v for k, v in saved.items() if k.startswith("seq/")})
+        # Machines whose device hands its last values out again on a reconnect (OPC UA).
+        replaying = [m for m, src in self.owner.items() if getattr(src, "replays_on_reconnect", False)]
+        self.replays = ReplayGuard(replaying, saved)
         self.stats = AgentStats()
         self.desk = CommandDesk(_trusted_keys(a), self.gate, self.owner, clock, self.stats, self._publish_ack)
         self._pending: list[Reading] = []
@@ -245,14 +250,18 @@ class Agent:
         readings, self._pending = self._pending, []
         if not readings:
             return 0
-        before = self.seq.state()
-        out = encode_readings(readings, self.addresses, self.machine_types, self.seq, self.machine_table)
+        before, seen = self.seq.state(), self.replays.state()
+        fresh = self.replays.filter(readings)
+        out = encode_readings(fresh, self.addresses, self.machine_types, self.seq, self.machine_table)
         try:
-            self.spool.append([(o.topic, o.payload) for o in out], state=self.seq.state())
+            self.spool.append(
+                [(o.topic, o.payload) for o in out], state=self.seq.state() | self.replays.state()
+            )
         except SpoolError as exc:
             # Nothing was stored: keep the readings (the sources are not told they are safe, so
             # serial nodes keep their frames too) and hand the same numbers out again next time.
             self.seq = SeqCounters(before)
+            self.replays.restore(seen)
             kept = readings[-MAX_PENDING_READINGS:]
             self.stats.unspooled += len(readings) - len(kept)
             self._pending = kept + self._pending
@@ -375,6 +384,7 @@ class Agent:
                     "messages_resent": float(self.publisher.resent),
                     "no_subscriber_pubacks": float(self.publisher.no_subscriber),
                     "source_crashes": float(s.source_crashes),
+                    "repeats_dropped": float(self.replays.dropped),
                     **{f"refused_{code}": float(s.refused[code]) for code in REFUSAL_CODES},
                 },
             )

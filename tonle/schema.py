@@ -218,6 +218,7 @@ AGENT_HEALTH_FIELDS = (
     "messages_resent",
     "no_subscriber_pubacks",
     "source_crashes",
+    "repeats_dropped",  # values a device handed out again after a reconnect, same time (edge_agent.replays)
     *(f"refused_{code}" for code in REFUSAL_CODES),  # commands refused before the machine, by reason
 )
 SOURCE_HEALTH_FIELDS = (

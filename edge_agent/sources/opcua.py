@@ -8,7 +8,10 @@ session ends when the watchdog (`opcua_link`) says the subscription is silent, w
 fails, or when asyncua reports the connection lost; the source closes it and builds a new
 one after a `tonle.io.backoff` wait. The machine goes "offline" after repeated failures.
 
-OPC UA has no acknowledgement of what the gateway stored, so `commit()` does nothing.
+OPC UA has no acknowledgement of what the gateway stored, so `commit()` does nothing. A new
+session is handed every node's current value again with the time it changed: the source says
+`replays_on_reconnect`, and the agent keeps those repeats out of the spool (edge_agent.replays).
+The values of one publish response (or one poll) leave together: one Sample per time.
 Commands write a setpoint node with the node's own data type and read it back.
 """
 
@@ -33,11 +36,11 @@ from edge_agent.sources.opcua_link import (
     resolve,
     to_value,
 )
-from edge_agent.sources.opcua_readings import MachineMap, Value
+from edge_agent.sources.opcua_readings import MachineMap, Value, merge_samples
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.clock import Clock, WallClock
 from tonle.messages import N_, _, render
-from tonle.sources.base import CommandRefused, DeviceLimits, Sink, SourceHealth
+from tonle.sources.base import CommandRefused, DeviceLimits, Reading, Sink, SourceHealth
 
 log = logging.getLogger("tonle.agent.opcua")
 
@@ -77,6 +80,8 @@ class _SessionEnded(Exception):
 class OpcUaSource:
     """A Source for an `OpcUaDeviceConfig`."""
 
+    replays_on_reconnect = True  # a new subscription opens with the last values and their times
+
     def __init__(
         self,
         cfg: OpcUaDeviceConfig,
@@ -99,6 +104,8 @@ class OpcUaSource:
         self._command_nodes: dict[str, Node] = {}
         self._sink: Sink | None = None
         self._subscription: object = None
+        self._held: list[Reading] = []  # this publish response's (or poll's) readings so far
+        self._flush_due = False
         self._count_due = False
 
     @property
@@ -271,17 +278,21 @@ class OpcUaSource:
             return
         h.reads += 1
         h.per_machine_reads[self.cfg.machine] += 1
-        if readings:
-            sink(readings)
-        if node.role in ("count_total", "count_good") and not self._count_due:
-            # the other counter of the same publish response (or poll) is delivered before this runs
-            self._count_due = True
-            asyncio.get_running_loop().call_soon(self._emit_count, sink)
+        self._held.extend(readings)
+        self._count_due |= node.role in ("count_total", "count_good")
+        if not self._flush_due:
+            # the other values of the same publish response (or poll) are delivered before this runs
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush, sink)
 
-    def _emit_count(self, sink: Sink) -> None:
-        self._count_due = False
-        if count := self._map.take_count():
-            sink(count)
+    def _flush(self, sink: Sink) -> None:
+        """The readings of one publish response: one Sample per time, then the count if one moved."""
+        out, self._held, self._flush_due = merge_samples(self._held), [], False
+        if self._count_due:
+            self._count_due = False
+            out += self._map.take_count()
+        if out:
+            sink(out)
 
     # -- commands --------------------------------------------------------------------------------
     async def apply(

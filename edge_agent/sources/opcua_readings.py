@@ -20,7 +20,7 @@ from typing import Any
 from edge_agent.sources.opcua_config import OpcUaDeviceConfig, OpcUaNodeConfig
 from tonle.sources.base import Count, Reading, Sample, StateChange
 
-__all__ = ["MachineMap", "Value", "to_ns"]
+__all__ = ["MachineMap", "Value", "merge_samples", "to_ns"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _OPC_MIN = datetime(1601, 1, 2, tzinfo=UTC)  # OPC UA's "no time" is 1601-01-01
@@ -130,3 +130,26 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     return None
+
+
+def merge_samples(readings: list[Reading]) -> list[Reading]:
+    """One Sample per machine and time: the fields of one publish response that changed together.
+
+    A subscription reports each node as its own data change; several that share a source
+    timestamp are one point in InfluxDB, so they leave the gateway as one Sample (one
+    sequence number, counted once) rather than as several points that overwrite each other.
+    """
+    merged: dict[tuple[str, int], Sample] = {}
+    out: list[Reading] = []
+    for r in readings:
+        if not isinstance(r, Sample):
+            out.append(r)
+            continue
+        key = (r.machine, r.ts_ns)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = r
+            out.append(r)
+        else:
+            first.fields.update(r.fields)  # a later value of the same field at the same time wins
+    return out

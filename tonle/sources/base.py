@@ -6,6 +6,11 @@ as they arrive; `commit()` is called once those readings are durable in the
 spool, so a source whose device protocol has acknowledgements (the serial
 sensor node) acknowledges only then, and a kill -9 of the agent loses nothing
 the device was told is safe.
+
+A source whose device hands out its last values again on a reconnect, with the times they
+changed (an OPC UA subscription), sets the class attribute `replays_on_reconnect = True`:
+the agent then keeps those repeats out of the spool, across its own restarts too
+(edge_agent.replays).
 """
 
 from __future__ import annotations

@@ -53,9 +53,12 @@ def test_the_demo_runs_the_whole_loop_and_loses_nothing(tmp_path: Path):
     assert summary["lost"] == 0
     assert summary["samples_published"] > 500
     assert summary["points_stored"] == summary["samples_published"]
-    # 12 sewing stations on serial, the press and the energy meter on Modbus, the cutter on Sparkplug B
-    assert summary["machines"] == 15
-    assert summary["protocols"]["sparkplug"]["stored"] > 0 and summary["protocols"]["sparkplug"]["lost"] == 0
+    # 12 sewing stations on serial, the press and the energy meter on Modbus, the cutter on Sparkplug B,
+    # the pocket-setter on OPC UA, the steam iron's Shelly plug on plain MQTT
+    assert summary["machines"] == 17
+    for protocol in ("serial", "modbus_tcp", "modbus_rtu", "sparkplug", "opcua", "mqtt_json"):
+        row = summary["protocols"][protocol]  # one machine of each kind, each with data and nothing lost
+        assert row["stored"] > 0 and row["lost"] == 0, (protocol, row)
     assert all(0 < v <= 1 for v in summary["oee"].values())
     wearing = summary["wearing_machine"]
     acked = [c for c in summary["commands"] if c["machine"] == wearing and c["status"] == "applied"]

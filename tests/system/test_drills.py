@@ -36,7 +36,8 @@ def drill(tmp_path: Path, name: str) -> tuple[dict[str, Any], str]:
     assert summary["lost"] == 0, summary
     assert summary["points_stored"] == summary["samples_published"]
     assert summary["still_in_spool"] == 0, "the gateway stopped with messages nobody confirmed"
-    assert summary["machines"] == 15  # 12 on serial, 2 on Modbus, the cutter on Sparkplug B
+    # 12 on serial, 2 on Modbus, the cutter on Sparkplug B, the pocket-setter on OPC UA, the iron's plug
+    assert summary["machines"] == 17
     assert all(p["lost"] == 0 for p in summary["protocols"].values()), summary["protocols"]
     assert summary["seq_gaps"] == 0
     assert summary["gateway"]["messages_confirmed"] > 0
@@ -154,3 +155,17 @@ def test_an_intruder_is_refused_everywhere_and_moves_nothing(tmp_path: Path):
     stored = {(c["action"], c["code"]) for c in summary["commands"] if c["status"] == "refused"}
     assert {("set_speed", "unsigned"), ("set_speed", "bad_signature"), ("clear_andon", "replayed")} <= stored
     assert "DRILL: intruder: send an unsigned set_speed - refused by the gateway" in log
+
+
+def test_a_rebooted_opcua_machine_is_noticed_and_subscribed_again_without_a_gateway_restart(tmp_path: Path):
+    """The pocket-setter's server stops and a new one starts on its port, knowing no subscription: the
+    gateway notices on its own (the source's row says disconnected), reconnects and reads again."""
+    summary, log = drill(tmp_path, "opcua-restart")
+    seen, timings = summary["drill_observed"], summary["drill_timings"]
+    assert seen["opcua_reconnects"] >= 1
+    assert timings["opcua_off_at_s"] <= timings["opcua_noticed_at_s"] <= timings["opcua_back_at_s"]
+    assert timings["opcua_back_at_s"] < timings["opcua_reading_again_at_s"]
+    assert summary["agent_starts"] == 1, "the gateway was not restarted"
+    opcua = summary["protocols"]["opcua"]
+    assert opcua["stored"] > 0 and opcua["lost"] == 0
+    assert "subscribed to the pocket-setter again by itself" in log

@@ -55,7 +55,13 @@ from tonle.app.demo_plant import (
     write_collector_config,
     write_gateway_config,
 )
-from tonle.app.demo_protocols import protocol_counts, scada_plant
+from tonle.app.demo_protocols import (
+    OPCUA_PASSWORD_ENV,
+    PocketSetter,
+    pocket_setter,
+    protocol_counts,
+    scada_plant,
+)
 from tonle.app.demo_report import after_run
 from tonle.app.demo_security import demo_identities, secure_influxdb
 from tonle.app.demo_view import LiveView, print_summary
@@ -210,6 +216,7 @@ async def _run_line(
         SerialLineSim(line, folder / "tty", ring_size=NODE_RING) as nodes,
         demo_plant(clock) as plant,
         scada_plant(folder, clock) as scada,
+        pocket_setter(folder, clock) as setter,
         influx_writer(cfg) as kpi_writer,
         influxql_client(cfg) as q,
         mqtt_client(svc.mqtt("analytics"), f"tonle-demo-analytics-{folder.name}") as mqtt,
@@ -226,10 +233,11 @@ async def _run_line(
             str(plant.rtu.port),
             trusted_keys={signer.name: signer.public_text},
             sparkplug_port=scada.port,
+            opcua=_opcua_settings(setter),
         )
-        agent = AgentProcess(gateway, folder / "agent.log")
+        agent = AgentProcess(gateway, folder / "agent.log", secrets={OPCUA_PASSWORD_ENV: setter.password})
         analytics = AnalyticsRuns(lambda: AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
-        run = _Run(svc, opts, spec, folder, clock, now, nodes, q, produced, agent, analytics)
+        run = _Run(svc, opts, spec, folder, clock, now, nodes, q, produced, agent, analytics, setter)
         try:
             run.start_collector()
             await run.collector_ready()
@@ -238,6 +246,16 @@ async def _run_line(
             return await run.account(drill, end_ns)
         finally:
             run.stop()
+
+
+def _opcua_settings(setter: PocketSetter) -> dict[str, str]:
+    """The gateway config's keys that point the OPC UA device at this run's server and files."""
+    return {
+        "endpoint": setter.endpoint,
+        "certificate": str(setter.certificate),
+        "private_key": str(setter.private_key),
+        "server_certificate": str(setter.server_certificate),
+    }
 
 
 @dataclass
@@ -258,6 +276,7 @@ class _Run:
     produced: Counter[tuple[str, str]]
     agent: AgentProcess
     analytics: AnalyticsRuns
+    pocket_setter: PocketSetter
     collector: CollectorProcess = field(init=False)
     health: CollectorHealth = field(init=False)
 
@@ -276,6 +295,10 @@ class _Run:
 
     def kill_analytics(self) -> None:
         self.analytics.kill()
+
+    @property
+    def opcua_machine(self) -> PocketSetter:
+        return self.pocket_setter
 
     def start_analytics(self) -> None:
         self.analytics.start()

@@ -47,7 +47,9 @@ def add_parser(sub: Any) -> None:
             "collector, analytics and gateway die at once and come back in the worst order; agent-crash: "
             "the broker stops and the gateway loses power during the outage; db-outage: the database stops "
             "and the collector holds the data; collector-crash: the collector is killed in the middle of its "
-            "work and restarted; intruder: a rogue client tries to connect, to speak for the line with a "
+            "work and restarted; opcua-restart: the pocket-setter's OPC UA server reboots mid-run and the "
+            "gateway must notice and subscribe again by itself; intruder: a rogue client tries to connect, "
+            "to speak for the line with a "
             "stolen gateway certificate and to move a machine with forged, altered and replayed commands "
             "(the summary's intruder object shows who refused each, and applied 0)"
         ),

@@ -114,9 +114,12 @@ def write_gateway_config(
     *,
     trusted_keys: dict[str, str],
     sparkplug_port: int | None = None,
+    opcua: dict[str, str] | None = None,
 ) -> Path:
     """The example gateway config, pointed at this run's broker (its identity), ptys, Modbus
-    servers and Sparkplug broker, trusting the commands of `trusted_keys` (name: public key) only.
+    servers, the plant's broker (Sparkplug and plain MQTT devices) and the OPC UA server
+    (`opcua`: its endpoint and the certificate files), trusting the commands of `trusted_keys`
+    (name: public key) only.
 
     The password, if any, stays in the environment, which the agent process inherits.
     """
@@ -138,8 +141,12 @@ def write_gateway_config(
             d.update(host="127.0.0.1", port=press_port)
         elif d["type"] == "modbus_rtu":
             d["port"] = rtu_port
-        elif d["type"] == "sparkplug" and sparkplug_port is not None:  # the plant's SCADA broker
+        elif d["type"] in ("sparkplug", "mqtt_json") and sparkplug_port is not None:  # the plant's broker
             d.update(host="127.0.0.1", port=sparkplug_port)
+        elif d["type"] == "opcua" and opcua is not None:
+            d.update(opcua)
+    if opcua is None:  # no OPC UA server in this run: leave the machine out rather than fail to reach it
+        others = [d for d in others if d["type"] != "opcua"]
     data["devices"] = serial + others
     path = folder / "gateway.toml"
     path.write_text(tomli_w.dumps(data))
@@ -293,8 +300,11 @@ class AgentProcess(TonleProcess):
 
     command = "agent"
 
-    def __init__(self, config: Path, log: Path, status_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: Path, log: Path, status_dir: Path | None = None, secrets: dict[str, str] | None = None
+    ) -> None:
         super().__init__(config, log)
+        self.secrets = dict(secrets or {})  # passwords the config names by variable: the process's env
         # status.json lives next to the spool: the config's [spool] path unless told.
         self.status_dir = status_dir or Path(tomllib.loads(config.read_text())["spool"]["path"])
         self.finished_runs: list[dict[str, float]] = []  # each earlier run's last agent row
@@ -303,6 +313,9 @@ class AgentProcess(TonleProcess):
         if self.proc is not None:
             self.finished_runs.append(self.row())
         super().start()
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), **self.secrets}
 
     def status(self) -> dict[str, Any] | None:
         """status.json as this run wrote it: None until the running process has written one."""

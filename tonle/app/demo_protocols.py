@@ -2,16 +2,21 @@
 
 A plant's SCADA broker is not Tonle's: the demo starts a plain mosquitto on loopback as
 "the plant's broker", with a simulated Sparkplug B edge node (an automatic cutting table,
-firmware_sim.sparkplug_node) publishing on it; the gateway reads it as a Sparkplug host
-(docs/sparkplug.md). The summary's `protocols` says, for each device type of the gateway
-config, how many samples the gateway published for its machines, how many are stored and
-how many are `lost`.
+firmware_sim.sparkplug_node) and a Shelly Plus Plug S (the steam iron's plug,
+firmware_sim.mqtt_devices) publishing on it; the gateway reads them as a Sparkplug host
+(docs/sparkplug.md) and as plain MQTT devices (docs/mqtt-devices.md). An automatic
+pocket-setter is a real asyncua OPC UA server (firmware_sim.opcua_machine), encrypted and
+with a password login because its setpoint moves the machine (docs/opcua.md); the
+`opcua-restart` drill powers it off and on mid-run (`PocketSetter.power_cycle`).
+The summary's `protocols` says, for each device type of the gateway config, how many
+samples the gateway published for its machines, how many are stored and how many are `lost`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,14 +25,31 @@ from pathlib import Path
 import msgspec
 
 from firmware_sim.line import LineSpec
+from firmware_sim.mqtt_devices import ShellyPlugSim, publish
+from firmware_sim.opcua_machine import NAMESPACE, OpcUaMachine, PocketSetterModel, self_signed
 from firmware_sim.sparkplug_node import CutterModel, SparkplugEdgeNode, run_cutter
 from tonle.app.demo_accounting import stored_counts
 from tonle.app.services import LocalBroker, free_port
 from tonle.io.clock import Clock
 from tonle.io.influxql import InfluxQLClient
+from tonle.io.mqtt import MqttConnection
 from tonle.sources.registry import source_type
 
-__all__ = ["ScadaPlant", "protocol_counts", "scada_plant"]
+__all__ = [
+    "OPCUA_PASSWORD_ENV",
+    "PocketSetter",
+    "ScadaPlant",
+    "pocket_setter",
+    "protocol_counts",
+    "scada_plant",
+]
+
+# The gateway config names this variable; the agent process inherits it (never a file).
+OPCUA_PASSWORD_ENV = "TONLE_DEMO_OPCUA_PASSWORD"
+OPCUA_USER = "tonle-gateway"
+GATEWAY_URI = "urn:tonle:gateway"
+PLUG_ID = "shellyplusplugs-demo01"  # the steam iron's plug, as its topics name it
+PLUG_EVERY_S = 2.0  # "Generic status update over MQTT": a Shelly reports on change, about this often
 
 
 @dataclass
@@ -42,20 +64,83 @@ class ScadaPlant:
 
 @contextlib.asynccontextmanager
 async def scada_plant(folder: Path, clock: Clock, group: str = "DemoPlant") -> AsyncIterator[ScadaPlant]:
-    """The plant's broker and the cutter's edge node on it, publishing once a second until exit."""
+    """The plant's broker with the cutter's edge node (once a second) and the iron's plug on it."""
     broker = LocalBroker(folder=folder / "scada-mosquitto", port=free_port(), secure=False)
     await asyncio.to_thread(broker.start)
     try:
-        async with SparkplugEdgeNode(broker.host, broker.port, group, "EN1", clock=clock) as node:
-            task = asyncio.create_task(run_cutter(node, CutterModel()), name="sparkplug-cutter")
+        async with (
+            SparkplugEdgeNode(broker.host, broker.port, group, "EN1", clock=clock) as node,
+            MqttConnection(broker.host, broker.port, f"{PLUG_ID}-{folder.name}") as plug,
+        ):
+            tasks = [
+                asyncio.create_task(run_cutter(node, CutterModel()), name="sparkplug-cutter"),
+                asyncio.create_task(_run_plug(plug, clock), name="shelly-plug"),
+            ]
             try:
                 yield ScadaPlant(broker, node)
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await asyncio.to_thread(broker.stop)
+
+
+async def _run_plug(conn: MqttConnection, clock: Clock) -> None:
+    """The steam iron's Shelly plug: its status every PLUG_EVERY_S, at QoS 1 as the device sends it."""
+    sim = ShellyPlugSim(PLUG_ID, base_w=900.0, swing_w=700.0)
+    while True:
+        await publish(conn, sim.step(clock.now_ns() / 1e9))
+        await clock.sleep(PLUG_EVERY_S)
+
+
+@dataclass
+class PocketSetter:
+    """The pocket-setter's OPC UA server and what the gateway needs to reach it securely."""
+
+    machine: OpcUaMachine
+    certificate: Path  # the gateway's application certificate and key
+    private_key: Path
+    server_certificate: Path  # pinned by the gateway
+    password: str
+    off_s: float = 0.0  # how long the last power cycle kept it off
+
+    @property
+    def endpoint(self) -> str:
+        return self.machine.endpoint
+
+    async def power_cycle(self, off_s: float) -> None:
+        """Power off (every session closes, the port with it), wait, and boot the same machine
+        on the same port: a restarted server has forgotten every subscription."""
+        old = self.machine
+        await old.stop()
+        await asyncio.sleep(off_s)
+        self.machine = OpcUaMachine(
+            old.clock, port=old.port, model=old.model, step_s=old.step_s, users=old.users,
+            certificate=old.certificate, private_key=old.private_key,
+        )  # fmt: skip
+        await self.machine.start()
+        self.off_s = off_s
+
+
+@contextlib.asynccontextmanager
+async def pocket_setter(folder: Path, clock: Clock) -> AsyncIterator[PocketSetter]:
+    """The pocket-setter on a free loopback port: encrypted, password login, a new password per run."""
+    certs = folder / "opcua"
+    certs.mkdir(parents=True, exist_ok=True)
+    server_cert, server_key = await self_signed(certs, "pocket-setter", NAMESPACE, server=True)
+    cert, key = await self_signed(certs, "gateway", GATEWAY_URI, server=False)
+    password = secrets.token_urlsafe(18)
+    machine = OpcUaMachine(
+        clock, model=PocketSetterModel(), step_s=1.0, users={OPCUA_USER: password},
+        certificate=server_cert, private_key=server_key,
+    )  # fmt: skip
+    await machine.start()
+    ps = PocketSetter(machine, cert, key, server_cert, password)
+    try:
+        yield ps
+    finally:
+        await ps.machine.stop()
 
 
 def machine_protocols(gateway: Path) -> dict[str, str]:

@@ -12,4 +12,5 @@ DRILLS = (
     "db-outage",
     "collector-crash",
     "intruder",
+    "opcua-restart",
 )

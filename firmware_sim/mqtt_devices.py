@@ -6,7 +6,9 @@ so the gateway's `mqtt_json` source meets the same shapes a plant's devices send
 a Shelly Plus Plug S (Gen2 status and NotifyStatus), a Shelly Pro 3EM (`em:0`,
 `emdata:0`) and a Tasmota energy plug (`tele/<topic>/SENSOR` and `STATE`, local time
 without a zone). `step(t_s)` gives the messages of one report at Unix time `t_s`;
-`publish()` sends them to a broker at QoS 1, as the devices do.
+`publish()` sends them to a broker at QoS 1, as the devices do; `device_connection()` is
+the session a device opens, with the TLS and login a plant's broker asks for (a Shelly's
+"Use SSL" with the plant's CA as its user CA, and its MQTT user and password).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tonle.io.mqtt import MqttConnection
+from tonle.io.mqtt import MqttConnection, TlsFiles
 
-__all__ = ["ShellyPlugSim", "ShellyPro3EMSim", "TasmotaPlugSim", "publish"]
+__all__ = ["ShellyPlugSim", "ShellyPro3EMSim", "TasmotaPlugSim", "device_connection", "publish"]
 
 Message = tuple[str, bytes]
 
@@ -173,3 +175,17 @@ async def publish(conn: MqttConnection, messages: Iterable[Message]) -> int:
         await conn.publish(topic, payload, qos=1)
         n += 1
     return n
+
+
+def device_connection(
+    host: str,
+    port: int,
+    client_id: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: str = "",
+) -> MqttConnection:
+    """The MQTT session of a device: plain, or over TLS (`ca_file`) with the broker's login."""
+    tls = TlsFiles(ca_file) if ca_file else None
+    return MqttConnection(host, port, client_id, username=username, password=password, tls=tls)

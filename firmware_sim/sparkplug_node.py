@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tonle.io.clock import Clock, WallClock
-from tonle.io.mqtt import MqttConnection, Will
+from tonle.io.mqtt import MqttConnection, TlsFiles, Will
 from tonle.protocols.sparkplug import (
     BDSEQ,
     REBIRTH,
@@ -63,6 +63,10 @@ class SparkplugEdgeNode:
     seq: int = 0
     rebirths: int = 0  # rebirth requests honoured
     values: dict[tuple[str, str], MetricValue] = field(default_factory=dict)
+    # The plant broker's login, as a real edge node has it: TLS with the plant's CA, a password.
+    username: str | None = None
+    password: str | None = None
+    tls: TlsFiles | None = None
 
     def __post_init__(self) -> None:
         self.aliases: dict[tuple[str, str], tuple[int, DataType]] = {}
@@ -92,6 +96,9 @@ class SparkplugEdgeNode:
             self.port,
             client_id=f"spb-{self.group}-{self.node}",
             will=Will(self._topic("NDEATH"), self._death_payload(), qos=1, retain=False),
+            username=self.username,
+            password=self.password,
+            tls=self.tls,
         )
         await self._mqtt.__aenter__()
         await self._mqtt.subscribe(self._topic("NCMD"), qos=0)

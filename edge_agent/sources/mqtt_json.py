@@ -28,6 +28,7 @@ from edge_agent.sources.mqtt_json_config import MessageMap, MqttJsonDeviceConfig
 from edge_agent.sources.mqtt_json_map import Refused, map_message
 from tonle.io.clock import Clock, WallClock
 from tonle.io.mqtt import MqttConnection
+from tonle.io.plant_broker import plant_connection
 from tonle.messages import N_, _, render
 from tonle.sources.base import CommandRefused, Sample, Sink, SourceHealth
 
@@ -72,18 +73,17 @@ class MqttJsonSource:
         if self._conn is not None:
             self._health.connected = self._conn.connected.is_set()
             self._health.reconnects = max(0, self._conn.stats.connects - 1)
+            if self._conn.last_error is not None:  # a wrong CA, a refused login: what to fix
+                self._health.last_error = str(self._conn.last_error)
         return self._health
 
     async def run(self, sink: Sink) -> None:
-        conn = MqttConnection(
-            self.cfg.host,
-            self.cfg.port,
+        conn = plant_connection(
+            self.cfg,
             self._client_id,
             manual_ack=True,
             clean_start=self.cfg.session_expiry_s == 0,
             session_expiry_s=self.cfg.session_expiry_s,
-            username=self.cfg.username or None,
-            password=self.cfg.password(),
         )
         async with conn:
             self._conn = conn

@@ -19,6 +19,7 @@ import msgspec
 from paho.mqtt.client import topic_matches_sub
 
 from edge_agent.sources.repeats import repeated
+from tonle.config.connections import device_tls_problems
 from tonle.config.fields import Name, Section, secret
 from tonle.config.problems import Problem
 from tonle.io.clock import Clock
@@ -125,13 +126,21 @@ class MessageMap(Section, frozen=True, kw_only=True):
 
 
 class MqttJsonDeviceConfig(DeviceConfig, tag="mqtt_json", frozen=True, kw_only=True):
-    """Devices of one make on the plant's local broker, each named as a machine."""
+    """Devices of one make on the plant's local broker, each named as a machine.
+
+    The broker is reached over TLS when `ca_file` is set, with `username` / `password_env`
+    and, when it asks for one, a client certificate (`cert_file` + `key_file`);
+    tonle.io.plant_broker, docs/mqtt-devices.md (Security).
+    """
 
     name: Name
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1883
     username: str = ""  # the local broker's login, when it asks for one
     password_env: str = ""  # the environment variable holding its password (never the file)
+    ca_file: str = ""  # the CA that signed the broker's certificate: TLS is on when set
+    cert_file: str = ""  # a client certificate, when the broker asks for one (with key_file)
+    key_file: str = ""
     preset: str = ""
     machine_type: Name
     devices: dict[str, Name]  # the device's id, as its topic names it -> the machine's name
@@ -151,7 +160,7 @@ class MqttJsonDeviceConfig(DeviceConfig, tag="mqtt_json", frozen=True, kw_only=T
     def problems(self) -> list[Problem]:
         from edge_agent.sources.mqtt_json_presets import PRESETS
 
-        found: list[Problem] = []
+        found = device_tls_problems(self.ca_file, self.cert_file, self.key_file)
         if self.preset and self.preset not in PRESETS:
             found.append(
                 Problem(

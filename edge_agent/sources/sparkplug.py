@@ -22,6 +22,7 @@ from edge_agent.sources.sparkplug_config import SparkplugSourceConfig
 from edge_agent.sources.sparkplug_host import SparkplugHost
 from tonle.io.clock import Clock, WallClock
 from tonle.io.mqtt import MqttConnection, Will
+from tonle.io.plant_broker import plant_connection
 from tonle.messages import N_, render
 from tonle.protocols.sparkplug import NAMESPACE, encode_state, rebirth_request, state_topic
 from tonle.sources.base import CommandRefused, Sink, SourceHealth
@@ -70,6 +71,8 @@ class SparkplugSource:
             c["rebirth_requests"],
         )
         h.connected = self.mqtt is not None and self.mqtt.connected.is_set()
+        if self.mqtt is not None and self.mqtt.last_error is not None:  # a wrong CA, a refused login
+            h.last_error = str(self.mqtt.last_error)
         return h
 
     async def commit(self) -> None:
@@ -79,13 +82,10 @@ class SparkplugSource:
         cfg = self.cfg
         # One timestamp for the birth and its will, as Sparkplug 3.0 (host STATE) asks.
         self._born_ms = self._clock.now_ns() // 1_000_000
-        return MqttConnection(
-            cfg.host,
-            cfg.port,
-            client_id=f"tonle-spb-{cfg.host_id}",
+        return plant_connection(
+            cfg,
+            f"tonle-spb-{cfg.host_id}",
             will=Will(state_topic(cfg.host_id), encode_state(False, self._born_ms), qos=1, retain=True),
-            username=cfg.username or None,
-            password=cfg.password(),
             on_connect_hook=self._announce,
         )
 

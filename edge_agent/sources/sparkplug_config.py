@@ -15,6 +15,7 @@ from typing import Annotated
 
 import msgspec
 
+from tonle.config.connections import device_tls_problems
 from tonle.config.fields import Name, Section
 from tonle.config.problems import Problem
 from tonle.contract import MACHINE_STATES
@@ -101,13 +102,21 @@ class SparkplugMachine(Section, frozen=True, kw_only=True):
 
 
 class SparkplugSourceConfig(DeviceConfig, tag="sparkplug", frozen=True, kw_only=True):
-    """A Sparkplug B host application on one broker (the plant's, or one next to the gateway)."""
+    """A Sparkplug B host application on one broker (the plant's, or one next to the gateway).
+
+    A plant's broker is reached over TLS with a login: `ca_file` (TLS on), `username` and
+    `password_env`, and `cert_file` + `key_file` when it wants a client certificate
+    (tonle.io.plant_broker; docs/sparkplug.md, Security).
+    """
 
     name: Name
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1883
     username: str = ""
     password_env: str = ""
+    ca_file: str = ""  # the CA that signed the broker's certificate: TLS is on when set
+    cert_file: str = ""  # a client certificate, when the broker asks for one (with key_file)
+    key_file: str = ""
     group: Id  # the Sparkplug group_id this host reads
     host_id: Id  # its STATE topic: spBv1.0/STATE/<host_id>
     rebirth_wait_s: PosFloat = 5.0  # at most one rebirth request per edge node in this time
@@ -117,7 +126,7 @@ class SparkplugSourceConfig(DeviceConfig, tag="sparkplug", frozen=True, kw_only=
         return os.environ.get(self.password_env) if self.password_env else None
 
     def problems(self) -> list[Problem]:
-        found: list[Problem] = []
+        found = device_tls_problems(self.ca_file, self.cert_file, self.key_file)
         for key in ("group", "host_id"):
             value = getattr(self, key)
             if any(c in value for c in _BAD_ID_CHARS):

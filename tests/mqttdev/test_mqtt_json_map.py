@@ -125,7 +125,7 @@ def test_a_section_with_neither_preset_nor_messages_is_refused() -> None:
     )
 
 
-def test_the_worked_examples_of_docs_mqtt_devices_pass_check_config() -> None:
+def test_the_worked_examples_of_docs_mqtt_devices_pass_check_config(tmp_path, monkeypatch) -> None:
     import re
     import tomllib
     from pathlib import Path
@@ -133,7 +133,9 @@ def test_the_worked_examples_of_docs_mqtt_devices_pass_check_config() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "mqtt-devices.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
     sections = [d for block in blocks for d in tomllib.loads(block)["devices"]]
-    assert len(sections) == 4
+    assert len(sections) == 5  # the worked example's four, and the Security section's one
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plant-iot-ca.crt").write_text("-")  # the Security example's CA, next to the config
     for i, section in enumerate(sections):
         assert _check(section) == [], f"docs/mqtt-devices.md example {i}"
 

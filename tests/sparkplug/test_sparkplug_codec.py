@@ -117,7 +117,7 @@ def test_config_mistakes_are_named_with_their_key_and_fix():
 
 def test_the_worked_example_in_the_docs_reads_as_the_docs_say():
     text = (Path(__file__).resolve().parents[2] / "docs" / "sparkplug.md").read_text(encoding="utf-8")
-    (block,) = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    block, _security = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
     (section,) = tomllib.loads(block)["devices"]
     cfg, problems = check_value(section, SparkplugSourceConfig, key="devices[0]")
     assert problems == [] and isinstance(cfg, SparkplugSourceConfig)
@@ -162,3 +162,18 @@ def test_a_machine_without_a_state_metric_is_not_marked_offline():
     death = encode_payload([], seq=None, timestamp_ms=2)
     assert host.handle("spBv1.0/Plant1/NDEATH/EN9", death, now).readings == []
     assert host.counts["deaths"] == 1
+
+
+def test_the_security_example_in_the_docs_passes_check_config(tmp_path: Path):
+    from edge_agent.config import load_gateway_config
+    from tonle.io.plant_broker import plant_tls
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sparkplug.md").read_text(encoding="utf-8")
+    _worked, block = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    (tmp_path / "gateway.toml").write_text(block)
+    (tmp_path / "scada-ca.crt").write_text("-")  # the broker's CA, copied next to the config
+    (cfg,) = load_gateway_config(tmp_path / "gateway.toml").devices
+    assert isinstance(cfg, SparkplugSourceConfig)
+    tls = plant_tls(cfg)
+    assert tls is not None and tls.ca == str(tmp_path / "scada-ca.crt")
+    assert (cfg.username, cfg.password_env) == ("tonle-gw-hall-1", "SCADA_MQTT_PASSWORD")

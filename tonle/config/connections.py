@@ -16,7 +16,7 @@ from tonle.config.fields import Port, PosFloat, Section, secret
 from tonle.config.problems import ConfigError, Problem
 from tonle.messages import _
 
-__all__ = ["InfluxConfig", "MqttConfig"]
+__all__ = ["InfluxConfig", "MqttConfig", "device_tls_problems"]
 
 
 TLS_FILES = ("ca_file", "cert_file", "key_file")
@@ -76,6 +76,43 @@ class MqttConfig(Section, frozen=True):
         if found:
             raise ConfigError(problems=[p.under("mqtt") for p in found])
         return self.ca_file, self.cert_file, self.key_file
+
+
+def device_tls_problems(ca_file: str, cert_file: str, key_file: str) -> list[Problem]:
+    """The TLS keys of a device section on a plant's own broker (Sparkplug B, plain MQTT devices).
+
+    There TLS is on when `ca_file` is set, and a client certificate is optional (the plant's
+    broker may take a password instead); each file named must be there when the gateway starts,
+    checked with the config so `check-config` says so before the gateway runs. Keys as seen from
+    the device section.
+    """
+    found: list[Problem] = []
+    for key, path in zip(TLS_FILES, (ca_file, cert_file, key_file), strict=True):
+        if path and not os.access(path, os.R_OK):
+            found.append(
+                Problem(
+                    key,
+                    _("names {path}, which does not exist or cannot be read").format(path=path),
+                    _("check the path; a relative path is read from the config file's folder"),
+                )
+            )
+    pair_fix = _("a client certificate needs its key: set both cert_file and key_file, or neither")
+    if cert_file and not key_file:
+        found.append(Problem("key_file", _("is missing, but cert_file is set"), pair_fix))
+    if key_file and not cert_file:
+        found.append(Problem("cert_file", _("is missing, but key_file is set"), pair_fix))
+    if (cert_file or key_file) and not ca_file:
+        found.append(
+            Problem(
+                "ca_file",
+                _("is missing, but a client certificate is set, and it is sent only over TLS"),
+                _(
+                    "set ca_file to the CA certificate that signed the broker's certificate "
+                    "(TLS is on when it is set)"
+                ),
+            )
+        )
+    return found
 
 
 class InfluxConfig(Section, frozen=True):

@@ -95,21 +95,31 @@ def load_config(
     return parse_config(files_beside(read_toml(path), Path(path).parent), env, str(path), root)
 
 
-# Files a config names that travel with it (a gateway's bundle from `tonle provision`).
-_FILE_KEYS = {"mqtt": ("ca_file", "cert_file", "key_file")}
+# Files a config names that travel with it (a gateway's bundle from `tonle provision`; the
+# plant broker's CA and login a `[[devices]]` section of a Sparkplug or MQTT device names).
+_CERT_KEYS = ("ca_file", "cert_file", "key_file")
+_FILE_KEYS = {"mqtt": _CERT_KEYS}
+_LIST_FILE_KEYS = {"devices": _CERT_KEYS}
 
 
 def files_beside(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Relative certificate paths are relative to the config file, wherever it is run from."""
     for section, keys in _FILE_KEYS.items():
-        values = doc.get(section)
-        if not isinstance(values, dict):
-            continue
-        for key in keys:
-            value = values.get(key)
-            if isinstance(value, str) and value and not Path(value).is_absolute():
-                values[key] = str(folder / value)
+        _beside(doc.get(section), keys, folder)
+    for section, keys in _LIST_FILE_KEYS.items():
+        items = doc.get(section)
+        for item in items if isinstance(items, list) else ():
+            _beside(item, keys, folder)
     return doc
+
+
+def _beside(values: Any, keys: tuple[str, ...], folder: Path) -> None:
+    if not isinstance(values, dict):
+        return
+    for key in keys:
+        value = values.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            values[key] = str(folder / value)
 
 
 def _env_overrides(

@@ -36,10 +36,10 @@ from paho.mqtt.properties import Properties
 from tonle.errors import MqttError
 from tonle.io.backoff import Backoff, BackoffPolicy
 from tonle.io.mqtt_loop import PahoOnLoop, Socket
-from tonle.io.mqtt_tls import CLOSED, CLOSED_FIX, TlsClient, TlsFiles, connect_failure
+from tonle.io.mqtt_tls import AGENT_FIXES, CLOSED, REFUSED_FIX, Fixes, TlsClient, TlsFiles, connect_failure
 from tonle.messages import N_, _
 
-__all__ = ["MqttConnection", "MqttError", "TlsFiles", "Will"]
+__all__ = ["REFUSED_FIX", "Fixes", "MqttConnection", "MqttError", "TlsFiles", "Will"]
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,6 @@ NO_ANSWER = N_("no answer from the MQTT broker at {host}:{port} after {timeout:.
 NO_ANSWER_FIX = N_("check that mosquitto is running and the host and port in the config are right")
 REFUSED = N_("the MQTT broker at {host}:{port} refused the connection: {reason}")
 SUB_REFUSED = N_("the MQTT broker at {host}:{port} refused a subscription: {reason}; check the ACL")
-REFUSED_FIX = N_(
-    "check mqtt.username, the password in the variable named by mqtt.password_env, and the broker's ACL"
-)
 
 
 @dataclass(frozen=True)
@@ -96,6 +93,7 @@ class MqttConnection(PahoOnLoop):
     username: str | None = None
     password: str | None = None
     tls: TlsFiles | None = None
+    fixes: Fixes = AGENT_FIXES  # what each failure's sentence tells the reader to change
     on_connect_hook: Callable[[], None] | None = None
     reconnect_policy: BackoffPolicy = RECONNECT_POLICY
     stats: _Stats = field(default_factory=_Stats)
@@ -118,6 +116,7 @@ class MqttConnection(PahoOnLoop):
         self._backoff = Backoff(self.reconnect_policy)
         self.last_error: MqttError | None = None  # why the last attempt failed; None once connected
         self._answered = asyncio.Event()  # a first attempt has succeeded or failed
+        self._refusal_told = -1  # the connect count when a refused login was last logged
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> MqttConnection:
@@ -135,7 +134,7 @@ class MqttConnection(PahoOnLoop):
         if self.tls is not None:
             # Certificate and host name checked (ssl's client defaults): a gateway talks to
             # the plant's broker only, and shows its own certificate as its identity.
-            c.tls_set(ca_certs=self.tls.ca, certfile=self.tls.cert, keyfile=self.tls.key)
+            c.tls_set(ca_certs=self.tls.ca, certfile=self.tls.cert or None, keyfile=self.tls.key or None)
         if self.will is not None:
             c.will_set(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
         c.on_connect = self._on_connect
@@ -217,19 +216,19 @@ class MqttConnection(PahoOnLoop):
             if self.stats.connects == connects and self.last_error is None:
                 # Closed before any CONNACK: a TLS broker hanging up on a plain client, or on a
                 # certificate it does not accept (TLS 1.3 says so only after the handshake).
-                self.last_error = self._error(CLOSED, CLOSED_FIX, "no CONNACK")
+                self.last_error = self._error(CLOSED, self.fixes.closed, "no CONNACK")
                 self._answered.set()
                 log.warning("%s", self.last_error)
             await self._backoff.failed()
 
     def _connect_error(self, exc: BaseException) -> MqttError:
         """Why a connect failed, in words that point at the fix (TLS failures are not outages)."""
-        message, fix, reason = connect_failure(exc)
+        message, fix, reason = connect_failure(exc, self.fixes)
         return self._error(message, fix, reason)
 
     def _error(self, message: str, fix: str, exc: BaseException | str) -> MqttError:
         reason = exc if isinstance(exc, str) else str(exc) or exc.__class__.__name__
-        return MqttError(message, fix=fix, host=self.host, port=self.port, reason=reason)
+        return MqttError(message, fix=fix, host=self.host, port=self.port, reason=reason, **self.fixes.data)
 
     async def wait_connected(self, timeout: float = CONNECT_TIMEOUT_S) -> None:
         """Wait for the broker to accept us; MqttError (why, if known) after `timeout` seconds."""
@@ -332,9 +331,11 @@ class MqttConnection(PahoOnLoop):
     # -- paho callbacks (on the loop thread, or the connect worker's) ----------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
-            self.last_error = self._error(REFUSED, REFUSED_FIX, str(reason_code))
+            self.last_error = self._error(REFUSED, self.fixes.refused, str(reason_code))
             self._in_loop(self._answered.set)
-            log.error("%s", self.last_error)
+            if self._refusal_told != self.stats.connects:  # once, until the broker takes us again
+                self._refusal_told = self.stats.connects
+                log.error("%s", _(RETRYING).format(error=self.last_error, max_s=self.reconnect_policy.max_s))
             return
         self.stats.connects += 1
         log.info(_("connected to the MQTT broker at {host}:{port}").format(host=self.host, port=self.port))

@@ -8,12 +8,13 @@ broker, needs a person, so it gets its own sentence and fix instead of "cannot r
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from tonle.io.mqtt_inbound import FastPublishClient
 from tonle.messages import N_
 
-__all__ = ["CLOSED", "CLOSED_FIX", "TlsClient", "TlsFiles", "connect_failure"]
+__all__ = ["AGENT_FIXES", "CLOSED", "Fixes", "TlsClient", "TlsFiles", "connect_failure"]
 
 UNREACHABLE = N_("cannot reach the MQTT broker at {host}:{port} ({reason})")
 UNREACHABLE_FIX = N_(
@@ -34,15 +35,39 @@ CERT_REFUSED_FIX = N_(
     "check mqtt.cert_file and mqtt.key_file; a revoked or expired gateway needs new credentials "
     "from `tonle provision gateway NAME`"
 )
+REFUSED_FIX = N_(
+    "check mqtt.username, the password in the variable named by mqtt.password_env, and the broker's ACL"
+)
 
 
-def connect_failure(exc: BaseException) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class Fixes:
+    """What to do about each way a connection can fail, naming the keys of the config it came from.
+
+    The default names the gateway's own `[mqtt]` keys and `tonle provision`; a device source on a
+    plant's own broker (Sparkplug B, plain MQTT devices) names its `[[devices]]` keys instead
+    (tonle.io.plant_broker), so the technician is sent to the section that is wrong. `data`
+    fills the fields those sentences name (say, the device section's name).
+    """
+
+    unreachable: str = UNREACHABLE_FIX
+    untrusted: str = UNTRUSTED_FIX
+    cert_refused: str = CERT_REFUSED_FIX
+    closed: str = CLOSED_FIX
+    refused: str = REFUSED_FIX  # the broker answered, and refused the login (CONNACK)
+    data: Mapping[str, object] = field(default_factory=dict)
+
+
+AGENT_FIXES = Fixes()
+
+
+def connect_failure(exc: BaseException, fixes: Fixes = AGENT_FIXES) -> tuple[str, str, str]:
     """(message, fix, reason) for an exception raised while connecting."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return UNTRUSTED, UNTRUSTED_FIX, exc.verify_message or str(exc)
+        return UNTRUSTED, fixes.untrusted, exc.verify_message or str(exc)
     if isinstance(exc, ssl.SSLError):
-        return CERT_REFUSED, CERT_REFUSED_FIX, exc.reason or str(exc)
-    return UNREACHABLE, UNREACHABLE_FIX, str(exc) or exc.__class__.__name__
+        return CERT_REFUSED, fixes.cert_refused, exc.reason or str(exc)
+    return UNREACHABLE, fixes.unreachable, str(exc) or exc.__class__.__name__
 
 
 class TlsClient(FastPublishClient):
@@ -78,8 +103,12 @@ class TlsClient(FastPublishClient):
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """The CA this client trusts, and its own certificate and key (its identity to the broker)."""
+    """The CA this client trusts, and its own certificate and key (its identity to the broker).
+
+    A client of a plant's own broker may log in with a password instead of a certificate:
+    `cert` and `key` are then empty, and only the broker proves who it is.
+    """
 
     ca: str
-    cert: str
-    key: str
+    cert: str = ""
+    key: str = ""

@@ -211,13 +211,19 @@ class OpcUaMachine:
 
 
 async def self_signed(folder: Path, name: str, uri: str, *, server: bool) -> tuple[Path, Path]:
-    """A self-signed application certificate (DER) and key (PEM) for `uri`, made once in `folder`."""
+    """A self-signed application certificate (DER) and key (PEM) for `uri`, made once in `folder`.
+
+    A client's certificate names the host it is made on (asyncua checks its own certificate
+    against the host name and warns otherwise); the simulated server's names the loopback
+    address its clients dial.
+    """
     from asyncua.crypto.cert_gen import setup_self_signed_certificate
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     cert, key = folder / f"{name}.der", folder / f"{name}.pem"
     use = [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-    await setup_self_signed_certificate(key, cert, uri, "127.0.0.1", use, {"commonName": name})
+    host = "127.0.0.1" if server else socket.gethostname()
+    await setup_self_signed_certificate(key, cert, uri, host, use, {"commonName": name})
     return cert, key
 
 

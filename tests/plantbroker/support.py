@@ -7,53 +7,17 @@ one in without a login, so the device sources' TLS and login are met by the real
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from tonle.app.services import LocalBroker
+from tonle.app.plant_broker import PasswordBroker as AppPasswordBroker
 
-__all__ = ["PASSWORD", "USER", "PasswordBroker", "mosquitto_password"]
+__all__ = ["PASSWORD", "USER", "PasswordBroker"]
 
 USER, PASSWORD = "tonle-gw", "s3cret-plant"
 
 
-def mosquitto_password(user: str, password: str) -> str:
-    """One `password_file` line in mosquitto's salted SHA-512 form (`$6$salt$hash`)."""
-    salt = os.urandom(12)
-    digest = hashlib.sha512(password.encode() + salt).digest()
-    return f"{user}:$6${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
 @dataclass
-class PasswordBroker(LocalBroker):
-    """TLS (the plant CA's server certificate) and `users` (name -> password); nobody anonymous."""
+class PasswordBroker(AppPasswordBroker):
+    """The plant's broker with the tests' user (tonle.app.plant_broker)."""
 
     users: dict[str, str] = field(default_factory=lambda: {USER: PASSWORD})
-    client_certificates: bool = False  # True: the broker also asks for a certificate the plant CA signed
-
-    @property
-    def ca_file(self) -> str:
-        return str(self.plant.authority.ca_file)
-
-    def listener_lines(self) -> list[str]:
-        p = self.plant
-        passwords = self.folder / "passwords"
-        passwords.write_text("".join(mosquitto_password(u, pw) + "\n" for u, pw in self.users.items()))
-        passwords.chmod(0o600)
-        return [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous false",
-            f"password_file {passwords}",
-            f"cafile {p.authority.ca_file}",
-            f"certfile {p.broker.cert}",
-            f"keyfile {p.broker.key}",
-            f"require_certificate {'true' if self.client_certificates else 'false'}",
-        ]
-
-    def client(self, name: str) -> tuple[Path, Path]:
-        """A client certificate and key the plant CA signed, for a broker that asks for one."""
-        ident = self.plant.authority.issue(name, role="gateway")
-        return ident.cert, ident.key

@@ -57,6 +57,7 @@ from tonle.app.demo_plant import (
 )
 from tonle.app.demo_protocols import (
     OPCUA_PASSWORD_ENV,
+    PLANT_PASSWORD_ENV,
     PocketSetter,
     pocket_setter,
     protocol_counts,
@@ -232,10 +233,11 @@ async def _run_line(
             plant.tcp.port,
             str(plant.rtu.port),
             trusted_keys={signer.name: signer.public_text},
-            sparkplug_port=scada.port,
+            plant_broker=scada.gateway_settings(),
             opcua=_opcua_settings(setter),
         )
-        agent = AgentProcess(gateway, folder / "agent.log", secrets={OPCUA_PASSWORD_ENV: setter.password})
+        passwords = {OPCUA_PASSWORD_ENV: setter.password, PLANT_PASSWORD_ENV: scada.gateway_password}
+        agent = AgentProcess(gateway, folder / "agent.log", secrets=passwords)
         analytics = AnalyticsRuns(lambda: AnalyticsService(cfg, clock, q, kpi_writer, mqtt))
         run = _Run(svc, opts, spec, folder, clock, now, nodes, q, produced, agent, analytics, setter)
         try:

@@ -113,11 +113,12 @@ def write_gateway_config(
     rtu_port: str,
     *,
     trusted_keys: dict[str, str],
-    sparkplug_port: int | None = None,
+    plant_broker: dict[str, str | int] | None = None,
     opcua: dict[str, str] | None = None,
 ) -> Path:
     """The example gateway config, pointed at this run's broker (its identity), ptys, Modbus
-    servers, the plant's broker (Sparkplug and plain MQTT devices) and the OPC UA server
+    servers, the plant's broker (`plant_broker`: where, its CA and the gateway's login, for the
+    Sparkplug and plain MQTT devices) and the OPC UA server
     (`opcua`: its endpoint and the certificate files), trusting the commands of `trusted_keys`
     (name: public key) only.
 
@@ -141,8 +142,8 @@ def write_gateway_config(
             d.update(host="127.0.0.1", port=press_port)
         elif d["type"] == "modbus_rtu":
             d["port"] = rtu_port
-        elif d["type"] in ("sparkplug", "mqtt_json") and sparkplug_port is not None:  # the plant's broker
-            d.update(host="127.0.0.1", port=sparkplug_port)
+        elif d["type"] in ("sparkplug", "mqtt_json") and plant_broker is not None:  # the plant's broker
+            d.update(plant_broker)
         elif d["type"] == "opcua" and opcua is not None:
             d.update(opcua)
     if opcua is None:  # no OPC UA server in this run: leave the machine out rather than fail to reach it

@@ -1,7 +1,8 @@
 """The demo's machines that speak someone else's protocol, and the summary's count per protocol.
 
-A plant's SCADA broker is not Tonle's: the demo starts a plain mosquitto on loopback as
-"the plant's broker", with a simulated Sparkplug B edge node (an automatic cutting table,
+A plant's SCADA broker is not Tonle's: the demo starts a mosquitto on loopback as "the
+plant's broker" (TLS only, a password per user, as a plant's IT would run it:
+tonle.app.plant_broker), with a simulated Sparkplug B edge node (an automatic cutting table,
 firmware_sim.sparkplug_node) and a Shelly Plus Plug S (the steam iron's plug,
 firmware_sim.mqtt_devices) publishing on it; the gateway reads them as a Sparkplug host
 (docs/sparkplug.md) and as plain MQTT devices (docs/mqtt-devices.md). An automatic
@@ -25,18 +26,21 @@ from pathlib import Path
 import msgspec
 
 from firmware_sim.line import LineSpec
-from firmware_sim.mqtt_devices import ShellyPlugSim, publish
+from firmware_sim.mqtt_devices import ShellyPlugSim, device_connection, publish
 from firmware_sim.opcua_machine import NAMESPACE, OpcUaMachine, PocketSetterModel, self_signed
 from firmware_sim.sparkplug_node import CutterModel, SparkplugEdgeNode, run_cutter
 from tonle.app.demo_accounting import stored_counts
-from tonle.app.services import LocalBroker, free_port
+from tonle.app.plant_broker import PasswordBroker
+from tonle.app.services import free_port
 from tonle.io.clock import Clock
 from tonle.io.influxql import InfluxQLClient
 from tonle.io.mqtt import MqttConnection
+from tonle.io.mqtt_tls import TlsFiles
 from tonle.sources.registry import source_type
 
 __all__ = [
     "OPCUA_PASSWORD_ENV",
+    "PLANT_PASSWORD_ENV",
     "PocketSetter",
     "ScadaPlant",
     "pocket_setter",
@@ -44,8 +48,10 @@ __all__ = [
     "scada_plant",
 ]
 
-# The gateway config names this variable; the agent process inherits it (never a file).
+# The gateway config names these variables; the agent process inherits them (never a file).
 OPCUA_PASSWORD_ENV = "TONLE_DEMO_OPCUA_PASSWORD"
+PLANT_PASSWORD_ENV = "TONLE_DEMO_PLANT_BROKER_PASSWORD"
+PLANT_USER = "tonle-gateway"  # the gateway's login on the plant's broker
 OPCUA_USER = "tonle-gateway"
 GATEWAY_URI = "urn:tonle:gateway"
 PLUG_ID = "shellyplusplugs-demo01"  # the steam iron's plug, as its topics name it
@@ -54,24 +60,50 @@ PLUG_EVERY_S = 2.0  # "Generic status update over MQTT": a Shelly reports on cha
 
 @dataclass
 class ScadaPlant:
-    broker: LocalBroker
+    broker: PasswordBroker
     node: SparkplugEdgeNode
 
     @property
     def port(self) -> int:
         return self.broker.port
 
+    def gateway_settings(self) -> dict[str, str | int]:
+        """The gateway config's keys for a device on this broker: where, the CA, the login."""
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "ca_file": self.broker.ca_file,
+            "username": PLANT_USER,
+            "password_env": PLANT_PASSWORD_ENV,
+        }
+
+    @property
+    def gateway_password(self) -> str:
+        return self.broker.users[PLANT_USER]
+
 
 @contextlib.asynccontextmanager
 async def scada_plant(folder: Path, clock: Clock, group: str = "DemoPlant") -> AsyncIterator[ScadaPlant]:
-    """The plant's broker with the cutter's edge node (once a second) and the iron's plug on it."""
-    broker = LocalBroker(folder=folder / "scada-mosquitto", port=free_port(), secure=False)
+    """The plant's broker with the cutter's edge node (once a second) and the iron's plug on it.
+
+    Each of them logs in with its own password (new each run); all three speak TLS and check
+    the broker's certificate against the plant CA.
+    """
+    users = {name: secrets.token_urlsafe(18) for name in (PLANT_USER, "cutter-en1", PLUG_ID)}
+    broker = PasswordBroker(folder=folder / "scada-mosquitto", port=free_port(), users=users)
     await asyncio.to_thread(broker.start)
+    tls = TlsFiles(broker.ca_file)
     try:
         async with (
-            SparkplugEdgeNode(broker.host, broker.port, group, "EN1", clock=clock) as node,
-            MqttConnection(broker.host, broker.port, f"{PLUG_ID}-{folder.name}") as plug,
-        ):
+            SparkplugEdgeNode(
+                "127.0.0.1", broker.port, group, "EN1", clock=clock,
+                username="cutter-en1", password=users["cutter-en1"], tls=tls,
+            ) as node,
+            device_connection(
+                "127.0.0.1", broker.port, f"{PLUG_ID}-{folder.name}",
+                username=PLUG_ID, password=users[PLUG_ID], ca_file=broker.ca_file,
+            ) as plug,
+        ):  # fmt: skip
             tasks = [
                 asyncio.create_task(run_cutter(node, CutterModel()), name="sparkplug-cutter"),
                 asyncio.create_task(_run_plug(plug, clock), name="shelly-plug"),

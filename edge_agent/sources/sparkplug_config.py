@@ -10,13 +10,12 @@ and which are the piece counters. Every mistake that can be seen before connecti
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import msgspec
 
 from tonle.config.connections import device_tls_problems
-from tonle.config.fields import Name, Section
+from tonle.config.fields import Name, Section, secret
 from tonle.config.problems import Problem
 from tonle.contract import MACHINE_STATES
 from tonle.io.clock import Clock
@@ -123,7 +122,9 @@ class SparkplugSourceConfig(DeviceConfig, tag="sparkplug", frozen=True, kw_only=
     nodes: list[SparkplugMachine]  # each edge node (or device of one) that is a Tonle machine
 
     def password(self) -> str | None:
-        return os.environ.get(self.password_env) if self.password_env else None
+        """The login password from the variable `password_env` names; an unset variable is an error
+        that names it (as for every other password), never a login with no password."""
+        return secret(self.password_env, f"devices '{self.name}'.password_env")
 
     def problems(self) -> list[Problem]:
         found = device_tls_problems(self.ca_file, self.cert_file, self.key_file)

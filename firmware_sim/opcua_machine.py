@@ -17,9 +17,10 @@ arrival time instead is caught. `step()` advances the machine one cycle; `run()`
 it every `step_s`. The machine's model (`PocketSetterModel`) lives apart from the server,
 so a test can stop the server and start a new one on the same port with the same machine.
 
-Security: `users={"name": "password"}` turns on password login (anonymous refused), and
-`certificate`/`private_key` offer only Basic256Sha256 SignAndEncrypt. `self_signed()`
-makes the certificate files for the server or for a gateway.
+Security: `users={"name": "password"}` turns on password login (anonymous refused),
+`user_certificates={"name": path}` certificate login (a user whose X.509 certificate is that
+file; anonymous refused), and `certificate`/`private_key` offer only Basic256Sha256
+SignAndEncrypt. `self_signed()` makes the certificate files for the server or for a gateway.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua
+from asyncua.crypto import uacrypto
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 
@@ -88,13 +90,18 @@ class PocketSetterModel:
 
 
 class _Users(UserManager):
-    def __init__(self, users: dict[str, str]) -> None:
+    """Who may log in: a name with its password, or the holder of a trusted user certificate (DER)."""
+
+    def __init__(self, users: dict[str, str], certificates: dict[bytes, str] | None = None) -> None:
         self.users = users
+        self.certificates = certificates or {}
 
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: Any = None) -> User | None:  # fmt: skip
         if username is not None and self.users.get(username) == password:
-            return User(role=UserRole.User)
+            return User(role=UserRole.User, name=username)
+        if certificate is not None and (name := self.certificates.get(bytes(certificate))) is not None:
+            return User(role=UserRole.User, name=name)
         return None
 
 
@@ -116,6 +123,7 @@ class OpcUaMachine:
         model: PocketSetterModel | None = None,
         step_s: float = 0.2,
         users: dict[str, str] | None = None,
+        user_certificates: dict[str, Path] | None = None,
         certificate: Path | None = None,
         private_key: Path | None = None,
         stuck_setpoint: bool = False,
@@ -126,6 +134,7 @@ class OpcUaMachine:
         self.model = model or PocketSetterModel()
         self.step_s = step_s
         self.users = users
+        self.user_certificates = user_certificates
         self.certificate, self.private_key = certificate, private_key
         self.stuck_setpoint = stuck_setpoint
         self.running = running  # step on its own every step_s; False: only when `step()` is called
@@ -145,7 +154,12 @@ class OpcUaMachine:
 
     async def start(self) -> None:
         """Serve on `port`; when `running`, step the machine every `step_s` until `stop()`."""
-        server = Server(user_manager=_Users(self.users) if self.users is not None else None)
+        logins = self.users is not None or self.user_certificates is not None
+        trusted = {
+            uacrypto.der_from_x509(await uacrypto.load_certificate(path)): name
+            for name, path in (self.user_certificates or {}).items()
+        }
+        server = Server(user_manager=_Users(self.users or {}, trusted) if logins else None)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("Tonle simulated pocket-setter")
@@ -156,8 +170,10 @@ class OpcUaMachine:
             server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         else:
             server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        if self.users is not None:
-            server.set_identity_tokens([ua.UserNameIdentityToken])
+        tokens = [ua.UserNameIdentityToken] if self.users is not None else []
+        tokens += [ua.X509IdentityToken] if self.user_certificates is not None else []
+        if tokens:
+            server.set_identity_tokens(tokens)
         await server.register_namespace(NAMESPACE)
         machine = await server.nodes.objects.add_object("ns=2;s=PS", "2:PocketSetter")
         for name, (nodeid, vtype) in NODES.items():

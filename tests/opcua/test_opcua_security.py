@@ -59,3 +59,46 @@ def test_a_secured_endpoint_lets_the_right_user_in_and_refuses_a_wrong_password_
         "offers no endpoint with security None None; set security_policy and security_mode to what the "
         "machine offers (its OPC UA settings)"
     )
+
+
+def test_a_user_certificate_logs_in_and_an_untrusted_one_is_refused_plainly(tmp_path: Path) -> None:
+    """Certificate login (`user_certificate`, `user_private_key`): the machine trusts one user
+    certificate; the gateway holding it reads values, one holding another is refused at once."""
+
+    async def body() -> str:
+        server_cert, server_key = await self_signed(tmp_path, "server", NAMESPACE, server=True)
+        cert, key = await self_signed(tmp_path, "gateway", "urn:tonle:gateway", server=False)
+        user_cert, user_key = await self_signed(
+            tmp_path / "user", "technician", "urn:tonle:gateway", server=False
+        )
+        other_cert, other_key = await self_signed(
+            tmp_path / "other", "stranger", "urn:tonle:gateway", server=False
+        )
+        secure = {
+            "security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
+            "certificate": str(cert), "private_key": str(key), "server_certificate": str(server_cert),
+        }  # fmt: skip
+        async with OpcUaMachine(
+            running=False, user_certificates={"technician": user_cert},
+            certificate=server_cert, private_key=server_key,
+        ) as m:  # fmt: skip
+            src = source(
+                m.endpoint, **secure, user_certificate=str(user_cert), user_private_key=str(user_key)
+            )
+            seen = Collector()
+            async with running(src, seen):
+                await until(lambda: bool(seen.samples("speed_ppm")), "a value under the certificate login")
+            assert src.health.sessions == 1
+            stranger = source(
+                m.endpoint, **secure, user_certificate=str(other_cert), user_private_key=str(other_key)
+            )
+            with pytest.raises(OpcUaLoginRefused) as refused:
+                async with asyncio.timeout(WAIT_S):
+                    await stranger.run(Collector())
+        return str(refused.value)
+
+    (tmp_path / "user").mkdir()
+    (tmp_path / "other").mkdir()
+    refused = asyncio.run(body())
+    assert refused.startswith("the OPC UA server of ps_opcua at opc.tcp://127.0.0.1:")
+    assert "refused the login" in refused and "user certificate" in refused

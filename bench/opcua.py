@@ -28,6 +28,7 @@ from edge_agent.sources.opcua_config import parse_opcua_source
 from tonle.config import AgentConfig, MqttConfig
 from tonle.io.clock import WallClock
 from tonle.io.spool import Spool
+from tonle.sources.base import Sample
 
 
 def _serve(port: int, tags: int, period_s: float, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
@@ -79,8 +80,9 @@ async def _measure(
     received = 0
 
     def sink(batch: list) -> None:  # type: ignore[type-arg]
+        # tags, not readings: the values of one publish response leave as one sample per time
         nonlocal received
-        received += len(batch)
+        received += sum(len(r.fields) if isinstance(r, Sample) else 1 for r in batch)
         agent.sink(batch)
 
     task = asyncio.create_task(src.run(sink))

@@ -160,7 +160,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--site", required=True, help=_("the site whose machines are published"))
     p.add_argument("--scada-host", required=True, help=_("the SCADA's MQTT broker"))
     p.add_argument(
-        "--scada-port", type=int, default=0, help=_("its port (default: 8883 with --scada-ca-file, else 1883)")
+        "--scada-port",
+        type=int,
+        default=0,
+        help=_("its port (default: 8883 with --scada-ca-file, else 1883)"),
     )
     p.add_argument(
         "--scada-ca-file",
@@ -201,9 +204,7 @@ def scada_broker(args: argparse.Namespace) -> ScadaBroker:
     return scada
 
 
-async def serve(
-    mqtt: MqttConfig, scada: ScadaBroker, args: argparse.Namespace, stop: asyncio.Event
-) -> None:
+async def serve(mqtt: MqttConfig, scada: ScadaBroker, args: argparse.Namespace, stop: asyncio.Event) -> None:
     """Bridge until `stop` is set (Ctrl-C, SIGTERM); a failure of the bridge itself is raised."""
     async with mqtt_connection(mqtt, "sparkplug-bridge", name=args.node) as tonle:
         bridge = SparkplugBridge(tonle, scada, group=args.group, node=args.node, site=args.site)

@@ -160,6 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     from tonle.app import floor_input
 
     floor_input.add_parsers(sub)
+    from tonle.app import sparkplug_bridge
+
+    sparkplug_bridge.add_parser(sub)
     c = sub.add_parser("check-config", help=_("check a config file and print every problem with its fix"))
     c.add_argument("config", type=Path)
     return _with_lang(p)
@@ -258,6 +261,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sparkplug_bridge(args: argparse.Namespace) -> int:
+    from tonle.app import sparkplug_bridge
+
+    cfg = _load(args, args.config)
+    scada = sparkplug_bridge.scada_broker(args)  # a missing file or variable: said before connecting
+    _run(lambda stop: sparkplug_bridge.serve(cfg.mqtt, scada, args, stop))
+    return 0
+
+
 def _expected(exc: BaseException) -> list[Exception] | None:
     """The failures a person can fix behind `exc` (all of a group's), or None if any is a bug."""
     if isinstance(exc, BaseExceptionGroup):
@@ -318,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             from tonle.app import floor_input
 
             return floor_input.run_defect(args) if args.command == "defect" else floor_input.run_andon(args)
+        if args.command == "sparkplug-bridge":
+            return _cmd_sparkplug_bridge(args)
         if args.command == "check-config":
             return _check_config(lambda path: _load(args, path), args.config)
         cfg = _load(args, args.config)

@@ -9,8 +9,16 @@ in InfluxDB), `State` (String, a Tonle machine state) and `Production/Total`,
 follow Sparkplug 3.0 (`tonle.protocols.sparkplug_edge`). The bdSeq is 0 for each run of
 the bridge (a SCADA sees a restart as a new NBIRTH either way).
 
-    python -m tonle.app.sparkplug_bridge --config tonle.toml --site demo-plant \
-        --scada-host 127.0.0.1 --scada-port 1883 --group Plant1 --node Tonle
+    tonle sparkplug-bridge --config tonle.toml --site demo-plant \
+        --scada-host scada.plant.local --scada-ca-file scada-ca.crt \
+        --scada-username tonle-bridge --scada-password-env SCADA_MQTT_PASSWORD \
+        --group Plant1 --node Tonle
+
+The SCADA's broker and its login are `tonle.app.scada_broker` (TLS and a password as the
+plant's IT asks, like a device source on a plant's broker). A broker that refuses the login or
+cannot be reached is one log line with its fix, and the bridge keeps trying, as a service
+does: the plant's IT may be adding the user. `python -m tonle.app.sparkplug_bridge ...` is
+the same command, kept for the scripts that ran it that way.
 """
 
 from __future__ import annotations
@@ -19,11 +27,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from pathlib import Path
 
 import paho.mqtt.client as paho
 
-from tonle.config import MqttConfig, load_config
+from tonle.app.scada_broker import ScadaBroker
+from tonle.config import MqttConfig
 from tonle.contract import Count, PayloadError, State, Telemetry, TopicError, decode, parse_topic
 from tonle.io.clock import Clock, WallClock
 from tonle.io.connect import mqtt_connection
@@ -38,7 +48,7 @@ from tonle.protocols.sparkplug import (
 )
 from tonle.protocols.sparkplug_edge import EdgeNodeBook
 
-__all__ = ["SparkplugBridge", "machine_metrics", "main"]
+__all__ = ["SparkplugBridge", "add_parser", "machine_metrics", "main", "scada_broker", "serve"]
 
 log = logging.getLogger("tonle.sparkplug_bridge")
 KINDS = ("telemetry", "state", "count")
@@ -69,8 +79,7 @@ class SparkplugBridge:
     def __init__(
         self,
         tonle: MqttConnection,
-        scada_host: str,
-        scada_port: int,
+        scada: ScadaBroker,
         *,
         group: str,
         node: str,
@@ -82,10 +91,8 @@ class SparkplugBridge:
         self.book = EdgeNodeBook(group, node)
         self.refused = 0  # Tonle messages that could not be read (the collector's dead letters say why)
         self.rebirths = 0
-        self.scada = MqttConnection(
-            scada_host,
-            scada_port,
-            client_id=f"tonle-spb-edge-{group}-{node}",
+        self.scada = scada.connection(
+            f"tonle-spb-edge-{group}-{node}",
             will=Will(self.book.topic("NDEATH"), self.book.death(self._now_ms()), qos=1, retain=False),
             on_connect_hook=self._births,
         )
@@ -138,33 +145,92 @@ class SparkplugBridge:
                 self._births()
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=_("publish a site's machines as a Sparkplug B edge node"))
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `tonle sparkplug-bridge`."""
+    p = sub.add_parser(
+        "sparkplug-bridge",
+        help=_("publish a site's machines as a Sparkplug B edge node"),
+        description=_(
+            "Publish the machines of one site as a Sparkplug B edge node on the SCADA's MQTT broker, "
+            "one Sparkplug device per machine. TLS is on when --scada-ca-file is given; the password "
+            "of --scada-username is read from the environment variable --scada-password-env names."
+        ),
+    )
     p.add_argument("--config", type=Path, required=True, help=_("tonle.toml: its [mqtt] is Tonle's broker"))
     p.add_argument("--site", required=True, help=_("the site whose machines are published"))
     p.add_argument("--scada-host", required=True, help=_("the SCADA's MQTT broker"))
-    p.add_argument("--scada-port", type=int, default=1883, help=_("its port"))
+    p.add_argument(
+        "--scada-port",
+        type=int,
+        default=0,
+        help=_("its port (default: 8883 with --scada-ca-file, else 1883)"),
+    )
+    p.add_argument(
+        "--scada-ca-file",
+        default="",
+        metavar="FILE",
+        help=_("the CA certificate that signed the SCADA broker's certificate; turns TLS on"),
+    )
+    p.add_argument(
+        "--scada-cert-file",
+        default="",
+        metavar="FILE",
+        help=_("a client certificate, when the SCADA's broker asks for one (with --scada-key-file)"),
+    )
+    p.add_argument("--scada-key-file", default="", metavar="FILE", help=_("the key of that certificate"))
+    p.add_argument("--scada-username", default="", help=_("the user the bridge logs in as"))
+    p.add_argument(
+        "--scada-password-env",
+        default="",
+        metavar="VARIABLE",
+        help=_("the environment variable that holds that user's password"),
+    )
     p.add_argument("--group", required=True, help=_("the Sparkplug group_id"))
     p.add_argument("--node", default="Tonle", help=_("the Sparkplug edge_node_id"))
-    return p
 
 
-async def _serve(mqtt: MqttConfig, args: argparse.Namespace) -> None:
+def scada_broker(args: argparse.Namespace) -> ScadaBroker:
+    """The SCADA's broker of the command line, checked: ConfigError with each problem and its fix."""
+    scada = ScadaBroker(
+        args.scada_host,
+        args.scada_port,
+        username=args.scada_username,
+        password_env=args.scada_password_env,
+        ca_file=args.scada_ca_file,
+        cert_file=args.scada_cert_file,
+        key_file=args.scada_key_file,
+    )
+    scada.check()
+    return scada
+
+
+async def serve(mqtt: MqttConfig, scada: ScadaBroker, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """Bridge until `stop` is set (Ctrl-C, SIGTERM); a failure of the bridge itself is raised."""
     async with mqtt_connection(mqtt, "sparkplug-bridge", name=args.node) as tonle:
-        bridge = SparkplugBridge(
-            tonle, args.scada_host, args.scada_port, group=args.group, node=args.node, site=args.site
+        bridge = SparkplugBridge(tonle, scada, group=args.group, node=args.node, site=args.site)
+        log.info(
+            _("publishing site {site} as Sparkplug edge node {group}/{node}").format(
+                site=args.site, group=args.group, node=args.node
+            )
         )
-        log.info(_("publishing site {site} as Sparkplug edge node {group}/{node}").format(**vars(args)))
-        await bridge.run()
+        task = asyncio.create_task(bridge.run(), name="spb-bridge")
+        stopped = asyncio.create_task(stop.wait(), name="spb-bridge-stop")
+        done, _pending = await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if task in done:
+            task.result()  # the bridge runs until cancelled: it ended only by a failure, raised here
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = load_config(args.config)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(cfg.mqtt, args))
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tonle.app.sparkplug_bridge ...`: the same as `tonle sparkplug-bridge ...`."""
+    from tonle.app.cli import main as tonle
+
+    return tonle(["sparkplug-bridge", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -27,7 +27,7 @@ from pathlib import Path
 import msgspec
 import paho.mqtt.client as paho
 
-from edge_agent.command_desk import CommandDesk
+from edge_agent.command_desk import CommandDesk, trusted_keys
 from edge_agent.commands import Bounds, CommandGate, Decision, DeviceLimits, IdStore
 from edge_agent.encode import SeqCounters, encode_readings
 from edge_agent.health import source_rows
@@ -52,7 +52,6 @@ from tonle.io.connect import mqtt_connection
 from tonle.io.mqtt import MqttError, Will
 from tonle.io.spool import Spool, SpoolError
 from tonle.messages import _
-from tonle.security.signing import TrustedKeys
 from tonle.sources.base import Reading, Source
 
 __all__ = ["Agent", "AgentStats"]
@@ -86,19 +85,6 @@ class AgentStats:
     @property
     def samples_published(self) -> int:
         return sum(self.samples.values())
-
-
-def _trusted_keys(a: AgentConfig) -> TrustedKeys:
-    """The keys whose commands this gateway applies; with none, it says every command will be refused."""
-    keys = TrustedKeys.parse(a.trusted_keys, a.revoked_keys)
-    if not set(keys.keys) - keys.revoked:
-        log.warning(
-            _(
-                "no trusted command key in [agent.trusted_keys]: every command will be refused; "
-                "add the analytics' public key (and the operators') there"
-            )
-        )
-    return keys
 
 
 class Agent:
@@ -135,13 +121,9 @@ class Agent:
                 self.owner[machine] = src
                 limits[machine] = src_limits.get(machine, DeviceLimits(frozenset(), {}))
         self.gate = CommandGate(limits, command_log, Bounds(a.command_max_expiry_s, a.command_max_skew_s))
-        saved = spool.load_state()
-        self.seq = SeqCounters({k: v for k, v in saved.items() if k.startswith("seq/")})
-        # Machines whose device hands its last values out again on a reconnect (OPC UA).
-        replaying = [m for m, src in self.owner.items() if getattr(src, "replays_on_reconnect", False)]
-        self.replays = ReplayGuard(replaying, saved)
+        self.seq, self.replays = self._saved_state()
         self.stats = AgentStats()
-        self.desk = CommandDesk(_trusted_keys(a), self.gate, self.owner, clock, self.stats, self._publish_ack)
+        self.desk = CommandDesk(trusted_keys(a), self.gate, self.owner, clock, self.stats, self._publish_ack)
         self._pending: list[Reading] = []
         self._spool_warned_at = -math.inf
         self.status_addr = MachineAddress(a.site, a.area, a.line, a.id)
@@ -162,6 +144,15 @@ class Agent:
             unconfirmed_max=a.unconfirmed_max,
             confirm_timeout_s=a.confirm_timeout_s,
             held_timeout_s=a.held_timeout_s,
+        )
+
+    def _saved_state(self) -> tuple[SeqCounters, ReplayGuard]:
+        """The sequence counters, and the replay guard of the machines whose device hands its last
+        values out again on a reconnect (OPC UA), as the last spool write left them."""
+        saved = self.spool.load_state()
+        replaying = [m for m, src in self.owner.items() if getattr(src, "replays_on_reconnect", False)]
+        return SeqCounters({k: v for k, v in saved.items() if k.startswith("seq/")}), ReplayGuard(
+            replaying, saved
         )
 
     # -- lifecycle ---------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Protocol
 import paho.mqtt.client as paho
 
 from edge_agent.commands import CommandGate, Decision
+from tonle.config import AgentConfig
 from tonle.contract import Command, CommandAck, MachineAddress, PayloadError, TopicError, decode, parse_topic
 from tonle.io.clock import Clock
 from tonle.messages import _
@@ -32,7 +33,7 @@ from tonle.security.commands import verify_command
 from tonle.security.signing import SignatureRefused, TrustedKeys
 from tonle.sources.base import CommandRefused, Source
 
-__all__ = ["CommandCounts", "CommandDesk"]
+__all__ = ["CommandCounts", "CommandDesk", "trusted_keys"]
 
 log = logging.getLogger("tonle.agent")
 
@@ -136,3 +137,16 @@ class CommandDesk:
     def _send(self, addr: MachineAddress, ack: CommandAck) -> None:
         self.acks.append(ack)
         self.publish(addr.topic("cmd/ack"), ack)
+
+
+def trusted_keys(a: AgentConfig) -> TrustedKeys:
+    """The keys whose commands this gateway applies; with none, it says every command will be refused."""
+    keys = TrustedKeys.parse(a.trusted_keys, a.revoked_keys)
+    if not set(keys.keys) - keys.revoked:
+        log.warning(
+            _(
+                "no trusted command key in [agent.trusted_keys]: every command will be refused; "
+                "add the analytics' public key (and the operators') there"
+            )
+        )
+    return keys

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from firmware_sim.line import LineSpec
+from tonle.app.demo_drill_opcua import PowerCycled, opcua_restart
 from tonle.app.demo_intruder import Intruder
 from tonle.app.demo_plant import AgentProcess, CollectorProcess, Services, mqtt_client
 from tonle.app.drill_names import DRILLS
@@ -41,10 +42,6 @@ IN_FLIGHT_DELAY_S = 0.05
 COLLECTOR_DOWN_S = 4.0
 DB_OUTAGE_MIN_S = 10.0
 POWER_OFF_S = 2.0
-# opcua-restart: the pocket-setter's controller is off this long (longer than the OPC UA source's
-# watchdog, so the gateway has noticed on its own and marked the machine offline).
-OPCUA_OFF_S = 8.0
-OPCUA_SOURCE = "pocket_setter"  # its device section in examples/gateway-demo-line.toml
 # How long a drill waits for the state that proves its ordering (a status.json comes every 2 s).
 ORDER_TIMEOUT_S = 60.0
 POLL_S = 0.2
@@ -74,12 +71,6 @@ class Plant(Protocol):
 
     @property
     def opcua_machine(self) -> PowerCycled: ...
-
-
-class PowerCycled(Protocol):
-    """A machine with its own server that a drill can switch off and on (the pocket-setter)."""
-
-    async def power_cycle(self, off_s: float) -> None: ...
 
 
 @dataclass
@@ -367,51 +358,8 @@ class Drill:
 
     # -- a machine the gateway reads over OPC UA ---------------------------------
     async def opcua_restart(self) -> None:
-        """The pocket-setter's controller reboots mid-run: its server forgets every session and
-        subscription. The gateway must notice (not wait on a silent subscription), say the
-        machine is offline, and subscribe again on its own once the server answers."""
-        before = self.source_row()
-        log.warning(
-            _(
-                "DRILL: the pocket-setter's controller reboots: its OPC UA server stops for {seconds:.0f}s "
-                "and comes back with no sessions and no subscriptions"
-            ).format(seconds=OPCUA_OFF_S)
-        )
-        self.mark("opcua_off_at_s")
-        cycle = asyncio.create_task(self.plant.opcua_machine.power_cycle(OPCUA_OFF_S))
-        await self.until_agent(
-            N_("the gateway to notice that the OPC UA server is gone"),
-            lambda st, r: self.source_row(st).get("connected", 1.0) == 0.0,
-        )
-        self.mark("opcua_noticed_at_s")
-        await cycle
-        self.mark("opcua_back_at_s")
-        reconnects = before.get("link_reconnects", 0.0)
-        reads = before.get("reads", 0.0)
-        row = await self.until_agent(
-            N_("the gateway to subscribe again and read new values"),
-            lambda st, r: (
-                self.source_row(st).get("connected", 0.0) == 1.0
-                and self.source_row(st).get("link_reconnects", 0.0) > reconnects
-                and self.source_row(st).get("reads", 0.0) > reads
-            ),
-        )
-        del row
-        self.mark("opcua_reading_again_at_s")
-        after = self.source_row()
-        self.observed["opcua_reconnects"] = int(after.get("link_reconnects", 0.0) - reconnects)
-        self.observed["opcua_off_s"] = round(OPCUA_OFF_S)
-        log.warning(
-            _(
-                "DRILL: the gateway subscribed to the pocket-setter again by itself ({seconds:.1f}s after "
-                "the server came back) and reads it again; no restart of the gateway was needed"
-            ).format(seconds=self.timings["opcua_reading_again_at_s"] - self.timings["opcua_back_at_s"])
-        )
-
-    def source_row(self, status: dict[str, Any] | None = None) -> dict[str, float]:
-        """The OPC UA source's row of the agent's status.json (empty before it wrote one)."""
-        status = status if status is not None else self.plant.agent.status()
-        return dict(status["rows"].get(OPCUA_SOURCE, {})) if status else {}
+        """The pocket-setter's controller reboots mid-run (tonle.app.demo_drill_opcua)."""
+        await opcua_restart(self)
 
     # -- waiting for the state that proves the ordering ------------------------------
     async def until_agent(

@@ -97,13 +97,15 @@ def test_a_signed_set_speed_is_written_to_the_machine_read_back_and_acknowledged
     broker: LocalBroker, unique_name: str, tmp_path: Path
 ) -> None:
     async def body() -> tuple[CommandAck, CommandAck, float, float]:
-        async with OpcUaMachine(running=False) as machine:
-            async with gateway(broker, machine, unique_name, tmp_path) as (agent, sender, address):
-                unsigned = await send(agent, sender, address, encode(command(agent, "c0", 0.5)))
-                untouched = machine.model.setpoint
-                signed = sign_command(command(agent, "c1", 0.75), address, SIGNER)
-                ack = await send(agent, sender, address, encode(signed))
-                return unsigned, ack, untouched, machine.model.setpoint
+        async with (
+            OpcUaMachine(running=False) as machine,
+            gateway(broker, machine, unique_name, tmp_path) as (agent, sender, address),
+        ):
+            unsigned = await send(agent, sender, address, encode(command(agent, "c0", 0.5)))
+            untouched = machine.model.setpoint
+            signed = sign_command(command(agent, "c1", 0.75), address, SIGNER)
+            ack = await send(agent, sender, address, encode(signed))
+            return unsigned, ack, untouched, machine.model.setpoint
 
     unsigned, ack, untouched, setpoint = asyncio.run(body())
     assert unsigned.status == "refused" and untouched == NOMINAL_PPM, "an unsigned command never reaches it"
@@ -116,11 +118,13 @@ def test_a_machine_that_keeps_its_old_setpoint_is_answered_rejected_with_the_rea
     broker: LocalBroker, unique_name: str, tmp_path: Path
 ) -> None:
     async def body() -> tuple[CommandAck, float]:
-        async with OpcUaMachine(running=False, stuck_setpoint=True) as machine:
-            async with gateway(broker, machine, unique_name, tmp_path) as (agent, sender, address):
-                signed = sign_command(command(agent, "c1", 0.5), address, SIGNER)
-                ack = await send(agent, sender, address, encode(signed))
-                return ack, machine.model.setpoint
+        async with (
+            OpcUaMachine(running=False, stuck_setpoint=True) as machine,
+            gateway(broker, machine, unique_name, tmp_path) as (agent, sender, address),
+        ):
+            signed = sign_command(command(agent, "c1", 0.5), address, SIGNER)
+            ack = await send(agent, sender, address, encode(signed))
+            return ack, machine.model.setpoint
 
     ack, setpoint = asyncio.run(body())
     assert (ack.status, ack.code) == ("rejected", "machine_refused"), ack

@@ -122,6 +122,9 @@ class Agent:
                 limits[machine] = src_limits.get(machine, DeviceLimits(frozenset(), {}))
         self.gate = CommandGate(limits, command_log, Bounds(a.command_max_expiry_s, a.command_max_skew_s))
         self.seq, self.replays = self._saved_state()
+        for src in self.sources:  # a source that can fill a gap (OPC UA history) learns where it starts
+            if (resume := getattr(src, "resume", None)) is not None:
+                resume(self.replays.state())
         self.stats = AgentStats()
         self.desk = CommandDesk(trusted_keys(a), self.gate, self.owner, clock, self.stats, self._publish_ack)
         self._pending: list[Reading] = []

@@ -21,6 +21,8 @@ Security: `users={"name": "password"}` turns on password login (anonymous refuse
 `user_certificates={"name": path}` certificate login (a user whose X.509 certificate is that
 file; anonymous refused), and `certificate`/`private_key` offer only Basic256Sha256
 SignAndEncrypt. `self_signed()` makes the certificate files for the server or for a gateway.
+`history=True` keeps each node's changes in memory for HistoryRead, as many controllers keep
+a log (lost when the server stops).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import contextlib
 import random
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from tonle.io.clock import Clock, WallClock
 __all__ = ["NAMESPACE", "NODES", "OpcUaMachine", "PocketSetterModel", "self_signed"]
 
 NAMESPACE = "urn:tonle:sim:pocket-setter"
+HISTORY_VALUES = 20_000  # changes kept per node with `history=True`: hours of a real controller's log
 NODES: dict[str, tuple[str, ua.VariantType]] = {
     "State": ("ns=2;s=PS.State", ua.VariantType.Int32),
     "PiecesTotal": ("ns=2;s=PS.PiecesTotal", ua.VariantType.UInt32),
@@ -128,6 +131,7 @@ class OpcUaMachine:
         private_key: Path | None = None,
         stuck_setpoint: bool = False,
         running: bool = True,
+        history: bool = False,
     ) -> None:
         self.clock = clock or WallClock()
         self.port = port or _free_port()
@@ -138,6 +142,7 @@ class OpcUaMachine:
         self.certificate, self.private_key = certificate, private_key
         self.stuck_setpoint = stuck_setpoint
         self.running = running  # step on its own every step_s; False: only when `step()` is called
+        self.history = history  # keep each node's changes for HistoryRead (a gateway fills a gap from it)
         self.server: Server | None = None
         self._runner: asyncio.Task[None] | None = None
 
@@ -176,8 +181,10 @@ class OpcUaMachine:
             server.set_identity_tokens(tokens)
         await server.register_namespace(NAMESPACE)
         machine = await server.nodes.objects.add_object("ns=2;s=PS", "2:PocketSetter")
+        variables = []
         for name, (nodeid, vtype) in NODES.items():
             var = await machine.add_variable(nodeid, f"2:{name}", ua.Variant(0, vtype))
+            variables.append(var)
             if name == "SpeedSetpoint":
                 await var.set_writable()
         await server.start()
@@ -186,6 +193,9 @@ class OpcUaMachine:
         sp = ua.NodeId.from_string(NODES["SpeedSetpoint"][0])
         server.set_attribute_value_setter(sp, self._setpoint_written)
         await self.step()
+        if self.history:  # in memory, the last HISTORY_VALUES changes of each node (lost at power off);
+            # from the first cycle on, not the placeholder values the nodes were made with
+            await server.historize_node_data_change(variables, period=None, count=HISTORY_VALUES)  # type: ignore[arg-type]
         if self.running:
             self._runner = asyncio.create_task(self._run(), name=f"opcua-sim-{self.port}")
 
@@ -199,6 +209,13 @@ class OpcUaMachine:
         if self.server is not None:
             await self.server.stop()
             self.server = None
+
+    async def history_times(self, name: str) -> list[int]:
+        """The SourceTimestamps (ns) the server's history holds for a node (with `history=True`)."""
+        assert self.server is not None
+        node = self.server.get_node(ua.NodeId.from_string(NODES[name][0]))
+        found = await node.read_raw_history(ua.get_win_epoch() + timedelta(days=1), None, 0)
+        return [int(dv.SourceTimestamp.timestamp() * 1e9) for dv in found if dv.SourceTimestamp is not None]
 
     async def step(self) -> None:
         """One controller cycle: every value written with this cycle's SourceTimestamp."""

@@ -23,11 +23,13 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from asyncua import Client, Node, ua
 
 from edge_agent.sources.opcua_config import OpcUaCommandConfig, OpcUaDeviceConfig, OpcUaNodeConfig
+from edge_agent.sources.opcua_history import history_readings, read_history
 from edge_agent.sources.opcua_link import (
     Liveness,
     OpcUaLinkError,
@@ -71,6 +73,7 @@ class OpcUaHealth(SourceHealth):
     monitored_items: int = 0  # in the current subscription
     polled_nodes: int = 0  # in the current session (configured, or refused by the server)
     bad_values: int = 0  # values with a bad status, or not a number: not published
+    backfilled: int = 0  # values read from the server's history after a gap (opcua_history)
 
 
 class _SessionEnded(Exception):
@@ -111,6 +114,15 @@ class OpcUaSource:
     @property
     def machines(self) -> list[tuple[str, str]]:
         return [(self.cfg.machine, self.cfg.machine_type)]
+
+    def resume(self, spooled: Mapping[str, int]) -> None:
+        """The newest times the spool holds for this machine (the agent's replay guard, at start):
+        after a gateway restart, the first session fills the gap from the server's history."""
+        prefix = f"last/{self.cfg.machine}/"
+        for key, ts in spooled.items():
+            rest = key.removeprefix(prefix)
+            if rest != key and (rest.startswith("f/") or rest in ("state", "count")):
+                self._map.seen[rest] = max(ts, self._map.seen.get(rest, ts))
 
     @property
     def health(self) -> OpcUaHealth:
@@ -198,8 +210,9 @@ class OpcUaSource:
         cfg = self.cfg
         polled: list[tuple[OpcUaNodeConfig, Node]] = []
         groups: dict[tuple[float, int], list[tuple[OpcUaNodeConfig, Node]]] = defaultdict(list)
-        for n in cfg.nodes:
-            node = await resolve(client, n.node, n.path)
+        resolved = [(n, await resolve(client, n.node, n.path)) for n in cfg.nodes]
+        await self._backfill(resolved)  # before the subscription: its first values are "now"
+        for n, node in resolved:
             if n.mode == "poll":
                 polled.append((n, node))
             else:
@@ -233,6 +246,28 @@ class OpcUaSource:
             )
         self._health.monitored_items, self._health.polled_nodes = items, len(polled)
         return polled
+
+    async def _backfill(self, nodes: list[tuple[OpcUaNodeConfig, Node]]) -> None:
+        """Fill the gap since the gateway last saw each node from the server's history, in time order."""
+        cfg, sink = self.cfg, self._sink
+        if not cfg.backfill_s or cfg.timestamp == "gateway" or not self._map.seen or sink is None:
+            return
+        try:
+            history = await read_history(cfg, nodes, self._map.seen, self._clock.now_ns())
+        except _SAFE_ERRORS as exc:
+            raise _SessionEnded(f"history read failed: {exc!r}") from exc
+        if history.without:
+            text = _(
+                "device {device}: the OPC UA server keeps no history of {fields} ({reason}); "
+                "what they did while the link was down is not recovered"
+            )
+            reason = ", ".join(sorted(set(history.without.values())))
+            log.info(text.format(device=self.name, fields=", ".join(sorted(history.without)), reason=reason))
+        if out := history_readings(self._map, history):
+            self._health.backfilled += len(history.values)
+            sink(out)
+            text = _("device {device}: read {n} values from the OPC UA server's history to fill the gap")
+            log.info(text.format(device=self.name, n=len(history.values)))
 
     async def _watch(self, live: Liveness) -> None:
         """End the session when nothing has proved the subscription alive within `watchdog_s`."""

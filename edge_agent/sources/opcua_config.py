@@ -108,6 +108,11 @@ class OpcUaDeviceConfig(DeviceConfig, tag="opcua", frozen=True, kw_only=True):
     heartbeat_node: str = "i=2258"  # Server_ServerStatus_CurrentTime: changes every second
     timestamp: Stamp = "source"
     timeout_s: PosFloat = 4.0
+    # After a lost session or a gateway restart, read what each node did meanwhile from the
+    # server's history (HistoryRead), at most this far back; 0: never. Servers without history
+    # are noticed once and left alone.
+    backfill_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    backfill_max_values: Annotated[int, msgspec.Meta(ge=1)] = 10_000  # per node and reconnect
     nodes: list[OpcUaNodeConfig]
     commands: list[OpcUaCommandConfig] = msgspec.field(default_factory=list)
 

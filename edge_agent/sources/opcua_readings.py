@@ -20,7 +20,7 @@ from typing import Any
 from edge_agent.sources.opcua_config import OpcUaDeviceConfig, OpcUaNodeConfig
 from tonle.sources.base import Count, Reading, Sample, StateChange
 
-__all__ = ["MachineMap", "Value", "merge_samples", "to_ns"]
+__all__ = ["MachineMap", "Value", "merge_samples", "seen_key", "to_ns"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _OPC_MIN = datetime(1601, 1, 2, tzinfo=UTC)  # OPC UA's "no time" is 1601-01-01
@@ -59,6 +59,9 @@ class MachineMap:
     last_count: tuple[int, int] | None = None
     count_ts: int = 0
     last_value: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # The newest time seen per node ("f/<field>", "state", "count"): where a backfill from the
+    # server's history starts after a lost session (or, resumed from the spool, a restart).
+    seen: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: OpcUaDeviceConfig) -> MachineMap:
@@ -79,6 +82,8 @@ class MachineMap:
         if number is None:
             return [], f"{self.machine}: {node.field} holds {v.value!r}, not a number; not published"
         ts = self.stamp_of(v, now_ns)
+        key = seen_key(node)
+        self.seen[key] = max(ts, self.seen.get(key, ts))
         if node.role == "field":
             scaled = number * node.scale + node.offset
             if not math.isfinite(scaled):
@@ -122,6 +127,13 @@ class MachineMap:
             return [], ""
         self.last_state = name
         return [StateChange(self.machine, ts, name, reason=f"{node.field}={code}")], ""
+
+
+def seen_key(node: OpcUaNodeConfig) -> str:
+    """The node's key in `MachineMap.seen`, named as the agent's replay guard names it."""
+    if node.role == "field":
+        return f"f/{node.field}"
+    return "state" if node.role == "state" else "count"
 
 
 def _number(value: Any) -> float | None:

@@ -36,8 +36,10 @@ def config(endpoint: str, **extra: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def source(endpoint: str, **extra: Any) -> OpcUaSource:
-    return OpcUaSource(parse_opcua_source(config(endpoint, **extra)), retry=FAST)
+def source(endpoint: str, clock: Any = None, **extra: Any) -> OpcUaSource:
+    """The source for the simulated pocket-setter; `clock` is the gateway's (a StepClock keeps it with
+    the machine's, far from the wall clock, where the backfill's `backfill_s` window is measured)."""
+    return OpcUaSource(parse_opcua_source(config(endpoint, **extra)), clock, retry=FAST)
 
 
 class StepClock:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import msgspec
+
 from edge_agent.agent import Agent
+from edge_agent.sources.opcua import OpcUaSource
 from firmware_sim.opcua_machine import OpcUaMachine
 from tests.opcua.support import T0_NS, Collector, FreezingProxy, StepClock, running, source, until
 from tonle.config import AgentConfig, MqttConfig
@@ -231,3 +234,87 @@ def _spooled_samples(spool: Spool) -> list[tuple[int, frozenset[str]]]:
             stamps = msg.ts if isinstance(msg.ts, list) else [msg.ts]
             out.extend((ts, frozenset(msg.fields)) for ts in stamps)
     return out
+
+
+async def _until_in_history(machine: OpcUaMachine, when: int) -> None:
+    """The server's history has recorded the cycle at `when` (it records on its own schedule)."""
+    for _try in range(400):
+        if when in await machine.history_times("Speed"):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server never recorded the cycle in its history")
+
+
+def _spooled_kinds(spool: Spool) -> dict[str, list[int]]:
+    """Times of the spooled counts and of the speed samples."""
+    counts: list[int] = []
+    for _id, topic, payload in spool.peek(0, 10_000):
+        if topic.endswith("/count"):
+            counts.append(msgspec.json.decode(payload)["ts"])
+    return {"count": counts, "speed": _spooled_telemetry(spool, "speed_ppm")}
+
+
+def test_values_made_while_the_link_was_down_are_read_from_the_servers_history(tmp_path: Path) -> None:
+    """A link that goes silent while the machine keeps working: the new session first reads what each
+    node did meanwhile from the server's history, at its own times, then subscribes again."""
+
+    async def body() -> tuple[Agent, OpcUaSource]:
+        machine_clock = StepClock()
+        async with (
+            OpcUaMachine(machine_clock, running=False, history=True) as machine,
+            FreezingProxy(machine.port) as proxy,
+        ):
+            src = source(f"opc.tcp://127.0.0.1:{proxy.port}/tonle/pocket-setter/", machine_clock)
+            spool = Spool(tmp_path / "spool.sqlite", 2**22)
+            agent = Agent(MqttConfig(port=1, tls=False), AgentConfig(id="gw-t"), [src], WallClock(), spool)
+            async with running(src, agent.sink):
+                await until(lambda: src.health.connected, "the first session")
+                await until(lambda: src.health.reads >= 5, "the first values")
+                proxy.freeze()  # the cable is pulled; the machine goes on
+                for _k in range(3):
+                    machine_clock.tick()
+                    await machine.step()
+                await _until_in_history(machine, machine_clock.now_ns())
+                await until(lambda: src.health.sessions == 2, "a new session after the silence", timeout=15)
+                await until(lambda: src.health.backfilled > 0, "the gap read from the history")
+                await agent.flush()
+        return agent, src
+
+    agent, src = asyncio.run(body())
+    spooled = _spooled_kinds(agent.spool)
+    made = [T0_NS + k * SECOND for k in range(4)]
+    assert spooled["speed"] == made, "every cycle once, the ones made during the gap at their own time"
+    assert spooled["count"] == made
+    assert src.health.backfilled >= 3  # the subscription's first values, repeating it, are not spooled again
+
+
+def test_a_restarted_gateway_fills_the_gap_since_its_spool_from_the_servers_history(tmp_path: Path) -> None:
+    """The gateway loses power; the machine works on; the new process learns from its spool where it
+    stopped and reads the rest from the server's history."""
+
+    async def life(machine: OpcUaMachine, spool: Spool) -> tuple[Agent, OpcUaSource]:
+        src = source(machine.endpoint, machine.clock)
+        agent = Agent(MqttConfig(port=1, tls=False), AgentConfig(id="gw-t"), [src], WallClock(), spool)
+        async with running(src, agent.sink):
+            await until(lambda: src.health.connected and src.health.reads >= 5, "a session with values")
+            await asyncio.sleep(0)  # the source hands a publish response's readings over on the next turn
+            await agent.flush()
+        return agent, src
+
+    async def body() -> tuple[Agent, OpcUaSource]:
+        machine_clock = StepClock()
+        async with OpcUaMachine(machine_clock, running=False, history=True) as machine:
+            first, _src = await life(machine, Spool(tmp_path / "spool.sqlite", 2**22))
+            first.spool.close()  # power cut of the gateway
+            for _k in range(3):
+                machine_clock.tick()
+                await machine.step()
+            await _until_in_history(machine, machine_clock.now_ns())
+            return await life(machine, Spool(tmp_path / "spool.sqlite", 2**22))
+
+    agent, src = asyncio.run(body())
+    spooled = _spooled_kinds(agent.spool)
+    made = [T0_NS + k * SECOND for k in range(4)]
+    assert spooled["speed"] == made
+    assert spooled["count"] == made
+    assert src.health.backfilled >= 3

@@ -149,7 +149,7 @@ class PocketSetter:
         await asyncio.sleep(off_s)
         self.machine = OpcUaMachine(
             old.clock, port=old.port, model=old.model, step_s=old.step_s, users=old.users,
-            certificate=old.certificate, private_key=old.private_key,
+            certificate=old.certificate, private_key=old.private_key, history=old.history,
         )  # fmt: skip
         await self.machine.start()
         self.off_s = off_s
@@ -165,7 +165,7 @@ async def pocket_setter(folder: Path, clock: Clock) -> AsyncIterator[PocketSette
     password = secrets.token_urlsafe(18)
     machine = OpcUaMachine(
         clock, model=PocketSetterModel(), step_s=1.0, users={OPCUA_USER: password},
-        certificate=server_cert, private_key=server_key,
+        certificate=server_cert, private_key=server_key, history=True,
     )  # fmt: skip
     await machine.start()
     ps = PocketSetter(machine, cert, key, server_cert, password)

@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("httpx", "httpcore", "pymodbus"):
+    for noisy in ("httpx", "httpcore", "pymodbus", "asyncua"):  # their INFO is for their developers
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "demo":

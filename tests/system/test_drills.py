@@ -110,6 +110,11 @@ def test_the_agent_crash_drill_loses_nothing(tmp_path: Path):
     assert summary["agent_starts"] == 2
     assert summary["drill_observed"]["spool_at_kill"] > 0
     assert "DRILL: the gateway loses power" in log
+    # The pocket-setter worked on while the gateway was dead: the restarted agent read that gap
+    # from the OPC UA server's history (where to start came from its spool).
+    agent_log = next(tmp_path.glob("demo-*/agent.log")).read_text()
+    assert "values from the OPC UA server's history to fill the gap" in agent_log
+    assert summary["protocols"]["opcua"]["lost"] == 0
 
 
 def test_the_database_outage_drill_loses_nothing(tmp_path: Path):

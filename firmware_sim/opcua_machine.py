@@ -246,17 +246,15 @@ class OpcUaMachine:
 async def self_signed(folder: Path, name: str, uri: str, *, server: bool) -> tuple[Path, Path]:
     """A self-signed application certificate (DER) and key (PEM) for `uri`, made once in `folder`.
 
-    A client's certificate names the host it is made on (asyncua checks its own certificate
-    against the host name and warns otherwise); the simulated server's names the loopback
-    address its clients dial.
+    The certificate names the host it is made on: asyncua checks a server's and a client's own
+    certificate against the host name and warns otherwise.
     """
     from asyncua.crypto.cert_gen import setup_self_signed_certificate
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     cert, key = folder / f"{name}.der", folder / f"{name}.pem"
     use = [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-    host = "127.0.0.1" if server else socket.gethostname()
-    await setup_self_signed_certificate(key, cert, uri, host, use, {"commonName": name})
+    await setup_self_signed_certificate(key, cert, uri, socket.gethostname(), use, {"commonName": name})
     return cert, key
 
 

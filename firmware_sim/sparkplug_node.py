@@ -8,8 +8,17 @@ data go at QoS 0 as the spec says. A test can make it skip a `seq` (a lost messa
 send data before its births, and can make it die, to drive the host's checks. Payloads
 are encoded by `tonle.protocols.sparkplug`, the codec the gateway decodes with.
 
+Commands: the node subscribes to its NCMD and to its devices' DCMD topics. A DCMD's metrics
+(by name, or by alias alone) go to the handler `on_write` registered for that device, which
+applies what it accepts and returns the values to report; they go out at once in a DDATA,
+as a Sparkplug device reports a changed setpoint by exception. A device with no handler
+ignores writes, as firmware ignores a metric it does not let anyone write.
+
 The default device is an automatic cutting table (`CUTTER_METRICS`): spindle speed, the
-machine's mode code, cumulative plies cut and plies passed by the quality check.
+machine's mode code, cumulative plies cut and plies passed by the quality check, and the
+writable spindle speed setpoint the speed follows (`CutterModel`, `stuck` to make it keep
+its old setpoint whatever is written, like a controller that copies its panel's value
+over the written one).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tonle.io.clock import Clock, WallClock
@@ -33,18 +42,32 @@ from tonle.protocols.sparkplug import (
     decode_payload,
     encode_payload,
     is_rebirth_request,
+    parse_topic,
 )
 
-__all__ = ["CUTTER_METRICS", "CUTTER_MODES", "CutterModel", "SparkplugEdgeNode", "run_cutter"]
+__all__ = [
+    "CUTTER_METRICS",
+    "CUTTER_MODES",
+    "NOMINAL_RPM",
+    "SETPOINT",
+    "CutterModel",
+    "SparkplugEdgeNode",
+    "run_cutter",
+]
 
 CUTTER_MODES = {0: "idle", 1: "running", 2: "breakdown", 3: "setup"}
+NOMINAL_RPM = 1200.0  # the cutter's full spindle speed: a set_speed of 1.0
+SETPOINT = "Spindle/SpeedSetpoint"
 CUTTER_METRICS: dict[str, tuple[DataType, MetricValue]] = {
     "Spindle/Speed": (DataType.Float, 0.0),
     "Spindle/Temperature": (DataType.Double, 31.5),
     "Status/Mode": (DataType.Int32, 0),
     "Production/Total": (DataType.UInt64, 0),
     "Production/Good": (DataType.UInt64, 0),
+    SETPOINT: (DataType.Float, NOMINAL_RPM),  # writable (DCMD)
 }
+
+WriteHandler = Callable[[Mapping[str, MetricValue]], Mapping[str, MetricValue]]
 
 
 @dataclass
@@ -67,6 +90,9 @@ class SparkplugEdgeNode:
     username: str | None = None
     password: str | None = None
     tls: TlsFiles | None = None
+    # Writes received (device, metric, value), and the handler of each writable device.
+    writes: list[tuple[str, str, MetricValue]] = field(default_factory=list)
+    on_write: dict[str, WriteHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.aliases: dict[tuple[str, str], tuple[int, DataType]] = {}
@@ -102,6 +128,7 @@ class SparkplugEdgeNode:
         )
         await self._mqtt.__aenter__()
         await self._mqtt.subscribe(self._topic("NCMD"), qos=0)
+        await self._mqtt.subscribe(self._topic("DCMD", "+"), qos=0)
         await self._mqtt.wait_subscribed()
         self._task = asyncio.create_task(self._commands(), name=f"spb-node-{self.node}")
         return self
@@ -175,11 +202,29 @@ class SparkplugEdgeNode:
             msg = await self._mqtt.messages.get()
             try:
                 payload = decode_payload(msg.payload)
+                topic = parse_topic(msg.topic)
             except SparkplugError:
                 continue  # a node ignores a command it cannot read
-            if is_rebirth_request(payload):
+            if topic.kind == "NCMD" and is_rebirth_request(payload):
                 self.rebirths += 1
                 self.birth()
+            elif topic.kind == "DCMD" and topic.device in self.devices:
+                self._write(topic.device, payload.metrics)
+
+    def _write(self, device: str, metrics: tuple[Metric, ...]) -> None:
+        """Apply a DCMD through the device's handler and report what it holds now in a DDATA."""
+        by_alias = {alias: name for (dev, name), (alias, _dt) in self.aliases.items() if dev == device}
+        written: dict[str, MetricValue] = {}
+        for m in metrics:
+            name = m.name or by_alias.get(m.alias if m.alias is not None else -1, "")
+            if (device, name) in self.aliases:
+                written[name] = m.value
+                self.writes.append((device, name, m.value))
+        handler = self.on_write.get(device)
+        if written and handler is not None:
+            report = handler(written)
+            if report:
+                self.update(device, report)
 
 
 @dataclass
@@ -194,6 +239,8 @@ class CutterModel:
     total: int = 0
     good: int = 0
     temperature: float = 31.5
+    setpoint: float = NOMINAL_RPM  # spindle speed setpoint, rpm (written over Sparkplug DCMD)
+    stuck: bool = False  # takes writes and keeps its old setpoint
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -206,18 +253,27 @@ class CutterModel:
             self.mode = 1
         changes: dict[str, MetricValue] = {"Status/Mode": self.mode}
         running = self.mode == 1
-        speed = rng.gauss(1200.0, 15.0) if running else 0.0
+        speed = rng.gauss(self.setpoint, 15.0 * self.setpoint / NOMINAL_RPM) if running else 0.0
         self.temperature += (0.02 if running else -0.05) + rng.gauss(0.0, 0.01)
         changes.update({"Spindle/Speed": round(speed, 1), "Spindle/Temperature": round(self.temperature, 2)})
+        changes[SETPOINT] = self.setpoint
         if running and rng.random() < 0.25:  # a ply every four seconds or so
             self.total += 1
             self.good += 1 if rng.random() > 0.03 else 0
             changes.update({"Production/Total": self.total, "Production/Good": self.good})
         return changes
 
+    def write(self, metrics: Mapping[str, MetricValue]) -> dict[str, MetricValue]:
+        """A DCMD: take a new setpoint (unless stuck); the setpoint it holds now, to report."""
+        value = metrics.get(SETPOINT)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not self.stuck:
+            self.setpoint = float(value)
+        return {SETPOINT: self.setpoint}
+
 
 async def run_cutter(node: SparkplugEdgeNode, model: CutterModel, device: str = "Cutter1") -> None:
-    """Birth, then one DDATA a second on the node's clock, until cancelled."""
+    """Birth, then one DDATA a second on the node's clock, until cancelled; DCMDs go to the model."""
+    node.on_write[device] = model.write
     node.values.update({(device, k): v for k, v in model.step().items()})
     node.birth()
     while True:

@@ -4,13 +4,16 @@ A Sparkplug edge node names its metrics itself ("Spindle/Speed", "Production/Tot
 the technician maps them: each `[[devices.nodes]]` entry ties one edge node (and
 optionally one of its devices) to one Tonle machine, and says which metric is a telemetry
 field, which one is the machine's state (with a table of its codes when it is a number),
-and which are the piece counters. Every mistake that can be seen before connecting is a
-`Problem` with its key path and a fix, in the plant's language.
+and which are the piece counters; `commands` names the setpoint metrics the gateway may
+write (a DCMD, or an NCMD for a node's own metrics) and read back. Every mistake that can
+be seen before connecting is a `Problem` with its key path and a fix, in the plant's
+language; whether the edge node declares a command's metric is known only from its birth,
+so that is checked when a command is sent.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 import msgspec
 
@@ -18,12 +21,13 @@ from tonle.config.connections import device_tls_problems
 from tonle.config.fields import Name, Section, secret
 from tonle.config.problems import Problem
 from tonle.contract import MACHINE_STATES
+from tonle.contract.payloads import CommandAction
 from tonle.io.clock import Clock
 from tonle.messages import N_, render
 from tonle.sources.base import Source
 from tonle.sources.registry import DeviceConfig, GatewayContext, SourceType
 
-__all__ = ["SPARKPLUG_SOURCE", "SparkplugMachine", "SparkplugSourceConfig"]
+__all__ = ["SPARKPLUG_SOURCE", "SparkplugCommand", "SparkplugMachine", "SparkplugSourceConfig"]
 
 Id = Annotated[str, msgspec.Meta(min_length=1)]
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
@@ -32,6 +36,81 @@ _BAD_ID_CHARS = ("/", "+", "#")
 
 def _p(key: str, text: str, fix: str, **data: object) -> Problem:
     return Problem(key, render(text, data), render(fix, data))
+
+
+_ACTIONS: tuple[str, ...] = get_args(CommandAction)
+_CONTROL = ("Node Control/", "bdSeq")  # Sparkplug's own metrics: never a setpoint
+
+
+class SparkplugCommand(Section, frozen=True, kw_only=True):
+    """A setpoint metric the gateway may write: metric value = command value / `scale`.
+
+    `readback`: count the command applied only when the edge node reports the metric (in its
+    next data or birth) holding the value, within `tolerance`, before `timeout_s` is up.
+    """
+
+    action: Name
+    metric: str
+    scale: float = 1.0
+    min: float
+    max: float
+    readback: bool = True
+    tolerance: Annotated[float, msgspec.Meta(ge=0)] = 1e-6  # a Float metric is 32-bit: it rounds
+    timeout_s: PosFloat = 5.0
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.action not in _ACTIONS:
+            found.append(
+                _p(
+                    "action",
+                    N_("is '{action}', which is not a command Tonle sends"),
+                    N_("use one of: {actions}"),
+                    action=self.action,
+                    actions=", ".join(_ACTIONS),
+                )
+            )
+        if not self.metric.strip():
+            found.append(
+                _p(
+                    "metric",
+                    N_("is empty"),
+                    N_("name the metric exactly as the edge node's birth declares it"),
+                )
+            )
+        elif self.metric != self.metric.strip() or any(ord(c) < 32 for c in self.metric):
+            found.append(
+                _p(
+                    "metric",
+                    N_("is {metric!r}, with spaces at its ends or a control character"),
+                    N_("name the metric exactly as the edge node's birth declares it"),
+                    metric=self.metric,
+                )
+            )
+        elif self.metric.startswith(_CONTROL):
+            found.append(
+                _p(
+                    "metric",
+                    N_("is '{metric}', one of Sparkplug's own control metrics, not a setpoint"),
+                    N_("name the setpoint metric the edge node declares for this command"),
+                    metric=self.metric,
+                )
+            )
+        if self.scale == 0:
+            found.append(
+                _p("scale", N_("is 0"), N_("use a scale other than 0 (metric value = value / scale)"))
+            )
+        if not self.min < self.max:
+            found.append(
+                _p(
+                    "min",
+                    N_("({min}) is not below max ({max})"),
+                    N_("swap them"),
+                    min=f"{self.min:g}",
+                    max=f"{self.max:g}",
+                )
+            )
+        return found
 
 
 class SparkplugMachine(Section, frozen=True, kw_only=True):
@@ -46,6 +125,7 @@ class SparkplugMachine(Section, frozen=True, kw_only=True):
     states: dict[str, str] = msgspec.field(default_factory=dict)  # its value (as text) -> Tonle state
     count_total: str = ""
     count_good: str = ""
+    commands: list[SparkplugCommand] = msgspec.field(default_factory=list)  # setpoints it may write
 
     def metrics(self) -> dict[str, str]:
         """Every mapped metric name -> what it feeds ("field:x", "state", "count_total", ...)."""
@@ -94,6 +174,19 @@ class SparkplugMachine(Section, frozen=True, kw_only=True):
                     )
                 )
             seen.setdefault(name, role)
+        actions: dict[str, int] = {}
+        for i, c in enumerate(self.commands):
+            if c.action in actions:
+                found.append(
+                    _p(
+                        f"commands[{i}].action",
+                        N_("is '{action}', already configured in commands[{other}]"),
+                        N_("configure each action of a machine once"),
+                        action=c.action,
+                        other=actions[c.action],
+                    )
+                )
+            actions.setdefault(c.action, i)
         return found
 
     def _roles(self) -> list[tuple[str, str]]:

@@ -7,6 +7,12 @@ that arrives before its node's birth, with a `seq` that skips, or with an alias 
 declared makes the host ask for a rebirth (NCMD `Node Control/Rebirth`), at most once per
 `rebirth_wait_s` until the NBIRTH comes. A payload that cannot be read is refused with a
 named reason and counted; the good metrics of a message are never dropped for a bad one.
+
+For commands it also keeps what each birth declared (name -> alias and datatype, per device,
+"" for the node's own metrics), forgotten at that device's DDEATH or the node's NDEATH: a
+DCMD names the metric, its alias and the datatype the birth gave, and goes only to a device
+that is alive. Every metric a birth or data message reports is handed back (`reported`), so
+the source can see a written setpoint read back.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class HostResult:
     readings: list[Reading] = field(default_factory=list)
     rebirth: Topic | None = None  # the NCMD topic to send a rebirth request to
     refused: list[str] = field(default_factory=list)  # reasons, one per refused message or metric
+    reported: list[tuple[str, str, Metric]] = field(default_factory=list)  # (node, device, named metric)
+    died: list[tuple[str, str]] = field(default_factory=list)  # (node, device); device "" = the whole node
 
 
 @dataclass
@@ -46,6 +54,7 @@ class _Node:
     bdseq: int | None = None
     seq: int = 0
     aliases: dict[int, tuple[str, str, int]] = field(default_factory=dict)  # alias -> (device, name, type)
+    declared: dict[str, dict[str, tuple[int | None, int]]] = field(default_factory=dict)  # born devices
     rebirth_asked_ns: int | None = None
 
 
@@ -78,6 +87,16 @@ class SparkplugHost:
         self.nodes: dict[str, _Node] = {}
         self.counts: Counter[str] = Counter()  # births, deaths, seq_gaps, rebirth requests...
 
+    def online(self, node: str, device: str) -> bool:
+        """Whether the node is born and, for a device, its DBIRTH came after its last DDEATH."""
+        n = self.nodes.get(node)
+        return n is not None and n.born and device in n.declared
+
+    def declared(self, node: str, device: str, metric: str) -> tuple[int | None, int] | None:
+        """(alias, datatype) of a metric the live birth of this device declared, else None."""
+        n = self.nodes.get(node)
+        return n.declared.get(device, {}).get(metric) if n is not None and n.born else None
+
     def handle(self, topic: str, data: bytes, now_ns: int) -> HostResult:
         out = HostResult()
         try:
@@ -107,11 +126,12 @@ class SparkplugHost:
     def _birth(self, t: Topic, node: _Node, payload: SparkplugPayload, out: HostResult, now_ns: int) -> None:
         self.counts["births"] += 1
         node.born, node.seq, node.rebirth_asked_ns = True, payload.seq or 0, None
-        node.aliases = {}
+        node.aliases, node.declared = {}, {}
         for m in payload.metrics:
             if m.name == BDSEQ and isinstance(m.value, int):
                 node.bdseq = m.value
         self._learn(node, "", payload.metrics)
+        out.reported.extend((t.node, "", m) for m in payload.metrics if m.name)
         self._readings("", t, payload, out, now_ns)
 
     def _death(self, t: Topic, node: _Node, payload: SparkplugPayload, out: HostResult, now_ns: int) -> None:
@@ -120,7 +140,8 @@ class SparkplugHost:
             self.counts["stale_deaths"] += 1  # the will of an earlier session: this one is alive
             return
         self.counts["deaths"] += 1
-        node.born = False
+        node.born, node.declared = False, {}
+        out.died.append((t.node, ""))
         ts = _ts(payload.timestamp_ms, now_ns)
         for (name, _device), mach in self.machines.items():
             if name == t.node:
@@ -138,9 +159,12 @@ class SparkplugHost:
         if t.kind == "DBIRTH":
             self.counts["births"] += 1
             self._learn(node, t.device, payload.metrics)
+            out.reported.extend((t.node, t.device, m) for m in payload.metrics if m.name)
             self._readings(t.device, t, payload, out, now_ns)
         elif t.kind == "DDEATH":
             self.counts["deaths"] += 1
+            node.declared.pop(t.device, None)
+            out.died.append((t.node, t.device))
             mach = self.machines.get((t.node, t.device))
             if mach is not None:
                 out.readings.extend(self._offline(mach, _ts(payload.timestamp_ms, now_ns), "DDEATH"))
@@ -153,12 +177,16 @@ class SparkplugHost:
                 out.refused.extend("unknown_alias" for _ in unknown)
                 self._ask_rebirth(t, node, out, now_ns)
             named = self._resolve(node, device, payload)
+            out.reported.extend((t.node, device, m) for m in named.metrics)
             self._readings(device, t, named, out, now_ns)
 
     def _learn(self, node: _Node, device: str, metrics: tuple[Metric, ...]) -> None:
+        declared = node.declared[device] = {}
         for m in metrics:
             if m.alias is not None and m.name:
                 node.aliases[m.alias] = (device, m.name, m.datatype)
+            if m.name:
+                declared[m.name] = (m.alias, m.datatype)
 
     def _resolve(self, node: _Node, device: str, payload: SparkplugPayload) -> SparkplugPayload:
         """The payload with every alias replaced by the name and datatype its birth declared."""

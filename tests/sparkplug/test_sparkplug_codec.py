@@ -17,8 +17,10 @@ from tonle.protocols.sparkplug import (
     Metric,
     SparkplugError,
     Topic,
+    command_value,
     decode_payload,
     decode_state,
+    encode_command,
     encode_payload,
     encode_state,
     is_rebirth_request,
@@ -80,6 +82,23 @@ def test_state_and_rebirth_messages():
     assert not is_rebirth_request(decode_payload(encode_payload([], seq=0, timestamp_ms=1)))
 
 
+def test_a_command_value_takes_the_datatype_the_birth_declared():
+    assert command_value(DataType.Float, 900) == 900.0 and isinstance(
+        command_value(DataType.Double, 1), float
+    )
+    assert command_value(DataType.Int32, 899.6) == 900 and command_value(DataType.Int16, -3.2) == -3
+    assert command_value(DataType.Boolean, 1.0) is True and command_value(DataType.Boolean, 0) is False
+    for datatype, value in [(DataType.String, 1.0), (DataType.UInt8, 256), (DataType.UInt16, -1), (99, 1)]:
+        with pytest.raises(SparkplugError) as err:
+            command_value(datatype, value)
+        assert err.value.data["reason"] == "not_writable"
+    with pytest.raises(SparkplugError, match=r"300 does not fit the metric's datatype UInt8 \(0\.\.255\)"):
+        command_value(DataType.UInt8, 300)
+    cmd = decode_payload(encode_command([Metric("Spindle/SpeedSetpoint", 6, DataType.Float, 900.0)], 123))
+    assert (cmd.seq, cmd.timestamp_ms) == (None, 123)  # Sparkplug 3.0: NCMD/DCMD carry no seq
+    assert cmd.metrics == (Metric("Spindle/SpeedSetpoint", 6, DataType.Float, 900.0),)
+
+
 def _check(data: dict) -> list[str]:
     _cfg, problems = check_value(data, SparkplugSourceConfig, key="devices[0]")
     return [str(p) for p in problems]
@@ -115,9 +134,51 @@ def test_config_mistakes_are_named_with_their_key_and_fix():
     assert "'devices[0].nodes[1].fields' maps no metric of EN1 to this machine" in problems
 
 
-def test_the_worked_example_in_the_docs_reads_as_the_docs_say():
+def test_command_mistakes_are_named_with_their_key_and_fix():
+    good = {"action": "set_speed", "metric": "Spindle/SpeedSetpoint", "min": 0.5, "max": 1.0}
+    assert _check({**GOOD, "nodes": [{**GOOD["nodes"][0], "commands": [good]}]}) == []
+    commands = [
+        {**good, "action": "set_sped", "scale": 0},
+        {**good, "metric": " Spindle/SpeedSetpoint", "min": 2.0},
+        {**good, "metric": ""},
+        {**good, "metric": "Node Control/Rebirth"},
+    ]
+    problems = "\n".join(_check({**GOOD, "nodes": [{**GOOD["nodes"][0], "commands": commands}]}))
+    where = "'devices[0].nodes[0].commands"
+    assert (
+        f"{where}[0].action' is 'set_sped', which is not a command Tonle sends; use one of: set_speed,"
+        in problems
+    )
+    assert f"{where}[0].scale' is 0; use a scale other than 0 (metric value = value / scale)" in problems
+    assert f"{where}[1].metric' is ' Spindle/SpeedSetpoint', with spaces at its ends" in problems
+    assert f"{where}[1].min' (2) is not below max (1); swap them" in problems
+    assert (
+        f"{where}[2].metric' is empty; name the metric exactly as the edge node's birth declares it"
+        in problems
+    )
+    assert f"{where}[3].metric' is 'Node Control/Rebirth', one of Sparkplug's own control metrics" in problems
+    assert f"{where}[2].action' is 'set_speed', already configured in commands[1]" in problems
+    assert len(problems.splitlines()) == 8, problems  # commands[3] repeats the action too
+
+
+def _toml_blocks() -> list[str]:
     text = (Path(__file__).resolve().parents[2] / "docs" / "sparkplug.md").read_text(encoding="utf-8")
-    block, _security = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    return re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+
+
+def test_the_commands_example_in_the_docs_passes_the_checks():
+    _worked, block, _security = _toml_blocks()
+    (section,) = tomllib.loads(block)["devices"]
+    cfg, problems = check_value(section, SparkplugSourceConfig, key="devices[0]")
+    assert problems == [] and isinstance(cfg, SparkplugSourceConfig)
+    (cmd,) = cfg.nodes[0].commands
+    assert (cmd.action, cmd.metric, cmd.min, cmd.max, cmd.readback) == (
+        "set_speed", "Spindle/SpeedSetpoint", 0.5, 1.0, True)  # fmt: skip
+    assert 0.75 / cmd.scale == pytest.approx(900.0)  # the cutter's rpm for 75 %
+
+
+def test_the_worked_example_in_the_docs_reads_as_the_docs_say():
+    block, _commands, _security = _toml_blocks()
     (section,) = tomllib.loads(block)["devices"]
     cfg, problems = check_value(section, SparkplugSourceConfig, key="devices[0]")
     assert problems == [] and isinstance(cfg, SparkplugSourceConfig)
@@ -168,8 +229,7 @@ def test_the_security_example_in_the_docs_passes_check_config(tmp_path: Path):
     from edge_agent.config import load_gateway_config
     from tonle.io.plant_broker import plant_tls
 
-    text = (Path(__file__).resolve().parents[2] / "docs" / "sparkplug.md").read_text(encoding="utf-8")
-    _worked, block = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    _worked, _commands, block = _toml_blocks()
     (tmp_path / "gateway.toml").write_text(block)
     (tmp_path / "scada-ca.crt").write_text("-")  # the broker's CA, copied next to the config
     (cfg,) = load_gateway_config(tmp_path / "gateway.toml").devices

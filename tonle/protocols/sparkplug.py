@@ -8,6 +8,10 @@ with the reason (the source counts it and goes on).
 
 Signed integers travel as two's complement in the unsigned `int_value` (Int8/16/32)
 and `long_value` (Int64) fields, as Sparkplug 3.0 section 6.4.16 says.
+
+A command (NCMD to a node, DCMD to a device) names each metric (with the alias its birth
+gave, when it gave one), in the datatype the birth declared, with a payload timestamp and
+no `seq` (Sparkplug 3.0, 6.4.23 and 6.4.24); `command_value` turns a number into that type.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ __all__ = [
     "SparkplugError",
     "SparkplugPayload",
     "Topic",
+    "command_value",
     "decode_payload",
     "decode_state",
+    "encode_command",
     "encode_payload",
     "encode_state",
     "is_rebirth_request",
@@ -73,6 +79,12 @@ _BITS = {DataType.Int8: 8, DataType.Int16: 16, DataType.Int32: 32, DataType.Int6
 _INT32 = (DataType.Int8, DataType.Int16, DataType.Int32, DataType.UInt8, DataType.UInt16, DataType.UInt32)
 _INT64 = (DataType.Int64, DataType.UInt64, DataType.DateTime)
 _STRINGS = (DataType.String, DataType.Text)
+_UNSIGNED = {
+    DataType.UInt8: 255,
+    DataType.UInt16: 65535,
+    DataType.UInt32: 2**32 - 1,
+    DataType.UInt64: 2**64 - 1,
+}
 NUMERIC = frozenset(DataType) - {*_STRINGS}
 
 MetricValue = int | float | bool | str | None
@@ -224,11 +236,46 @@ def decode_payload(data: bytes) -> SparkplugPayload:
     )
 
 
+def command_value(datatype: int, value: float) -> MetricValue:
+    """`value` in a metric's declared datatype: integers round, a Boolean is value != 0.
+
+    SparkplugError(reason="not_writable") for a text metric, an unknown datatype or an
+    integer the type cannot hold (a negative number for an unsigned metric, say).
+    """
+    dt = DataType(datatype) if datatype in DataType._value2member_map_ else None
+    if dt is None or dt in _STRINGS or dt is DataType.DateTime:
+        raise SparkplugError(
+            N_("the metric's datatype ({datatype}) is not a number Tonle can write"),
+            reason="not_writable",
+            datatype=dt.name if dt is not None else datatype,
+        )
+    if dt in (DataType.Float, DataType.Double):
+        return float(value)
+    if dt is DataType.Boolean:
+        return value != 0
+    raw = round(value)
+    bits = _BITS.get(dt)
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if bits else (0, _UNSIGNED[dt])
+    if not low <= raw <= high:
+        raise SparkplugError(
+            N_("{value} does not fit the metric's datatype {datatype} ({low}..{high})"),
+            reason="not_writable",
+            value=raw,
+            datatype=dt.name,
+            low=low,
+            high=high,
+        )
+    return raw
+
+
+def encode_command(metrics: Iterable[Metric], timestamp_ms: int) -> bytes:
+    """An NCMD or DCMD payload: a timestamp and the metrics, never a `seq` (Sparkplug 3.0)."""
+    return encode_payload(metrics, seq=None, timestamp_ms=timestamp_ms)
+
+
 def rebirth_request(timestamp_ms: int) -> bytes:
     """The NCMD a host sends to make an edge node publish its births again."""
-    return encode_payload(
-        [Metric(REBIRTH, None, DataType.Boolean, True)], seq=None, timestamp_ms=timestamp_ms
-    )
+    return encode_command([Metric(REBIRTH, None, DataType.Boolean, True)], timestamp_ms)
 
 
 def is_rebirth_request(payload: SparkplugPayload) -> bool:

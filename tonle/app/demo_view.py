@@ -138,7 +138,7 @@ class LiveView:
             text += render(N_(", {n} re-sent"), {"n": _n(a["messages_resent"])})
         if a.get("spool_dropped"):
             text += render(N_(", {n} dropped"), {"n": _n(a["spool_dropped"])})
-        return text
+        return text + devices_status(status["rows"])
 
     def collector_status(self) -> str:
         h = self.health
@@ -276,6 +276,19 @@ def _log_to(handler: logging.Handler) -> Iterator[None]:
         yield
     finally:
         root.handlers = saved
+
+
+def devices_status(rows: dict[str, dict[str, float]]) -> str:
+    """How many of the gateway's device links are up, and which are not (a row with `connected`
+    is a source's; the others are machines and the agent itself)."""
+    links = {name: row["connected"] for name, row in rows.items() if "connected" in row}
+    if not links:
+        return ""
+    down = sorted(name for name, up in links.items() if not up)
+    text = render(N_("; devices {up} of {all} connected"), {"up": len(links) - len(down), "all": len(links)})
+    if down:
+        text += render(N_(" (not connected: {names})"), {"names": ", ".join(down)})
+    return text
 
 
 def _fmt(v: float, pattern: str) -> str:

@@ -12,14 +12,18 @@ in `[mqtt]` (which is Tonle's broker).
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
 from tonle.io.mqtt import MqttConnection, Will
 from tonle.io.mqtt_tls import Fixes, TlsFiles
-from tonle.messages import N_
+from tonle.messages import N_, _
 
 __all__ = ["PlantBroker", "plant_connection", "plant_fixes", "plant_tls"]
+
+log = logging.getLogger("tonle.agent")
 
 UNREACHABLE_FIX = N_(
     "check host and port in the device section '{section}', and that the plant's MQTT broker is running"
@@ -92,7 +96,19 @@ def plant_connection(
     session_expiry_s: int = 0,
     on_connect_hook: Callable[[], None] | None = None,
 ) -> MqttConnection:
-    """An MQTT v5 session on the section's broker, not yet connected; it retries until cancelled."""
+    """An MQTT v5 session on the section's broker, not yet connected; it retries until cancelled.
+
+    A broker on another machine reached without TLS is allowed (many plant brokers offer
+    nothing else) but said once per connection made, with what it costs and the fix.
+    """
+    if not cfg.ca_file and not _loopback(cfg.host):
+        log.warning(
+            _(
+                "device {device}: the plant's broker at {host}:{port} is reached without TLS: anyone on that "
+                "network can read its data and send data in its devices' names; set ca_file (and a login) "
+                "in the device section when the broker offers TLS"
+            ).format(device=cfg.name, host=cfg.host, port=cfg.port)
+        )
     return MqttConnection(
         cfg.host,
         cfg.port,
@@ -107,3 +123,13 @@ def plant_connection(
         fixes=plant_fixes(cfg.name),
         on_connect_hook=on_connect_hook,
     )
+
+
+def _loopback(host: str) -> bool:
+    """A broker on the gateway itself: plain text never leaves the machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

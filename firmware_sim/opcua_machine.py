@@ -20,7 +20,8 @@ so a test can stop the server and start a new one on the same port with the same
 Security: `users={"name": "password"}` turns on password login (anonymous refused),
 `user_certificates={"name": path}` certificate login (a user whose X.509 certificate is that
 file; anonymous refused), and `certificate`/`private_key` offer only Basic256Sha256
-SignAndEncrypt. `self_signed()` makes the certificate files for the server or for a gateway.
+SignAndEncrypt; with them, `trusted_clients=[path]` lets in only those client application
+certificates. `self_signed()` makes the certificate files for the server or for a gateway.
 `history=True` keeps each node's changes in memory for HistoryRead, as many controllers keep
 a log (lost when the server stops).
 """
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua
+from asyncua.common.utils import ServiceError
 from asyncua.crypto import uacrypto
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
@@ -108,6 +110,18 @@ class _Users(UserManager):
         return None
 
 
+async def _only(trusted: list[Path]) -> Any:
+    """A certificate check that lets in only these client application certificates, as a machine
+    whose administrator moved the gateway's certificate from "rejected" to "trusted" does."""
+    known = {uacrypto.der_from_x509(await uacrypto.load_certificate(path)) for path in trusted}
+
+    async def check(cert: Any, app: ua.ApplicationDescription) -> None:
+        if uacrypto.der_from_x509(cert) not in known:
+            raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
+
+    return check
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,6 +141,7 @@ class OpcUaMachine:
         step_s: float = 0.2,
         users: dict[str, str] | None = None,
         user_certificates: dict[str, Path] | None = None,
+        trusted_clients: list[Path] | None = None,
         certificate: Path | None = None,
         private_key: Path | None = None,
         stuck_setpoint: bool = False,
@@ -139,6 +154,7 @@ class OpcUaMachine:
         self.step_s = step_s
         self.users = users
         self.user_certificates = user_certificates
+        self.trusted_clients = trusted_clients  # None: any client certificate (a machine left open)
         self.certificate, self.private_key = certificate, private_key
         self.stuck_setpoint = stuck_setpoint
         self.running = running  # step on its own every step_s; False: only when `step()` is called
@@ -173,6 +189,8 @@ class OpcUaMachine:
             await server.load_certificate(str(self.certificate))
             await server.load_private_key(str(self.private_key))
             server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+            if self.trusted_clients is not None:
+                server.set_certificate_validator(await _only(self.trusted_clients))
         else:
             server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         tokens = [ua.UserNameIdentityToken] if self.users is not None else []

@@ -102,3 +102,36 @@ def test_a_user_certificate_logs_in_and_an_untrusted_one_is_refused_plainly(tmp_
     refused = asyncio.run(body())
     assert refused.startswith("the OPC UA server of ps_opcua at opc.tcp://127.0.0.1:")
     assert "refused the login" in refused and "user certificate" in refused
+
+
+def test_a_machine_that_trusts_only_the_gateways_certificate_refuses_another_application(
+    tmp_path: Path,
+) -> None:
+    """The machine's administrator trusted the gateway's application certificate: a laptop with its
+    own certificate (and even the right password) is refused the secure channel, plainly."""
+
+    async def body() -> str:
+        server_cert, server_key = await self_signed(tmp_path, "server", NAMESPACE, server=True)
+        cert, key = await self_signed(tmp_path, "gateway", "urn:tonle:gateway", server=False)
+        (tmp_path / "laptop").mkdir()
+        other, other_key = await self_signed(tmp_path / "laptop", "laptop", "urn:tonle:gateway", server=False)
+        secure = {
+            "security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
+            "server_certificate": str(server_cert),
+        }  # fmt: skip
+        async with OpcUaMachine(
+            running=False, trusted_clients=[cert], certificate=server_cert, private_key=server_key
+        ) as m:
+            src = source(m.endpoint, **secure, certificate=str(cert), private_key=str(key))
+            seen = Collector()
+            async with running(src, seen):
+                await until(lambda: bool(seen.samples("speed_ppm")), "a value with the trusted certificate")
+            laptop = source(m.endpoint, **secure, certificate=str(other), private_key=str(other_key))
+            with pytest.raises(OpcUaLoginRefused) as refused:
+                async with asyncio.timeout(WAIT_S):
+                    await laptop.run(Collector())
+        return str(refused.value)
+
+    refused = asyncio.run(body())
+    assert "refused the secure connection (BadCertificateUntrusted)" in refused
+    assert "trust the gateway's certificate on the machine" in refused

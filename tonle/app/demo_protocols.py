@@ -150,6 +150,7 @@ class PocketSetter:
         self.machine = OpcUaMachine(
             old.clock, port=old.port, model=old.model, step_s=old.step_s, users=old.users,
             certificate=old.certificate, private_key=old.private_key, history=old.history,
+            trusted_clients=old.trusted_clients,
         )  # fmt: skip
         await self.machine.start()
         self.off_s = off_s
@@ -157,7 +158,8 @@ class PocketSetter:
 
 @contextlib.asynccontextmanager
 async def pocket_setter(folder: Path, clock: Clock) -> AsyncIterator[PocketSetter]:
-    """The pocket-setter on a free loopback port: encrypted, password login, a new password per run."""
+    """The pocket-setter on a free loopback port: encrypted, only the gateway's application
+    certificate trusted, password login with a new password per run."""
     certs = folder / "opcua"
     certs.mkdir(parents=True, exist_ok=True)
     server_cert, server_key = await self_signed(certs, "pocket-setter", NAMESPACE, server=True)
@@ -166,6 +168,7 @@ async def pocket_setter(folder: Path, clock: Clock) -> AsyncIterator[PocketSette
     machine = OpcUaMachine(
         clock, model=PocketSetterModel(), step_s=1.0, users={OPCUA_USER: password},
         certificate=server_cert, private_key=server_key, history=True,
+        trusted_clients=[cert],  # the gateway's application certificate, and no other
     )  # fmt: skip
     await machine.start()
     ps = PocketSetter(machine, cert, key, server_cert, password)

@@ -144,15 +144,9 @@ class PocketSetter:
     async def power_cycle(self, off_s: float) -> None:
         """Power off (every session closes, the port with it), wait, and boot the same machine
         on the same port: a restarted server has forgotten every subscription."""
-        old = self.machine
-        await old.stop()
+        await self.machine.stop()  # the model keeps its state; the server's memory goes
         await asyncio.sleep(off_s)
-        self.machine = OpcUaMachine(
-            old.clock, port=old.port, model=old.model, step_s=old.step_s, users=old.users,
-            certificate=old.certificate, private_key=old.private_key, history=old.history,
-            trusted_clients=old.trusted_clients,
-        )  # fmt: skip
-        await self.machine.start()
+        await self.machine.start()  # a new server on the same port, same settings
         self.off_s = off_s
 
 

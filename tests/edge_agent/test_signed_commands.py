@@ -93,10 +93,16 @@ class Plant:
             )
             return [dict(zip(s.columns, v, strict=True)) for s in found for v in s.values]
 
-        # Wait for whole acks (status and code written), not the first point of their series.
+        # Wait for whole acks: InfluxDB 1.x keeps each field of a point as its own series in its
+        # cache, so a query during the write can see some fields of the point and not yet others
+        # (a CI run once read status and code with signer still missing). Every field an ack
+        # always carries must be there.
+        whole = ("status", "code", "claimed_key", "signer", "detail")
         return await wait_for(
             rows,
-            lambda r: len(r) >= count and all(x["status"] and x["code"] is not None for x in r),
+            lambda r: (
+                len(r) >= count and all(x["status"] and all(x[f] is not None for f in whole) for x in r)
+            ),
             f"{count} ack(s) of {cmd_id}",
         )
 

@@ -81,6 +81,9 @@ class SparkplugEdgeNode:
     devices: Mapping[str, Mapping[str, tuple[DataType, MetricValue]]] = field(
         default_factory=lambda: {"Cutter1": CUTTER_METRICS}
     )
+    # The node's own metrics (a machine that is the edge node itself), declared in its NBIRTH,
+    # reported in NDATA, written by NCMD: device "" in `values`, `writes` and `on_write`.
+    node_metrics: Mapping[str, tuple[DataType, MetricValue]] = field(default_factory=dict)
     clock: Clock = field(default_factory=WallClock)
     bdseq: int = 0
     seq: int = 0
@@ -97,7 +100,7 @@ class SparkplugEdgeNode:
     def __post_init__(self) -> None:
         self.aliases: dict[tuple[str, str], tuple[int, DataType]] = {}
         alias = 1
-        for device, metrics in self.devices.items():
+        for device, metrics in {**self.devices, "": self.node_metrics}.items():
             for name, (dtype, value) in metrics.items():
                 self.aliases[(device, name)] = (alias, dtype)
                 self.values.setdefault((device, name), value)
@@ -157,6 +160,9 @@ class SparkplugEdgeNode:
             Metric(BDSEQ, None, DataType.UInt64, self.bdseq),
             Metric(REBIRTH, None, DataType.Boolean, False),
         ]
+        for name in self.node_metrics:
+            alias, dtype = self.aliases[("", name)]
+            node.append(Metric(name, alias, dtype, self.values[("", name)]))
         self._send("NBIRTH", node)
         for device, metrics in self.devices.items():
             declared = []
@@ -166,13 +172,13 @@ class SparkplugEdgeNode:
             self._send("DBIRTH", declared, device)
 
     def update(self, device: str, changes: Mapping[str, MetricValue]) -> None:
-        """A DDATA carrying the changed metrics by alias only."""
+        """A DDATA (NDATA for the node's own metrics, device "") with the changed metrics by alias only."""
         metrics = []
         for name, value in changes.items():
             alias, dtype = self.aliases[(device, name)]
             self.values[(device, name)] = value
             metrics.append(Metric("", alias, dtype, value))
-        self._send("DDATA", metrics, device)
+        self._send("DDATA" if device else "NDATA", metrics, device)
 
     def send_raw(self, device: str, payload: bytes) -> None:
         """Any bytes on the device's DDATA topic (a broken payload, for the host's checks)."""
@@ -208,11 +214,14 @@ class SparkplugEdgeNode:
             if topic.kind == "NCMD" and is_rebirth_request(payload):
                 self.rebirths += 1
                 self.birth()
+            elif topic.kind == "NCMD":
+                self._write("", payload.metrics)  # a write of the node's own metrics
             elif topic.kind == "DCMD" and topic.device in self.devices:
                 self._write(topic.device, payload.metrics)
 
     def _write(self, device: str, metrics: tuple[Metric, ...]) -> None:
-        """Apply a DCMD through the device's handler and report what it holds now in a DDATA."""
+        """Apply a DCMD (an NCMD: device "") through its handler; report what it holds now in a DDATA
+        (an NDATA)."""
         by_alias = {alias: name for (dev, name), (alias, _dt) in self.aliases.items() if dev == device}
         written: dict[str, MetricValue] = {}
         for m in metrics:

@@ -190,3 +190,51 @@ def test_a_metric_the_birth_does_not_declare_is_refused_before_anything_is_sent(
         "the birth of EN1/Cutter1 does not declare metric Spindle/Setpoint; set_speed not sent "
         "(check commands.metric of CUT1)"
     )
+
+
+def test_a_machine_that_is_the_edge_node_itself_is_written_by_ncmd_and_read_back_from_ndata(
+    broker, unique_name
+):
+    """A press whose controller is the edge node (its metrics in the NBIRTH, no device): the write
+    goes out as an NCMD on the node's topic, and the NDATA that reports it makes it applied."""
+    press = {
+        "machine": "PR9", "machine_type": "fusing_press", "edge_node": "EN1",
+        "fields": {"Press/Speed": "speed_cpm"},
+        "commands": [
+            {"action": "set_speed", "metric": "Press/SpeedSetpoint", "scale": 1 / 12, "min": 0.25, "max": 1.0}
+        ],
+    }  # fmt: skip
+    held = {"Press/SpeedSetpoint": 12.0}
+
+    def write(values: dict[str, Any]) -> dict[str, Any]:
+        held.update(values)  # the controller takes the setpoint and reports it
+        return dict(held)
+
+    async def main() -> tuple[str, Any]:
+        src = source(broker, unique_name, nodes=[press])
+        node = SparkplugEdgeNode(
+            broker.host, broker.port, unique_name, "EN1", devices={},
+            node_metrics={
+                "Press/Speed": (DataType.Float, 11.8), "Press/SpeedSetpoint": (DataType.Float, 12.0),
+            },
+        )  # fmt: skip
+        node.on_write[""] = write
+        async with (
+            MqttConnection(broker.host, broker.port, f"{unique_name}-watch") as watch,
+            listening(src, Collector()),
+            node,
+        ):
+            await watch.subscribe(f"spBv1.0/{unique_name}/NCMD/#", qos=0)
+            await watch.wait_subscribed()
+            node.birth()
+            await until(lambda: src.host.online("EN1", ""), "the node's birth")
+            detail = await src.apply("PR9", "set_speed", 0.5)
+            msg = await asyncio.wait_for(watch.messages.get(), 10)
+        return detail, msg
+
+    detail, msg = run(main)
+    assert detail == "set_speed=0.5 written to metric Press/SpeedSetpoint and read back"
+    assert held["Press/SpeedSetpoint"] == pytest.approx(6.0)
+    assert msg.topic == f"spBv1.0/{unique_name}/NCMD/EN1"
+    (m,) = decode_payload(msg.payload).metrics
+    assert (m.name, m.datatype, m.value) == ("Press/SpeedSetpoint", DataType.Float, 6.0)

@@ -22,7 +22,7 @@ from edge_agent.agent import Agent
 from edge_agent.sources.opcua import OpcUaSource
 from edge_agent.sources.opcua_config import parse_opcua_source
 from firmware_sim.opcua_machine import OpcUaMachine
-from tests.helpers import new_signer, wait_for
+from tests.helpers import new_signer, send_command, set_speed, wait_for
 from tests.opcua.support import FAST, config
 from tonle.app.services import LocalBroker
 from tonle.config import AgentConfig, MqttConfig
@@ -34,7 +34,6 @@ from tonle.security.commands import sign_command
 
 pytestmark = pytest.mark.services
 
-NS = 1_000_000_000
 NOMINAL_PPM = 24.0  # the pocket-setter's full speed: set_speed 1.0
 SIGNER = new_signer("analytics")
 SET_SPEED = [
@@ -76,21 +75,11 @@ async def _connected(src: OpcUaSource) -> bool:
 
 
 async def send(agent: Agent, sender: MqttConnection, address: MachineAddress, payload: bytes) -> CommandAck:
-    cmd_id = msgspec.json.decode(payload)["id"]
-    await sender.publish(address.topic("cmd"), payload)
-
-    async def answered() -> list[CommandAck]:
-        return [a for a in agent.acks if a.id == cmd_id]
-
-    return (await wait_for(answered, bool, f"the ack of {cmd_id}"))[-1]
+    return await send_command(lambda: agent.acks, sender, address, payload)
 
 
 def command(agent: Agent, cmd_id: str, value: float) -> Command:
-    now = agent.clock.now_ns()
-    return Command(
-        v=1, id=cmd_id, ts=now, expires=now + 60 * NS, action="set_speed", reason="test", value=value,
-        issued_by="tonle-analytics",
-    )  # fmt: skip
+    return set_speed(agent.clock.now_ns(), cmd_id, value)
 
 
 def test_a_signed_set_speed_is_written_to_the_machine_read_back_and_acknowledged(

@@ -20,7 +20,7 @@ import pytest
 from edge_agent.agent import Agent
 from edge_agent.sources.sparkplug import SparkplugSource
 from firmware_sim.sparkplug_node import NOMINAL_RPM, SETPOINT, CutterModel, SparkplugEdgeNode
-from tests.helpers import new_signer, wait_for
+from tests.helpers import new_signer, send_command, set_speed, wait_for
 from tests.sparkplug.support import CUTTER_NODE, source
 from tonle.app.services import LocalBroker
 from tonle.config import AgentConfig, MqttConfig
@@ -32,7 +32,6 @@ from tonle.security.commands import sign_command
 
 pytestmark = pytest.mark.services
 
-NS = 1_000_000_000
 SIGNER = new_signer("analytics")
 SET_SPEED = {"action": "set_speed", "metric": SETPOINT, "scale": 1 / NOMINAL_RPM, "min": 0.5, "max": 1.0}
 
@@ -77,20 +76,12 @@ async def _online(src: SparkplugSource) -> bool:
 
 
 async def send(agent: Agent, sender: MqttConnection, address: MachineAddress, cmd: Command) -> CommandAck:
-    await sender.publish(address.topic("cmd"), encode(sign_command(cmd, address, SIGNER)))
-
-    async def answered() -> list[CommandAck]:
-        return [a for a in agent.acks if a.id == cmd.id]
-
-    return (await wait_for(answered, bool, f"the ack of {cmd.id}"))[-1]
+    payload = encode(sign_command(cmd, address, SIGNER))
+    return await send_command(lambda: agent.acks, sender, address, payload)
 
 
 def command(agent: Agent, cmd_id: str, value: float) -> Command:
-    now = agent.clock.now_ns()
-    return Command(
-        v=1, id=cmd_id, ts=now, expires=now + 60 * NS, action="set_speed", reason="test", value=value,
-        issued_by="tonle-analytics",
-    )  # fmt: skip
+    return set_speed(agent.clock.now_ns(), cmd_id, value)
 
 
 def test_a_signed_set_speed_is_gated_sent_as_a_dcmd_read_back_and_acknowledged(

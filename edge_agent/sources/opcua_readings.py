@@ -151,17 +151,18 @@ def merge_samples(readings: list[Reading]) -> list[Reading]:
     timestamp are one point in InfluxDB, so they leave the gateway as one Sample (one
     sequence number, counted once) rather than as several points that overwrite each other.
     """
-    merged: dict[tuple[str, int], Sample] = {}
+    at: dict[tuple[str, int], int] = {}  # (machine, time) -> where its sample is in `out`
     out: list[Reading] = []
     for r in readings:
         if not isinstance(r, Sample):
             out.append(r)
             continue
         key = (r.machine, r.ts_ns)
-        first = merged.get(key)
-        if first is None:
-            merged[key] = r
+        if key not in at:
+            at[key] = len(out)
             out.append(r)
-        else:
-            first.fields.update(r.fields)  # a later value of the same field at the same time wins
+        else:  # a later value of the same field at the same time wins; the readings are not changed
+            first = out[at[key]]
+            assert isinstance(first, Sample)
+            out[at[key]] = Sample(r.machine, r.ts_ns, {**first.fields, **r.fields}, first.seq)
     return out

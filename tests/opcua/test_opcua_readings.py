@@ -67,3 +67,16 @@ def test_a_count_needs_both_counters_and_is_taken_whole() -> None:
     m.readings(TOTAL, Value(11, True, SRC + 5, SRV), NOW)
     assert m.take_count() == [Count("M", SRC + 5, total=11, good=9)]
     assert m.take_count() == []  # nothing moved since
+
+
+def test_values_of_one_time_merge_into_one_sample_and_the_readings_given_are_not_changed() -> None:
+    from edge_agent.sources.opcua_readings import merge_samples
+
+    speed, vib = Sample("M", SRC, {"speed": 1.0}), Sample("M", SRC, {"vib": 0.2})
+    later, state = Sample("M", SRC + 1, {"speed": 2.0}), StateChange("M", SRC, "running")
+    assert merge_samples([speed, state, vib, later]) == [
+        Sample("M", SRC, {"speed": 1.0, "vib": 0.2}),
+        state,
+        later,
+    ]
+    assert speed.fields == {"speed": 1.0} and vib.fields == {"vib": 0.2}

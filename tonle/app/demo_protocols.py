@@ -135,7 +135,6 @@ class PocketSetter:
     private_key: Path
     server_certificate: Path  # pinned by the gateway
     password: str
-    off_s: float = 0.0  # how long the last power cycle kept it off
 
     @property
     def endpoint(self) -> str:
@@ -147,7 +146,6 @@ class PocketSetter:
         await self.machine.stop()  # the model keeps its state; the server's memory goes
         await asyncio.sleep(off_s)
         await self.machine.start()  # a new server on the same port, same settings
-        self.off_s = off_s
 
 
 @contextlib.asynccontextmanager
